@@ -1,0 +1,38 @@
+# toytheory: the two commands the README shows.
+#   make verify   set up .venv, run the quick tier of every claim, write report/
+#   make test     set up .venv with the test extras, run the whole pytest suite
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PIP := $(BIN)/python -m pip
+# constraints.txt pins torch to the CPU wheel on this machine's disk.
+PIP_FLAGS := -q --disable-pip-version-check -c constraints.txt $(if $(wildcard /opt/wheels),--find-links /opt/wheels)
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+# k-diffusion is a test peer whose package pulls torchvision (which does not
+# import beside the CPU torch wheel); it is installed without dependencies and
+# its sampling module is loaded on its own by the tests.
+KDIFFUSION := k-diffusion==0.1.1.post1
+
+.PHONY: verify test clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.verify-installed: $(BIN)/python pyproject.toml constraints.txt
+	$(PIP) install $(PIP_FLAGS) -e ".[verify]"
+	touch $@
+
+$(VENV)/.test-installed: $(VENV)/.verify-installed
+	$(PIP) install $(PIP_FLAGS) -e ".[test]"
+	$(PIP) install $(PIP_FLAGS) --no-deps "$(KDIFFUSION)"
+	touch $@
+
+verify: $(VENV)/.verify-installed
+	$(BIN)/toytheory verify --tier quick --jobs $(JOBS) --out report/
+	@echo "report written to report/: report.html, report.md, results.json"
+
+test: $(VENV)/.test-installed
+	$(BIN)/python -m pytest -n $(JOBS) -p no:cacheprovider
+
+clean:
+	rm -rf $(VENV) report .pytest_cache .hypothesis

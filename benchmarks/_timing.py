@@ -1,0 +1,102 @@
+"""Side-by-side timing: run each contender in one process, report medians and ratios.
+
+Usage::
+
+    from benchmarks._timing import Contender, compare
+    table = compare("GMM score, d=2", [
+        Contender("numpy", lambda: score_np(x)),
+        Contender("torch closed form", lambda: score_torch(xt)),
+    ], repeat=7, baseline="numpy", work=len(x), work_unit="points")
+    table.print()
+
+Every contender is warmed up once (compilation, caches) before timing; the
+median of ``repeat`` runs is reported with the ratio to the baseline and,
+when ``work`` is given, the throughput.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import statistics
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+
+@dataclass
+class Contender:
+    name: str
+    run: Callable[[], object]
+    sync: Callable[[], None] | None = None  # e.g. torch.cuda.synchronize
+
+
+@dataclass
+class Row:
+    name: str
+    median_s: float
+    min_s: float
+    runs: int
+    ratio_to_baseline: float
+    throughput: float | None
+
+
+@dataclass
+class Table:
+    title: str
+    baseline: str
+    work_unit: str
+    rows: list[Row] = field(default_factory=list)
+    machine: str = field(default_factory=lambda: f"{platform.machine()} {platform.processor()}")
+
+    def print(self) -> None:
+        print(f"\n== {self.title} (baseline: {self.baseline})")
+        print(f"{'contender':38s} {'median':>12s} {'min':>12s} {'speed-up':>9s}"
+              + (f" {self.work_unit + '/s':>14s}" if self.work_unit else ""))
+        for r in self.rows:
+            line = (f"{r.name:38s} {r.median_s * 1e3:10.3f}ms {r.min_s * 1e3:10.3f}ms "
+                    f"{r.ratio_to_baseline:8.2f}x")
+            if r.throughput is not None:
+                line += f" {r.throughput:14.4g}"
+            print(line)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    def save(self, path) -> None:
+        p = Path(path)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        existing = json.loads(p.read_text()) if p.exists() else []
+        existing.append(self.as_dict())
+        p.write_text(json.dumps(existing, indent=2))
+
+
+def time_one(c: Contender, repeat: int) -> list[float]:
+    c.run()
+    if c.sync:
+        c.sync()
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        c.run()
+        if c.sync:
+            c.sync()
+        times.append(time.perf_counter() - t)
+    return times
+
+
+def compare(title: str, contenders: list[Contender], *, repeat: int = 5,
+            baseline: str | None = None, work: float | None = None,
+            work_unit: str = "") -> Table:
+    """Time every contender (interleaved per contender, same process) and tabulate."""
+    results = {c.name: time_one(c, repeat) for c in contenders}
+    base = baseline or contenders[0].name
+    base_median = statistics.median(results[base])
+    table = Table(title, base, work_unit)
+    for c in contenders:
+        ts = results[c.name]
+        med = statistics.median(ts)
+        table.rows.append(Row(c.name, med, min(ts), len(ts), base_median / med,
+                              None if work is None else work / med))
+    return table

@@ -1,0 +1,85 @@
+"""Claims with known outcomes, in a private registry, for testing the runner and report."""
+
+from __future__ import annotations
+
+import time
+
+from matplotlib.figure import Figure
+
+from toytheory.claims import Registry, claim
+
+PLANTED = Registry()
+PAPER = "toytheory: calibration of its own statistical tests"
+
+
+@claim("planted.verdict.holds", paper=PAPER, statement="1 + 1 = 2.", witnesses=("exact",),
+       quick={"x": 1}, registry=PLANTED)
+def holds(ctx, x):
+    ev = ctx.evidence()
+    ev.equal("1 + 1", x + 1, 2, headline=True)
+    fig = Figure(figsize=(2, 2))
+    fig.add_subplot().plot([0, 1], [0, 1])
+    ev.figure("line", fig, caption="a line")
+    return ev
+
+
+@claim("planted.verdict.refuted", paper=PAPER, statement="2 + 2 = 5.", witnesses=("exact",),
+       quick={}, registry=PLANTED)
+def refuted(ctx):
+    ev = ctx.evidence()
+    ev.equal("witness agrees with itself", 4, 4)
+    ev.equal("2 + 2", 2 + 2, 5, role="statement")
+    return ev
+
+
+@claim("planted.verdict.fails", paper=PAPER, statement="Two witnesses agree.",
+       witnesses=("exact", "simulated"), quick={}, registry=PLANTED)
+def fails(ctx):
+    ev = ctx.evidence()
+    ev.close("exact vs simulated", 1.0, 1.1, atol=1e-3)
+    return ev
+
+
+@claim("planted.verdict.error", paper=PAPER, statement="Crashes.", witnesses=("exact",),
+       quick={}, registry=PLANTED)
+def error(ctx):
+    raise RuntimeError("planted crash")
+
+
+@claim("planted.verdict.empty", paper=PAPER, statement="Measures nothing.",
+       witnesses=("exact",), quick={}, registry=PLANTED)
+def empty(ctx):
+    ev = ctx.evidence()
+    ev.record("something", 1.0)
+    return ev
+
+
+@claim("planted.timing.sleeps", paper=PAPER, statement="Never ends in time.",
+       witnesses=("exact",), quick={"seconds": 60}, timeout={"quick": 1.0}, registry=PLANTED)
+def sleeps(ctx, seconds):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:  # a Python loop: the soft deadline stops it
+        try:
+            time.sleep(0.01)
+        except Exception:  # a check that swallows exceptions must still be stopped
+            pass
+    ev = ctx.evidence()
+    ev.equal("unreachable", 1, 1)
+    return ev
+
+
+@claim("planted.timing.full_only", paper=PAPER, statement="Only in the full tier.",
+       witnesses=("exact",), full={}, registry=PLANTED)
+def full_only(ctx):
+    ev = ctx.evidence()
+    ev.equal("x", 1, 1)
+    return ev
+
+
+@claim("planted.seed.reports_seed", paper=PAPER, statement="Seeds derive from the run seed.",
+       witnesses=("simulated",), quick={}, registry=PLANTED)
+def reports_seed(ctx):
+    ev = ctx.evidence()
+    ev.record("first draw", float(ctx.rng().random()))
+    ev.equal("seed is an int", isinstance(ctx.seed, int), True)
+    return ev

@@ -1,0 +1,60 @@
+"""Planted bugs: each foundation claim's witnesses catch a wrong implementation."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import stats as sps
+
+from toytheory import stats
+from toytheory.claims import execute_claim, load_catalog
+from toytheory.claims.catalog import foundation_dppy_proportions, foundation_w2
+
+REGISTRY = load_catalog()
+
+
+def _plant_cross_term_bug(monkeypatch, fraction):
+    real = foundation_w2.bures_wasserstein_distance
+
+    def buggy(m1, s1, m2, s2):  # 2 tr(...)^1/2 replaced by (2 - fraction) tr(...)^1/2
+        w = real(m1, s1, m2, s2) ** 2
+        cross = 0.5 * (np.trace(s1) + np.trace(s2) + np.sum((np.asarray(m1) - m2) ** 2) - w)
+        return float(np.sqrt(w + fraction * cross))
+
+    monkeypatch.setattr(foundation_w2, "bures_wasserstein_distance", buggy)
+    result = execute_claim(REGISTRY["foundation.gaussian.w2_closed_form"], "quick", 0)
+    return result, {n["name"] for n in result["numbers"] if n["passed"] is False}
+
+
+def test_w2_claim_fails_when_the_closed_form_drops_one_percent_of_the_cross_term(monkeypatch):
+    result, failed = _plant_cross_term_bug(monkeypatch, 0.02)
+    assert result["verdict"] == "fails"
+    assert "W2^2: Bures formula vs nuclear-norm route" in failed
+
+
+def test_w2_monte_carlo_witness_alone_sees_a_five_percent_cross_term_bug(monkeypatch):
+    result, failed = _plant_cross_term_bug(monkeypatch, 0.1)
+    assert result["verdict"] == "fails"
+    assert "Monte Carlo E|X - T(X)|^2 equals W2^2" in failed
+
+
+def test_calibration_claim_fails_when_chisquare_uses_the_wrong_degrees_of_freedom(monkeypatch):
+    def buggy(counts, probabilities, level, **kwargs):
+        counts = np.asarray(counts)
+        p = np.asarray(probabilities)
+        e = counts.sum() * p
+        stat = float(np.sum((counts - e) ** 2 / e))
+        pv = float(sps.chi2.sf(stat, len(p) + 1))
+        return stats.TestResult("buggy", stat, pv, level, pv <= level)
+
+    monkeypatch.setattr(stats, "chisquare_gof", buggy)
+    result = execute_claim(REGISTRY["foundation.stats.tests_are_calibrated"], "quick", 0)
+    assert result["verdict"] == "fails"
+    assert any(n["name"].startswith("chi-square goodness of fit") and n["passed"] is False
+               for n in result["numbers"])
+
+
+def test_proportions_claim_would_hold_if_the_flawed_test_were_done_on_counts(monkeypatch):
+    monkeypatch.setattr(foundation_dppy_proportions, "proportions_test",
+                        foundation_dppy_proportions.counts_test)
+    claim = REGISTRY["foundation.stats.chisquare_on_proportions_detects_a_wrong_sampler"]
+    assert execute_claim(claim, "quick", 0)["verdict"] == "holds"

@@ -1,0 +1,53 @@
+"""toytheory: exact toy-problem checks of the claims of papers about sampling.
+
+The top-level import is deliberately light (no numpy, scipy, torch, numba or
+dask): subpackages are imported on first attribute access.
+
+Subpackages
+-----------
+claims
+    The claim registry, the runner and the report (``toytheory verify``).
+stats
+    Calibrated statistical tests on counts and samples.
+gaussian_distances
+    Closed-form KL divergence and 2-Wasserstein distance between Gaussians.
+testing
+    Hypothesis strategies and settings profiles for property suites.
+diffusion, gauge, rl, sampling, adaptive
+    The exact oracles of the five core areas.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+__version__ = "0.1.0"
+
+_SUBMODULES = frozenset(
+    {
+        "adaptive",
+        "claims",
+        "diffusion",
+        "figures",
+        "gauge",
+        "gaussian_distances",
+        "rl",
+        "sampling",
+        "stats",
+        "testing",
+    }
+)
+
+__all__ = ["__version__", *sorted(_SUBMODULES)]
+
+
+def __getattr__(name: str):
+    if name in _SUBMODULES:
+        module = importlib.import_module(f"{__name__}.{name}")
+        globals()[name] = module
+        return module
+    raise AttributeError(f"module 'toytheory' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | _SUBMODULES)

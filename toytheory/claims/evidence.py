@@ -1,0 +1,302 @@
+"""Evidence: what a claim's check measured, what each number is held to, the verdict.
+
+A check builds an :class:`Evidence` through its methods (``close``,
+``at_most``, ``at_least``, ``equal``, ``test``) and returns it. Every number
+carries a *role*:
+
+``"witness"``
+    agreement between toytheory's own witnesses (exact formula against a
+    sympy proof, against an independent simulation, a statistical
+    calibration). A witness that does not pass makes the verdict ``fails``:
+    the toolkit cannot vouch for anything it would say about the paper.
+``"statement"``
+    the paper's statement evaluated on the toy. One that does not pass makes
+    the verdict ``refuted`` (provided every witness passed).
+
+The verdict is derived, never set by hand: ``fails`` if any witness number
+fails, else ``refuted`` if any statement number fails, else ``holds``. A check
+that records no number held to a bound is an error: a witness that cannot
+disagree is not a witness.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+VERDICTS = ("holds", "fails", "refuted", "error")
+ROLES = ("witness", "statement")
+WITNESS_KINDS = ("exact", "symbolic", "simulated")
+
+
+def _plain(value: Any):
+    """Convert numpy scalars and non-finite floats into JSON-safe values."""
+    try:
+        import numpy as np
+
+        if isinstance(value, np.generic):
+            value = value.item()
+    except ImportError:  # pragma: no cover - numpy is a core dependency
+        pass
+    if isinstance(value, float) and not math.isfinite(value):
+        return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+@dataclass
+class Number:
+    """One measured number and the condition it is held to.
+
+    Attributes
+    ----------
+    name : str
+        What was measured, in words.
+    value : float, int or str
+        The measurement.
+    relation : str
+        ``"<="``, ``">="``, ``"=="``, ``"~="`` (within a tolerance),
+        ``"test"`` (a statistical test) or ``"info"`` (reported, not held).
+    bound : float, str or None
+        The bound or reference the value is held to.
+    tolerance : float or None
+        For ``"~="``: the allowed absolute deviation.
+    role : str
+        ``"witness"`` or ``"statement"`` (see the module docstring).
+    passed : bool or None
+        Whether the condition holds (None for ``"info"``).
+    unit, note : str
+    """
+
+    name: str
+    value: Any
+    relation: str
+    bound: Any = None
+    tolerance: float | None = None
+    role: str = "witness"
+    passed: bool | None = None
+    unit: str = ""
+    note: str = ""
+
+    def as_dict(self) -> dict:
+        return {
+            "name": self.name,
+            "value": _plain(self.value),
+            "relation": self.relation,
+            "bound": _plain(self.bound),
+            "tolerance": _plain(self.tolerance),
+            "role": self.role,
+            "passed": self.passed,
+            "unit": self.unit,
+            "note": self.note,
+        }
+
+    def describe(self) -> str:
+        """A short human-readable form: ``value relation bound``."""
+        value = _fmt(self.value)
+        if self.relation == "info":
+            text = value
+        elif self.relation == "~=":
+            text = f"{value} vs {_fmt(self.bound)} (tol {_fmt(self.tolerance)})"
+        elif self.relation == "test":
+            text = f"p = {value} (level {_fmt(self.bound)})"
+        else:
+            text = f"{value} {self.relation} {_fmt(self.bound)}"
+        return f"{text} {self.unit}".strip()
+
+
+def _fmt(value) -> str:
+    value = _plain(value)
+    if isinstance(value, bool) or value is None:
+        return str(value)
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if value == 0.0:
+            return "0"
+        if 1e-3 <= abs(value) < 1e5:
+            return f"{value:.6g}"
+        return f"{value:.4g}"
+    return str(value)
+
+
+@dataclass
+class FigureBlob:
+    """A rendered figure travelling with the evidence (PNG bytes)."""
+
+    name: str
+    caption: str
+    png: bytes
+
+
+@dataclass
+class Evidence:
+    """What one check measured, and the verdict that follows from it.
+
+    Parameters
+    ----------
+    claim_id : str
+    seed : int
+        The seed the check used (every random draw derives from it).
+    witnesses : tuple of str
+        The witnesses used: any of ``"exact"``, ``"symbolic"``, ``"simulated"``.
+    """
+
+    claim_id: str
+    seed: int
+    witnesses: tuple[str, ...] = ()
+    numbers: list[Number] = field(default_factory=list)
+    tests: list[dict] = field(default_factory=list)
+    figures: list[FigureBlob] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    headline_name: str | None = None
+
+    # ------------------------------------------------------------------ recording
+    def _add(self, number: Number, headline: bool) -> Number:
+        if number.role not in ROLES:
+            raise ValueError(f"role: must be one of {ROLES} (got {number.role!r})")
+        if any(n.name == number.name for n in self.numbers):
+            raise ValueError(f"name: {number.name!r} is already recorded in this evidence")
+        self.numbers.append(number)
+        if headline:
+            self.headline_name = number.name
+        return number
+
+    @staticmethod
+    def _finite(name: str, value) -> float:
+        v = float(value)
+        if math.isnan(v):
+            raise ValueError(f"{name}: measured value is NaN")
+        return v
+
+    def close(self, name: str, value, reference, *, atol: float = 0.0, rtol: float = 0.0,
+              role: str = "witness", unit: str = "", note: str = "",
+              headline: bool = False) -> Number:
+        """Hold ``value`` within ``atol + rtol * |reference|`` of ``reference``."""
+        v = self._finite(name, value)
+        r = self._finite(name, reference)
+        tol = float(atol) + float(rtol) * abs(r)
+        if tol < 0:
+            raise ValueError("atol, rtol: must be non-negative")
+        passed = abs(v - r) <= tol
+        return self._add(Number(name, v, "~=", r, tol, role, passed, unit, note), headline)
+
+    def at_most(self, name: str, value, bound, *, role: str = "witness", unit: str = "",
+                note: str = "", headline: bool = False) -> Number:
+        """Hold ``value <= bound``."""
+        v = self._finite(name, value)
+        b = float(bound)
+        return self._add(Number(name, v, "<=", b, None, role, v <= b, unit, note), headline)
+
+    def at_least(self, name: str, value, bound, *, role: str = "witness", unit: str = "",
+                 note: str = "", headline: bool = False) -> Number:
+        """Hold ``value >= bound``."""
+        v = self._finite(name, value)
+        b = float(bound)
+        return self._add(Number(name, v, ">=", b, None, role, v >= b, unit, note), headline)
+
+    def equal(self, name: str, value, expected, *, role: str = "witness", unit: str = "",
+              note: str = "", headline: bool = False) -> Number:
+        """Hold ``value == expected`` exactly (integers, rationals, strings)."""
+        passed = bool(value == expected)
+        shown = value if isinstance(value, (int, float, str, bool)) else str(value)
+        shown_expected = (expected if isinstance(expected, (int, float, str, bool))
+                          else str(expected))
+        return self._add(Number(name, shown, "==", shown_expected, None, role, passed, unit,
+                                note), headline)
+
+    def test(self, name: str, result, *, expect: str = "accept", role: str = "witness",
+             note: str = "", headline: bool = False) -> Number:
+        """Hold a statistical test's verdict to ``expect``.
+
+        Parameters
+        ----------
+        result : toytheory.stats.TestResult or toytheory.stats.FamilyResult
+        expect : {"accept", "reject"}
+            ``"accept"``: passes when the null is not rejected (the
+            simulation agrees with the exact law). ``"reject"``: passes when
+            the null is rejected (a planted or claimed difference is seen).
+        """
+        if expect not in ("accept", "reject"):
+            raise ValueError(f"expect: must be 'accept' or 'reject' (got {expect!r})")
+        passed = result.verdict == expect
+        record = result.as_dict()
+        record.setdefault("test", record.get("method", type(result).__name__))
+        record.setdefault("statistic", None)
+        record.update(name=name, expect=expect, role=role, pvalue=float(result.pvalue))
+        self.tests.append(record)
+        text = note or f"{record['test']}; expected {expect}"
+        return self._add(Number(name, float(result.pvalue), "test", float(result.level), None,
+                                role, passed, "", text), headline)
+
+    def record(self, name: str, value, *, unit: str = "", note: str = "",
+               headline: bool = False) -> Number:
+        """Report a number without holding it to anything (context, not evidence)."""
+        if isinstance(value, (int, float)) or _is_numpy_scalar(value):
+            value = float(value) if not isinstance(value, int) else value
+        return self._add(Number(name, value, "info", None, None, "witness", None, unit, note),
+                         headline)
+
+    def note(self, text: str) -> None:
+        """Add an observation, in words, to the report."""
+        self.notes.append(str(text))
+
+    def figure(self, name: str, fig, caption: str = "") -> None:
+        """Attach a matplotlib figure (rendered to PNG now, written by the report)."""
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+        self.figures.append(FigureBlob(name, caption, buffer.getvalue()))
+
+    # ------------------------------------------------------------------ verdict
+    @property
+    def held(self) -> list[Number]:
+        return [n for n in self.numbers if n.relation != "info"]
+
+    @property
+    def verdict(self) -> str:
+        held = self.held
+        if not held:
+            return "error"
+        if any(not n.passed for n in held if n.role == "witness"):
+            return "fails"
+        if any(not n.passed for n in held if n.role == "statement"):
+            return "refuted"
+        return "holds"
+
+    @property
+    def message(self) -> str:
+        """Why the verdict is what it is, in one line."""
+        held = self.held
+        if not held:
+            return "the check recorded no number held to a bound"
+        failed_w = [n.name for n in held if n.role == "witness" and not n.passed]
+        failed_s = [n.name for n in held if n.role == "statement" and not n.passed]
+        if failed_w:
+            return "witnesses disagree: " + "; ".join(failed_w)
+        if failed_s:
+            return "the toy contradicts the statement: " + "; ".join(failed_s)
+        return f"all {len(held)} held numbers pass"
+
+    @property
+    def headline(self) -> Number | None:
+        if self.headline_name is not None:
+            for n in self.numbers:
+                if n.name == self.headline_name:
+                    return n
+        for role in ("statement", "witness"):
+            for n in self.held:
+                if n.role == role:
+                    return n
+        return self.numbers[0] if self.numbers else None
+
+
+def _is_numpy_scalar(value) -> bool:
+    try:
+        import numpy as np
+
+        return isinstance(value, np.generic)
+    except ImportError:  # pragma: no cover
+        return False

@@ -1,0 +1,286 @@
+"""The claim registry.
+
+A claim is a paper's statement held as an executable check::
+
+    from toytheory.claims import claim
+
+    @claim(
+        "foundation.gaussian.w2_closed_form",
+        paper="Gelbrich (1990): ...",
+        statement="W2 between Gaussians is the Bures-Wasserstein formula.",
+        witnesses=("exact", "simulated"),
+        quick={"n": 20_000},
+        full={"n": 2_000_000},
+    )
+    def w2_closed_form(ctx, n):
+        ev = ctx.evidence()
+        ...
+        return ev
+
+The keyword dictionaries ``quick`` and ``full`` are the tiers: the check is
+called as ``check(ctx, **params)`` with the tier's parameters (sizes, seeds).
+A claim without a ``quick`` dictionary runs only in the full tier. A claim
+given ``quick`` but not ``full`` runs the same parameters in both.
+
+Claim modules live in :mod:`toytheory.claims.catalog` (one module per paper
+or topic) and are discovered by :func:`load_catalog`. They should import
+heavy libraries (torch, numba) inside the check, not at module level, so that
+listing claims stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from .evidence import WITNESS_KINDS, Evidence
+from .papers import KNOWN_PAPERS, closest_papers
+
+TIERS = ("quick", "full")
+DEFAULT_TIMEOUT = {"quick": 90.0, "full": 3600.0}
+_ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+){2,}$")
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A registered claim.
+
+    Attributes
+    ----------
+    id : str
+        ``area.topic.name`` (lower case, dot separated, at least three parts).
+    paper : str
+        The exact title of the seed paper (or a reference in
+        :data:`toytheory.claims.papers.REFERENCE_PAPERS`).
+    statement : str
+        One sentence: what the paper says, as checked.
+    check : callable
+        ``check(ctx, **params) -> Evidence``.
+    witnesses : tuple of str
+        Which of ``exact``, ``symbolic``, ``simulated`` the check uses.
+    tiers : dict
+        Tier name to the parameters passed to ``check``.
+    timeout : dict
+        Tier name to the wall-clock limit in seconds.
+    """
+
+    id: str
+    paper: str
+    statement: str
+    check: Callable[..., Evidence]
+    witnesses: tuple[str, ...]
+    tiers: dict = field(default_factory=dict)
+    timeout: dict = field(default_factory=dict)
+
+    @property
+    def area(self) -> str:
+        return self.id.split(".", 1)[0]
+
+    def in_tier(self, tier: str) -> bool:
+        return tier in self.tiers
+
+    def params(self, tier: str) -> dict:
+        if tier not in self.tiers:
+            raise ValueError(f"tier: claim {self.id} has no {tier!r} tier")
+        return dict(self.tiers[tier])
+
+
+def _same_source(f, g) -> bool:
+    code_f, code_g = getattr(f, "__code__", None), getattr(g, "__code__", None)
+    if code_f is None or code_g is None:
+        return False
+    return (f.__qualname__ == g.__qualname__ and code_f.co_filename == code_g.co_filename
+            and code_f.co_firstlineno == code_g.co_firstlineno)
+
+
+class Registry:
+    """An ordered mapping from claim id to :class:`Claim`."""
+
+    def __init__(self) -> None:
+        self._claims: dict[str, Claim] = {}
+
+    def add(self, claim_: Claim) -> Claim:
+        if claim_.id in self._claims:
+            existing = self._claims[claim_.id]
+            if existing.check is claim_.check or _same_source(existing.check, claim_.check):
+                # the same definition imported twice (e.g. by path and by name)
+                return existing
+            raise ValueError(f"id: claim {claim_.id!r} is already registered")
+        self._claims[claim_.id] = claim_
+        return claim_
+
+    def __contains__(self, claim_id: str) -> bool:
+        return claim_id in self._claims
+
+    def __getitem__(self, claim_id: str) -> Claim:
+        return self._claims[claim_id]
+
+    def __iter__(self):
+        return iter(self._claims.values())
+
+    def __len__(self) -> int:
+        return len(self._claims)
+
+    def ids(self) -> list[str]:
+        return list(self._claims)
+
+
+REGISTRY = Registry()
+
+
+def claim(id: str, *, paper: str, statement: str, witnesses: tuple[str, ...] | list[str],
+          quick: dict | None = None, full: dict | None = None,
+          timeout: dict | None = None, registry: Registry | None = None):
+    """Register the decorated function as the check of a claim.
+
+    Parameters
+    ----------
+    id : str
+        ``area.topic.name``.
+    paper : str
+        Exact seed-paper title (see :mod:`toytheory.claims.papers`).
+    statement : str
+        One sentence.
+    witnesses : sequence of str
+        Subset of ``("exact", "symbolic", "simulated")``, non-empty.
+    quick, full : dict, optional
+        Tier parameters. At least one must be given; ``full`` defaults to
+        ``quick``.
+    timeout : dict, optional
+        Per-tier wall-clock limits in seconds (defaults: quick 90 s, full 1 h).
+    registry : Registry, optional
+        Where to register (the global :data:`REGISTRY` by default; tests pass
+        their own).
+    """
+    if not isinstance(id, str) or not _ID_PATTERN.match(id):
+        raise ValueError(f"id: must look like 'area.topic.name' in lower case (got {id!r})")
+    if paper not in KNOWN_PAPERS:
+        hint = closest_papers(paper)
+        raise ValueError(f"paper: must be a known paper title (got {paper!r}"
+                         + (f"; closest: {hint}" if hint else "") + ")")
+    if not isinstance(statement, str) or not statement.strip():
+        raise ValueError("statement: must be a non-empty sentence")
+    witnesses = tuple(witnesses)
+    if not witnesses or any(w not in WITNESS_KINDS for w in witnesses):
+        raise ValueError(f"witnesses: must be a non-empty subset of {WITNESS_KINDS} "
+                         f"(got {witnesses})")
+    if quick is None and full is None:
+        raise ValueError("quick, full: at least one tier must be given")
+    tiers: dict[str, dict] = {}
+    if quick is not None:
+        tiers["quick"] = dict(quick)
+        tiers["full"] = dict(full) if full is not None else dict(quick)
+    else:
+        tiers["full"] = dict(full)
+    limits = dict(DEFAULT_TIMEOUT)
+    if timeout:
+        unknown = set(timeout) - set(TIERS)
+        if unknown:
+            raise ValueError(f"timeout: unknown tier(s) {sorted(unknown)}")
+        limits.update({k: float(v) for k, v in timeout.items()})
+
+    def decorate(fn: Callable[..., Evidence]) -> Callable[..., Evidence]:
+        (registry if registry is not None else REGISTRY).add(
+            Claim(id, paper, statement.strip(), fn, witnesses, tiers, limits))
+        fn.claim_id = id
+        return fn
+
+    return decorate
+
+
+_CATALOG_LOADED = False
+
+
+def load_catalog(package: str = "toytheory.claims.catalog") -> Registry:
+    """Import every claim module under ``package`` and return the global registry."""
+    global _CATALOG_LOADED
+    if package == "toytheory.claims.catalog" and _CATALOG_LOADED:
+        return REGISTRY
+    pkg = importlib.import_module(package)
+    for info in sorted(pkgutil.walk_packages(pkg.__path__, prefix=pkg.__name__ + "."),
+                       key=lambda i: i.name):
+        importlib.import_module(info.name)
+    if package == "toytheory.claims.catalog":
+        _CATALOG_LOADED = True
+    return REGISTRY
+
+
+def select(registry: Registry, tier: str, patterns: list[str] | None = None) -> list[Claim]:
+    """The claims of ``tier`` whose id matches any of ``patterns``.
+
+    A pattern with ``*``, ``?`` or ``[`` is a glob on the id; otherwise it is
+    a substring of the id. No pattern selects every claim of the tier.
+    """
+    import fnmatch
+
+    chosen = []
+    for c in registry:
+        if not c.in_tier(tier):
+            continue
+        if patterns:
+            ok = False
+            for p in patterns:
+                if any(ch in p for ch in "*?["):
+                    ok = ok or fnmatch.fnmatchcase(c.id, p)
+                else:
+                    ok = ok or p in c.id
+            if not ok:
+                continue
+        chosen.append(c)
+    return chosen
+
+
+def closest_ids(registry: Registry, pattern: str, n: int = 5) -> list[str]:
+    """Claim ids closest to ``pattern`` (for a pattern that matched nothing), best first."""
+    import difflib
+
+    def score(claim_id: str) -> float:
+        whole = difflib.SequenceMatcher(None, pattern, claim_id).ratio()
+        best_part = max((difflib.SequenceMatcher(None, pattern, part).ratio()
+                         for part in claim_id.split(".")), default=0.0)
+        return max(whole, best_part)
+
+    return sorted(registry.ids(), key=lambda i: (-score(i), i))[:n]
+
+
+@dataclass
+class Context:
+    """What a check receives: the tier, the seed, the device.
+
+    Attributes
+    ----------
+    claim_id : str
+    tier : str
+    seed : int
+        The claim's own seed (derived from the run seed and the claim id).
+    device : str
+        ``"cpu"`` or ``"cuda"``: where torch witnesses run.
+    """
+
+    claim_id: str
+    tier: str
+    seed: int
+    device: str = "cpu"
+    witnesses: tuple[str, ...] = ()
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def evidence(self) -> Evidence:
+        """A fresh :class:`Evidence` carrying this check's id, seed and witnesses."""
+        return Evidence(self.claim_id, self.seed, self.witnesses)
+
+    def rng(self, *labels: str):
+        """A numpy Generator seeded from the claim seed and ``labels``."""
+        import numpy as np
+
+        from .._random import derive_seed
+
+        return np.random.default_rng(derive_seed(self.seed, *labels) if labels else self.seed)
+
+    def seed_for(self, *labels: str) -> int:
+        """An integer seed derived from the claim seed and ``labels``."""
+        from .._random import derive_seed
+
+        return derive_seed(self.seed, *labels)

@@ -1,0 +1,199 @@
+"""The ``toytheory`` command: ``list``, ``verify`` and ``figures``.
+
+Exit status: 0 when every claim run holds or is refuted (a refutation is a
+successful check), 1 when any claim fails or errors, 2 for bad input (a
+one-line message on stderr, never a traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from datetime import datetime, timezone
+
+from . import __version__
+
+
+class UsageError(Exception):
+    """Bad input on the command line: printed as one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, no usage dump
+        raise UsageError(message)
+
+
+def _add_select(p):
+    p.add_argument("-k", dest="patterns", action="append", metavar="PATTERN",
+                   help="run only claims whose id contains PATTERN (or matches it as a glob); "
+                        "may be repeated")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="toytheory",
+                     description="Check the claims of papers about sampling, exactly, on toys.")
+    parser.add_argument("--version", action="version", version=f"toytheory {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="{list,verify,figures}",
+                                parser_class=_Parser)
+
+    p_list = sub.add_parser("list", help="list the claims, grouped by paper",
+                            description="List the claims grouped by paper, with their tiers; "
+                                        "with --results, also their verdicts.")
+    p_list.add_argument("--results", metavar="RESULTS_JSON",
+                        help="a results.json written by 'toytheory verify'")
+    p_list.add_argument("--tier", choices=("quick", "full"), default=None,
+                        help="only claims in this tier")
+    _add_select(p_list)
+
+    p_verify = sub.add_parser("verify", help="run the claims and write the report",
+                              description="Run the claims of a tier and write results.json, "
+                                          "report.md and report.html.")
+    p_verify.add_argument("--tier", choices=("quick", "full"), default="quick",
+                          help="quick: CI sizes (default); full: larger sizes, more seeds")
+    _add_select(p_verify)
+    p_verify.add_argument("--jobs", type=int, default=1, metavar="N",
+                          help="run on a local process pool of N workers (default 1: serial); "
+                               "with --dask local, the number of Dask workers")
+    p_verify.add_argument("--dask", metavar="ADDR",
+                          help="'local' starts a Dask LocalCluster; tcp://HOST:PORT uses a "
+                               "running scheduler")
+    p_verify.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+                          help="where torch witnesses run (default cpu)")
+    p_verify.add_argument("--seed", type=int, default=0, metavar="S",
+                          help="run seed; every claim's seed derives from it (default 0)")
+    p_verify.add_argument("--out", default="report", metavar="DIR",
+                          help="report folder (default ./report)")
+    p_verify.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    p_fig = sub.add_parser("figures", help="render every registered figure",
+                           description="Render every registered figure to a folder as PNG.")
+    p_fig.add_argument("--out", default="figures-out", metavar="DIR",
+                       help="output folder (default ./figures-out)")
+    p_fig.add_argument("--seed", type=int, default=0, metavar="S")
+    _add_select(p_fig)
+    return parser
+
+
+def _select_or_fail(registry, tier, patterns):
+    from .claims.registry import closest_ids, select
+
+    chosen = select(registry, tier, patterns)
+    if not chosen:
+        if patterns:
+            near = closest_ids(registry, patterns[0])
+            raise UsageError(f"-k {' '.join(patterns)}: no claim matches in tier {tier}; "
+                             f"closest ids: {', '.join(near) if near else '(none)'}")
+        raise UsageError(f"no claims in tier {tier}")
+    return chosen
+
+
+def cmd_list(args) -> int:
+    from .claims.registry import load_catalog, select
+    from .claims.report import ResultsError, load_results
+
+    registry = load_catalog()
+    verdicts = {}
+    if args.results:
+        try:
+            data = load_results(args.results)
+        except ResultsError as exc:
+            raise UsageError(f"--results: {exc}") from None
+        verdicts = {c["id"]: c["verdict"] for c in data["claims"]}
+    claims = list(registry) if not args.tier else select(registry, args.tier)
+    if args.patterns:
+        tier = args.tier or "full"
+        claims = [c for c in _select_or_fail(registry, tier, args.patterns) if c in claims]
+    by_paper: dict[str, list] = {}
+    for c in claims:
+        by_paper.setdefault(c.paper, []).append(c)
+    for paper, group in by_paper.items():
+        print(paper)
+        for c in group:
+            tiers = ",".join(t for t in ("quick", "full") if c.in_tier(t))
+            verdict = f"  [{verdicts[c.id]}]" if c.id in verdicts else (
+                "  [not run]" if verdicts else "")
+            print(f"  {c.id}  ({tiers}){verdict}")
+            print(f"      {c.statement}")
+    print(f"{len(claims)} claims from {len(by_paper)} papers")
+    return 0
+
+
+def cmd_verify(args) -> int:
+    from .claims.registry import load_catalog
+    from .claims.report import build_results, check_writable, write_report
+    from .claims.runner import RunnerError, run_claims
+
+    if args.jobs < 1:
+        raise UsageError(f"--jobs: must be >= 1 (got {args.jobs})")
+    if args.dask is not None and not (args.dask == "local" or args.dask.startswith("tcp://")
+                                      or args.dask.startswith("tls://")):
+        raise UsageError(f"--dask: must be 'local' or tcp://HOST:PORT (got {args.dask!r})")
+    try:
+        check_writable(args.out)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if args.device == "cuda":
+        try:
+            import torch
+        except ImportError:
+            raise UsageError("--device cuda: torch is not installed") from None
+        if not torch.cuda.is_available():
+            raise UsageError("--device cuda: no CUDA device is available") from None
+    registry = load_catalog()
+    claims = _select_or_fail(registry, args.tier, args.patterns)
+    started = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    t0 = time.perf_counter()
+    try:
+        records = run_claims(claims, tier=args.tier, seed=args.seed, device=args.device,
+                             jobs=args.jobs if (args.jobs > 1 or args.dask) else 1,
+                             dask=args.dask, progress=not args.no_progress)
+    except RunnerError as exc:
+        raise UsageError(str(exc)) from None
+    results = build_results(records, tier=args.tier, seed=args.seed, device=args.device,
+                            started=started, seconds=time.perf_counter() - t0)
+    paths = write_report(results, args.out)
+    width = max(len(c["id"]) for c in results["claims"])
+    for c in results["claims"]:
+        print(f"{c['verdict']:8s} {c['id']:{width}s} {c['seconds']:7.2f}s  {c['message']}")
+    summary = ", ".join(f"{v} {k}" for k, v in results["summary"].items())
+    print(f"{len(records)} claims: {summary}; {results['seconds']:.1f} s")
+    print(f"report: {paths['html']} (also {paths['md'].name}, {paths['json'].name})")
+    bad = results["summary"].get("fails", 0) + results["summary"].get("error", 0)
+    return 1 if bad else 0
+
+
+def cmd_figures(args) -> int:
+    from .figures import render_figures
+
+    try:
+        written = render_figures(args.out, seed=args.seed, patterns=args.patterns)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if args.patterns and not written:
+        raise UsageError(f"-k {' '.join(args.patterns)}: no figure matches")
+    for path in written:
+        print(path)
+    print(f"{len(written)} figures written to {args.out}")
+    return 0
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        if args.command is None:
+            parser.print_help()
+            return 2
+        return {"list": cmd_list, "verify": cmd_verify, "figures": cmd_figures}[args.command](
+            args)
+    except UsageError as exc:
+        print(f"toytheory: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("toytheory: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

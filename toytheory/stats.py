@@ -1,0 +1,576 @@
+"""Calibrated statistical tests for simulated witnesses.
+
+Every test returns a :class:`TestResult`: the statistic, the p-value, the
+level it was held to, and a verdict (``"reject"`` or ``"accept"``, the latter
+meaning "no evidence against the null at this level"). Tests on discrete data
+take *counts*; proportions are refused with a :class:`ValueError`, because a
+chi-square statistic computed on proportions is divided by the sample size
+and almost never rejects (DPPy's sampler tests made this mistake).
+
+Conventions used across toytheory:
+
+- anything in CI runs at level ``1e-6`` or smaller, Bonferroni or Holm across
+  a family (:func:`bonferroni`, :func:`holm`);
+- every random input is seeded, so a rejection is reproducible.
+
+References
+----------
+Pearson's chi-square with pooled cells: Cochran (1954), "Some methods for
+strengthening the common chi-square tests". Wilson (1927) score interval.
+Energy distance: Székely & Rizzo (2004), "Testing for equal distributions in
+high dimension". Sequential Monte Carlo p-values: Besag & Clifford (1991),
+"Sequential Monte Carlo p-values", Biometrika 78(2).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import numpy as np
+
+from ._random import as_generator
+from ._validation import as_float_array, check_counts, check_int, check_level, check_real
+
+__all__ = [
+    "TestResult",
+    "FamilyResult",
+    "chisquare_gof",
+    "chisquare_two_sample",
+    "pool_small_cells",
+    "ks_1samp",
+    "ks_2samp",
+    "binomial_test",
+    "wilson_interval",
+    "exact_binomial_interval",
+    "mean_test",
+    "energy_distance",
+    "energy_two_sample_test",
+    "bonferroni",
+    "holm",
+]
+
+
+@dataclass(frozen=True)
+class TestResult:
+    """The outcome of one hypothesis test.
+
+    Attributes
+    ----------
+    test : str
+        Name of the test.
+    statistic : float
+        The test statistic.
+    pvalue : float
+        The p-value (for a Monte Carlo test, a valid, super-uniform one).
+    level : float
+        The level alpha the test is held to.
+    reject : bool
+        ``pvalue <= level``.
+    details : dict
+        Test-specific facts (degrees of freedom, pooled cells, permutations).
+    """
+
+    __test__ = False  # not a pytest test class
+
+    test: str
+    statistic: float
+    pvalue: float
+    level: float
+    reject: bool
+    details: dict = field(default_factory=dict)
+
+    @property
+    def verdict(self) -> str:
+        """``"reject"`` or ``"accept"`` (no evidence against the null at ``level``)."""
+        return "reject" if self.reject else "accept"
+
+    def as_dict(self) -> dict:
+        return {
+            "test": self.test,
+            "statistic": float(self.statistic),
+            "pvalue": float(self.pvalue),
+            "level": float(self.level),
+            "verdict": self.verdict,
+            "details": _jsonable(self.details),
+        }
+
+
+def _jsonable(obj):
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return _jsonable(obj.tolist())
+    if isinstance(obj, (np.integer,)):
+        return int(obj)
+    if isinstance(obj, (np.floating,)):
+        return float(obj)
+    return obj
+
+
+def _result(test, statistic, pvalue, level, **details) -> TestResult:
+    pvalue = float(min(max(pvalue, 0.0), 1.0))
+    return TestResult(test, float(statistic), pvalue, float(level), pvalue <= level, details)
+
+
+# --------------------------------------------------------------------------- chi-square
+
+def pool_small_cells(expected: np.ndarray, min_expected: float) -> list[np.ndarray]:
+    """Group cells so that every group has expected count at least ``min_expected``.
+
+    Cells at or above ``min_expected`` stay alone. The small cells are sorted
+    by expected count and merged greedily, smallest first, into groups that
+    reach ``min_expected``; a remainder that does not reach it joins the
+    smallest group formed so far (or the smallest large cell). Cells with zero
+    expected count are handled by the caller (an observation there is an
+    impossible event, not a chi-square contribution).
+
+    Parameters
+    ----------
+    expected : (k,) array
+        Expected counts, all positive.
+    min_expected : float
+        The smallest expected count a group may have (Cochran's rule: 5).
+
+    Returns
+    -------
+    list of int arrays
+        The indices of the cells in each group.
+    """
+    order = np.argsort(expected, kind="stable")
+    groups: list[list[int]] = []
+    current: list[int] = []
+    current_sum = 0.0
+    large = [int(i) for i in order if expected[i] >= min_expected]
+    for i in order:
+        if expected[i] >= min_expected:
+            break
+        current.append(int(i))
+        current_sum += float(expected[i])
+        if current_sum >= min_expected:
+            groups.append(current)
+            current, current_sum = [], 0.0
+    singles = [[i] for i in large]
+    if current:
+        if groups:
+            smallest = min(range(len(groups)), key=lambda g: expected[groups[g]].sum())
+            groups[smallest].extend(current)
+        elif singles:
+            singles[0].extend(current)  # singles are sorted: [0] is the smallest large cell
+        else:
+            groups.append(current)
+    return [np.asarray(g, dtype=np.int64) for g in groups + singles]
+
+
+def chisquare_gof(counts, probabilities, level: float, *, min_expected: float = 5.0,
+                  ddof: int = 0) -> TestResult:
+    """Pearson's chi-square goodness of fit of ``counts`` to ``probabilities``.
+
+    .. math:: X^2 = \\sum_j (O_j - N p_j)^2 / (N p_j), \\quad X^2 \\sim \\chi^2_{k-1-\\mathrm{ddof}}
+
+    Cells with expected count below ``min_expected`` are pooled
+    (:func:`pool_small_cells`). A count in a cell of probability zero is an
+    impossible event: the test rejects with p-value 0.
+
+    Parameters
+    ----------
+    counts : (k,) array of int
+        Observed counts. Proportions or frequencies raise ``ValueError``.
+    probabilities : (k,) array
+        The null law; non-negative, summing to one within 1e-9.
+    level : float
+        The level alpha in (0, 1).
+    min_expected : float, default 5
+        Pooling threshold.
+    ddof : int, default 0
+        Parameters estimated from the data.
+    """
+    counts = check_counts("counts", counts)
+    p = as_float_array("probabilities", probabilities, ndim=1)
+    if p.shape != counts.shape:
+        raise ValueError(
+            f"probabilities: must have the shape of counts {counts.shape} (got {p.shape})")
+    if np.any(p < 0):
+        raise ValueError("probabilities: must be non-negative")
+    if abs(p.sum() - 1.0) > 1e-9:
+        raise ValueError(f"probabilities: must sum to one (got sum {p.sum()!r})")
+    level = check_level("level", level)
+    min_expected = check_real("min_expected", min_expected, low=0.0, low_open=True)
+    n = int(counts.sum())
+    if n == 0:
+        raise ValueError("counts: must contain at least one observation")
+    impossible = (p == 0) & (counts > 0)
+    if np.any(impossible):
+        return _result("chi-square goodness of fit", math.inf, 0.0, level,
+                       impossible_cells=np.flatnonzero(impossible).tolist(), n=n)
+    support = p > 0
+    expected = n * p[support]
+    observed = counts[support]
+    groups = pool_small_cells(expected, min_expected)
+    obs_g = np.array([observed[g].sum() for g in groups], dtype=float)
+    exp_g = np.array([expected[g].sum() for g in groups], dtype=float)
+    df = len(groups) - 1 - int(ddof)
+    if df < 1:
+        raise ValueError(
+            f"counts: too few observations for a chi-square test: {len(groups)} cell(s) after "
+            f"pooling to expected count >= {min_expected:g} leave {df} degrees of freedom")
+    from scipy import stats
+
+    statistic = float(np.sum((obs_g - exp_g) ** 2 / exp_g))
+    pvalue = float(stats.chi2.sf(statistic, df))
+    return _result("chi-square goodness of fit", statistic, pvalue, level, df=df,
+                   cells=int(p.size), pooled_cells=len(groups), n=n)
+
+
+def chisquare_two_sample(counts_a, counts_b, level: float, *,
+                         min_expected: float = 5.0) -> TestResult:
+    """Chi-square test that two count vectors come from the same categorical law.
+
+    The 2 x k contingency test of homogeneity; cells whose pooled expected
+    count is below ``min_expected`` are merged first.
+    """
+    a = check_counts("counts_a", counts_a)
+    b = check_counts("counts_b", counts_b)
+    if a.shape != b.shape:
+        raise ValueError(f"counts_b: must have the shape of counts_a {a.shape} (got {b.shape})")
+    level = check_level("level", level)
+    if a.sum() == 0 or b.sum() == 0:
+        raise ValueError("counts_a, counts_b: each must contain at least one observation")
+    total = a + b
+    keep = total > 0
+    a, b, total = a[keep], b[keep], total[keep]
+    na, nb = a.sum(), b.sum()
+    expected_min = np.minimum(total * na, total * nb) / (na + nb)
+    groups = pool_small_cells(expected_min, min_expected)
+    table = np.array([[a[g].sum() for g in groups], [b[g].sum() for g in groups]], dtype=float)
+    if table.shape[1] < 2:
+        raise ValueError("counts_a, counts_b: too few observations for a chi-square test")
+    from scipy import stats
+
+    res = stats.chi2_contingency(table, correction=False)
+    return _result("chi-square two-sample (homogeneity)", res.statistic, res.pvalue, level,
+                   df=int(res.dof), pooled_cells=table.shape[1], n_a=int(na), n_b=int(nb))
+
+
+# --------------------------------------------------------------------------- KS
+
+def ks_1samp(x, cdf: Callable[[np.ndarray], np.ndarray], level: float) -> TestResult:
+    """One-sample Kolmogorov–Smirnov test of ``x`` against a continuous ``cdf``.
+
+    Parameters
+    ----------
+    x : (n,) array
+        The sample.
+    cdf : callable
+        Vectorised CDF of the null law.
+    level : float
+        The level alpha.
+    """
+    x = as_float_array("x", x, ndim=1)
+    if x.size < 1:
+        raise ValueError("x: must contain at least one point")
+    level = check_level("level", level)
+    from scipy import stats
+
+    res = stats.kstest(x, cdf)
+    return _result("Kolmogorov-Smirnov one-sample", res.statistic, res.pvalue, level, n=x.size)
+
+
+def ks_2samp(x, y, level: float) -> TestResult:
+    """Two-sample Kolmogorov–Smirnov test that ``x`` and ``y`` share a continuous law."""
+    x = as_float_array("x", x, ndim=1)
+    y = as_float_array("y", y, ndim=1)
+    if x.size < 1 or y.size < 1:
+        raise ValueError("x, y: must each contain at least one point")
+    level = check_level("level", level)
+    from scipy import stats
+
+    res = stats.ks_2samp(x, y)
+    return _result("Kolmogorov-Smirnov two-sample", res.statistic, res.pvalue, level,
+                   n_x=x.size, n_y=y.size)
+
+
+# --------------------------------------------------------------------------- binomial
+
+def binomial_test(k: int, n: int, p: float, level: float, *,
+                  alternative: str = "two-sided") -> TestResult:
+    """Exact binomial test that ``k`` successes in ``n`` trials have probability ``p``."""
+    k = check_int("k", k, low=0)
+    n = check_int("n", n, low=1)
+    if k > n:
+        raise ValueError(f"k: must be <= n = {n} (got {k})")
+    p = check_real("p", p, low=0.0, high=1.0)
+    level = check_level("level", level)
+    if alternative not in ("two-sided", "less", "greater"):
+        raise ValueError(
+            f"alternative: must be 'two-sided', 'less' or 'greater' (got {alternative!r})")
+    from scipy import stats
+
+    res = stats.binomtest(k, n, p, alternative=alternative)
+    return _result("exact binomial", k / n, res.pvalue, level, k=k, n=n, p=p,
+                   alternative=alternative)
+
+
+def wilson_interval(k: int, n: int, level: float) -> tuple[float, float]:
+    """Wilson score interval for a binomial proportion, coverage ``1 - level``."""
+    k = check_int("k", k, low=0)
+    n = check_int("n", n, low=1)
+    if k > n:
+        raise ValueError(f"k: must be <= n = {n} (got {k})")
+    level = check_level("level", level)
+    from scipy import stats
+
+    z = float(stats.norm.isf(level / 2))
+    phat = k / n
+    denom = 1 + z * z / n
+    centre = (phat + z * z / (2 * n)) / denom
+    half = z * math.sqrt(phat * (1 - phat) / n + z * z / (4 * n * n)) / denom
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def exact_binomial_interval(k: int, n: int, level: float) -> tuple[float, float]:
+    """Clopper–Pearson interval for a binomial proportion, coverage at least ``1 - level``."""
+    k = check_int("k", k, low=0)
+    n = check_int("n", n, low=1)
+    if k > n:
+        raise ValueError(f"k: must be <= n = {n} (got {k})")
+    level = check_level("level", level)
+    from scipy import stats
+
+    ci = stats.binomtest(k, n).proportion_ci(confidence_level=1 - level, method="exact")
+    return float(ci.low), float(ci.high)
+
+
+# --------------------------------------------------------------------------- means
+
+def mean_test(samples, mean: float, level: float) -> TestResult:
+    """Student's t-test that i.i.d. ``samples`` have expectation ``mean``.
+
+    For Monte Carlo estimates of a continuous quantity (a second moment, a
+    loss), where no count is available. ``n >= 30`` is required so that the
+    t approximation is trustworthy at small levels for light-tailed data.
+    """
+    x = as_float_array("samples", samples, ndim=1)
+    if x.size < 30:
+        raise ValueError(f"samples: must contain at least 30 values (got {x.size})")
+    mean = check_real("mean", mean)
+    level = check_level("level", level)
+    sd = float(np.std(x, ddof=1))
+    if sd == 0.0:
+        pvalue = 1.0 if float(x[0]) == mean else 0.0
+        return _result("one-sample t", 0.0 if pvalue else math.inf, pvalue, level, n=x.size)
+    from scipy import stats
+
+    res = stats.ttest_1samp(x, mean)
+    return _result("one-sample t", res.statistic, res.pvalue, level, n=x.size,
+                   sample_mean=float(np.mean(x)), standard_error=sd / math.sqrt(x.size))
+
+
+# --------------------------------------------------------------------------- energy distance
+
+def _pairwise_distances(z: np.ndarray) -> np.ndarray:
+    sq = np.einsum("ij,ij->i", z, z)
+    d2 = sq[:, None] + sq[None, :] - 2.0 * (z @ z.T)
+    np.maximum(d2, 0.0, out=d2)
+    np.fill_diagonal(d2, 0.0)
+    return np.sqrt(d2)
+
+
+def energy_distance(x, y) -> float:
+    """Energy distance :math:`2E\\|X-Y\\| - E\\|X-X'\\| - E\\|Y-Y'\\|` (V-statistic).
+
+    Parameters
+    ----------
+    x : (n, d) array
+    y : (m, d) array
+    """
+    x = as_float_array("x", x, ndim=(1, 2))
+    y = as_float_array("y", y, ndim=(1, 2))
+    x = x[:, None] if x.ndim == 1 else x
+    y = y[:, None] if y.ndim == 1 else y
+    if x.shape[1] != y.shape[1]:
+        raise ValueError(f"y: must have {x.shape[1]} columns like x (got {y.shape[1]})")
+    dist = _pairwise_distances(np.vstack([x, y]))
+    n = len(x)
+    z = np.zeros(len(dist))
+    z[:n] = 1.0
+    return float(_energy_from_sums(dist, z[:, None], n, len(y), dist.sum())[0])
+
+
+def _energy_from_sums(dist, indicators, n, m, total):
+    # indicators: (n+m, B) 0/1 matrix of "belongs to the first sample"
+    dz = dist @ indicators
+    s_xx = np.einsum("ib,ib->b", indicators, dz)
+    row = dist.sum(axis=1)
+    s_x_all = row @ indicators
+    s_xy = s_x_all - s_xx
+    s_yy = total - 2.0 * s_xy - s_xx
+    return 2.0 * s_xy / (n * m) - s_xx / n**2 - s_yy / m**2
+
+
+def energy_two_sample_test(x, y, level: float, *, rng=None, max_permutations: int | None = None,
+                           exceedances: int = 20, batch: int = 256) -> TestResult:
+    """Permutation test of equal laws with the energy distance statistic.
+
+    The p-value is Besag & Clifford's sequential Monte Carlo p-value: label
+    permutations are drawn until ``exceedances`` permuted statistics reach the
+    observed one (then ``p = exceedances / permutations drawn``) or until
+    ``max_permutations`` are drawn (then ``p = (1 + #exceedances) / (1 +
+    max_permutations)``). The p-value is valid (super-uniform under the null)
+    and cheap when the null holds; rejection at level alpha needs
+    ``max_permutations >= 1/alpha - 1`` draws, which are made as batched
+    matrix products against the pooled distance matrix.
+
+    Parameters
+    ----------
+    x : (n, d) array
+    y : (m, d) array
+    level : float
+        The level alpha.
+    rng : Generator, int or None
+        The permutation stream.
+    max_permutations : int, optional
+        Default ``ceil(2 / level)``. Values below ``1/level - 1`` raise
+        ``ValueError``: such a test could never reject.
+    exceedances : int, default 20
+        Stop once this many permuted statistics reach the observed one.
+    batch : int, default 256
+        Permutations per matrix product.
+
+    Notes
+    -----
+    Cost: O((n + m)^2 d) once, then O((n + m)^2) per permutation. Keep
+    ``n + m`` to a few thousand.
+    """
+    x = as_float_array("x", x, ndim=(1, 2))
+    y = as_float_array("y", y, ndim=(1, 2))
+    x = x[:, None] if x.ndim == 1 else x
+    y = y[:, None] if y.ndim == 1 else y
+    if x.shape[1] != y.shape[1]:
+        raise ValueError(f"y: must have {x.shape[1]} columns like x (got {y.shape[1]})")
+    if len(x) < 2 or len(y) < 2:
+        raise ValueError("x, y: must each contain at least two points")
+    level = check_level("level", level)
+    if max_permutations is None:
+        max_permutations = int(math.ceil(2.0 / level))
+    max_permutations = check_int("max_permutations", max_permutations, low=1)
+    if (1 + max_permutations) * level < 1:
+        raise ValueError(
+            f"max_permutations: must be >= 1/level - 1 = {math.ceil(1 / level - 1)} for the "
+            f"test to be able to reject at level {level:g} (got {max_permutations})")
+    exceedances = check_int("exceedances", exceedances, low=1)
+    batch = check_int("batch", batch, low=1)
+    gen = as_generator(rng)
+    n, m = len(x), len(y)
+    dist = _pairwise_distances(np.vstack([x, y]))
+    total = float(dist.sum())
+    base = np.zeros(n + m)
+    base[:n] = 1.0
+    observed = float(_energy_from_sums(dist, base[:, None], n, m, total)[0])
+    # Ties at the observed value count as exceedances (conservative); a relative
+    # slack of 1e-12 absorbs summation-order rounding.
+    threshold = observed - 1e-12 * max(abs(observed), 1.0)
+    drawn = hits = 0
+    while drawn < max_permutations and hits < exceedances:
+        b = min(batch, max_permutations - drawn)
+        keys = gen.random((n + m, b))
+        ranks = np.argsort(keys, axis=0)
+        indicators = (ranks < n).astype(np.float64)
+        stats_b = _energy_from_sums(dist, indicators, n, m, total)
+        hit_idx = np.flatnonzero(stats_b >= threshold)
+        if hits + hit_idx.size >= exceedances:
+            # stop at the permutation that produced the last needed exceedance
+            stop = int(hit_idx[exceedances - hits - 1]) + 1
+            drawn += stop
+            hits = exceedances
+            break
+        hits += int(hit_idx.size)
+        drawn += b
+    if hits >= exceedances:
+        pvalue = hits / drawn
+        rule = "stopped at exceedances"
+    else:
+        pvalue = (1 + hits) / (1 + drawn)
+        rule = "all permutations drawn"
+    return _result("energy distance permutation", observed, pvalue, level, n_x=n, n_y=m,
+                   permutations=drawn, exceedances=hits, rule=rule)
+
+
+# --------------------------------------------------------------------------- families
+
+@dataclass(frozen=True)
+class FamilyResult:
+    """A family of tests corrected for multiplicity.
+
+    Attributes
+    ----------
+    method : str
+        ``"bonferroni"`` or ``"holm"``.
+    level : float
+        The family-wise error level.
+    pvalues, adjusted : tuple of float
+        Raw and adjusted p-values, in the input order.
+    rejects : tuple of bool
+        Which hypotheses are rejected at the family level.
+    """
+
+    method: str
+    level: float
+    pvalues: tuple[float, ...]
+    adjusted: tuple[float, ...]
+    rejects: tuple[bool, ...]
+
+    @property
+    def reject(self) -> bool:
+        """Whether any hypothesis in the family is rejected."""
+        return any(self.rejects)
+
+    @property
+    def verdict(self) -> str:
+        return "reject" if self.reject else "accept"
+
+    @property
+    def pvalue(self) -> float:
+        """The family's p-value: the smallest adjusted p-value."""
+        return min(self.adjusted)
+
+    def as_dict(self) -> dict:
+        return {"method": self.method, "level": self.level, "pvalues": list(self.pvalues),
+                "adjusted": list(self.adjusted), "rejects": list(self.rejects),
+                "verdict": self.verdict}
+
+
+def _family_pvalues(pvalues: Sequence) -> np.ndarray:
+    values = [r.pvalue if isinstance(r, TestResult) else r for r in pvalues]
+    p = as_float_array("pvalues", values, ndim=1)
+    if p.size == 0:
+        raise ValueError("pvalues: must be non-empty")
+    if np.any((p < 0) | (p > 1)):
+        raise ValueError("pvalues: must lie in [0, 1]")
+    return p
+
+
+def bonferroni(pvalues: Sequence, level: float) -> FamilyResult:
+    """Bonferroni correction: reject ``H_i`` when ``m p_i <= level``."""
+    p = _family_pvalues(pvalues)
+    level = check_level("level", level)
+    adjusted = np.minimum(1.0, p * p.size)
+    return FamilyResult("bonferroni", level, tuple(map(float, p)), tuple(map(float, adjusted)),
+                        tuple(bool(a <= level) for a in adjusted))
+
+
+def holm(pvalues: Sequence, level: float) -> FamilyResult:
+    """Holm's step-down correction (uniformly more powerful than Bonferroni)."""
+    p = _family_pvalues(pvalues)
+    level = check_level("level", level)
+    m = p.size
+    order = np.argsort(p, kind="stable")
+    stepped = np.minimum(1.0, (m - np.arange(m)) * p[order])
+    stepped = np.maximum.accumulate(stepped)
+    adjusted = np.empty(m)
+    adjusted[order] = stepped
+    return FamilyResult("holm", level, tuple(map(float, p)), tuple(map(float, adjusted)),
+                        tuple(bool(a <= level) for a in adjusted))

@@ -1,0 +1,31 @@
+"""Hypothesis strategies and assertion helpers for property suites (ours and yours).
+
+Settings profiles (registered on import, chosen by the environment variable
+``TOYTHEORY_HYPOTHESIS_PROFILE``; call :func:`load_profile` in a conftest):
+
+``ci`` (default)
+    derandomized, 50 examples, no deadline: the same examples on every run.
+``dev``
+    random, 20 examples: fast local iteration.
+``thorough``
+    random, 1000 examples.
+
+Importing this module needs ``hypothesis`` (a test extra).
+"""
+
+from .profiles import PROFILE_ENV, load_profile, register_profiles
+from .strategies import (
+    finite_floats,
+    gaussian_params,
+    probability_vectors,
+    psd_matrices,
+    rngs,
+    seeds,
+    spd_matrices,
+)
+
+__all__ = [
+    "PROFILE_ENV", "load_profile", "register_profiles",
+    "finite_floats", "gaussian_params", "probability_vectors", "psd_matrices", "rngs", "seeds",
+    "spd_matrices",
+]
