@@ -1,0 +1,42 @@
+"""Exact diffusion on Gaussian and Gaussian-mixture data.
+
+Modules
+-------
+schedules
+    Noise schedules (VP linear/cosine/discrete, VE, EDM) and the Karras grid.
+laws
+    Gaussian, GaussianMixture, DeltaMixture: exact log-density, score,
+    denoiser (x0/eps/v), posterior and samples of the diffused marginals.
+torch_laws
+    The same laws in torch (CPU/CUDA, float32/float64).
+process
+    A law and a schedule together: predictions at a time ``t``; ``ExactModel``.
+gaussian_flow
+    Closed-form probability-flow solution for Gaussian data, any schedule.
+affine
+    Exact output law of any affine sampler on Gaussian data.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+_EXPORTS = {
+    "NoiseSchedule": "schedules", "VPLinear": "schedules", "VPCosine": "schedules",
+    "DiscreteVP": "schedules", "VE": "schedules", "EDM": "schedules",
+    "karras_sigmas": "schedules",
+    "GaussianMixture": "laws", "Gaussian": "laws", "DeltaMixture": "laws",
+    "DiffusionProcess": "process", "ExactModel": "process",
+    "gaussian_flow_map": "gaussian_flow", "gaussian_pf_ode_solution": "gaussian_flow",
+    "affine_map_of": "affine", "gaussian_pushforward": "affine",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name):
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,143 @@
+"""The diffused mixture laws in torch (CPU or CUDA, float32 or float64).
+
+:class:`TorchMixture` runs the same kernel as the numpy reference
+(:mod:`toytheory.diffusion._mixture_core`, through ``array_api_compat``), so
+in float64 the two agree to rounding (the tests hold them to 1e-10). Inputs
+are torch tensors; ``alpha`` and ``sigma`` are Python floats or tensors of
+shape (n,).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import _mixture_core as core
+from .laws import PREDICTIONS
+
+__all__ = ["TorchMixture"]
+
+
+def _torch():
+    try:
+        import torch
+    except ImportError as exc:  # pragma: no cover - torch is an extra
+        raise ImportError("toytheory.diffusion.torch_laws needs torch: "
+                          "pip install 'toytheory[torch]'") from exc
+    return torch
+
+
+class TorchMixture:
+    """Torch view of a :class:`~toytheory.diffusion.laws.GaussianMixture` (or Gaussian, or
+    delta mixture).
+
+    Parameters
+    ----------
+    law : GaussianMixture
+    device : str or torch.device
+    dtype : torch.dtype, default torch.float64
+    chunk_elements : int
+        Points are processed in chunks of ``chunk_elements // (K d)``.
+    """
+
+    def __init__(self, law, device="cpu", dtype=None, chunk_elements: int = 16_000_000):
+        torch = _torch()
+        from array_api_compat import array_namespace
+
+        self.law = law
+        self.dtype = torch.float64 if dtype is None else dtype
+        if self.dtype not in (torch.float32, torch.float64):
+            raise ValueError(f"dtype: must be torch.float32 or torch.float64 (got {dtype})")
+        self.device = torch.device(device)
+        if self.device.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError("device: CUDA requested but no CUDA device is available")
+        t = lambda a: None if a is None else torch.as_tensor(  # noqa: E731
+            np.ascontiguousarray(a), dtype=self.dtype, device=self.device)
+        with np.errstate(divide="ignore"):
+            self.log_weights = t(np.log(law.weights))
+        self.means = t(law._means)
+        self.means_proj = t(law._means_proj)
+        self.eigvals = t(law._eigvals)
+        self.eigvecs = t(law._eigvecs)
+        self.dim = law.dim
+        self.n_components = law.n_components
+        self.is_singular = law.is_singular
+        self._chunk_elements = int(chunk_elements)
+        self.xp = array_namespace(self.means)
+
+    def __repr__(self):
+        return f"TorchMixture({self.law!r}, device={self.device}, dtype={self.dtype})"
+
+    def _noise(self, value, name, n):
+        torch = _torch()
+        v = torch.as_tensor(value, dtype=self.dtype, device=self.device)
+        if v.ndim > 1 or (v.ndim == 1 and v.shape[0] not in (1, n)):
+            raise ValueError(f"{name}: must be a scalar or have one entry per point ({n})")
+        if not bool(torch.isfinite(v).all()):
+            raise ValueError(f"{name}: must contain only finite values")
+        return v.reshape(1, -1, 1)
+
+    def _evaluate(self, x, alpha, sigma, want):
+        torch = _torch()
+        x = torch.as_tensor(x, dtype=self.dtype, device=self.device)
+        single = x.ndim == 1
+        if single:
+            x = x[None, :]
+        if x.ndim != 2 or x.shape[1] != self.dim:
+            raise ValueError(f"x: must have shape (n, {self.dim}) (got {tuple(x.shape)})")
+        if not bool(torch.isfinite(x).all()):
+            raise ValueError("x: must contain only finite values")
+        n = x.shape[0]
+        a = self._noise(alpha, "alpha", n)
+        s = self._noise(sigma, "sigma", n)
+        if bool((a <= 0).any()):
+            raise ValueError("alpha: must be > 0")
+        if bool((s < 0).any()):
+            raise ValueError("sigma: must be >= 0")
+        if self.is_singular and bool((s == 0).any()):
+            raise ValueError("sigma: must be > 0 because a component covariance is singular")
+        step = max(1, self._chunk_elements // max(self.n_components * self.dim, 1))
+        parts = []
+        for start in range(0, n, step):
+            stop = min(n, start + step)
+            a_c = a if a.shape[1] == 1 else a[:, start:stop]
+            s_c = s if s.shape[1] == 1 else s[:, start:stop]
+            parts.append(core.evaluate(self.xp, x[start:stop], a_c, s_c, self.log_weights,
+                                       self.means, self.means_proj, self.eigvals,
+                                       self.eigvecs, want))
+        out = {k: torch.cat([p[k] for p in parts], dim=0) for k in want}
+        if single:
+            out = {k: v[0] for k, v in out.items()}
+        return out
+
+    def log_prob(self, x, alpha=1.0, sigma=0.0):
+        """:math:`\\log p_t(x)`, shape (n,)."""
+        return self._evaluate(x, alpha, sigma, ("log_prob",))["log_prob"]
+
+    def score(self, x, alpha=1.0, sigma=0.0):
+        """:math:`\\nabla\\log p_t(x)`, shape (n, d)."""
+        return self._evaluate(x, alpha, sigma, ("score",))["score"]
+
+    def denoise(self, x, alpha=1.0, sigma=0.0):
+        """:math:`E[x_0 \\mid x_t = x]`, shape (n, d)."""
+        return self._evaluate(x, alpha, sigma, ("x0",))["x0"]
+
+    def posterior(self, x, alpha=1.0, sigma=0.0):
+        """:math:`P(k \\mid x_t = x)`, shape (n, K)."""
+        return self._evaluate(x, alpha, sigma, ("weights",))["weights"]
+
+    def predict(self, x, alpha, sigma, kind: str = "x0"):
+        """``"x0"``, ``"eps"``, ``"v"`` or ``"score"`` (see :mod:`toytheory.diffusion.laws`)."""
+        torch = _torch()
+        if kind not in PREDICTIONS:
+            raise ValueError(f"kind: must be one of {PREDICTIONS} (got {kind!r})")
+        if kind == "x0":
+            return self.denoise(x, alpha, sigma)
+        if kind == "score":
+            return self.score(x, alpha, sigma)
+        out = self._evaluate(x, alpha, sigma, ("score", "x0"))
+        a = torch.as_tensor(alpha, dtype=self.dtype, device=self.device)
+        s = torch.as_tensor(sigma, dtype=self.dtype, device=self.device)
+        if a.ndim == 1 and out["score"].ndim == 2:
+            a, s = a[:, None], s[:, None]
+        eps = -s * out["score"]
+        return eps if kind == "eps" else a * eps - s * out["x0"]
