@@ -1,0 +1,67 @@
+"""The histogram audit of differential privacy, and the exact Laplace hockey stick."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from toytheory.adaptive import audit
+from toytheory.adaptive.mechanisms import laplace_release
+
+N = 300_000
+
+
+def outputs(scale_factor, epsilon=1.0, n=100, seed=0):
+    rng = np.random.default_rng(seed)
+    qa, qb = 0.3, 0.31
+    a = laplace_release(qa, epsilon / scale_factor, 1 / n, rng, size=N)
+    b = laplace_release(qb, epsilon / scale_factor, 1 / n, rng, size=N)
+    return a, b, audit.audit_edges(qa, qb, 1 / (n * epsilon))
+
+
+def test_the_audit_passes_a_correct_laplace_mechanism():
+    a, b, edges = outputs(1.0)
+    result = audit.audit_dp(a, b, 1.0, edges)
+    assert result.passed and result.statistic < result.tolerance
+
+
+@pytest.mark.parametrize("factor", [0.8, 0.5])
+def test_the_audit_fails_a_mechanism_with_too_little_noise(factor):
+    a, b, edges = outputs(factor)
+    assert not audit.audit_dp(a, b, 1.0, edges).passed
+
+
+def test_the_tolerance_is_the_mcdiarmid_bound_on_both_histograms():
+    tol = audit.histogram_audit_tolerance(10_000, 40_000, 30, 0.5, 1e-6)
+    dev = lambda n: math.sqrt(30 / n) + math.sqrt(2 * math.log(2e6) / n)  # noqa: E731
+    assert tol == pytest.approx(max(dev(1e4) + math.exp(0.5) * dev(4e4),
+                                    dev(4e4) + math.exp(0.5) * dev(1e4)))
+
+
+def test_exact_binned_hockey_stick_is_zero_at_epsilon_and_positive_below():
+    edges = audit.audit_edges(0.0, 0.01, 0.01)
+    assert audit.laplace_binned_hockey_stick(1.0, 0.0, 0.01, 0.01, edges) <= 1e-12
+    assert audit.laplace_binned_hockey_stick(0.9, 0.0, 0.01, 0.01, edges) > 1e-3
+    # the continuous hockey stick of Lap(0, b) vs Lap(2b, b) at eps = 1: the x <= 0 half alone
+    # contributes 1/2 - e/2 e^-2
+    big = audit.laplace_binned_hockey_stick(1.0, 0.0, 0.02, 0.01, edges)
+    assert big >= 0.5 - 0.5 * math.e * math.exp(-2) - 1e-12
+
+
+def test_audit_edges_contain_both_centres_and_infinite_tails():
+    edges = audit.audit_edges(0.31, 0.3, 0.01, bins=10)
+    assert edges[0] == -np.inf and edges[-1] == np.inf
+    assert 0.3 in edges and 0.31 in edges and np.all(np.diff(edges) > 0)
+
+
+def test_audit_arguments_are_checked():
+    with pytest.raises(ValueError, match="^edges:"):
+        audit.audit_dp(np.zeros(3), np.zeros(3), 1.0, [0.0, 0.0])
+    with pytest.raises(ValueError, match="^epsilon:"):
+        audit.audit_dp(np.zeros(3), np.zeros(3), -1.0, [0.0, 1.0])
+    with pytest.raises(ValueError, match="^samples_a:"):
+        audit.audit_dp([np.nan], np.zeros(3), 1.0, [0.0, 1.0])
+    with pytest.raises(ValueError, match="^scale:"):
+        audit.audit_edges(0.0, 1.0, 0.0)

@@ -1,0 +1,110 @@
+"""Planted bugs: each adaptive claim's witnesses (and statements) catch a wrong implementation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from toytheory.claims import execute_claim, load_catalog
+from toytheory.claims.catalog import adaptive_dp_audit, adaptive_noise_bounds, adaptive_overfitting
+
+pytest.importorskip("numba")
+pytest.importorskip("torch")
+REGISTRY = load_catalog()
+
+
+def run(claim_id):
+    result = execute_claim(REGISTRY[claim_id], "quick", 0)
+    assert result["verdict"] != "error", result["traceback"]
+    return result, {n["name"] for n in result["numbers"] if n["passed"] is False}
+
+
+def test_dp_audit_fails_when_the_laplace_noise_is_twenty_percent_too_small(monkeypatch):
+    real = adaptive_dp_audit.laplace_module.laplace_release
+
+    def weak(value, epsilon, sensitivity, rng=None, size=None):
+        return real(value, epsilon / 0.8, sensitivity, rng, size=size)
+
+    monkeypatch.setattr(adaptive_dp_audit.laplace_module, "laplace_release", weak)
+    result, failed = run("adaptive.privacy.laplace_mechanism_is_epsilon_dp")
+    assert result["verdict"] == "fails"
+    assert "histogram audit: delta-hat minus tolerance" in failed
+
+
+def test_overfitting_claim_fails_when_the_reference_plays_a_different_attack(monkeypatch):
+    from toytheory.adaptive.analysts import BoostingAttack
+
+    monkeypatch.setattr(adaptive_overfitting, "LogOddsCorrelationAttack", BoostingAttack)
+    result, failed = run("adaptive.overfitting.empirical_error_grows_like_sqrt_m_over_n")
+    assert result["verdict"] == "fails"
+    assert any(name.startswith("final answer - 1/2: Numba simulator") for name in failed)
+
+
+def test_overfitting_claim_sees_a_simulator_whose_attack_is_not_adaptive(monkeypatch):
+    import sims.adaptive_rounds as rounds
+
+    real = rounds.simulate_attack
+
+    def not_adaptive(n, m, reps, *, attack="log_odds", **kwargs):
+        return real(n, m, reps, attack="non_adaptive" if attack == "log_odds" else attack,
+                    **kwargs)
+
+    monkeypatch.setattr(rounds, "simulate_attack", not_adaptive)
+    result, failed = run("adaptive.overfitting.empirical_error_grows_like_sqrt_m_over_n")
+    assert result["verdict"] == "fails"
+    assert "exponent of m in the mean worst error" in failed
+    assert "log_odds attack: rate of seeds beyond the non-adaptive bound (lower end)" in failed
+
+
+def test_noise_bounds_claim_fails_when_the_noise_is_not_the_calibrated_one(monkeypatch):
+    import sims.adaptive_rounds as rounds
+
+    real = rounds.simulate_attack
+
+    def louder(n, m, reps, *, scale=0.0, **kwargs):
+        return real(n, m, reps, scale=1.3 * scale, **kwargs)
+
+    monkeypatch.setattr(rounds, "simulate_attack", louder)
+    result, failed = run("adaptive.noise.mechanisms_within_computed_bounds")
+    assert result["verdict"] == "fails"
+    assert any(name.startswith("noise calibration") for name in failed)
+
+
+def test_noise_bounds_statement_is_refuted_when_a_bound_is_too_small(monkeypatch):
+    real = adaptive_noise_bounds.mechanisms_and_bounds
+
+    def shrunk(n, m, beta):
+        out = real(n, m, beta)
+        scale, tau, detail = out["splitting"]
+        out["splitting"] = (scale, tau / 2, detail)
+        return out
+
+    monkeypatch.setattr(adaptive_noise_bounds, "mechanisms_and_bounds", shrunk)
+    result, failed = run("adaptive.noise.mechanisms_within_computed_bounds")
+    assert any(name.startswith("splitting, log_odds attack: rate of seeds beyond") for name in failed)
+
+
+def test_holdout_claim_fails_when_the_simulator_forgets_to_condition_columns(monkeypatch):
+    import sims.adaptive_holdout as holdout
+
+    def unconditioned(torch_, y, c_sel, gen, dtype):
+        return torch_.randn((y.shape[0], y.shape[1], c_sel.shape[1]), generator=gen,
+                            dtype=dtype, device=y.device)
+
+    monkeypatch.setattr(holdout, "_columns_projection", unconditioned)
+    result, failed = run("adaptive.holdout.standard_overfits_thresholdout_does_not")
+    assert result["verdict"] == "fails"
+    assert any(name.startswith("simulator (projection) vs numpy reference") for name in failed)
+    assert "standard holdout: mean reported accuracy at k = 50" in failed
+
+
+def test_signal_claim_fails_when_the_simulators_truth_is_wrong(monkeypatch):
+    import sims.adaptive_holdout as holdout
+
+    monkeypatch.setattr(holdout, "_true_accuracy",
+                        lambda torch_, mu, top, w, ks: np.full((top.shape[0], len(ks)), 0.5))
+    result, failed = run("adaptive.holdout.thresholdout_finds_the_signal")
+    assert result["verdict"] == "fails"
+    assert any(name.startswith("fresh-set accuracy minus exact true accuracy") for name in failed)
+    assert "Thresholdout arm: mean true accuracy of the k = 20 classifier" in failed
+

@@ -1,0 +1,94 @@
+"""The Numba attack simulator agrees in law with the object-level interaction, seed by seed."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from toytheory import stats
+from toytheory.adaptive.analysts import (BoostingAttack, LogOddsCorrelationAttack,
+                                         NonAdaptiveAnalyst, run_interaction)
+from toytheory.adaptive.mechanisms import (EmpiricalMechanism, GaussianMechanism,
+                                           LaplaceMechanism, SampleSplittingMechanism)
+from toytheory.adaptive.populations import RademacherPopulation
+
+simulate_attack = pytest.importorskip("sims.adaptive_rounds").simulate_attack
+LEVEL = 1e-6
+N, M, REPS = 200, 11, 400
+
+
+def reference(analyst, mechanism, n=N, m=M, reps=REPS, seed=0, scale=0.0):
+    population = RademacherPopulation(m - 1)
+    out = np.empty(reps)
+    for r, child in enumerate(np.random.default_rng(seed).spawn(reps)):
+        data_rng, mech_rng, analyst_rng = child.spawn(3)
+        data = population.sample(n, data_rng)
+        mech = {"empirical": lambda: EmpiricalMechanism(data),
+                "splitting": lambda: SampleSplittingMechanism(data, m),
+                "laplace": lambda: LaplaceMechanism(data, 1.0 / (n * scale), rng=mech_rng),
+                "gaussian": lambda: GaussianMechanism(data, scale, rng=mech_rng)}[mechanism]()
+        make = {"log_odds": lambda: LogOddsCorrelationAttack(m),
+                "boosting": lambda: BoostingAttack(m),
+                "non_adaptive": lambda: NonAdaptiveAnalyst(m, rng=analyst_rng)}[analyst]
+        t = run_interaction(make(), mech, population)
+        out[r] = t.answers[-1] - t.true_answers[-1]
+    return out
+
+
+def counts(values, n):
+    return np.bincount(np.rint(2 * n * values).astype(int) + 2 * n, minlength=4 * n + 1)
+
+
+@pytest.mark.parametrize("attack, mechanism", [("log_odds", "empirical"),
+                                               ("boosting", "empirical"),
+                                               ("non_adaptive", "empirical"),
+                                               ("log_odds", "splitting")])
+def test_simulator_final_answers_have_the_reference_law_chi_square_on_counts(attack, mechanism):
+    n = N if mechanism != "splitting" else N * M
+    sim = simulate_attack(n, M, REPS, attack=attack, mechanism=mechanism, seed=1)["final_signed"]
+    ref = reference(attack, mechanism, n=n, seed=2)
+    part = n if mechanism != "splitting" else n // M
+    res = stats.chisquare_two_sample(counts(sim, part), counts(ref, part), LEVEL)
+    assert res.verdict == "accept", res
+
+
+@pytest.mark.parametrize("mechanism, scale", [("laplace", 0.01), ("gaussian", 0.02)])
+def test_simulator_noisy_final_answers_have_the_reference_law_ks(mechanism, scale):
+    sim = simulate_attack(N, M, REPS, mechanism=mechanism, scale=scale, seed=3)["final_signed"]
+    ref = reference("log_odds", mechanism, seed=4, scale=scale)
+    assert stats.ks_2samp(sim, ref, LEVEL).verdict == "accept"
+
+
+def test_the_agreement_test_sees_a_sign_weight_attack_posing_as_log_odds():
+    sim = simulate_attack(N, 41, REPS, attack="boosting", seed=1)["final_signed"]
+    ref = reference("log_odds", "empirical", m=41, seed=2)
+    assert stats.chisquare_two_sample(counts(-sim, N), counts(ref, N), LEVEL).verdict == "reject"
+
+
+def test_simulated_largest_laplace_noise_has_the_exact_law():
+    b, m = 0.01, 11
+    out = simulate_attack(N, m, 4000, mechanism="laplace", scale=b, seed=5)["noise_max"]
+    cdf = lambda t: np.clip(1 - np.exp(-t / b), 0, 1) ** m  # noqa: E731
+    assert stats.ks_1samp(out, cdf, LEVEL).verdict == "accept"
+    wrong = simulate_attack(N, m, 4000, mechanism="laplace", scale=1.2 * b, seed=5)["noise_max"]
+    assert stats.ks_1samp(wrong, cdf, LEVEL).verdict == "reject"
+
+
+def test_simulator_is_deterministic_in_its_seed():
+    a = simulate_attack(100, 6, 50, seed=9)
+    b = simulate_attack(100, 6, 50, seed=9)
+    c = simulate_attack(100, 6, 50, seed=10)
+    np.testing.assert_array_equal(a["final_signed"], b["final_signed"])
+    assert not np.array_equal(a["final_signed"], c["final_signed"])
+
+
+@pytest.mark.parametrize("kwargs, name", [
+    (dict(n=10, m=1, reps=5), "m"), (dict(n=0, m=3, reps=5), "n"),
+    (dict(n=10, m=3, reps=0), "reps"), (dict(n=2, m=3, reps=5, mechanism="splitting"), "m"),
+    (dict(n=10, m=3, reps=5, mechanism="laplace"), "scale"),
+    (dict(n=10, m=3, reps=5, attack="ladder"), "attack"),
+    (dict(n=10, m=3, reps=5, mechanism="exponential"), "mechanism"),
+])
+def test_simulator_arguments_are_checked(kwargs, name):
+    with pytest.raises(ValueError, match=f"^{name}:"):
+        simulate_attack(**kwargs)
