@@ -1,0 +1,168 @@
+"""Planted bugs: every sampling claim's witnesses (or its statement check) see a wrong input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import sims.sampling_dpp as sims_dpp
+import toytheory.sampling.continuous_dpp as cdpp
+import toytheory.sampling.lewis as lewis_mod
+import toytheory.sampling.sample_complexity as sc_mod
+import toytheory.sampling.sensitivities as sens_mod
+import toytheory.sampling.sensitivity_sampling as ss_mod
+import toytheory.sampling.volume as vol_mod
+import toytheory.sampling.weighted_ls as wls_mod
+from toytheory.claims import execute_claim, load_catalog
+from toytheory.claims.catalog import sampling_dpp_volume, sampling_weighted_ls
+
+REGISTRY = load_catalog()
+
+
+def run(claim_id):
+    result = execute_claim(REGISTRY[claim_id], "quick", 0)
+    return result["verdict"], {n["name"] for n in result["numbers"] if n["passed"] is False}
+
+
+def test_unbiased_sketch_fails_when_rows_are_rescaled_by_q_to_the_minus_half_p(monkeypatch):
+    real = ss_mod.sample_rows
+
+    def buggy(scores, p, **kw):
+        s = real(scores, p, **kw)
+        return ss_mod.RowSample(s.indices, s.weights ** 0.5, s.probabilities, s.p, s.alpha)
+
+    monkeypatch.setattr(ss_mod, "sample_rows", buggy)
+    assert run("sampling.sensitivity_sampling.unbiased_sketch")[0] == "fails"
+
+
+def test_distortion_claim_fails_when_the_exact_distortion_is_underestimated(monkeypatch):
+    real = ss_mod.embedding_distortion
+
+    def buggy(*args, **kw):
+        r = real(*args, **kw)
+        if r.exact:
+            return ss_mod.DistortionResult(0.9 * r.lower, 0.9 * r.upper, True, r.method,
+                                           r.ratio_range)
+        return r
+
+    monkeypatch.setattr(ss_mod, "embedding_distortion", buggy)
+    assert run("sampling.sensitivity_sampling.distortion_oracles_agree")[0] == "fails"
+
+
+def test_bounds_claim_is_refuted_by_sensitivities_inflated_by_half(monkeypatch):
+    real = sens_mod.lp_sensitivities
+
+    def buggy(a, p, **kw):
+        r = real(a, p, **kw)
+        return sens_mod.SensitivityResult(1.5 * r.values, 1.5 * r.lower, 1.5 * r.upper, r.p,
+                                          r.method, r.rank, r.iterations)
+
+    monkeypatch.setattr(sens_mod, "lp_sensitivities", buggy)
+    assert run("sampling.sensitivities.total_sensitivity_bounds")[0] == "refuted"
+    assert run("sampling.sensitivities.sign_matrix_total")[0] == "refuted"
+
+
+def test_lewis_claim_fails_when_weights_are_off_by_ten_percent(monkeypatch):
+    real = lewis_mod.lewis_weights
+
+    def buggy(a, p, **kw):
+        r = real(a, p, **kw)
+        return lewis_mod.LewisResult(0.9 * r.weights, r.residual, r.iterations, r.method)
+
+    monkeypatch.setattr(lewis_mod, "lewis_weights", buggy)
+    assert run("sampling.lewis.weights_sum_to_d_and_sandwich_sensitivities")[0] == "fails"
+
+
+@pytest.mark.parametrize("claim_id", ["sampling.sample_complexity.l1_sensitivity_sampling",
+                                      "sampling.sample_complexity.lp_sensitivity_sampling_p4"])
+def test_sample_complexity_claims_are_refuted_when_needs_grow_like_s_to_the_fifth(monkeypatch,
+                                                                                   claim_id):
+    real = sc_mod.sample_complexity_study
+
+    def buggy(p, **kw):
+        rows = real(p, **kw)
+        rng = np.random.default_rng(0)
+        return [sc_mod.StudyRow(r.family, r.d, r.n, r.total_sensitivity,
+                                10 * r.total_sensitivity ** 5
+                                * np.exp(0.01 * rng.standard_normal()),
+                                "", r.curve) for r in rows]
+
+    monkeypatch.setattr(sc_mod, "sample_complexity_study", buggy)
+    assert run(claim_id)[0] == "refuted"
+
+
+def test_chain_rule_claim_fails_with_a_sampler_that_ignores_repulsion(monkeypatch):
+    real = sampling_dpp_volume.dpp_samplers
+
+    def independent(v, g):
+        p = np.einsum("ij,ij->i", v, v)
+        return g.choice(len(p), size=v.shape[1], replace=False, p=p / p.sum())
+
+    monkeypatch.setattr(sampling_dpp_volume, "dpp_samplers",
+                        lambda: {**real(), "numba rejection": independent})
+    assert run("sampling.dpp.chain_rule_law")[0] == "fails"
+
+
+def test_marginals_claim_fails_with_uniform_subsets(monkeypatch):
+    monkeypatch.setattr(sims_dpp, "sample_projection_dpp_rejection",
+                        lambda v, g: g.choice(v.shape[0], size=v.shape[1], replace=False))
+    assert run("sampling.dpp.marginals_equal_diagonal")[0] == "fails"
+
+
+def test_coupling_claim_fails_when_the_numba_sampler_draws_once_more(monkeypatch):
+    real = sims_dpp.sample_projection_dpp_numba
+
+    def shifted(v, rng, method="rejection"):
+        rng.random()
+        return real(v, rng, method)
+
+    monkeypatch.setattr(sims_dpp, "sample_projection_dpp_numba", shifted)
+    assert run("sampling.dpp.coupling_numpy_numba")[0] == "fails"
+
+
+@pytest.mark.parametrize("claim_id", ["sampling.volume.law_by_enumeration",
+                                      "sampling.volume.unbiased_least_squares",
+                                      "sampling.volume.loss_d_plus_one"])
+def test_volume_claims_fail_with_uniform_subsets(monkeypatch, claim_id):
+    def uniform(x, k, *, rng=None, method=None):
+        return np.sort(np.random.default_rng(rng.integers(2**31)).choice(len(x), k, replace=False))
+
+    monkeypatch.setattr(vol_mod, "sample_volume", uniform)
+    assert run(claim_id)[0] == "fails"
+
+
+def test_continuous_dpp_law_fails_with_iid_optimal_points(monkeypatch):
+    monkeypatch.setattr(cdpp, "sample_continuous_projection_dpp",
+                        lambda basis, rng=None: cdpp.sample_optimal_density(basis, basis.m,
+                                                                            rng=rng))
+    assert run("sampling.wls.continuous_dpp_law")[0] == "fails"
+
+
+def test_interpolation_claim_fails_when_dpp_points_are_uniform(monkeypatch):
+    def uniform(basis, rng=None):
+        return np.random.default_rng(rng.integers(2**31)).uniform(-1, 1, (basis.m, basis.dim))
+
+    monkeypatch.setattr(cdpp, "sample_continuous_projection_dpp", uniform)
+    verdict, failed = run("sampling.wls.interpolation_identity")
+    assert verdict == "fails"
+    assert any("Rao-Blackwell" in name for name in failed)
+
+
+def test_quasi_optimality_is_refuted_when_the_error_ratio_grows_with_m(monkeypatch):
+    real = sampling_weighted_ls.error_ratios
+
+    def growing(basis, f, scheme, n, draws, rng, condition=None):
+        return real(basis, f, scheme, n, draws, rng, condition) * basis.m ** 1.5
+
+    monkeypatch.setattr(sampling_weighted_ls, "error_ratios", growing)
+    assert run("sampling.wls.quasi_optimality_m_log_m")[0] == "refuted"
+
+
+def test_repetitions_advantage_is_refuted_when_repetitions_are_iid_points(monkeypatch):
+    real = wls_mod.draw_points
+
+    def no_dpp(basis, scheme, n, **kw):
+        return real(basis, "iid" if scheme == "repeated_dpp" else scheme, n, **kw)
+
+    monkeypatch.setattr(wls_mod, "draw_points", no_dpp)
+    assert run("sampling.wls.repetitions_advantage")[0] == "refuted"

@@ -1,0 +1,64 @@
+"""l_p Lewis weights: the fixed point, its sum, the convex program for p >= 4."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from toytheory.sampling import leverage_scores, lewis_weights, lp_sensitivities
+from toytheory.sampling.lewis import lewis_residual
+from toytheory.testing.sampling import design_matrices
+
+
+@given(design_matrices(), st.sampled_from([1.0, 1.5, 2.0, 3.0, 3.5, 4.0, 6.0, 10.0]))
+def test_lewis_weights_sum_to_d_and_solve_the_fixed_point(a, p):
+    res = lewis_weights(a, p)
+    assert res.weights.sum() == pytest.approx(a.shape[1], rel=1e-9)
+    assert res.residual <= 1e-8
+    assert lewis_residual(a, res.weights, p) <= 1e-8
+
+
+@given(design_matrices(max_d=5, max_n=40), st.sampled_from([1.0, 1.5, 3.0, 5.0]))
+def test_lewis_weights_sandwich_the_sensitivities(a, p):
+    d = a.shape[1]
+    w = lewis_weights(a, p).weights
+    s = lp_sensitivities(a, p)
+    tol = 1e-8 * w.max()
+    if p <= 2:
+        assert np.all(s.upper <= w + tol)
+        assert np.all(s.lower >= d ** (p / 2 - 1) * w - tol)
+    else:
+        assert np.all(s.lower >= w - tol)
+        assert np.all(s.upper <= d ** (p / 2 - 1) * w + tol)
+
+
+@given(design_matrices(), st.sampled_from([2.0, 2.5, 3.0, 3.9]))
+def test_fixed_point_and_convex_program_agree_where_both_apply(a, p):
+    fp = lewis_weights(a, p, method="fixed_point").weights
+    cv = lewis_weights(a, p, method="convex").weights
+    np.testing.assert_allclose(fp, cv, rtol=1e-7)
+
+
+def test_p_2_lewis_weights_are_leverage_scores():
+    a = np.random.default_rng(0).standard_normal((30, 4))
+    np.testing.assert_allclose(lewis_weights(a, 2.0).weights, leverage_scores(a), rtol=1e-12)
+
+
+def test_auto_uses_the_convex_program_from_p_4_on():
+    a = np.random.default_rng(1).standard_normal((30, 3))
+    assert lewis_weights(a, 4.0).method == "convex"
+    assert lewis_weights(a, 3.5).method == "fixed_point"
+
+
+def test_methods_outside_their_range_raise():
+    a = np.random.default_rng(1).standard_normal((10, 2))
+    with pytest.raises(ValueError, match="method: the fixed-point iteration needs p < 4"):
+        lewis_weights(a, 5.0, method="fixed_point")
+    with pytest.raises(ValueError, match="method: the convex program needs p >= 2"):
+        lewis_weights(a, 1.5, method="convex")
+    with pytest.raises(ValueError, match="p: must be >= 1"):
+        lewis_weights(a, 0.5)
+    with pytest.raises(ValueError, match="a: must have full column rank"):
+        lewis_weights(np.ones((5, 2)), 1.0)

@@ -1,0 +1,143 @@
+"""Weighted least squares (Nouy and Michel): bases, optimal density, continuous DPP, identity."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from toytheory import stats
+from toytheory.sampling.bases import gauss_legendre_rule, legendre_basis, tensor_legendre_basis
+from toytheory.sampling.continuous_dpp import (sample_continuous_projection_dpp,
+                                               sample_optimal_density)
+from toytheory.sampling.interpolation import (cell_multiset, continuous_dpp_cell_law,
+                                              dpp_interpolation_expected_error,
+                                              optimal_density_cdf)
+from toytheory.sampling.weighted_ls import (TEST_FUNCTIONS, TestFunction, best_approximation,
+                                            draw_points, gram_matrix, squared_error,
+                                            weighted_least_squares)
+
+LEVEL = 1e-6
+
+
+@pytest.mark.parametrize("basis", [legendre_basis(7), tensor_legendre_basis(3),
+                                   tensor_legendre_basis(2, kind="tensor")])
+def test_bases_are_orthonormal_and_the_christoffel_function_integrates_to_m(basis):
+    nodes, weights = gauss_legendre_rule(12, basis.dim)
+    phi = basis(nodes)
+    np.testing.assert_allclose((phi * weights[:, None]).T @ phi, np.eye(basis.m), atol=1e-12)
+    assert weights @ basis.christoffel(nodes) == pytest.approx(basis.m, rel=1e-12)
+    corners = np.array([[1.0] * basis.dim])
+    assert basis.christoffel(corners)[0] == pytest.approx(basis.christoffel_sup, rel=1e-12)
+
+
+def test_optimal_density_sampler_matches_its_cdf():
+    basis = legendre_basis(6)
+    x = sample_optimal_density(basis, 5000, rng=0)[:, 0]
+    assert stats.ks_1samp(x, lambda t: optimal_density_cdf(basis, t), LEVEL).verdict == "accept"
+    uniform = np.random.default_rng(0).uniform(-1, 1, 5000)  # planted bug: no rejection step
+    assert stats.ks_1samp(uniform, lambda t: optimal_density_cdf(basis, t),
+                          LEVEL).verdict == "reject"
+
+
+def _cell_counts(sampler, m=2, bins=6, draws=3000):
+    basis = legendre_basis(m)
+    edges = np.linspace(-1, 1, bins + 1)
+    cells, probs = continuous_dpp_cell_law(basis, edges)
+    index = {c: i for i, c in enumerate(cells)}
+    counts = np.zeros(len(cells), dtype=np.int64)
+    rng = np.random.default_rng(7)
+    for _ in range(draws):
+        counts[index[cell_multiset(sampler(basis, rng), edges)]] += 1
+    return counts, probs / probs.sum()
+
+
+def test_continuous_dpp_bin_counts_match_the_exact_law():
+    counts, probs = _cell_counts(lambda b, g: sample_continuous_projection_dpp(b, rng=g))
+    assert stats.chisquare_gof(counts, probs, LEVEL).verdict == "accept"
+
+
+def test_continuous_dpp_bin_counts_reject_iid_optimal_points():
+    counts, probs = _cell_counts(lambda b, g: sample_optimal_density(b, b.m, rng=g))
+    assert stats.chisquare_gof(counts, probs, LEVEL).verdict == "reject"
+
+
+@pytest.mark.parametrize("m", [2, 3])
+@pytest.mark.parametrize("name", ["runge", "abs"])
+def test_dpp_interpolation_error_is_m_plus_one_times_the_best_error(m, name):
+    basis = legendre_basis(m)
+    f = TEST_FUNCTIONS[name]
+    coef, best = best_approximation(basis, f, points=300)
+    expected, _ = dpp_interpolation_expected_error(basis, f.f, coef, points=60 if m == 2 else 30,
+                                                   breakpoints=f.breakpoints)
+    assert expected / best == pytest.approx(m + 1, abs=1e-6)
+
+
+def test_dpp_interpolation_identity_is_exact_for_a_polynomial_by_the_symbolic_proof():
+    pytest.importorskip("sympy")
+    from proofs.sampling_dpp_interpolation import prove_interpolation_identity
+
+    result = prove_interpolation_identity(2, 3)
+    assert result.holds, result.residuals
+
+
+def test_identity_quadrature_sees_iid_points_in_place_of_the_dpp():
+    # planted bug: weighting the squared error by the product of optimal densities (i.i.d.
+    # points) instead of det(Phi)^2 / m! changes the expectation away from m + 1
+    basis = legendre_basis(2)
+    f = TestFunction("x^3", lambda x: x[:, 0] ** 3, 1)
+    coef, best = best_approximation(basis, f, points=20)
+    nodes, weights = gauss_legendre_rule(60)
+    phi = basis(nodes)
+    e = f.f(nodes) - phi @ coef
+    i, j = np.meshgrid(np.arange(60), np.arange(60), indexing="ij")
+    mat = np.stack([phi[i.ravel()], phi[j.ravel()]], axis=1)
+    det = np.linalg.det(mat)
+    ev = np.stack([e[i.ravel()], e[j.ravel()]], axis=1)
+    ok = np.abs(det) > 1e-12
+    err = np.einsum("bij,bj->bi", np.linalg.inv(mat[ok]), ev[ok])
+    k_m = basis.christoffel(nodes)
+    iid_density = k_m[i.ravel()][ok] * k_m[j.ravel()][ok] / 4
+    iid = best + np.sum((weights[i.ravel()] * weights[j.ravel()])[ok] * iid_density
+                        * np.sum(err ** 2, axis=1))
+    assert abs(iid / best - 3.0) > 0.5
+
+
+def test_weighted_least_squares_reproduces_functions_of_the_space_exactly():
+    basis = legendre_basis(5)
+    x, _ = draw_points(basis, "volume_rescaled", 9, rng=0)
+    c = np.arange(1.0, 6.0)
+    coef = weighted_least_squares(basis, x, basis(x) @ c)
+    np.testing.assert_allclose(coef, c, atol=1e-10)
+    assert squared_error(coef, c, 0.0) == pytest.approx(0.0, abs=1e-18)
+
+
+@pytest.mark.parametrize("scheme, n", [("iid", 12), ("volume_rescaled", 12), ("repeated_dpp", 8),
+                                       ("dpp", 4)])
+def test_every_scheme_has_gram_matrix_with_expectation_identity(scheme, n):
+    basis = legendre_basis(4)
+    rng = np.random.default_rng(3)
+    grams = np.array([gram_matrix(basis, draw_points(basis, scheme, n, rng=rng)[0])
+                      for _ in range(400)])
+    tests = [stats.mean_test(grams[:, i, j], float(i == j), LEVEL)
+             for i in range(4) for j in range(i, 4)]
+    assert stats.bonferroni(tests, LEVEL).verdict == "accept"
+
+
+def test_conditioning_redraws_until_the_gram_matrix_is_close_to_identity():
+    basis = legendre_basis(4)
+    x, redraws = draw_points(basis, "iid", 8, rng=1, condition=0.5)
+    assert np.linalg.norm(gram_matrix(basis, x) - np.eye(4), 2) <= 0.5
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: draw_points(legendre_basis(3), "dpp", 4), "n: must equal m = 3"),
+    (lambda: draw_points(legendre_basis(3), "repeated_dpp", 7), "n: must be a multiple of m"),
+    (lambda: draw_points(legendre_basis(3), "sobol", 7), "scheme: must be one of"),
+    (lambda: draw_points(legendre_basis(3), "iid", 2), "n: must be >= 3"),
+    (lambda: legendre_basis(0), "m: must be >= 1"),
+    (lambda: legendre_basis(3)(np.array([[2.0]])), "x: must lie in"),
+    (lambda: sample_continuous_projection_dpp("legendre"), "basis: must be a PolynomialBasis"),
+])
+def test_bad_input_raises_value_error_naming_the_argument(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
