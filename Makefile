@@ -31,8 +31,11 @@ verify: $(VENV)/.verify-installed
 	$(BIN)/toytheory verify --tier quick --jobs $(JOBS) --out report/
 	@echo "report written to report/: report.html, report.md, results.json"
 
+# One BLAS/OpenMP thread per pytest worker: the workers already use every core, and
+# nested BLAS threads make the many small matrix products of the suite far slower.
 test: $(VENV)/.test-installed
-	$(BIN)/python -m pytest -n $(JOBS) -p no:cacheprovider
+	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 \
+		$(BIN)/python -m pytest -n $(JOBS) -p no:cacheprovider
 
 clean:
 	rm -rf $(VENV) report .pytest_cache .hypothesis

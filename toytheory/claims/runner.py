@@ -240,7 +240,6 @@ def _run_pool(claims, tier, seed, device, jobs, progress):
         pending = list(futures)
         while pending:
             progress.running([c.id for c, _ in pending[:jobs]])
-            c, fut = pending[0]
             # wait for whichever finishes first, polling cheaply
             finished = [(cc, ff) for cc, ff in pending if ff.done()]
             if not finished:

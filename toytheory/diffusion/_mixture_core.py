@@ -3,16 +3,15 @@ r"""Backend-generic kernel for diffused Gaussian mixtures (numpy and torch alike
 For data :math:`x_0 \sim \sum_k \pi_k N(\mu_k, \Sigma_k)` with
 :math:`\Sigma_k = U_k \operatorname{diag}(\lambda_k) U_k^T` and
 :math:`x_t = \alpha x_0 + \sigma \varepsilon`, component :math:`k` of the
-marginal is :math:`N(\alpha\mu_k, U_k \operatorname{diag}(D_k) U_k^T)` with
-:math:`D_k = \alpha^2\lambda_k + \sigma^2`. With the coordinates
-:math:`c_k = U_k^T(x - \alpha\mu_k)`:
+marginal is :math:`N(\alpha\mu_k, C_k)`, :math:`C_k = U_k \operatorname{diag}(D_k) U_k^T`,
+:math:`D_k = \alpha^2\lambda_k + \sigma^2`. With :math:`r_k = x - \alpha\mu_k`:
 
 .. math::
 
-    \log N_k(x) &= -\tfrac12 \sum_i c_{ki}^2 / D_{ki} - \tfrac12 \sum_i \log(2\pi D_{ki}) \\
+    \log N_k(x) &= -\tfrac12 r_k^T C_k^{-1} r_k - \tfrac12 \sum_i \log(2\pi D_{ki}) \\
     w_k(x) &= \operatorname{softmax}_k(\log\pi_k + \log N_k(x)) \\
-    \nabla \log p_t(x) &= -\sum_k w_k\, U_k (c_k / D_k) \\
-    E[x_0 \mid x_t = x] &= \sum_k w_k \big(\mu_k + U_k(\alpha\lambda_k c_k / D_k)\big)
+    \nabla \log p_t(x) &= -\sum_k w_k\, C_k^{-1} r_k \\
+    E[x_0 \mid x_t = x] &= \sum_k w_k \big(\mu_k + \alpha \Sigma_k C_k^{-1} r_k\big)
 
 (REFERENCE.md section 1; the per-component posterior mean is the Gaussian
 conditional expectation.) Nothing is inverted: the eigendecomposition is made
@@ -20,9 +19,29 @@ once per law and every noise level reuses it, singular covariances included
 (:math:`D > 0` whenever :math:`\sigma > 0`). The log-sum-exp keeps the weights
 finite for points far in the tails.
 
+Three evaluation paths, chosen once per call (never per chunk, so numpy and
+torch always take the same one):
+
+``"precision"``
+    full covariances, one noise level for all points, at least ``d`` points:
+    the precision matrices :math:`P_k = C_k^{-1} = U_k\operatorname{diag}(1/D_k)U_k^T`
+    are formed once and stacked side by side, so :math:`Y_k = P_k r_k` for all
+    components is *one* matrix product ``x @ [P_1 ... P_K] - [P_k alpha mu_k]``
+    (:math:`2Kd^2` flops a point, half of projecting onto the eigenvectors and
+    back). The quadratic form is :math:`r_k\cdot Y_k = x\cdot Y_k - \alpha\mu_k\cdot Y_k`
+    with both dot products taken against the same computed :math:`Y_k`, so its
+    rounding error is :math:`O(\epsilon |r_k||P_k||x|)`, the same order as the
+    eigenvector route.
+``"diagonal"``
+    diagonal covariances (and delta mixtures): elementwise in an (n, K, d)
+    layout, contractions by ``einsum``.
+``"eigen"``
+    full covariances with one noise level per point (or fewer points than
+    dimensions): coordinates :math:`c_k = U_k^T r_k` in a (K, n, d) layout.
+
 The functions take an array namespace ``xp`` (from ``array_api_compat``) and
-only use operations that numpy and torch share, so the two backends run the
-same algorithm.
+only use operations that numpy and torch share (``einsum`` included), so the
+two backends run the same algorithm.
 """
 
 from __future__ import annotations
@@ -51,15 +70,150 @@ def back_project(xp, v, eigvecs):
     return xp.matmul(v, xp.permute_dims(eigvecs, (0, 2, 1)))
 
 
+def _is_scalar(v) -> bool:
+    return int(v.shape[1]) == 1
+
+
+def make_plan(xp, n, alpha, sigma, log_weights, means, means_proj, eigvals, eigvecs,
+              want=("log_prob",)):
+    """Choose the evaluation path for ``n`` points and precompute what it shares.
+
+    ``alpha`` and ``sigma`` have shape (1, n or 1, 1). The returned dict is
+    passed to :func:`evaluate_chunk` with consecutive slices of the points
+    (and of ``alpha``/``sigma`` when they are per point).
+    """
+    k, d = means.shape
+    base = dict(log_weights=log_weights, means=means, means_proj=means_proj,
+                eigvals=eigvals, eigvecs=eigvecs, want=tuple(want))
+    scalar = _is_scalar(alpha) and _is_scalar(sigma)
+    if eigvecs is None:
+        base["path"] = "diagonal"
+        if scalar:
+            a = alpha[0, 0, 0]
+            var = a * a * eigvals + sigma[0, 0, 0] ** 2                     # (K, d)
+            base.update(scalar=True, alpha=a, inv_var=1.0 / var,
+                        logdet=xp.sum(xp.log(var), axis=-1))
+        else:
+            base["scalar"] = False
+        return base
+    if scalar and n >= d:
+        a = alpha[0, 0, 0]
+        var = a * a * eigvals + sigma[0, 0, 0] ** 2                         # (K, d)
+        # P_k = U_k diag(1/D_k) U_k^T, stacked as columns: (d, K d)
+        prec = xp.matmul(eigvecs / var[:, None, :], xp.permute_dims(eigvecs, (0, 2, 1)))
+        prec = 0.5 * (prec + xp.permute_dims(prec, (0, 2, 1)))
+        stacked = xp.reshape(xp.permute_dims(prec, (1, 0, 2)), (d, k * d))
+        offset = xp.reshape(a * xp.matmul(prec, means[:, :, None])[:, :, 0], (k * d,))
+        base.update(path="precision", alpha=a, precision=stacked, offset=offset,
+                    logdet=xp.sum(xp.log(var), axis=-1))
+        if "x0" in want:
+            # alpha Sigma_k P_k = U_k diag(alpha lambda_k / D_k) U_k^T
+            gain = xp.matmul(eigvecs * (a * eigvals / var)[:, None, :],
+                             xp.permute_dims(eigvecs, (0, 2, 1)))
+            gain = 0.5 * (gain + xp.permute_dims(gain, (0, 2, 1)))
+            base["gain"] = xp.reshape(xp.permute_dims(gain, (1, 0, 2)), (d, k * d))
+            base["gain_offset"] = xp.reshape(
+                a * xp.matmul(gain, means[:, :, None])[:, :, 0], (k * d,))
+        return base
+    base["path"] = "eigen"
+    return base
+
+
+def _finish(xp, logits, want, out):
+    """Log-sum-exp over components; returns the (n, K) weights."""
+    top = xp.max(logits, axis=1)                                             # (n,)
+    shifted = xp.exp(logits - top[:, None])
+    total = xp.sum(shifted, axis=1)
+    if "log_prob" in want:
+        out["log_prob"] = top + xp.log(total)
+    w = shifted / total[:, None]                                             # (n, K)
+    if "weights" in want:
+        out["weights"] = w
+    return w
+
+
+def evaluate_chunk(xp, x, alpha, sigma, plan):
+    """Evaluate the quantities in ``plan["want"]`` at the points ``x`` (n, d).
+
+    ``alpha``, ``sigma``: (1, n or 1, 1), the slices matching ``x``.
+
+    Returns
+    -------
+    dict
+        ``log_prob`` (n,), ``weights`` (n, K), ``score`` (n, d), ``x0`` (n, d).
+    """
+    path = plan["path"]
+    want = plan["want"]
+    means = plan["means"]
+    log_weights = plan["log_weights"]
+    n, d = x.shape
+    k = means.shape[0]
+    out = {}
+    if path == "precision":
+        a = plan["alpha"]
+        y = xp.reshape(xp.matmul(x, plan["precision"]) - plan["offset"], (n, k, d))
+        quad = (xp.einsum("nkd,nd->nk", y, x)
+                - a * xp.einsum("nkd,kd->nk", y, means))                     # (n, K)
+        logits = log_weights - 0.5 * (quad + plan["logdet"] + d * LOG_2PI)
+        w = _finish(xp, logits, want, out)
+        if "score" in want:
+            out["score"] = -xp.einsum("nk,nkd->nd", w, y)
+        if "x0" in want:
+            z = xp.reshape(xp.matmul(x, plan["gain"]) - plan["gain_offset"], (n, k, d))
+            out["x0"] = xp.matmul(w, means) + xp.einsum("nk,nkd->nd", w, z)
+        return out
+    if path == "diagonal":
+        eigvals = plan["eigvals"]
+        if plan["scalar"]:
+            a = plan["alpha"]
+            inv_var = plan["inv_var"][None, :, :]                            # (1, K, d)
+            logdet = plan["logdet"]                                          # (K,)
+        else:
+            a = xp.reshape(alpha, (-1, 1, 1))                                # (n|1, 1, 1)
+            s = xp.reshape(sigma, (-1, 1, 1))
+            var = a * a * eigvals[None, :, :] + s * s                        # (n|1, K, d)
+            inv_var = 1.0 / var
+            logdet = xp.sum(xp.log(var), axis=-1)                            # (n|1, K)
+        r = x[:, None, :] - a * means[None, :, :]                            # (n, K, d)
+        v = r * inv_var
+        quad = xp.einsum("nkd,nkd->nk", r, v)
+        logits = log_weights - 0.5 * (quad + logdet + d * LOG_2PI)
+        w = _finish(xp, logits, want, out)
+        if "score" in want:
+            out["score"] = -xp.einsum("nk,nkd->nd", w, v)
+        if "x0" in want:
+            a2 = a if plan["scalar"] else xp.reshape(a, (-1, 1))
+            out["x0"] = xp.matmul(w, means) + a2 * xp.einsum("nk,nkd->nd", w,
+                                                             v * eigvals[None, :, :])
+        return out
+    # "eigen": (K, n, d) layout, one noise level per point allowed
+    eigvals, eigvecs = plan["eigvals"], plan["eigvecs"]
+    c = component_coordinates(xp, x, alpha, plan["means_proj"], eigvecs)    # (K, n, d)
+    var = alpha * alpha * eigvals[:, None, :] + sigma * sigma               # (K, n|1, d)
+    quad = xp.sum(c * c / var, axis=-1)                                     # (K, n)
+    logdet = xp.sum(xp.log(var), axis=-1)                                   # (K, n|1)
+    logits = xp.permute_dims(log_weights[:, None] - 0.5 * (quad + logdet + d * LOG_2PI),
+                             (1, 0))                                         # (n, K)
+    w = _finish(xp, logits, want, out)
+    wk = xp.permute_dims(w, (1, 0))                                          # (K, n)
+    if "score" in want:
+        comp = back_project(xp, c / var, eigvecs)                           # (K, n, d)
+        out["score"] = -xp.sum(wk[:, :, None] * comp, axis=0)
+    if "x0" in want:
+        comp = back_project(xp, alpha * eigvals[:, None, :] * c / var, eigvecs)
+        out["x0"] = xp.sum(wk[:, :, None] * (comp + means[:, None, :]), axis=0)
+    return out
+
+
 def evaluate(xp, x, alpha, sigma, log_weights, means, means_proj, eigvals, eigvecs,
              want=("log_prob",)):
-    """Evaluate the requested quantities of the diffused mixture at ``x``.
+    """Evaluate the requested quantities of the diffused mixture at ``x`` (one chunk).
 
     Parameters
     ----------
     xp : array namespace
     x : (n, d) array
-    alpha, sigma : arrays broadcastable to (1, n, 1)
+    alpha, sigma : arrays of shape (1, n or 1, 1)
     log_weights : (K,) array
     means : (K, d) array
     means_proj : (K, d) array
@@ -72,24 +226,11 @@ def evaluate(xp, x, alpha, sigma, log_weights, means, means_proj, eigvals, eigve
     dict
         ``log_prob`` (n,), ``weights`` (n, K), ``score`` (n, d), ``x0`` (n, d).
     """
-    c = component_coordinates(xp, x, alpha, means_proj, eigvecs)          # (K, n, d)
-    var = alpha * alpha * eigvals[:, None, :] + sigma * sigma              # (K, n|1, d)
-    quad = xp.sum(c * c / var, axis=-1)                                     # (K, n)
-    logdet = xp.sum(xp.log(var), axis=-1)                                   # (K, n|1)
-    logits = log_weights[:, None] - 0.5 * (quad + logdet + x.shape[-1] * LOG_2PI)  # (K, n)
-    top = xp.max(logits, axis=0)                                            # (n,)
-    shifted = xp.exp(logits - top[None, :])
-    total = xp.sum(shifted, axis=0)
-    out = {}
-    if "log_prob" in want:
-        out["log_prob"] = top + xp.log(total)
-    w = shifted / total[None, :]                                            # (K, n)
-    if "weights" in want:
-        out["weights"] = xp.permute_dims(w, (1, 0))
-    if "score" in want:
-        comp = back_project(xp, c / var, eigvecs)                           # (K, n, d)
-        out["score"] = -xp.sum(w[:, :, None] * comp, axis=0)
-    if "x0" in want:
-        comp = back_project(xp, alpha * eigvals[:, None, :] * c / var, eigvecs)
-        out["x0"] = xp.sum(w[:, :, None] * (comp + means[:, None, :]), axis=0)
-    return out
+    plan = make_plan(xp, x.shape[0], alpha, sigma, log_weights, means, means_proj, eigvals,
+                     eigvecs, want)
+    return evaluate_chunk(xp, x, alpha, sigma, plan)
+
+
+def chunk_size(n_components: int, dim: int, elements: int) -> int:
+    """Points per chunk so that a chunk's (n, K, d) intermediates hold ``elements`` numbers."""
+    return max(1, int(elements) // max(n_components * dim, 1))

@@ -34,7 +34,7 @@ from . import _mixture_core as core
 __all__ = ["GaussianMixture", "Gaussian", "DeltaMixture", "PREDICTIONS"]
 
 PREDICTIONS = ("x0", "eps", "v", "score")
-_CHUNK_ELEMENTS = 4_000_000  # n * K * d per chunk (32 MB of float64)
+_CHUNK_ELEMENTS = 2**18  # n * K * d per chunk (2 MB of float64: stays in cache)
 
 
 def _eigh_psd(name: str, covs: np.ndarray, rtol: float = 1e-10):
@@ -99,6 +99,32 @@ class GaussianMixture:
         self._eigvecs = eigvecs
         self._means_proj = (mu if eigvecs is None
                             else np.einsum("kdi,kd->ki", eigvecs, mu))
+        # components of weight zero take no part in the evaluation (their
+        # density may not exist: a singular covariance at sigma = 0)
+        self._active = None if np.all(w > 0) else np.flatnonzero(w > 0)
+
+    def _kernel_arrays(self):
+        """(log_weights, means, means_proj, eigvals, eigvecs) of the components of positive
+        weight, as the evaluation kernel takes them."""
+        arrays = (self._log_weights, self._means, self._means_proj, self._eigvals,
+                  self._eigvecs)
+        if self._active is None:
+            return arrays
+        idx = self._active
+        return tuple(None if a is None else a[idx] for a in arrays)
+
+    def _scatter_weights(self, w, xp=np):
+        """Posterior weights of the active components back to all K components."""
+        if self._active is None:
+            return w
+        full = xp.zeros((w.shape[0], self.n_components), dtype=w.dtype)
+        if xp is np:
+            full[:, self._active] = w
+        else:
+            import torch
+
+            full[:, torch.as_tensor(self._active, device=w.device)] = w
+        return full
 
     # ------------------------------------------------------------------ constructors
     @classmethod
@@ -171,8 +197,11 @@ class GaussianMixture:
         """Data covariance :math:`\\sum_k\\pi_k(\\Sigma_k + \\mu_k\\mu_k^T) - mm^T`, (d, d)."""
         m = self.mean()
         centred = self._means - m
-        return (np.einsum("k,kij->ij", self._weights, self.covs)
-                + np.einsum("k,ki,kj->ij", self._weights, centred, centred))
+        if self._eigvecs is None:  # diagonal: never form the K d x d covariances
+            within = np.diag(self._weights @ self._eigvals)
+        else:
+            within = np.einsum("k,kij->ij", self._weights, self.covs)
+        return within + (centred.T * self._weights) @ centred
 
     def __repr__(self):
         kind = "full" if self._eigvecs is not None else "diagonal"
@@ -208,17 +237,19 @@ class GaussianMixture:
         xs, single = self._check_x(x)
         a, s = self._check_noise(alpha, sigma, xs.shape[0])
         n = xs.shape[0]
-        per_point = self.n_components * self.dim
-        step = max(1, _CHUNK_ELEMENTS // max(per_point, 1))
+        arrays = self._kernel_arrays()
+        plan = core.make_plan(np, n, a, s, *arrays, want=want)
+        step = core.chunk_size(arrays[1].shape[0], self.dim, _CHUNK_ELEMENTS)
         parts = []
-        for start in range(0, n, step):
+        for start in range(0, n, step) if n else [0]:
             stop = min(n, start + step)
             a_c = a if a.shape[1] == 1 else a[:, start:stop]
             s_c = s if s.shape[1] == 1 else s[:, start:stop]
-            parts.append(core.evaluate(np, xs[start:stop], a_c, s_c, self._log_weights,
-                                       self._means, self._means_proj, self._eigvals,
-                                       self._eigvecs, want))
-        out = {k: np.concatenate([p[k] for p in parts], axis=0) for k in want}
+            parts.append(core.evaluate_chunk(np, xs[start:stop], a_c, s_c, plan))
+        out = {k: (np.concatenate([p[k] for p in parts], axis=0) if len(parts) != 1
+                   else parts[0][k]) for k in want}
+        if "weights" in out:
+            out["weights"] = self._scatter_weights(out["weights"])
         if single:
             out = {k: v[0] for k, v in out.items()}
         return out
@@ -280,7 +311,11 @@ class GaussianMixture:
         labels = gen.choice(self.n_components, size=n, p=self._weights)
         z = gen.standard_normal((n, self.dim)) * np.sqrt(self._eigvals[labels])
         if self._eigvecs is not None:
-            z = np.einsum("nij,nj->ni", self._eigvecs[labels], z)
+            # rotate component by component (gathering one d x d matrix per point would
+            # take n d^2 memory)
+            for k in np.unique(labels):
+                idx = labels == k
+                z[idx] = z[idx] @ self._eigvecs[k].T
         x = self._means[labels] + z
         return (x, labels) if return_labels else x
 
@@ -304,11 +339,14 @@ class GaussianMixture:
         """The Gaussian with the same mean and covariance as the data law."""
         return Gaussian(self.mean(), self.covariance())
 
-    def to_torch(self, device="cpu", dtype=None):
-        """The same law as a torch object (:class:`toytheory.diffusion.torch_laws.TorchMixture`)."""
+    def to_torch(self, device="cpu", dtype=None, chunk_elements=None):
+        """The same law as a torch object (:class:`toytheory.diffusion.torch_laws.TorchMixture`).
+
+        ``chunk_elements`` bounds the (n, K, d) intermediates of one chunk (default 2**18
+        on the CPU, 2**27 on CUDA)."""
         from .torch_laws import TorchMixture
 
-        return TorchMixture(self, device=device, dtype=dtype)
+        return TorchMixture(self, device=device, dtype=dtype, chunk_elements=chunk_elements)
 
 
 class Gaussian(GaussianMixture):

@@ -152,7 +152,9 @@ class NoiseSchedule(ABC):
             raise ValueError("lam: must not be NaN")
         lo = float(self.log_snr(self.t_max))
         hi = float(self.log_snr(self.t_min))
-        slack = 1e-9 * max(abs(lo), 1.0)
+        # float32 round-off in a caller's sigmas (diffusers computes them in float32) is
+        # accepted and clipped: 1e-6 relative, far below any meaningful change of t
+        slack = 1e-6 * max(abs(lo), 1.0)
         if np.any(lam < lo - slack) or np.any(lam > hi + (slack if np.isfinite(hi) else 0)):
             raise ValueError(f"lam: must lie in [{lo:g}, {hi:g}] for {self!r}")
         lam = np.clip(lam, lo, hi)

@@ -35,11 +35,12 @@ class TorchMixture:
     law : GaussianMixture
     device : str or torch.device
     dtype : torch.dtype, default torch.float64
-    chunk_elements : int
-        Points are processed in chunks of ``chunk_elements // (K d)``.
+    chunk_elements : int, optional
+        Points are processed in chunks of ``chunk_elements // (K d)`` (default
+        2**18 on the CPU, 2**27 on CUDA).
     """
 
-    def __init__(self, law, device="cpu", dtype=None, chunk_elements: int = 16_000_000):
+    def __init__(self, law, device="cpu", dtype=None, chunk_elements: int | None = None):
         torch = _torch()
         from array_api_compat import array_namespace
 
@@ -58,9 +59,14 @@ class TorchMixture:
         self.means_proj = t(law._means_proj)
         self.eigvals = t(law._eigvals)
         self.eigvecs = t(law._eigvecs)
+        # the components of positive weight, as the kernel takes them
+        self._kernel = tuple(t(a) for a in law._kernel_arrays())
         self.dim = law.dim
         self.n_components = law.n_components
         self.is_singular = law.is_singular
+        if chunk_elements is None:
+            # CPU: chunks that stay in cache; GPU: large chunks (fewer launches)
+            chunk_elements = 2**18 if self.device.type == "cpu" else 2**27
         self._chunk_elements = int(chunk_elements)
         self.xp = array_namespace(self.means)
 
@@ -95,16 +101,19 @@ class TorchMixture:
             raise ValueError("sigma: must be >= 0")
         if self.is_singular and bool((s == 0).any()):
             raise ValueError("sigma: must be > 0 because a component covariance is singular")
-        step = max(1, self._chunk_elements // max(self.n_components * self.dim, 1))
-        parts = []
-        for start in range(0, n, step):
-            stop = min(n, start + step)
-            a_c = a if a.shape[1] == 1 else a[:, start:stop]
-            s_c = s if s.shape[1] == 1 else s[:, start:stop]
-            parts.append(core.evaluate(self.xp, x[start:stop], a_c, s_c, self.log_weights,
-                                       self.means, self.means_proj, self.eigvals,
-                                       self.eigvecs, want))
-        out = {k: torch.cat([p[k] for p in parts], dim=0) for k in want}
+        plan = core.make_plan(self.xp, n, a, s, *self._kernel, want=want)
+        step = core.chunk_size(self._kernel[1].shape[0], self.dim, self._chunk_elements)
+        # torch.split, not slicing: under autograd each slice's backward would
+        # materialise a zero gradient of the full size
+        xs = torch.split(x, step) if n else (x,)
+        a_s = (a,) * len(xs) if a.shape[1] == 1 else torch.split(a, step, dim=1)
+        s_s = (s,) * len(xs) if s.shape[1] == 1 else torch.split(s, step, dim=1)
+        parts = [core.evaluate_chunk(self.xp, x_c, a_c, s_c, plan)
+                 for x_c, a_c, s_c in zip(xs, a_s, s_s)]
+        out = {k: (torch.cat([p[k] for p in parts], dim=0) if len(parts) != 1
+                   else parts[0][k]) for k in want}
+        if "weights" in out:
+            out["weights"] = self.law._scatter_weights(out["weights"], xp=torch)
         if single:
             out = {k: v[0] for k, v in out.items()}
         return out

@@ -1,0 +1,128 @@
+"""Planted bugs: every diffusion.exact claim's witnesses catch a wrong implementation."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from toytheory.claims import execute_claim, load_catalog
+from toytheory.claims.catalog import (diffusion_exact_flows, diffusion_exact_scores,
+                                      diffusion_exact_simulators, diffusion_exact_teleportation)
+from toytheory.diffusion import explained_variance as evar
+from toytheory.diffusion import teleportation as tp
+
+REGISTRY = load_catalog()
+
+
+def _run(claim_id):
+    result = execute_claim(REGISTRY[claim_id], "quick", 0)
+    assert result["traceback"] is None, result["traceback"]
+    failed = {n["name"] for n in result["numbers"] if n["passed"] is False}
+    return result["verdict"], failed
+
+
+def test_flow_claim_fails_when_the_closed_form_is_off_by_1e_6(monkeypatch):
+    real = diffusion_exact_flows.gaussian_pf_ode_solution
+
+    def wrong(x_s, law, schedule, s, t):
+        return real(x_s, law, schedule, s, t) * (1 + 1e-6)
+
+    monkeypatch.setattr(diffusion_exact_flows, "gaussian_pf_ode_solution", wrong)
+    verdict, failed = _run("diffusion.exact.gaussian_flow_solves_pf_ode")
+    assert verdict == "fails"
+    assert any(name.startswith("Numba RK4 vs closed form") for name in failed)
+    assert any(name.startswith("torch RK4 vs closed form") for name in failed)
+
+
+def test_score_claim_fails_when_the_score_is_scaled_by_1_05(monkeypatch):
+    real = diffusion_exact_scores.numpy_score
+    monkeypatch.setattr(diffusion_exact_scores, "numpy_score",
+                        lambda law, x, a, s: 1.05 * real(law, x, a, s))
+    verdict, failed = _run("diffusion.exact.gmm_score_is_gradient_of_log_density")
+    assert verdict == "fails"
+    assert any("autograd" in name for name in failed)
+    assert any("finite differences" in name for name in failed)
+
+
+def test_denoiser_claim_fails_when_the_denoiser_uses_a_10_percent_wrong_noise_level(
+        monkeypatch):
+    monkeypatch.setattr(diffusion_exact_scores, "denoise",
+                        lambda law, x, a, s: law.denoise(x, a, 1.1 * s))
+    verdict, failed = _run("diffusion.exact.denoiser_is_posterior_mean")
+    assert verdict == "fails"
+    assert any(name.startswith("E[(x0 - D(x_t)) g(x_t)] = 0") for name in failed)
+    assert any(name.startswith("Bayes") for name in failed)
+
+
+class _WrongDriftSign:
+    def __init__(self, base):
+        self.base = base
+
+    def __getattr__(self, name):
+        return getattr(self.base, name)
+
+    def drift(self, t):
+        return -self.base.drift(t)
+
+
+def test_numba_simulator_claim_fails_when_the_sde_drift_has_the_wrong_sign(monkeypatch):
+    real = diffusion_exact_simulators.numba_sde
+    monkeypatch.setattr(diffusion_exact_simulators, "numba_sde",
+                        lambda law, sch, x, grid, seed: real(law, _WrongDriftSign(sch), x, grid,
+                                                             seed))
+    verdict, failed = _run("diffusion.exact.numba_simulators_match_exact_marginals")
+    assert verdict == "fails"
+    assert any(name.startswith("Numba reverse SDE") and "KS" in name for name in failed)
+
+
+def test_torch_simulator_claim_fails_when_the_score_is_scaled_by_1_05(monkeypatch):
+    real = diffusion_exact_simulators._torch_score
+
+    def scaled(law, schedule, device):
+        score = real(law, schedule, device)
+        return lambda y, t: 1.05 * score(y, t)
+
+    monkeypatch.setattr(diffusion_exact_simulators, "_torch_score", scaled)
+    verdict, failed = _run("diffusion.exact.torch_simulators_match_exact_marginals")
+    assert verdict == "fails"
+    assert any(name.startswith("torch PF-ODE") for name in failed)
+
+
+def test_explained_variance_claim_fails_with_a_gaussian_approximation_missing_the_means(
+        monkeypatch):
+    real = evar._gaussian_parts
+
+    def within_only(law, alpha, sigma):  # planted: the spread of the means is dropped
+        centre, _ = real(law, alpha, sigma)
+        within = np.einsum("k,kij->ij", law.weights, law.covs)
+        lam, vecs = np.linalg.eigh(within)
+        return centre, (vecs / (alpha**2 * lam + sigma**2)) @ vecs.T
+
+    monkeypatch.setattr(evar, "_gaussian_parts", within_only)
+    verdict, failed = _run("diffusion.exact.gaussian_score_dominates_at_high_noise")
+    assert verdict == "fails"
+    assert any(name.startswith("Stein identity") for name in failed)
+
+
+def test_teleportation_claim_fails_when_the_jump_drops_its_offset(monkeypatch):
+    def no_offset(x, law, schedule=None, t_from=80.0, t_to=10.0):
+        m, _ = tp._teleport_map(law, schedule, t_from, t_to)
+        return x @ m.T
+
+    shifted = diffusion_exact_teleportation.grid_25
+    monkeypatch.setattr(diffusion_exact_teleportation, "grid_25",
+                        lambda: type(shifted()).isotropic(shifted().weights,
+                                                          shifted().means + 3.0,
+                                                          shifted().eigvals[:, 0]))
+    monkeypatch.setattr(tp, "gaussian_teleport", no_offset)
+    verdict, failed = _run("diffusion.exact.teleportation_skip_fraction")
+    assert verdict == "fails"
+    assert any(name.startswith("2-D 5x5 grid: jumped samples") for name in failed)
+
+
+def test_64d_teleportation_claim_holds_on_gaussian_data(monkeypatch):
+    # the statement can hold: on Gaussian data teleportation is exact (KL 0 at every skip)
+    real = diffusion_exact_teleportation.structured_gmm
+    monkeypatch.setattr(diffusion_exact_teleportation, "structured_gmm",
+                        lambda: real().gaussian_approximation())
+    verdict, _ = _run("diffusion.exact.teleportation_skip_fraction_64d")
+    assert verdict == "holds"
