@@ -88,3 +88,18 @@ def test_unreachable_dask_scheduler_is_a_runner_error():
     with pytest.raises(RunnerError, match="cannot reach a Dask scheduler"):
         run_claims(_claims(["planted.verdict.holds"]), tier="quick",
                    dask="tcp://127.0.0.1:9", progress=False)
+
+
+def test_catalog_claims_built_by_factories_run_on_the_pool_and_on_dask():
+    """Workers look catalog claims up by id: checks need not be picklable."""
+    from toytheory.claims import load_catalog
+
+    registry = load_catalog()
+    ids = ["diffusion.solvers.order.ddim", "foundation.gaussian.w2_closed_form"]
+    pooled = run_claims([registry[i] for i in ids], tier="quick", seed=0, jobs=2,
+                        progress=False)
+    assert [r["verdict"] for r in pooled] == ["holds", "holds"], [r["message"] for r in pooled]
+    pytest.importorskip("distributed")
+    on_dask = run_claims([registry[ids[0]]], tier="quick", seed=0, jobs=1, dask="local",
+                         progress=False)
+    assert on_dask[0]["verdict"] == "holds", on_dask[0]["message"]

@@ -165,6 +165,27 @@ def execute_claim(claim: Claim, tier: str, run_seed: int, device: str = "cpu",
     return result
 
 
+def execute_catalog_claim(claim_id: str, tier: str, run_seed: int, device: str = "cpu",
+                          timeout: float | None = None) -> dict:
+    """:func:`execute_claim` for a claim of the catalog, looked up by id in this process.
+
+    Workers (process pool, Dask) receive the id rather than the check function,
+    so that checks built by factories or decorators need not be picklable.
+    """
+    from .registry import load_catalog
+
+    return execute_claim(load_catalog()[claim_id], tier, run_seed, device, timeout)
+
+
+def _task(claim: Claim):
+    """The function and first argument that run ``claim`` in another process."""
+    from .registry import REGISTRY
+
+    if claim.id in REGISTRY and REGISTRY[claim.id] is claim:
+        return execute_catalog_claim, claim.id
+    return execute_claim, claim
+
+
 def _limit_threads(threads: int) -> None:
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                 "NUMBA_NUM_THREADS"):
@@ -234,7 +255,8 @@ def _run_pool(claims, tier, seed, device, jobs, progress):
         futures = []
         for c in claims:
             limit = c.timeout.get(tier)
-            fut = pool.schedule(execute_claim, args=(c, tier, seed, device, limit),
+            fn, first = _task(c)
+            fut = pool.schedule(fn, args=(first, tier, seed, device, limit),
                                 timeout=None if not limit else limit + HARD_KILL_GRACE)
             futures.append((c, fut))
         pending = list(futures)
@@ -290,7 +312,8 @@ def _run_dask(claims, tier, seed, device, address, jobs, progress):
     try:
         futures = {}
         for c in claims:
-            fut = client.submit(execute_claim, c, tier, seed, device, c.timeout.get(tier),
+            fn, first = _task(c)
+            fut = client.submit(fn, first, tier, seed, device, c.timeout.get(tier),
                                 pure=False, key=f"toytheory-{c.id}-{seed}")
             futures[fut.key] = (c, fut)
         results: dict[str, dict] = {}
