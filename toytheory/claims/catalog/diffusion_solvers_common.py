@@ -102,7 +102,12 @@ def solver_table():
         "dpm_solver_2m": (S.sample_dpm_solver_multistep, dict(nl, order=2, algorithm="dpmsolver"),
                           2, PAPER_DPM, "multistep, noise prediction", "ode"),
         "dpm_solver_3m": (S.sample_dpm_solver_multistep, dict(nl, order=3, algorithm="dpmsolver"),
-                          3, PAPER_DPM, "multistep, noise prediction", "ode"),
+                          3, PAPER_DPM, "multistep, noise prediction, D2 with 2 phi_3", "ode"),
+        "dpm_solver_3m_reference": (S.sample_dpm_solver_multistep,
+                                    dict(nl, order=3, algorithm="dpmsolver",
+                                         third_order="reference"),
+                                    3, PAPER_DPM, "multistep, noise prediction, the published "
+                                    "code's D2 coefficient phi_3", "ode"),
         "sde_dpmpp_1": (S.sample_sde_dpmpp, dict(order=1), 1, PAPER_DPMPP,
                         "weak order (W2 of the output law)", "sde"),
         "sde_dpmpp_2m": (S.sample_sde_dpmpp, dict(nl, order=2), 2, PAPER_DPMPP,

@@ -86,14 +86,16 @@ def order_check(ctx, name: str, sizes):
                if kind == "sde" else
                "the exact empirical model statistics exist in closed form for Gaussian data only")
         ev.note(f"No mixture check: {why}.")
-    if name == "dpmpp_3m_reference":
+    if name in ("dpmpp_3m_reference", "dpm_solver_3m_reference"):
         ev.note("Finding (settled against the exact solution): the published third-order "
                 "multistep update (DPM-Solver's multistep_dpm_solver_third_update, diffusers' "
                 "multistep_dpm_solver_third_order_update, k-diffusion's dpmpp_3m_sde) uses "
                 "D2 = (D1_0 - D1_1)/(r0 + r1), which approximates h^2 m''/2, with the coefficient "
                 "h*phi_3 that belongs to h^2 m''. The local error is O(h^3) and the method is "
                 "second order; doubling the coefficient (third_order='taylor', toytheory's "
-                "default) restores order 3 and coincides with UniP-3 (bh2). The step-by-step "
+                "default) restores order 3 and coincides with UniP-3 (bh2). The noise-prediction "
+                "branch of the same functions has the same factor and the same defect. The "
+                "step-by-step "
                 "tests reproduce diffusers with third_order='reference' to float32 precision.")
     if name in ("ghvb_3",):
         ev.note("GHVB (and PLMS) use constant Adams-Bashforth coefficients in rho = sigma/alpha "
