@@ -35,7 +35,7 @@ step's linear combination in one pass (torch.compile on CUDA, Numba on CPU).
 
 from __future__ import annotations
 
-import importlib
+from ..._lazy import lazy_exports
 
 _EXPORTS = {
     "TimeGrid": "grids", "uniform_time_grid": "grids", "uniform_log_snr_grid": "grids",
@@ -67,9 +67,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name):
-    if name in _EXPORTS:
-        value = getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
