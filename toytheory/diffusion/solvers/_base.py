@@ -95,6 +95,19 @@ def check_choice(name: str, value, choices) -> str:
     return value
 
 
+def _all_finite_torch(x) -> bool:
+    """Whether a torch tensor is finite everywhere, in one reduction when it is.
+
+    A NaN or an infinity makes the sum non-finite; a finite tensor whose sum
+    overflows is then checked element by element, so the answer is exact.
+    """
+    import torch
+
+    if bool(torch.isfinite(x.sum())):
+        return True
+    return bool(torch.isfinite(x).all())
+
+
 def _check_x(x_T):
     if _is_torch(x_T):
         import torch
@@ -103,7 +116,7 @@ def _check_x(x_T):
             raise ValueError(f"x_T: must have shape (n, d) (got {tuple(x_T.shape)})")
         if x_T.dtype not in (torch.float32, torch.float64):
             raise ValueError(f"x_T: must be float32 or float64 (got {x_T.dtype})")
-        if not bool(torch.isfinite(x_T).all()):
+        if not _all_finite_torch(x_T):
             raise ValueError("x_T: must contain only finite values")
         return x_T
     from ..._validation import as_float_array
@@ -225,7 +238,7 @@ class SolverContext:
         if self.torch:
             import torch
 
-            if not bool(torch.isfinite(x).all()):
+            if not _all_finite_torch(x):
                 raise ValueError("model: the solve produced non-finite values (a model output "
                                  "or a step overflowed)")
         return x

@@ -126,23 +126,27 @@ def _cuda(terms):
     return fn(coef, *ys)
 
 
-def _numba_kernel():
-    fn = _NUMBA.get("kernel")
+def _lincomb_source(k: int) -> str:
+    """Source of ``out[i] = c0 y0[i] + ... + c_{k-1} y_{k-1}[i]`` unrolled over the k terms."""
+    args = ", ".join(f"y{j}" for j in range(k))
+    body = " + ".join(f"c{j} * y{j}[i]" for j in range(k))
+    lines = [f"def lincomb_{k}(coef, out, {args}):"]
+    lines += [f"    c{j} = coef[{j}]" for j in range(k)]
+    lines += ["    for i in range(out.size):", f"        out[i] = {body}"]
+    return "\n".join(lines) + "\n"
+
+
+def _numba_kernel(k: int):
+    """The Numba pass for k terms (unrolled, so that the loop vectorises), compiled once."""
+    fn = _NUMBA.get(k)
     if fn is None:
         import numba
 
-        fn = numba.njit(cache=True, nogil=True)(_lincomb_loop)
-        _NUMBA["kernel"] = fn
+        namespace: dict = {}
+        exec(compile(_lincomb_source(k), f"<lincomb_{k}>", "exec"), namespace)
+        fn = numba.njit(nogil=True)(namespace[f"lincomb_{k}"])
+        _NUMBA[k] = fn
     return fn
-
-
-def _lincomb_loop(coef, out, ys):  # pragma: no cover - compiled by numba
-    n = out.size
-    for i in range(n):
-        acc = coef[0] * ys[0][i]
-        for k in range(1, len(ys)):
-            acc += coef[k] * ys[k][i]
-        out[i] = acc
 
 
 def _cpu(terms):
@@ -151,9 +155,9 @@ def _cpu(terms):
 
     ys = [y.contiguous() for _, y in terms]
     out = torch.empty_like(ys[0])
-    views = tuple(y.numpy().reshape(-1) for y in ys)
+    views = [y.numpy().reshape(-1) for y in ys]
     coef = np.array([c for c, _ in terms], dtype=views[0].dtype)
-    _numba_kernel()(coef, out.numpy().reshape(-1), views)
+    _numba_kernel(len(views))(coef, out.numpy().reshape(-1), *views)
     return out
 
 
