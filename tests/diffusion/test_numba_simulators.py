@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from scipy import stats as sps
 
-from toytheory import stats
 from toytheory.diffusion.figures_exact import field_law
 from toytheory.diffusion.gaussian_flow import gaussian_pf_ode_solution
 from toytheory.diffusion.laws import Gaussian, GaussianMixture
@@ -41,17 +39,94 @@ def _ks(out, law, t):
     return projection_ks_test(out, law, a, s, LEVEL, rng=1)
 
 
-def test_kernel_normals_are_standard_normal_and_independent_of_the_batch():
-    z = dn.standard_normals(4000, 5, seed=7)
-    assert not stats.ks_1samp(z.ravel(), sps.norm.cdf, LEVEL).reject
-    # row i depends only on (seed, i)
-    np.testing.assert_array_equal(dn.standard_normals(10, 5, seed=7), z[:10])
+def _kernel_score(law, x, alpha, sigma, one_dim_path):
+    w, means, covs = dn.mixture_parameters(law)
+    minv, shift, base = dn._stage_constants(np.log(w), means, covs, np.array([alpha]),
+                                            np.array([sigma]))
+    return dn._score_points(np.ascontiguousarray(x, dtype=float), minv, shift, base, 0,
+                            one_dim_path)
 
 
-def test_kernel_normals_ks_check_catches_a_box_muller_radius_bug():
-    # planted: sqrt(-log u) instead of sqrt(-2 log u) scales every normal by 1/sqrt(2)
-    z = dn.standard_normals(4000, 5, seed=7) / np.sqrt(2.0)
-    assert stats.ks_1samp(z.ravel(), sps.norm.cdf, LEVEL).reject
+def _one_d_laws():
+    return {"two modes": two_mode_1d(),
+            "4 unequal components": GaussianMixture.isotropic(
+                [0.1, 0.2, 0.3, 0.4], [[-3.0], [-0.5], [0.2], [4.0]], [0.01, 1.0, 0.3, 2.5])}
+
+
+def _far_and_typical_points(law, alpha, sigma, n=300, seed=0):
+    """Points from p_t, 50 marginal standard deviations out, and the origin."""
+    typical = law.sample(n, alpha, sigma, rng=seed)
+    spread = np.sqrt(alpha**2 * np.max(np.linalg.eigvalsh(law.covs)) + sigma**2)
+    far = 50 * spread * np.eye(law.dim)
+    return np.vstack([typical, far, -far, np.zeros((1, law.dim))])
+
+
+NOISE_LEVELS = [(0.999, 0.045), (0.6, 0.8), (0.05, 0.9987)]
+
+
+@pytest.mark.parametrize("alpha, sigma", NOISE_LEVELS)
+@pytest.mark.parametrize("name", ["two modes", "4 unequal components", "2-D field law",
+                                  "3-D full covariances"])
+def test_kernel_score_equals_the_exact_oracle_score(name, alpha, sigma):
+    laws = {**_one_d_laws(), "2-D field law": field_law(),
+            "3-D full covariances": GaussianMixture(
+                [0.25, 0.75], [[1.0, -1.0, 0.5], [-2.0, 0.0, 1.0]],
+                [[[1.0, 0.5, 0.0], [0.5, 0.4, 0.1], [0.0, 0.1, 0.2]], 0.3 * np.eye(3)])}
+    law = laws[name]
+    x = _far_and_typical_points(law, alpha, sigma)
+    exact = law.score(x, alpha, sigma)
+    unit = 1 / np.sqrt(alpha**2 * np.max(np.linalg.eigvalsh(law.covs)) + sigma**2)
+    scale = np.abs(exact).max(axis=1, keepdims=True) + unit   # the origin's score is 0
+    got = _kernel_score(law, x, alpha, sigma, one_dim_path=False)
+    assert np.all(np.abs(got - exact) <= 1e-12 * scale)
+    if law.dim == 1:   # the fused one-dimensional path agrees with the general one
+        fused = _kernel_score(law, x, alpha, sigma, one_dim_path=True)
+        assert np.all(np.abs(fused - got) <= 1e-13 * scale)
+
+
+def test_kernel_score_check_catches_wrong_component_log_weights():
+    # planted: log pi_k off by 0.7 k in the per-time constants
+    law = _one_d_laws()["4 unequal components"]
+    x = _far_and_typical_points(law, 0.6, 0.8)
+    w, means, covs = dn.mixture_parameters(law)
+    minv, shift, base = dn._stage_constants(np.log(w), means, covs, np.array([0.6]),
+                                            np.array([0.8]))
+    wrong = dn._score_points(x, minv, shift, base + 0.7 * np.arange(4), 0, False)
+    exact = law.score(x, 0.6, 0.8)
+    assert np.max(np.abs(wrong - exact)) > 1e-3 * np.abs(exact).max()
+
+
+def _numpy_euler_maruyama(law, schedule, x, grid, normals):
+    """Euler-Maruyama written out with the exact oracle score and the given normals
+    (steps, n, d); the coefficients f, g^2 are taken 1e-9 of a step inside it."""
+    x = x.copy()
+    for j, (t0, t1) in enumerate(zip(grid[:-1], grid[1:])):
+        a, s = (float(v) for v in schedule.marginal(t0))
+        inside = t0 + 1e-9 * (t1 - t0)
+        f, g2 = float(schedule.drift(inside)), float(schedule.diffusion_sq(inside))
+        dt = t0 - t1
+        x = (1 - f * dt) * x + g2 * dt * law.score(x, a, s) + np.sqrt(g2 * dt) * normals[j]
+    return x
+
+
+@pytest.mark.parametrize("law", [two_mode_1d(), field_law()], ids=["1d", "2d"])
+def test_reverse_sde_is_euler_maruyama_driven_by_the_paths_standard_normals(law):
+    # coupling: 37 paths (a partial block) over 80 steps (across noise refills), row i of
+    # standard_normals(seed) is path i's noise, step j coordinate k its entry j d + k
+    n, steps, seed = 37, 80, 5
+    grid = np.linspace(1.0, 0.3, steps + 1)
+    x0 = _start(law, n)
+    z = dn.standard_normals(n, steps * law.dim, seed).reshape(n, steps, law.dim)
+    got = dn.reverse_sde_euler_maruyama(law, SCHEDULE, x0, grid, seed=seed)
+    ref = _numpy_euler_maruyama(law, SCHEDULE, x0, grid, z.transpose(1, 0, 2))
+    np.testing.assert_allclose(got, ref, rtol=1e-9, atol=1e-9)
+    # the first paths alone are those of the batch, bit for bit
+    np.testing.assert_array_equal(
+        dn.reverse_sde_euler_maruyama(law, SCHEDULE, x0[:5], grid, seed=seed), got[:5])
+    # planted: the noise of the next path (rows shifted by one) is far from the kernel's
+    shifted = _numpy_euler_maruyama(law, SCHEDULE, x0, grid,
+                                    np.roll(z, 1, axis=0).transpose(1, 0, 2))
+    assert np.abs(shifted - got).max() > 1e-2
 
 
 def test_reverse_sde_paths_do_not_depend_on_the_number_of_threads():
