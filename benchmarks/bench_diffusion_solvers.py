@@ -7,6 +7,10 @@
    (one torch.compile-d pass per step), the fused results held equal to the plain ones to
    1e-6 relative, and the diffusers loop for 2M.
 
+``--threads`` sets torch's intra-op threads for every contender (toytheory's Numba passes
+follow the same setting; below 2^21 elements they run on one thread, which measured faster
+here: the passes are bandwidth-bound). Report both ``--threads 1`` and ``--threads 2``.
+
 Run ``.venv/bin/python -m benchmarks.bench_diffusion_solvers [--quick] [--threads N]``.
 """
 

@@ -55,3 +55,129 @@ def test_finiteness_check_sees_nan_inf_and_survives_an_overflowing_sum():
         y = x.clone()
         y[3, 1] = bad
         assert not _all_finite_torch(y)
+
+
+# --------------------------------------------------------------------------- parallel kernels
+
+@pytest.fixture
+def two_torch_threads():
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    yield
+    torch.set_num_threads(before)
+
+
+def test_parallel_kernels_equal_the_serial_ones_above_the_threshold(two_torch_threads):
+    rng = np.random.default_rng(3)
+    n = _fused._PARALLEL_MIN + 12_345                     # several chunks, a ragged last one
+    ys = [torch.tensor(rng.standard_normal(n)) for _ in range(4)]
+    coef = rng.standard_normal(4)
+    assert _fused.cpu_threads(n) == min(2, __import__("numba").config.NUMBA_NUM_THREADS)
+    got = _fused._cpu(list(zip(coef, ys)))
+    want = sum(c * y for c, y in zip(coef, ys))
+    torch.testing.assert_close(got, want, rtol=1e-13, atol=1e-13)
+    x = rng.standard_normal((n // 2 + 7, 2))
+    mt, c = rng.standard_normal((2, 2)), rng.standard_normal(2)
+    out = np.empty_like(x)
+    _affine_rows_kernel(2, parallel=True)(x, mt, c, out)
+    np.testing.assert_allclose(out, x @ mt + c, rtol=1e-13, atol=1e-13)
+
+
+def test_one_torch_thread_keeps_the_kernels_serial():
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        assert _fused.cpu_threads(10 * _fused._PARALLEL_MIN) == 1
+    finally:
+        torch.set_num_threads(before)
+    assert _fused.cpu_threads(_fused._PARALLEL_MIN - 1) == 1
+
+
+# --------------------------------------------------------------------------- buffer pools
+
+def _retaining_solve(gaussian_model, x, grid, keep):
+    """A fused 2M solve whose callback keeps, per step, what ``keep(info)`` returns, and
+    the values those states had when the callback saw them."""
+    from toytheory.diffusion.solvers import fused_elementwise, sample_dpmpp_2m
+
+    kept, snapshots = [], []
+
+    def callback(info):
+        kept.append(keep(info))
+        snapshots.append(info["x_next"].clone())
+
+    with fused_elementwise():
+        out = sample_dpmpp_2m(gaussian_model, x, grid, callback=callback)
+    return out, kept, snapshots
+
+
+KEEPERS = {
+    "the tensor": lambda info: info["x_next"],
+    "a view": lambda info: info["x_next"][1:],
+    "a numpy array": lambda info: info["x_next"].numpy(),
+}
+
+
+@pytest.mark.parametrize("keeper", list(KEEPERS))
+def test_a_state_kept_by_a_callback_is_never_overwritten(keeper):
+    from toytheory.diffusion.solvers import uniform_log_snr_grid
+
+    law = Gaussian([0.5, -0.2], np.diag([1.0, 0.3]))
+    vp = VPLinear()
+    grid = uniform_log_snr_grid(vp, 10)
+    x = torch.tensor(np.random.default_rng(0).standard_normal((64, 2)))
+    out, kept, snapshots = _retaining_solve(AffineGaussianModel(law, vp, "eps"), x, grid,
+                                            KEEPERS[keeper])
+    for k, snap in zip(kept, snapshots):
+        now = torch.as_tensor(k)
+        torch.testing.assert_close(now, snap[1:] if keeper == "a view" else snap,
+                                   rtol=0, atol=0)
+    torch.testing.assert_close(out, snapshots[-1], rtol=0, atol=0)
+
+
+def test_the_retention_check_catches_a_pool_that_ignores_references(monkeypatch):
+    # planted: a pool that hands out any buffer of the right shape (no reference check)
+    from toytheory.diffusion.solvers import uniform_log_snr_grid
+
+    real = _fused.BufferPool._counts
+
+    def blind(self, buf):   # the true counts while calibrating, then always "free"
+        return getattr(self, "_baseline", None) or real(buf)
+
+    monkeypatch.setattr(_fused.BufferPool, "_counts", blind)
+    law = Gaussian([0.5, -0.2], np.diag([1.0, 0.3]))
+    vp = VPLinear()
+    grid = uniform_log_snr_grid(vp, 10)
+    x = torch.tensor(np.random.default_rng(0).standard_normal((64, 2)))
+    _, kept, snapshots = _retaining_solve(AffineGaussianModel(law, vp, "eps"), x, grid,
+                                          KEEPERS["the tensor"])
+    assert any(not torch.equal(k, s) for k, s in zip(kept, snapshots))
+
+
+def test_pools_reuse_buffers_once_released_and_a_model_output_kept_is_not_reused():
+    pool = _fused.BufferPool(size=2)
+    like = torch.zeros(100, 3)
+    a = pool.take(like)
+    b = pool.take(like)
+    assert a.data_ptr() != b.data_ptr()
+    view = a[::2]
+    del a
+    assert pool.take(like).data_ptr() != view.data_ptr()   # a view keeps it out
+    ptr_b = b.data_ptr()
+    del b
+    assert pool.take(like).data_ptr() == ptr_b             # released: reused
+    assert pool.reused == 1
+    law = Gaussian([0.5, -0.2], np.diag([1.0, 0.3]))
+    model = AffineGaussianModel(law, VPLinear(), "eps")
+    x = torch.ones(10, 2)
+    first = model(x, 0.3)
+    value = first.clone()
+    model(x, 0.7)
+    model(x, 0.5)
+    torch.testing.assert_close(first, value, rtol=0, atol=0)
+
+
+def test_a_model_pool_does_not_keep_buffers_above_its_byte_cap():
+    pool = _fused.BufferPool(size=4, max_bytes=1000)
+    pool.take(torch.zeros(1000))          # 4000 bytes: handed out, not kept
+    assert pool._bufs == []

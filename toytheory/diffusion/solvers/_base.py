@@ -39,6 +39,7 @@ from typing import Callable
 
 import numpy as np
 
+from . import _fused
 from .grids import TimeGrid
 
 PREDICTIONS = ("x0", "eps", "v", "score")
@@ -58,13 +59,11 @@ def lincomb(terms):
     ``mul``/``add_(alpha=)``) so that numpy and torch do the same operations and
     no more temporaries than needed are allocated.
     """
-    terms = [(float(c), y) for c, y in terms if float(c) != 0.0]
+    terms = [(c, y) for c, y in ((float(c), y) for c, y in terms) if c != 0.0]
     if not terms:
         raise ValueError("terms: need at least one non-zero coefficient")
-    from . import _fused
-
-    if any(isinstance(y, _fused.LinearCombination) for _, y in terms) or (
-            _fused.is_fused() and _is_torch(terms[0][1])):
+    lazy = _fused.LinearCombination
+    if any(type(y) is lazy for _, y in terms) or (_fused.is_fused() and _is_torch(terms[0][1])):
         flat = _fused.flatten(terms)
         if not flat:
             return terms[0][1].mul(0.0) if _is_torch(terms[0][1]) else np.multiply(terms[0][1], 0.0)
@@ -160,6 +159,7 @@ class SolverContext:
         self.x_T = _check_x(x_T)
         self.torch = _is_torch(self.x_T)
         self.nfe = 0
+        self._pool = None
 
     # -------------------------------------------------------------- points
     def point(self, i: int):
@@ -173,12 +173,15 @@ class SolverContext:
         return t, a, s, float(self.schedule.log_snr(t))
 
     # -------------------------------------------------------------- model
-    @staticmethod
-    def m(y):
-        """A concrete array for ``y`` (fused mode keeps lazy linear combinations)."""
-        from ._fused import materialize
-
-        return materialize(y)
+    def m(self, y):
+        """A concrete array for ``y`` (fused mode keeps lazy linear combinations; on the
+        CPU they are evaluated into this solve's :class:`~._fused.BufferPool`)."""
+        if type(y) is not _fused.LinearCombination:
+            return y
+        on_cpu = y.device.type == "cpu"
+        if self._pool is None and on_cpu:
+            self._pool = _fused.BufferPool()
+        return _fused.materialize(y, self._pool if on_cpu else None)
 
     def raw(self, x, t: float):
         x = self.m(x)
