@@ -220,16 +220,25 @@ def error_vs_nfe_figure(curves: dict, title: str):
     """Log-log error against NFE, one line per solver, with the fitted slopes in the legend."""
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(8.5, 5.5))
+    from matplotlib import colormaps
+
+    fig = Figure(figsize=(10, 5.5))
     ax = fig.add_subplot()
-    for label, (nfe, err) in curves.items():
+    colours = colormaps["tab20"].colors
+    styles = ("-", "--", ":", "-.")
+    markers = "osD^v<>p*hX"
+    for j, (label, (nfe, err)) in enumerate(curves.items()):
         nfe, err = np.asarray(nfe, float), np.asarray(err, float)
         ok = err > 0
         slope = np.polyfit(np.log(nfe[ok]), np.log(err[ok]), 1)[0] if ok.sum() > 1 else np.nan
-        ax.loglog(nfe[ok], err[ok], marker="o", ms=3, label=f"{label} (slope {slope:.2f})")
+        # colour, dash and marker all change with the solver, so no two lines look alike
+        ax.loglog(nfe[ok], err[ok], color=colours[j % len(colours)],
+                  linestyle=styles[j % len(styles)], marker=markers[j % len(markers)], ms=3,
+                  label=f"{label} (slope {slope:.2f})")
     ax.set_xlabel("NFE")
     ax.set_ylabel("exact error")
     ax.set_title(title)
-    ax.legend(fontsize=6, ncol=2)
+    ax.legend(fontsize=6, ncol=1, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    fig.subplots_adjust(right=0.74)
     ax.grid(True, which="both", alpha=0.3)
     return fig
