@@ -79,7 +79,7 @@ def test_a_rotation_gauge_field_breaks_the_score_svd_estimate_on_a_sphere():
     (lambda f, y: flow_jacobian_estimate("f", y, [0.1, 0.5]), "field"),
     (lambda f, y: score_svd_estimate(f, y, 1e-3, 2), "n_samples"),
     (lambda f, y: score_svd_estimate(f, y, 5.0, 20), "t"),
-    (lambda f, y: score_svd_estimate(f, y[:, :2], 1e-3, 20), "x"),
+    (lambda f, y: score_svd_estimate(f, y[:, :2], 1e-3, 20), "base_points"),
     (lambda f, y: log_snr_time_grid(SCHED, 0.5, 0.1, 10), "t_max"),
 ])
 def test_bad_estimator_input_is_refused_naming_the_argument(call, name):

@@ -52,10 +52,27 @@ squared field there). Conjugate gradients itself is insensitive to the
 dynamic range of a positive :math:`p` (1e-48 has been seen to converge as
 fast as 1e-3), so no floor is applied unless asked for.
 
-Solvers: ``"scipy"`` (sparse matrix, :func:`scipy.sparse.linalg.cg`, with the
-``"multigrid"`` V-cycle or ``"jacobi"`` preconditioner of
-:mod:`toytheory.gauge._sparse`) and ``"torch"`` (matrix-free preconditioned
-CG in float64, on ``device="cuda"`` when present).
+Solvers. Both run preconditioned conjugate gradients on the same discrete
+operator :math:`L`, which is singular: with the zero-flux (Neumann) condition
+its null space is the constants, and the right-hand side is orthogonal to them
+(the compatibility condition above). CG is therefore run on the complement of
+the constants: after every update the residual is projected back onto
+:math:`\mathbf 1^T r = 0` and the returned :math:`\phi` has zero mean
+(:func:`toytheory.gauge._sparse.projected_cg`). An unprojected CG, such as
+:func:`scipy.sparse.linalg.cg`, lets rounding feed a constant component into its
+recursive residual that no preconditioner removes (and stagnates near
+:math:`10^{-10}` relative residual on 257 x 257 grids); hence the projected
+recursion.
+
+``"scipy"``
+    :math:`L` assembled as a :mod:`scipy.sparse` CSR matrix and solved by
+    :func:`toytheory.gauge._sparse.projected_cg` (our own projected PCG, not
+    :func:`scipy.sparse.linalg.cg`), with the ``"multigrid"`` V-cycle or the
+    ``"jacobi"`` preconditioner of :mod:`toytheory.gauge._sparse`.
+``"torch"``
+    The same projected recursion with :math:`L` applied matrix-free in
+    float64 (:mod:`toytheory.gauge._torch_cg`), on ``device="cuda"`` when a
+    GPU is present.
 """
 
 from __future__ import annotations
@@ -79,6 +96,49 @@ PRECONDITIONERS = ("multigrid", "jacobi")
 
 
 # --------------------------------------------------------------------------- inputs
+
+def _check_grid(grid) -> Grid:
+    if not isinstance(grid, Grid):
+        raise ValueError(f"grid: must be a toytheory.gauge.grid.Grid (got {type(grid).__name__})")
+    return grid
+
+
+def _check_device(device, solver: str):
+    """Validate ``device`` for ``solver`` and return it (a ``torch.device`` for torch).
+
+    Raises
+    ------
+    ValueError
+        ``device: ...`` for anything but a CPU with the scipy solver, and for an
+        unknown device name, a device type other than cpu/cuda, or a CUDA device
+        that is not present, with the torch solver.
+    """
+    if solver == "scipy":
+        if str(device) != "cpu":
+            raise ValueError(f"device: must be 'cpu' for the scipy solver, which runs on the "
+                             f"CPU only; use solver='torch' for a GPU (got {device!r})")
+        return "cpu"
+    import torch
+
+    if not isinstance(device, (str, torch.device)):
+        raise ValueError(f"device: must be a device name such as 'cpu' or 'cuda' "
+                         f"(got {type(device).__name__})")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError, ValueError) as exc:
+        raise ValueError(f"device: must be a torch device name such as 'cpu', 'cuda' or "
+                         f"'cuda:0' (got {device!r})") from exc
+    if dev.type not in ("cpu", "cuda"):
+        raise ValueError(f"device: must be a 'cpu' or 'cuda' device (got {device!r})")
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"device: CUDA requested but no CUDA device is available "
+                             f"(got {device!r})")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ValueError(f"device: must be one of the {torch.cuda.device_count()} CUDA "
+                             f"device(s) present (got {device!r})")
+    return dev
+
 
 def _node_to_edges(values, axis):
     lo = [slice(None)] * values.ndim
@@ -105,7 +165,16 @@ def edge_field(field, grid: Grid, name: str = "field") -> tuple:
     -------
     tuple of d arrays
         Entry ``a`` has shape ``grid.edge_shape(a)``.
+
+    Raises
+    ------
+    ValueError
+        ``grid: ...`` when ``grid`` is not a :class:`Grid`; ``<name>: ...`` when the
+        field has the wrong shape or a value that is not finite.
     """
+    grid = _check_grid(grid)
+    if not isinstance(name, str):
+        raise ValueError(f"name: must be a str (got {type(name).__name__})")
     d = grid.ndim
     if callable(field):
         out = []
@@ -210,8 +279,9 @@ def edge_weights(grid: Grid, *, log_density=None, density=None, density_floor: f
     ValueError
         Naming the density argument when :math:`p` vanishes (or underflows) on
         an edge and no floor is given: the weighted Poisson problem is singular
-        there.
+        there; ``grid: ...`` when ``grid`` is not a :class:`Grid`.
     """
+    grid = _check_grid(grid)
     floor = check_real("density_floor", density_floor, low=0.0, high=1.0)
     name, nodes, edges = _relative_density(grid, log_density, density)
     if floor > 0:
@@ -375,18 +445,33 @@ def decompose(field, grid: Grid, *, log_density=None, density=None, solver: str 
     log_density, density : callable or array
         :math:`\\log p` or :math:`p`, up to a constant (exactly one).
     solver : {"scipy", "torch"}
+        Projected preconditioned CG on a scipy sparse matrix, or matrix-free in
+        torch (module notes).
     preconditioner : {"multigrid", "jacobi"}
     tol : float, default 1e-10
         Relative residual :math:`\\|b - L\\phi\\|/\\|b\\|` at which CG stops.
     maxiter : int, optional
     density_floor : float, default 0
         See the module notes; 0 refuses densities that vanish on the grid.
-    device : str, default "cpu"
-        For ``solver="torch"`` ("cuda" when a GPU is present).
+    device : str or torch.device, default "cpu"
+        For ``solver="torch"``: ``"cpu"``, ``"cuda"`` or ``"cuda:<i>"`` (a CUDA
+        device must be present). The scipy solver runs on the CPU only and
+        accepts only ``"cpu"``.
 
     Returns
     -------
     Decomposition
+
+    Raises
+    ------
+    ValueError
+        Naming the argument: a ``grid`` that is not a :class:`Grid`, an unknown
+        ``solver`` or ``preconditioner``, a ``device`` that is unknown or absent,
+        a ``tol`` outside (0, 1], a ``maxiter`` below 1, fields or densities
+        that do not match the grid or are not finite, and a density that
+        vanishes on an edge (see :func:`edge_weights`).
+    RuntimeError
+        When CG does not reach ``tol`` within ``maxiter`` iterations.
 
     Examples
     --------
@@ -397,8 +482,7 @@ def decompose(field, grid: Grid, *, log_density=None, density=None, solver: str 
     >>> bool(abs(dec.inner_product) < 1e-8 and dec.energy_remainder > 0.9)
     True
     """
-    if not isinstance(grid, Grid):
-        raise ValueError(f"grid: must be a toytheory.gauge.grid.Grid (got {type(grid).__name__})")
+    grid = _check_grid(grid)
     if solver not in SOLVERS:
         raise ValueError(f"solver: must be one of {SOLVERS} (got {solver!r})")
     if preconditioner not in PRECONDITIONERS:
@@ -407,6 +491,7 @@ def decompose(field, grid: Grid, *, log_density=None, density=None, solver: str 
     tol = check_real("tol", tol, low=0.0, high=1.0, low_open=True)
     if maxiter is not None:
         maxiter = check_int("maxiter", maxiter, low=1)
+    device = _check_device(device, solver)
     start = time.perf_counter()
     weights, boundary = edge_weights(grid, log_density=log_density, density=density,
                                      density_floor=density_floor)
@@ -463,13 +548,26 @@ def loss_split(dec: Decomposition, score: Callable) -> dict:
         (:math:`E\\|\\nabla\\log p-\\nabla\\phi\\|^2`), ``gauge_energy`` (:math:`E\\|r\\|^2`),
         ``gap`` (loss minus the two), ``relative_gap`` (gap / loss).
 
+    Raises
+    ------
+    ValueError
+        ``dec: ...`` when ``dec`` is not a :class:`Decomposition`; ``score: ...``
+        when ``score`` is not callable or returns values of the wrong shape or
+        that are not finite.
+
     Notes
     -----
     With the exact score on the edges the identity holds up to
     :math:`2\\langle\\nabla\\log p - D\\log p, r\\rangle_p = O(h^2)`, because the
     discrete split is orthogonal to *discrete* gradients.
     """
-    true = dec.sample(score)
+    if not isinstance(dec, Decomposition):
+        raise ValueError(f"dec: must be a Decomposition, as returned by decompose "
+                         f"(got {type(dec).__name__})")
+    if not callable(score):
+        raise ValueError(f"score: must be a callable score(x) -> (m, d) "
+                         f"(got {type(score).__name__})")
+    true = edge_field(score, dec.grid, "score")
     diff_s = tuple(t - s for t, s in zip(true, dec.field))
     diff_g = tuple(t - g for t, g in zip(true, dec.gradient))
     loss = dec.inner(diff_s, diff_s)

@@ -34,6 +34,8 @@ class Potential:
     ----------
     chi : ScalarFunction
     amplitude : float or callable t -> float, optional
+        Default 1. A callable must return a finite real number at every t
+        (checked at each call: otherwise ``ValueError`` naming ``amplitude``).
     """
 
     def __init__(self, chi: ScalarFunction, amplitude=None):
@@ -53,6 +55,23 @@ class Potential:
         return self.amplitude(t) * self.chi.hess(x)
 
 
+def _terms(name, value, kind, dim):
+    """A tuple of ``kind`` objects of dimension ``dim`` from an iterable (ValueError else)."""
+    try:
+        items = tuple(value)
+    except TypeError:
+        raise ValueError(f"{name}: must be a sequence (e.g. a list) of {kind.__name__} "
+                         f"objects (got {type(value).__name__})") from None
+    for i, item in enumerate(items):
+        if not isinstance(item, kind):
+            raise ValueError(f"{name}: must contain only {kind.__name__} objects "
+                             f"(entry {i} is {type(item).__name__})")
+        if item.dim != dim:
+            raise ValueError(f"{name}: must have the density's dimension {dim} "
+                             f"(entry {i} has dimension {item.dim})")
+    return items
+
+
 class ModelField:
     """:math:`s_t = \\nabla\\log p_t + \\sum r_t + \\sum a\\nabla\\chi` under a schedule.
 
@@ -62,6 +81,13 @@ class ModelField:
     schedule : NoiseSchedule
     gauges : sequence of GaugeField, optional
     potentials : sequence of Potential, optional
+
+    Raises
+    ------
+    ValueError
+        ``schedule: ...`` for anything but a NoiseSchedule; ``gauges: ...`` or
+        ``potentials: ...`` unless each is a sequence of GaugeField
+        (Potential) objects of the density's dimension.
     """
 
     def __init__(self, density, schedule, gauges: Sequence[GaugeField] = (),
@@ -73,14 +99,8 @@ class ModelField:
         self.density = as_density(density)
         self.schedule = schedule
         self.dim = self.density.dim
-        self.gauges = tuple(gauges)
-        self.potentials = tuple(potentials)
-        for g in self.gauges:
-            if not isinstance(g, GaugeField) or g.dim != self.dim:
-                raise ValueError(f"gauges: must be GaugeField objects of dimension {self.dim}")
-        for p in self.potentials:
-            if not isinstance(p, Potential) or p.dim != self.dim:
-                raise ValueError(f"potentials: must be Potential objects of dimension {self.dim}")
+        self.gauges = _terms("gauges", gauges, GaugeField, self.dim)
+        self.potentials = _terms("potentials", potentials, Potential, self.dim)
 
     def __repr__(self):
         return (f"ModelField(d={self.dim}, gauges={len(self.gauges)}, "

@@ -37,7 +37,7 @@ from typing import Callable
 
 import numpy as np
 
-from .._validation import as_float_array, check_real
+from .._validation import as_float_array, check_int, check_real
 from .densities import as_density
 from .functions import Quadratic, ScalarFunction
 
@@ -48,9 +48,31 @@ J2 = np.array([[0.0, 1.0], [-1.0, 0.0]])
 
 
 def random_skew(d: int, rng=None, scale: float = 1.0) -> np.ndarray:
-    """A random skew-symmetric (d, d) matrix with standard-normal upper entries times ``scale``."""
+    """A random skew-symmetric (d, d) matrix with standard-normal upper entries times ``scale``.
+
+    Parameters
+    ----------
+    d : int
+        The dimension, at least 1 (for d = 1 the only skew matrix is zero).
+    rng : numpy.random.Generator, int or None
+    scale : float, default 1
+        A finite, non-negative factor on the entries.
+
+    Returns
+    -------
+    (d, d) array
+        :math:`A = -A^T`.
+
+    Raises
+    ------
+    ValueError
+        ``d: ...`` unless ``d`` is an integer >= 1; ``scale: ...`` unless it is
+        finite and >= 0.
+    """
     from .._random import as_generator
 
+    d = check_int("d", d, low=1)
+    scale = check_real("scale", scale, low=0.0)
     g = as_generator(rng)
     m = g.standard_normal((d, d)) * scale
     return np.triu(m, 1) - np.triu(m, 1).T
@@ -69,10 +91,30 @@ def check_skew(name: str, value) -> np.ndarray:
 
 
 def _amplitude(amplitude):
+    """The amplitude :math:`a(t)` as a callable that returns a finite float.
+
+    A number is checked once; a callable's output is checked at every call, so
+    that a NaN or infinite amplitude raises ``ValueError`` naming ``amplitude``
+    instead of silently turning the whole field into NaN.
+    """
     if amplitude is None:
         return lambda t: 1.0
     if callable(amplitude):
-        return amplitude
+        def checked(t):
+            raw = amplitude(t)
+            try:
+                value = np.asarray(raw, dtype=np.float64)
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"amplitude: must return a real number "
+                                 f"(got {type(raw).__name__} at t = {t!r})") from exc
+            if value.shape != ():
+                raise ValueError(f"amplitude: must return a scalar "
+                                 f"(got shape {value.shape} at t = {t!r})")
+            if not np.isfinite(value):
+                raise ValueError(f"amplitude: must return a finite number "
+                                 f"(got {float(value)!r} at t = {t!r})")
+            return float(value)
+        return checked
     value = check_real("amplitude", amplitude)
     return lambda t: value
 
@@ -151,6 +193,8 @@ class GaussianGaugeField(GaugeField):
     schedule : NoiseSchedule
     A : (d, d) skew-symmetric array
     amplitude : float or callable t -> float, optional
+        Default 1. A callable must return a finite real number at every t
+        (checked at each call: otherwise ``ValueError`` naming ``amplitude``).
     """
 
     def __init__(self, law, schedule, A, amplitude=None):
@@ -210,6 +254,8 @@ class SkewTensorGaugeField(GaugeField):
     h : ScalarFunction, optional
         Default :math:`h \\equiv 1` (then :math:`r = a\\,C\\nabla\\log p_t`).
     amplitude : float or callable t -> float, optional
+        Default 1. A callable must return a finite real number at every t
+        (checked at each call: otherwise ``ValueError`` naming ``amplitude``).
     """
 
     def __init__(self, density, schedule, C, h: ScalarFunction | None = None, amplitude=None):
@@ -286,6 +332,8 @@ class StreamFunctionGaugeField2D(SkewTensorGaugeField):
     schedule : NoiseSchedule
     h : ScalarFunction, optional (default 1)
     amplitude : float or callable t -> float, optional
+        Default 1. A callable must return a finite real number at every t
+        (checked at each call: otherwise ``ValueError`` naming ``amplitude``).
     """
 
     def __init__(self, density, schedule, h: ScalarFunction | None = None, amplitude=None):

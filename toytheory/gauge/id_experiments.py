@@ -9,6 +9,8 @@ spacing of the Swiss roll's spiral points).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .._random import as_generator
@@ -21,10 +23,49 @@ __all__ = ["time_at_noise", "rotation_gauge", "run_estimators", "manifold_spectr
            "manifold_trajectory_rows"]
 
 
+def _time_at_noise(schedule, value, name: str) -> float:
+    """:func:`time_at_noise`, with errors naming ``name`` (the caller's argument)."""
+    from ..diffusion.schedules import NoiseSchedule
+
+    if not isinstance(schedule, NoiseSchedule):
+        raise ValueError(f"schedule: must be a NoiseSchedule (got {type(schedule).__name__})")
+    value = check_real(name, value, low=0.0, low_open=True)
+    lam = -math.log(value)
+    lo = float(schedule.log_snr(schedule.t_max))
+    hi = float(schedule.log_snr(schedule.t_min))
+    slack = 1e-6 * max(abs(lo), 1.0)            # the tolerance of schedule.t_from_log_snr
+    if lam < lo - slack:
+        raise ValueError(f"{name}: must be <= {math.exp(-lo):.6g}, the noise level "
+                         f"sigma_t/alpha_t at t_max = {schedule.t_max:g} of {schedule!r} "
+                         f"(got {value!r})")
+    if lam > hi:
+        raise ValueError(f"{name}: must be >= {math.exp(-hi):.6g}, the noise level "
+                         f"sigma_t/alpha_t at t_min = {schedule.t_min:g} of {schedule!r} "
+                         f"(got {value!r})")
+    return float(schedule.t_from_log_snr(lam))
+
+
 def time_at_noise(schedule, sigma_ve: float) -> float:
-    """The time at which :math:`\\sigma_t/\\alpha_t` equals ``sigma_ve``."""
-    sigma_ve = check_real("sigma_ve", sigma_ve, low=0.0, low_open=True)
-    return float(schedule.t_from_log_snr(-np.log(sigma_ve)))
+    """The time at which :math:`\\sigma_t/\\alpha_t` equals ``sigma_ve``.
+
+    Parameters
+    ----------
+    schedule : NoiseSchedule
+    sigma_ve : float
+        The variance-exploding noise level, inside the schedule's range
+        :math:`[\\sigma_{t_{min}}/\\alpha_{t_{min}}, \\sigma_{t_{max}}/\\alpha_{t_{max}}]`.
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    ValueError
+        ``schedule: ...`` for anything but a NoiseSchedule; ``sigma_ve: ...``
+        unless it is finite, positive and inside the schedule's range.
+    """
+    return _time_at_noise(schedule, sigma_ve, "sigma_ve")
 
 
 def rotation_gauge(manifold, schedule, rng=None, amplitude: float = 3.0):
@@ -39,15 +80,49 @@ def run_estimators(manifold, schedule, n_points: int, rng=None, *, gauge=None,
                    base_points=None, jacobian: bool = True, trajectories: bool = False) -> dict:
     """Both estimates at ``n_points`` base points, for the exact score (and score + ``gauge``).
 
+    Parameters
+    ----------
+    manifold : EmbeddedManifold
+        The data law (:mod:`toytheory.gauge.manifolds`).
+    schedule : NoiseSchedule
+    n_points : int
+        Base points drawn from the manifold (ignored when ``base_points`` is given).
+    rng : numpy.random.Generator, int or None
+    gauge : GaugeField, optional
+        Also run both estimators on the score plus this gauge field.
+    sigma0 : float, default 0.01
+        The noise level :math:`\\sigma_{t_0}/\\alpha_{t_0}` of the estimates, inside
+        the schedule's range and above 0.
+    svd_samples : int, optional
+        K of the score-SVD estimator, at least D (default 4 D).
+    steps : int, default 120
+        RK4 steps (equal in log-SNR) of the flow-Jacobian estimator.
+    base_points : (n, D) array, optional
+        Points on the manifold to use instead of drawing ``n_points``.
+    jacobian, trajectories : bool
+        Run the flow-Jacobian estimator; keep its singular values along t.
+
     Returns
     -------
     dict
         ``base_points``, ``t0``, ``svd`` and ``jac`` (DimensionEstimate for the
         exact score), and ``svd_gauge``, ``jac_gauge`` when a gauge is given.
+
+    Raises
+    ------
+    ValueError
+        Naming the argument, e.g. ``sigma0: ...`` outside the schedule's noise
+        range, ``svd_samples: ...`` below D.
     """
     n_points = check_int("n_points", n_points, low=1)
+    t0 = _time_at_noise(schedule, sigma0, "sigma0")
+    if not t0 > schedule.t_min:
+        raise ValueError(f"sigma0: must be large enough that its time exceeds t_min = "
+                         f"{schedule.t_min:g} of {schedule!r} (got {sigma0!r}, which maps to "
+                         f"t = {t0!r})")
+    if svd_samples is not None:
+        svd_samples = check_int("svd_samples", svd_samples, low=manifold.dim)
     gen = as_generator(rng)
-    t0 = time_at_noise(schedule, sigma0)
     k = svd_samples or 4 * manifold.dim
     y = manifold.sample_data(n_points, gen) if base_points is None else base_points
     grid = log_snr_time_grid(schedule, t0, float(schedule.t_max), steps)

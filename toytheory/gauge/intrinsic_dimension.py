@@ -82,10 +82,27 @@ def gap_dimension(singular_values, *, log: bool, normal: bool) -> np.ndarray:
     Returns
     -------
     (n,) int array
+
+    Raises
+    ------
+    ValueError
+        ``singular_values: ...`` unless it is a finite 2-D array with at least
+        two columns, every row sorted in descending order (ties allowed) and,
+        when ``log``, positive; ``log: ...`` or ``normal: ...`` unless a bool.
     """
+    for name, flag in (("log", log), ("normal", normal)):
+        if not isinstance(flag, (bool, np.bool_)):
+            raise ValueError(f"{name}: must be a bool (got {type(flag).__name__})")
     sv = as_float_array("singular_values", singular_values, ndim=2)
     if sv.shape[1] < 2:
-        raise ValueError("singular_values: need at least two values per row")
+        raise ValueError(f"singular_values: must have at least two values per row "
+                         f"(got shape {sv.shape})")
+    rising = np.diff(sv, axis=1) > 0
+    if np.any(rising):
+        row, col = (int(v) for v in np.argwhere(rising)[0])
+        raise ValueError(f"singular_values: must be sorted in descending order along each row "
+                         f"(row {row}: entry {col + 1} = {sv[row, col + 1]:.6g} exceeds entry "
+                         f"{col} = {sv[row, col]:.6g})")
     if log:
         if np.any(sv <= 0):
             raise ValueError("singular_values: must be positive for log gaps")
@@ -98,6 +115,16 @@ def _check_field(field):
     if not isinstance(field, ModelField):
         raise ValueError(f"field: must be a ModelField (got {type(field).__name__})")
     return field
+
+
+def _base_points(field, base_points) -> np.ndarray:
+    """A finite (n, D) array with n >= 1 and D the field's dimension."""
+    x0 = as_float_array("base_points", base_points, ndim=2)
+    if x0.shape[0] < 1 or x0.shape[1] != field.dim:
+        raise ValueError(f"base_points: must have shape (n, {field.dim}) with n >= 1, one row "
+                         f"per point in the field's dimension D = {field.dim} "
+                         f"(got shape {x0.shape})")
+    return x0
 
 
 def score_svd_estimate(field: ModelField, base_points, t: float, n_samples: int,
@@ -118,14 +145,27 @@ def score_svd_estimate(field: ModelField, base_points, t: float, n_samples: int,
     Returns
     -------
     DimensionEstimate
+
+    Raises
+    ------
+    ValueError
+        Naming the argument: ``field`` not a ModelField; ``base_points`` not a
+        finite (n, D) array with n >= 1; ``t`` outside the schedule's range or
+        at a time where :math:`\\sigma_t = 0` (e.g. t = 0); ``n_samples`` below D.
     """
     field = _check_field(field)
-    x0 = field._x(base_points)
+    x0 = _base_points(field, base_points)
     d = field.dim
     t = float(field.schedule.check_t(check_real("t", t)))
     k = check_int("n_samples", n_samples, low=d)
-    gen = as_generator(rng)
     a, s = field.schedule.marginal(t)
+    if not float(s) > 0:
+        raise ValueError(f"t: must be a time with sigma_t > 0, i.e. > {field.schedule.t_min:g} "
+                         f"for {field.schedule!r} (got {t!r})")
+    if not float(a) > 0:
+        raise ValueError(f"t: must be a time with alpha_t > 0 for {field.schedule!r} "
+                         f"(got {t!r})")
+    gen = as_generator(rng)
     svs = np.empty((x0.shape[0], d))
     for i, y in enumerate(x0):
         pts = float(a) * y[None, :] + float(s) * gen.standard_normal((k, d))
@@ -174,9 +214,19 @@ def flow_jacobian_estimate(field: ModelField, base_points, t_grid, *,
     DimensionEstimate
         With ``times = t_grid`` and, if asked, ``trajectories[i, j]`` the
         singular values of :math:`Y(t_j) = J(t_j)J(T)^{-1}` for base point i.
+
+    Raises
+    ------
+    ValueError
+        Naming the argument: ``field`` not a ModelField; ``base_points`` not a
+        finite (n, D) array with n >= 1; ``t_grid`` not strictly increasing
+        inside the schedule's range from t > 0, or too coarse (the flow
+        diverges); ``trajectories`` not a bool.
     """
     field = _check_field(field)
-    x0 = field._x(base_points)
+    if not isinstance(trajectories, (bool, np.bool_)):
+        raise ValueError(f"trajectories: must be a bool (got {type(trajectories).__name__})")
+    x0 = _base_points(field, base_points)
     grid = check_time_grid("t_grid", t_grid, field.schedule, increasing=True)
     if grid[0] <= 0:
         raise ValueError("t_grid: must start at t > 0 (the flow is singular on the manifold)")

@@ -99,9 +99,20 @@ def change_of_variables_log_prob(field: ModelField, x, t_grid, *,
     Returns
     -------
     LikelihoodResult
+
+    Raises
+    ------
+    ValueError
+        Naming the argument: ``field`` not a ModelField, ``x`` of the wrong
+        shape or not finite, ``t_grid`` not strictly increasing inside the
+        schedule's range (or a diverging integration), ``terminal_log_prob``
+        not callable or returning the wrong shape or non-finite values.
     """
     if not isinstance(field, ModelField):
         raise ValueError(f"field: must be a ModelField (got {type(field).__name__})")
+    if terminal_log_prob is not None and not callable(terminal_log_prob):
+        raise ValueError(f"terminal_log_prob: must be a callable log q_T(x) on (n, d) points "
+                         f"or None (got {type(terminal_log_prob).__name__})")
     x = field._x(x)
     grid = check_time_grid("t_grid", t_grid, field.schedule, increasing=True)
 

@@ -7,7 +7,7 @@ Fixed, documented constructions so that every consumer checks the same thing:
 - :func:`gaussian_3d`: a correlated Gaussian in 3-D;
 - :func:`gauge_fields_2d`, :func:`gauge_field_3d`: gauge fields of those laws;
 - :func:`wrong_potential`: a conservative perturbation :math:`\\nabla\\chi`;
-- :func:`split_field_2d`: a field with known exact split
+- :func:`split_field_2d`, :func:`split_field_3d`: fields with known exact split
   :math:`s = (\\nabla\\log p_t + \\nabla\\chi) + r`.
 """
 
@@ -20,7 +20,8 @@ from .gauge_fields import (GaussianGaugeField, SkewTensorGaugeField,
                            StreamFunctionGaugeField2D, J2)
 
 __all__ = ["schedule", "gmm_2d", "gmm_3d", "gaussian_3d", "gauge_fields_2d", "gauge_field_3d",
-           "gaussian_gauge_field", "wrong_potential", "split_field_2d", "BOX_2D", "BOX_3D"]
+           "gaussian_gauge_field", "wrong_potential", "split_field_2d", "split_field_3d", "BOX_2D",
+           "BOX_3D"]
 
 #: boxes on which the densities at t in [0, 1] are below 1e-7 of their maximum on the faces
 BOX_2D = ((-8.0, -8.0), (8.0, 8.0))
@@ -122,6 +123,51 @@ def split_field_2d(t: float, law=None, sched=None):
 
     def exact_gradient(x):
         return law.score(x, a, s) + chi.grad(x) + wave.grad(x)
+
+    def exact_remainder(x):
+        return gauge(x, t)
+
+    def field(x):
+        return exact_gradient(x) + exact_remainder(x)
+
+    def log_density(x):
+        return law.log_prob(x, a, s)
+
+    return field, exact_gradient, exact_remainder, log_density, score
+
+
+def split_field_3d(t: float, law=None, sched=None):
+    """A 3-D field on :math:`p_t` with a known exact split (the 3-D benchmark problem).
+
+    :math:`s = (\\nabla\\log p_t + \\nabla\\chi) + r` on :func:`gmm_3d`, with
+    :math:`\\chi = 0.5\\sin(0.6x - 0.4y + 0.5z)` and :math:`r` the skew-tensor gauge
+    field of :func:`gauge_field_3d`.
+
+    Parameters
+    ----------
+    t : float
+        The diffusion time, inside the schedule's range.
+    law : GaussianMixture, optional
+        Default :func:`gmm_3d`.
+    sched : NoiseSchedule, optional
+        Default :func:`schedule`.
+
+    Returns
+    -------
+    field, exact_gradient, exact_remainder, log_density, score : callables on (m, 3) points
+        As for :func:`split_field_2d`.
+    """
+    law = gmm_3d() if law is None else law
+    sched = schedule() if sched is None else sched
+    a, s = (float(v) for v in sched.marginal(t))
+    gauge = gauge_field_3d(law, sched)
+    chi = PlaneWave(0.5, [0.6, -0.4, 0.5])
+
+    def score(x):
+        return law.score(x, a, s)
+
+    def exact_gradient(x):
+        return law.score(x, a, s) + chi.grad(x)
 
     def exact_remainder(x):
         return gauge(x, t)
