@@ -124,3 +124,25 @@ def test_figures_verb_renders_registered_figures(tmp_path, capsys):
     assert main(["figures", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "figures written" in out
+
+
+def test_a_pattern_without_match_is_refused_even_next_to_one_that_matches(tmp_path):
+    proc = _run("verify", "-k", "orthogonal_split", "-k", "zzzz_no_such", "--out",
+                str(tmp_path))
+    assert proc.returncode == 2
+    assert "-k zzzz_no_such: no claim matches" in proc.stderr and "closest ids" in proc.stderr
+    assert not (tmp_path / "results.json").exists()
+
+
+def test_figures_pattern_without_match_lists_closest_names(tmp_path):
+    proc = _run("figures", "-k", "score_fieldz_typo", "--out", str(tmp_path))
+    assert proc.returncode == 2
+    assert "no figure matches; closest names:" in proc.stderr
+    assert "diffusion.exact.score_fields" in proc.stderr
+
+
+def test_list_into_a_closed_pipe_stops_quietly():
+    proc = subprocess.run(f"{sys.executable} -m toytheory.cli list | head -1", shell=True,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.stdout.count("\n") == 1
+    assert "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr

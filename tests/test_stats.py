@@ -218,3 +218,74 @@ def test_pooling_gives_every_group_the_minimum_expected_count():
     sums = [expected[g].sum() for g in groups]
     assert min(sums) >= 5.0
     assert sorted(np.concatenate(groups).tolist()) == list(range(len(expected)))
+
+
+# ----------------------------------------------------------------------------- more calibration and power
+
+def test_exact_binomial_test_is_not_anticonservative_under_the_null():
+    # the exact test is conservative: its rejection rate is at most the level
+    count, audit = _audit(lambda r: stats.binomial_test(int(r.binomial(80, 0.3)), 80, 0.3, ALPHA),
+                          alternative="greater")
+    assert not audit.reject, count
+
+
+def test_exact_binomial_test_detects_a_planted_probability_shift():
+    # planted: true p = 0.45 where the null says 0.30, n = 400 (power about 1 at 1e-6)
+    result = stats.binomial_test(int(np.random.default_rng(3).binomial(400, 0.45)), 400, 0.3,
+                                 AUDIT)
+    assert result.reject
+
+
+def test_chisquare_two_sample_rejection_rate_under_null_matches_level():
+    p = np.array([0.4, 0.3, 0.2, 0.1])
+
+    def run(rng):
+        return stats.chisquare_two_sample(rng.multinomial(150, p), rng.multinomial(200, p), ALPHA)
+
+    count, audit = _audit(run)
+    assert not audit.reject, count
+
+
+def test_chisquare_two_sample_detects_a_planted_cell_shift():
+    # planted: 0.1 of mass moved from the first cell to the last in one sample, n = 5000 each
+    rng = np.random.default_rng(4)
+    p = np.array([0.4, 0.3, 0.2, 0.1])
+    q = np.array([0.3, 0.3, 0.2, 0.2])
+    assert stats.chisquare_two_sample(rng.multinomial(5000, p), rng.multinomial(5000, q),
+                                      AUDIT).reject
+    assert not stats.chisquare_two_sample(rng.multinomial(5000, p), rng.multinomial(5000, p),
+                                          AUDIT).reject
+
+
+def test_ks_two_sample_detects_a_planted_location_shift():
+    # planted: mean 0.25 against 0, 4000 points each (D about 0.1, critical value at 1e-6
+    # about 0.06)
+    rng = np.random.default_rng(5)
+    assert stats.ks_2samp(rng.standard_normal(4000), 0.25 + rng.standard_normal(4000),
+                          AUDIT).reject
+
+
+def test_family_corrections_detect_one_planted_signal_among_nulls():
+    # planted: one p-value of 1e-9 among four uniform ones; Holm and Bonferroni both reject
+    # the family at 1e-6 and single out that hypothesis, and neither rejects four nulls
+    rng = np.random.default_rng(6)
+    nulls = list(rng.uniform(0.01, 1.0, 4))
+    for method in (stats.bonferroni, stats.holm):
+        family = method(nulls + [1e-9], AUDIT)
+        assert family.reject and list(family.rejects) == [False] * 4 + [True]
+        assert not method(nulls, AUDIT).reject
+
+
+def test_wilson_interval_coverage_is_within_a_binomial_band_around_the_level():
+    # Wilson's interval is approximate: at n = 200, p = 0.3 its miss rate is close to the
+    # level; held two-sided to a binomial audit at 1e-6 around the exact miss probability
+    n, p, level = 200, 0.3, 0.05
+    ks = np.arange(n + 1)
+    miss = np.array([not (lo <= p <= hi) for lo, hi in
+                     (stats.wilson_interval(int(k), n, level) for k in ks)])
+    exact_miss = float(sps.binom.pmf(ks, n, p)[miss].sum())
+    assert abs(exact_miss - level) < 0.02      # the interval's exact miss probability
+    rng = np.random.default_rng(8)
+    draws = rng.binomial(n, p, size=4000)
+    count = int(miss[draws].sum())
+    assert not audit_rate(count, draws.size, exact_miss, AUDIT).reject

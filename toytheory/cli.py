@@ -78,12 +78,13 @@ def build_parser() -> argparse.ArgumentParser:
 def _select_or_fail(registry, tier, patterns):
     from .claims.registry import closest_ids, select
 
+    for p in patterns or []:   # every pattern must match: a typo next to a good one is not ignored
+        if not select(registry, tier, [p]):
+            near = closest_ids(registry, p)
+            raise UsageError(f"-k {p}: no claim matches in tier {tier}; "
+                             f"closest ids: {', '.join(near) if near else '(none)'}")
     chosen = select(registry, tier, patterns)
     if not chosen:
-        if patterns:
-            near = closest_ids(registry, patterns[0])
-            raise UsageError(f"-k {' '.join(patterns)}: no claim matches in tier {tier}; "
-                             f"closest ids: {', '.join(near) if near else '(none)'}")
         raise UsageError(f"no claims in tier {tier}")
     return chosen
 
@@ -193,6 +194,13 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("toytheory: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # the reader went away (``toytheory list | head``): stop quietly, as Unix tools do
+        import os
+
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -51,15 +51,24 @@ def register_figure(name: str, *, caption: str):
 
 def render_figures(out_dir, *, seed: int = 0, patterns: list[str] | None = None,
                    formats=("png",)) -> list[Path]:
-    """Render every registered figure (matching ``patterns``) into ``out_dir``."""
-    from .claims.registry import load_catalog
+    """Render every registered figure (matching ``patterns``) into ``out_dir``.
+
+    A pattern is a glob on the figure's name when it has ``*``, ``?`` or ``[``, otherwise a
+    substring, as for claims. A pattern that matches no figure is refused, with the closest
+    names.
+    """
+    from .claims.registry import closest_names, id_matches, load_catalog
     from .claims.report import check_writable
 
     load_catalog()
+    for p in patterns or []:
+        if not any(id_matches(name, p) for name in FIGURES):
+            near = closest_names(list(FIGURES), p)
+            raise ValueError(f"-k {p}: no figure matches; closest names: {', '.join(near)}")
     out = check_writable(out_dir)
     written = []
     for spec in sorted(FIGURES.values(), key=lambda s: s.name):
-        if patterns and not any(p in spec.name for p in patterns):
+        if patterns and not any(id_matches(spec.name, p) for p in patterns):
             continue
         fig = spec.make(seed)
         for fmt in formats:

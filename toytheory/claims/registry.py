@@ -208,6 +208,29 @@ def load_catalog(package: str = "toytheory.claims.catalog") -> Registry:
     return REGISTRY
 
 
+def id_matches(name: str, pattern: str) -> bool:
+    """Whether ``name`` matches ``pattern``: a glob when the pattern has ``*``, ``?`` or
+    ``[``, otherwise a substring (the rule of ``-k`` for claims and figures)."""
+    import fnmatch
+
+    if any(ch in pattern for ch in "*?["):
+        return fnmatch.fnmatchcase(name, pattern)
+    return pattern in name
+
+
+def closest_names(names, pattern: str, n: int = 5) -> list[str]:
+    """The ``n`` names closest to ``pattern`` (whole name or one dotted part), best first."""
+    import difflib
+
+    def score(name: str) -> float:
+        whole = difflib.SequenceMatcher(None, pattern, name).ratio()
+        best_part = max((difflib.SequenceMatcher(None, pattern, part).ratio()
+                         for part in name.split(".")), default=0.0)
+        return max(whole, best_part)
+
+    return sorted(names, key=lambda i: (-score(i), i))[:n]
+
+
 def select(registry: Registry, tier: str, patterns: list[str] | None = None) -> list[Claim]:
     """The claims of ``tier`` whose id matches any of ``patterns``.
 
@@ -235,15 +258,7 @@ def select(registry: Registry, tier: str, patterns: list[str] | None = None) -> 
 
 def closest_ids(registry: Registry, pattern: str, n: int = 5) -> list[str]:
     """Claim ids closest to ``pattern`` (for a pattern that matched nothing), best first."""
-    import difflib
-
-    def score(claim_id: str) -> float:
-        whole = difflib.SequenceMatcher(None, pattern, claim_id).ratio()
-        best_part = max((difflib.SequenceMatcher(None, pattern, part).ratio()
-                         for part in claim_id.split(".")), default=0.0)
-        return max(whole, best_part)
-
-    return sorted(registry.ids(), key=lambda i: (-score(i), i))[:n]
+    return closest_names(registry.ids(), pattern, n)
 
 
 @dataclass
