@@ -23,9 +23,46 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from toytheory._validation import as_float_array, check_int
+
+ROW_SUM_ATOL = 1e-9   # as toytheory.rl.mdp.TabularMDP accepts
+"""How far a row of ``P`` or of the policy may sum from one (``tabular_returns``)."""
+
 __all__ = ["linearq_returns", "tabular_returns", "linearq_returns_python_loop",
            "linearq_returns_numpy_vectorized", "linearq_returns_torch"]
 
+
+def _check_linearq(u, prob_one, n) -> tuple[int, np.ndarray, int]:
+    """Validate the arguments shared by every Linearq(u) rollout.
+
+    Returns
+    -------
+    u : int
+        ``u >= 1``.
+    p : (3u+3,) float64 array
+        Finite probabilities in ``[0, 1]``.
+    n : int
+        ``n >= 1``.
+
+    Raises
+    ------
+    ValueError
+        Naming ``u``, ``prob_one`` or ``n``.
+    """
+    u = check_int("u", u, low=1)
+    p = np.ascontiguousarray(as_float_array("prob_one", prob_one, ndim=1))
+    if p.shape != (3 * u + 3,):
+        raise ValueError(f"prob_one: must have shape (3u+3,) = ({3 * u + 3},) (got {p.shape})")
+    if np.any((p < 0) | (p > 1)):
+        raise ValueError(f"prob_one: must lie in [0, 1] (got min {p.min()!r}, max {p.max()!r})")
+    n = check_int("n", n, low=1)
+    return u, p, n
+
+
+def _check_rng(rng) -> np.random.Generator:
+    if not isinstance(rng, np.random.Generator):
+        raise ValueError(f"rng: must be a numpy.random.Generator (got {type(rng).__name__})")
+    return rng
 
 
 @njit(cache=True, inline="always")
@@ -102,19 +139,26 @@ def linearq_returns(u: int, prob_one, n: int, seed: int) -> np.ndarray:
     Parameters
     ----------
     u : int
+        ``u >= 1``.
     prob_one : (3u+3,) array
-        ``P(a = 1 | s)``.
+        ``P(a = 1 | s)``, each in ``[0, 1]``.
     n : int
+        Number of episodes, ``n >= 1``.
     seed : int
 
     Returns
     -------
     (n,) float64 array of returns (sums of ``H = 3u+3`` rewards).
+
+    Raises
+    ------
+    ValueError
+        Naming ``u`` (``u < 1``), ``prob_one`` (wrong shape, NaN, or outside
+        ``[0, 1]``), ``n`` (``n < 1``) or ``seed`` (not an integer).
     """
-    p = np.ascontiguousarray(prob_one, dtype=np.float64)
-    if p.shape != (3 * u + 3,):
-        raise ValueError(f"prob_one: must have shape (3u+3,) = ({3 * u + 3},) (got {p.shape})")
-    return _linearq_kernel(int(u), p, int(n), int(seed) & 0xFFFFFFFF)
+    u, p, n = _check_linearq(u, prob_one, n)
+    seed = check_int("seed", seed)
+    return _linearq_kernel(u, p, n, seed & 0xFFFFFFFF)
 
 
 @njit(cache=True, parallel=True)
@@ -142,19 +186,65 @@ def tabular_returns(P, r, start: int, policy, n: int, seed: int) -> np.ndarray:
     Parameters
     ----------
     P : (S, A, S) array
+        Transition probabilities: non-negative, every row ``P[s, a, :]`` sums
+        to one within ``ROW_SUM_ATOL = 1e-9``.
     r : (S, A) array
+        Finite rewards.
     start : int
+        ``0 <= start < S``.
     policy : (H, S, A) array of action probabilities
-    n, seed : int
+        ``H >= 1``; non-negative, every row sums to one within ``1e-9``.
+    n : int
+        Number of episodes, ``n >= 1``.
+    seed : int
 
     Returns
     -------
     (n,) float64 array
+
+    Raises
+    ------
+    ValueError
+        Naming ``P``, ``r``, ``start``, ``policy``, ``n`` or ``seed`` when the
+        corresponding condition above fails.
     """
+    P = as_float_array("P", P, ndim=3)
+    S, A, S2 = P.shape
+    if S == 0 or A == 0 or S2 != S:
+        raise ValueError(f"P: must have shape (S, A, S) with S, A >= 1 (got {P.shape})")
+    _check_rows("P", P)
+    r = as_float_array("r", r, ndim=2)
+    if r.shape != (S, A):
+        raise ValueError(f"r: must have shape (S, A) = ({S}, {A}) (got {r.shape})")
+    start = check_int("start", start, low=0, high=S - 1)
+    pi = as_float_array("policy", policy, ndim=3)
+    if pi.shape[0] < 1:
+        raise ValueError(f"policy: must cover a horizon H >= 1 (got shape {pi.shape})")
+    if pi.shape[1:] != (S, A):
+        raise ValueError(f"policy: must have shape (H, S, A) = (H, {S}, {A}) (got {pi.shape})")
+    _check_rows("policy", pi)
+    n = check_int("n", n, low=1)
+    seed = check_int("seed", seed)
     cum_P = np.ascontiguousarray(np.cumsum(P, axis=2))
-    cum_pi = np.ascontiguousarray(np.cumsum(policy, axis=2))
-    return _tabular_kernel(cum_P, np.ascontiguousarray(r, dtype=np.float64), int(start), cum_pi,
-                           int(n), int(seed) & 0xFFFFFFFF)
+    cum_pi = np.ascontiguousarray(np.cumsum(pi, axis=2))
+    return _tabular_kernel(cum_P, np.ascontiguousarray(r), start, cum_pi, n,
+                           seed & 0xFFFFFFFF)
+
+
+def _check_rows(name: str, table: np.ndarray) -> None:
+    """Every row ``table[..., :]`` is a probability vector (within ``ROW_SUM_ATOL``)."""
+    if np.any(table < 0):
+        index = tuple(int(i) for i in np.argwhere(table < 0)[0][:-1])
+        raise ValueError(f"{name}: must be non-negative (got a negative entry in row {index})")
+    sums = table.sum(axis=-1)
+    bad = np.abs(sums - 1.0) > ROW_SUM_ATOL
+    if np.any(bad):
+        index = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise ValueError(f"{name}: every row must sum to one (within {ROW_SUM_ATOL:g}) "
+                         f"(got sum {sums[index]!r} in row {index})")
+
+
+_LOOP_CHUNK = 8192  # episodes per block of draws in linearq_returns_python_loop
 
 
 def _python_next(u, s, a):
@@ -177,28 +267,73 @@ def _python_q(u, s, a):
 
 
 def linearq_returns_python_loop(u: int, prob_one, n: int, rng) -> np.ndarray:
-    """The baseline: one episode at a time in Python, numpy Generator draws."""
+    """The baseline: one episode at a time in Python, numpy Generator draws.
+
+    Parameters
+    ----------
+    u : int
+        ``u >= 1``.
+    prob_one : (3u+3,) array
+        ``P(a = 1 | s)``, each in ``[0, 1]``.
+    n : int
+        Number of episodes, ``n >= 1``.
+    rng : numpy.random.Generator
+
+    Returns
+    -------
+    (n,) float64 array of returns.
+
+    Raises
+    ------
+    ValueError
+        Naming ``u``, ``prob_one``, ``n`` or ``rng``, as :func:`linearq_returns`.
+    """
+    u, p, n = _check_linearq(u, prob_one, n)
+    rng = _check_rng(rng)
     H, last = 3 * u + 3, 3 * u + 2
-    p = np.asarray(prob_one, dtype=float)
     out = np.empty(n)
-    draws = rng.random((n, H))
-    for i in range(n):
-        s, total = 0, 0.0
-        for h in range(H):
-            if s == last:
-                break
-            a = 1 if draws[i, h] < p[s] else 0
-            s2 = _python_next(u, s, a)
-            total += _python_q(u, s, a) - max(_python_q(u, s2, 0), _python_q(u, s2, 1))
-            s = s2
-        out[i] = total
+    for first in range(0, n, _LOOP_CHUNK):
+        # H uniforms per episode, drawn a block of episodes at a time: the same stream as
+        # one rng.random((n, H)) call, without its n * H * 8 bytes (2.4 GB at n = 10^6, u = 100)
+        draws = rng.random((min(_LOOP_CHUNK, n - first), H))
+        for j in range(draws.shape[0]):
+            s, total = 0, 0.0
+            for h in range(H):
+                if s == last:
+                    break
+                a = 1 if draws[j, h] < p[s] else 0
+                s2 = _python_next(u, s, a)
+                total += _python_q(u, s, a) - max(_python_q(u, s2, 0), _python_q(u, s2, 1))
+                s = s2
+            out[first + j] = total
     return out
 
 
 def linearq_returns_numpy_vectorized(u: int, prob_one, n: int, rng) -> np.ndarray:
-    """The baseline: all episodes at once with numpy, one time step at a time."""
+    """The baseline: all episodes at once with numpy, one time step at a time.
+
+    Parameters
+    ----------
+    u : int
+        ``u >= 1``.
+    prob_one : (3u+3,) array
+        ``P(a = 1 | s)``, each in ``[0, 1]``.
+    n : int
+        Number of episodes, ``n >= 1``.
+    rng : numpy.random.Generator
+
+    Returns
+    -------
+    (n,) float64 array of returns.
+
+    Raises
+    ------
+    ValueError
+        Naming ``u``, ``prob_one``, ``n`` or ``rng``, as :func:`linearq_returns`.
+    """
+    u, p, n = _check_linearq(u, prob_one, n)
+    rng = _check_rng(rng)
     H, last = 3 * u + 3, 3 * u + 2
-    p = np.asarray(prob_one, dtype=float)
     states = np.arange(last + 1)
     nxt = np.array([[_python_next(u, s, a) for a in (0, 1)] for s in states])
     q = np.array([[_python_q(u, s, a) for a in (0, 1)] for s in states])
@@ -221,16 +356,23 @@ def linearq_returns_torch(u: int, prob_one, n: int, seed: int, device: str = "cp
     The same process as :func:`linearq_returns_numpy_vectorized`, for the GPU:
     tables are built from the definition, draws come from a seeded
     ``torch.Generator`` on ``device``. Returns a float64 numpy array.
+
+    Raises
+    ------
+    ValueError
+        Naming ``u``, ``prob_one``, ``n`` or ``seed``, as :func:`linearq_returns`.
     """
     import torch
 
+    u, p_np, n = _check_linearq(u, prob_one, n)
+    seed = check_int("seed", seed)
     H, last = 3 * u + 3, 3 * u + 2
     states = range(last + 1)
     nxt = torch.tensor([[_python_next(u, s, a) for a in (0, 1)] for s in states], device=device)
     q = torch.tensor([[_python_q(u, s, a) for a in (0, 1)] for s in states],
                      dtype=torch.float64, device=device)
     rew = q - q.max(dim=1).values[nxt]
-    p = torch.as_tensor(np.asarray(prob_one, dtype=float), device=device)
+    p = torch.as_tensor(p_np, device=device)
     gen = torch.Generator(device=device).manual_seed(int(seed))
     s = torch.zeros(n, dtype=torch.int64, device=device)
     total = torch.zeros(n, dtype=torch.float64, device=device)

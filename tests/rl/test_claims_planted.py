@@ -119,3 +119,101 @@ def test_a_dqn_stopped_after_one_target_holds_the_statement(monkeypatch):
     result = run_quick("rl.linearq.dqn_falls_short", us=(16,), seeds=1, rcsl_steps=5)
     assert result["verdict"] == "holds"
 
+
+
+STITCHING_BASELINES = {"rcsl": "RCSL", "bc": "BC (stochastic)",
+                       "bc_greedy": "BC (most frequent action)"}
+
+
+@pytest.mark.parametrize("field", STITCHING_BASELINES, ids=list(STITCHING_BASELINES))
+def test_a_baseline_that_stitches_fails_its_clopper_pearson_check(monkeypatch, field):
+    """Plant an RCSL / behaviour cloning that stitches: it earns MBRCSL's return on every seed.
+
+    The claim's check "probability of reaching the optimum <= 0.5" (upper end of
+    the exact interval) must then fail for the planted method, and only for it;
+    the other methods' checks still pass, so the refutation is the plant's.
+    24 seeds (quick tier: 40) are enough for 0/24 and 24/24 to clear 0.5 at the
+    claim's level 1e-6 (upper end 0.45, lower end 0.55), so the unplanted
+    checks can pass.
+    """
+    from dataclasses import replace
+
+    import toytheory.rl.pointmaze as maze
+
+    original = maze.mbrcsl
+
+    def stitching(m, d, n_rollouts=1000, rng=None):
+        result = original(m, d, n_rollouts, rng)
+        return replace(result, **{field: result.mbrcsl})
+
+    monkeypatch.setattr(maze, "mbrcsl", stitching)
+    result = run_quick("rl.pointmaze.mbrcsl_stitches", seeds=24, n_data=300, n_rollouts=300)
+    assert result["verdict"] == "refuted"
+    checks = {n["name"].split(":")[0]: n for n in result["numbers"]
+              if "probability of reaching the optimum" in n["name"]}
+    assert set(checks) == {"MBRCSL", *STITCHING_BASELINES.values()}
+    planted = STITCHING_BASELINES[field]
+    assert checks[planted]["passed"] is False
+    assert checks[planted]["note"].startswith("24/24 seeds")  # every seed stitched
+    assert all(n["passed"] for name, n in checks.items() if name != planted)
+
+
+def _fqi_run(u, gaps):
+    """A LearnerRun whose return at (width, seed) is 4u + 2 - gaps[width][seed]."""
+    from fractions import Fraction
+
+    from toytheory.rl.learners import LearnerRun
+
+    optimum = Fraction(4 * u + 2)
+    returns = {(w, s): optimum - Fraction(g) for w, gs in gaps.items() for s, g in enumerate(gs)}
+    greedy = {}
+    for key, ret in returns.items():  # the threshold policy, wrong at s = u when short
+        actions = (np.arange(3 * u + 3) >= u + 1).astype(int)
+        actions[u] ^= int(ret < optimum)
+        greedy[key] = actions.tolist()
+    return LearnerRun("fqi", u, returns, optimum, {"greedy_actions": greedy})
+
+
+def test_shortfall_summary_states_the_observation_from_the_numbers():
+    from toytheory.rl.learners import shortfall_summary
+
+    run = _fqi_run(16, {2: ["1/2", 1], 4: ["1/2", "1/2"], 8: [0, 0], 16: [0, 0], 64: [0, 0]})
+    assert shortfall_summary([run]) == (
+        "Observed in this run: at u = 16, 2 of 8 runs at widths [u/4, 4u] ended short "
+        "(2 by 1/2); widths 8, 16 and 64 reached 4u + 2 = 66 on every seed, widths 2 and 4 "
+        "on no seed.")
+    # planted: width 16 now misses by 1 on one seed; the sentence must change accordingly
+    bent = _fqi_run(16, {2: ["1/2", 1], 4: ["1/2", "1/2"], 8: [0, 0], 16: [0, 1], 64: [0, 0]})
+    text = shortfall_summary([bent])
+    assert "3 of 8 runs at widths [u/4, 4u] ended short (2 by 1/2 and 1 by 1)" in text
+    assert "widths 8 and 64 reached 4u + 2 = 66 on every seed" in text
+
+
+def test_shortfall_summary_refuses_what_is_not_a_run():
+    from toytheory.rl.learners import shortfall_summary
+
+    with pytest.raises(ValueError, match=r"^runs: must hold LearnerRun"):
+        shortfall_summary([{"u": 4}])
+
+
+def test_the_dqn_claim_attaches_the_observation_and_keeps_its_verdict_logic(monkeypatch):
+    """The note is computed from the run's returns; the verdict still comes from the fraction."""
+    import toytheory.rl.learners as learners
+
+    gaps = {2: ["1/2"], 4: ["1/2"], 8: [0], 16: [0], 64: [0]}
+
+    def fake_fqi(u, widths, seeds, steps=50, **kw):
+        assert sorted(widths) == sorted(gaps)
+        return _fqi_run(u, gaps)
+
+    def fake_rcsl(u, widths, seeds, steps=2000, **kw):
+        return _fqi_run(u, {w: [0] for w in widths})
+
+    monkeypatch.setattr(learners, "fit_q_iteration", fake_fqi)
+    monkeypatch.setattr(learners, "fit_rcsl_mlp", fake_rcsl)
+    result = run_quick("rl.linearq.dqn_falls_short", us=(16,), seeds=1)
+    assert result["verdict"] == "refuted"  # 1 of 4 runs at widths 4..64 short: 1/4 < 1/2
+    assert any(note.startswith("Observed in this run: at u = 16, 1 of 4 runs at widths "
+                               "[u/4, 4u] ended short (1 by 1/2); widths 8, 16 and 64 reached "
+                               "4u + 2 = 66 on its seed. RCSL (widths 8, 16) reached 4u + 2 in "
+                               "2 of 2 runs") for note in result["notes"]), result["notes"]

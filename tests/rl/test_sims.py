@@ -64,19 +64,53 @@ def test_planted_wrong_exploration_rate_is_rejected_by_the_return_law():
     assert law_test(5, 0.22, 0.25).verdict == "reject"
 
 
-def test_numpy_baselines_and_the_kernel_agree_in_law():
+def baselines_against_kernel(planted: str | None = None, shift: float = 0.0):
+    """Two-sample chi-square tests: kernel vs numpy vectorized, kernel vs Python loop.
+
+    Linearq(4) under the eps-greedy threshold policy, eps = 0.3 (so
+    ``P(a = 1 | s)`` is 0.85 or 0.15). ``planted`` names one contender
+    (``"kernel"``, ``"vectorized"`` or ``"loop"``) that instead runs with every
+    ``P(a = 1 | s)`` moved ``shift`` towards 1/2, i.e. exploration rate
+    ``0.3 + 2 * shift``. Returns the two test results (kernel vs vectorized,
+    kernel vs loop).
+    """
     u = 4
     p = epsilon_mixture(linearq_optimal_actions(u), 2, 0.3)[:, 1]
-    kernel = linearq_returns(u, p, 20_000, 9)
-    vec = linearq_returns_numpy_vectorized(u, p, 20_000, np.random.default_rng(1))
-    loop = linearq_returns_python_loop(u, p, 5_000, np.random.default_rng(2))
+    bent = p + np.where(p > 0.5, -shift, shift)
+
+    def law(name):
+        return bent if name == planted else p
+
+    kernel = linearq_returns(u, law("kernel"), 20_000, 9)
+    vec = linearq_returns_numpy_vectorized(u, law("vectorized"), 20_000, np.random.default_rng(1))
+    loop = linearq_returns_python_loop(u, law("loop"), 5_000, np.random.default_rng(2))
     support = np.unique(np.concatenate([kernel, vec, loop]))
 
     def counts(x):
         return np.bincount(np.searchsorted(support, x), minlength=support.size)
 
-    assert stats.chisquare_two_sample(counts(kernel), counts(vec), LEVEL).verdict == "accept"
-    assert stats.chisquare_two_sample(counts(kernel), counts(loop), LEVEL).verdict == "accept"
+    return (stats.chisquare_two_sample(counts(kernel), counts(vec), LEVEL),
+            stats.chisquare_two_sample(counts(kernel), counts(loop), LEVEL))
+
+
+def test_numpy_baselines_and_the_kernel_agree_in_law():
+    vec_test, loop_test = baselines_against_kernel()
+    assert vec_test.verdict == "accept"
+    assert loop_test.verdict == "accept"
+
+
+@pytest.mark.parametrize("planted", ["kernel", "vectorized", "loop"])
+def test_planted_exploration_shift_is_rejected_by_the_baseline_law_tests(planted):
+    """Companion: exploration rate 0.4 instead of 0.3 in one contender, same tests, same level.
+
+    A planted kernel differs from both baselines, so both tests must reject; a
+    planted baseline must be rejected by its own test, and the other test
+    (two correct contenders) still accepts.
+    """
+    vec_test, loop_test = baselines_against_kernel(planted, shift=0.05)
+    expected = {"kernel": ("reject", "reject"), "vectorized": ("reject", "accept"),
+                "loop": ("accept", "reject")}[planted]
+    assert (vec_test.verdict, loop_test.verdict) == expected
 
 
 def test_rollouts_are_reproducible_and_thread_independent():

@@ -54,7 +54,7 @@ _EXPORTS = {
     "TabularRCSL": "rcsl", "fit_tabular_rcsl": "rcsl", "fit_behaviour_cloning": "rcsl",
     "stitching_mdp": "stitching", "stitching_dataset": "stitching",
     "point_maze": "pointmaze", "point_maze_dataset": "pointmaze", "mbrcsl": "pointmaze",
-    "fit_q_iteration": "learners", "fit_rcsl_mlp": "learners",
+    "fit_q_iteration": "learners", "fit_rcsl_mlp": "learners", "shortfall_summary": "learners",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -62,8 +62,10 @@ class TrajectoryDataset:
             raise ValueError(f"rewards: must have shape (n, H) = ({n}, {H}) (got {rewards.shape})")
         if not np.all(np.isfinite(rewards)):
             raise ValueError("rewards: must be finite (NaN or inf present)")
-        object.__setattr__(self, "states", states.astype(np.int64))
-        object.__setattr__(self, "actions", actions.astype(np.int64))
+        states = _indices("states", states)
+        actions = _indices("actions", actions)
+        object.__setattr__(self, "states", states)
+        object.__setattr__(self, "actions", actions)
         object.__setattr__(self, "rewards", rewards)
 
     @property
@@ -81,6 +83,26 @@ class TrajectoryDataset:
     def returns(self) -> np.ndarray:
         """Total return of each trajectory, shape ``(n,)``."""
         return self.rewards.sum(axis=1)
+
+
+def _indices(name: str, values: np.ndarray) -> np.ndarray:
+    """Non-negative integer indices as int64 (negative ones would wrap around in counts).
+
+    Raises
+    ------
+    ValueError
+        ``name: must ...`` for booleans, non-integer values or negative values.
+    """
+    if values.dtype == bool:
+        raise ValueError(f"{name}: must be integer indices (got booleans)")
+    if values.dtype.kind == "f":
+        if not np.all(np.isfinite(values)) or np.any(values != np.round(values)):
+            raise ValueError(f"{name}: must be integer indices (got non-integer values)")
+    elif values.size and values.dtype.kind not in "iu":
+        raise ValueError(f"{name}: must be integer indices (got dtype {values.dtype})")
+    if values.size and values.min() < 0:
+        raise ValueError(f"{name}: must be non-negative (got {values.min()!r})")
+    return values.astype(np.int64)
 
 
 def concatenate(*datasets: TrajectoryDataset) -> TrajectoryDataset:

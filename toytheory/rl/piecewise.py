@@ -26,6 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 
+from .._validation import check_int
 from .exact import as_fraction
 
 __all__ = ["PiecewiseLinear", "TwoLayerReLU", "relu"]
@@ -108,9 +109,22 @@ class PiecewiseLinear:
         ``f(k+1) = f(k) + sigma_k + sum_{x_j in (k, k+1]} gamma_j (k + 1 - x_j)``, with
         ``sigma_k`` the slope just right of ``k``: ``O(n + m)`` rational operations
         instead of ``O(n m)``.
+
+        Parameters
+        ----------
+        n : int
+            Number of grid points, ``n >= 1``.
+
+        Returns
+        -------
+        list of Fraction
+
+        Raises
+        ------
+        ValueError
+            ``n: must be an integer`` or ``n: must be >= 1``.
         """
-        if n < 1:
-            raise ValueError(f"n: must be >= 1 (got {n})")
+        n = check_int("n", n, low=1)
         value = self(0)
         slope = self.beta + sum((g for k, g in zip(self.knots, self.jumps) if k <= 0),
                                 Fraction(0))

@@ -32,7 +32,7 @@ from .._validation import check_int, check_real
 from .datasets import TrajectoryDataset, sample_trajectories
 from .exact import DeterministicMDP, exact_value_iteration
 from .mdp import TabularMDP
-from .rcsl import fit_behaviour_cloning, fit_tabular_rcsl
+from .rcsl import BehaviourCloning, fit_behaviour_cloning, fit_tabular_rcsl
 
 __all__ = ["MAZE_MAP", "START", "GOAL", "ACTIONS", "PointMaze", "point_maze",
            "point_maze_dataset", "LearnedModel", "fit_tabular_model", "behaviour_table",
@@ -171,11 +171,34 @@ def fit_tabular_model(dataset: TrajectoryDataset, n_states: int, n_actions: int)
 
         \\hat P(s' \\mid s, a) = \\frac{N(s, a, s')}{N(s, a)}, \\qquad
         \\hat r(s, a) = \\frac{1}{N(s, a)} \\sum_{(s_h, a_h) = (s, a)} r_h.
+
+    Parameters
+    ----------
+    dataset : TrajectoryDataset
+    n_states, n_actions : int
+        ``>= 1``; every state of the data lies in ``0..n_states-1`` and every
+        action in ``0..n_actions-1``.
+
+    Returns
+    -------
+    LearnedModel
+
+    Raises
+    ------
+    ValueError
+        Naming ``dataset`` (not a dataset, or a state or action out of range),
+        ``n_states`` or ``n_actions``.
     """
     if not isinstance(dataset, TrajectoryDataset):
         raise ValueError(f"dataset: must be a TrajectoryDataset (got {type(dataset).__name__})")
     S = check_int("n_states", n_states, low=1)
     A = check_int("n_actions", n_actions, low=1)
+    if dataset.states.size and dataset.states.max() >= S:
+        raise ValueError(f"dataset: states must lie in 0..n_states-1 = 0..{S - 1} "
+                         f"(got {dataset.states.max()})")
+    if dataset.actions.size and dataset.actions.max() >= A:
+        raise ValueError(f"dataset: actions must lie in 0..n_actions-1 = 0..{A - 1} "
+                         f"(got {dataset.actions.max()})")
     s, a = dataset.states[:, :-1].ravel(), dataset.actions.ravel()
     s2, r = dataset.states[:, 1:].ravel(), dataset.rewards.ravel()
     counts = np.zeros((S, A, S))
@@ -191,7 +214,27 @@ def fit_tabular_model(dataset: TrajectoryDataset, n_states: int, n_actions: int)
 
 
 def behaviour_table(behaviour, n_states: int) -> np.ndarray:
-    """The cloned behaviour law ``pi(a | s)`` as an ``(S, A)`` float array."""
+    """The cloned behaviour law ``pi(a | s)`` as an ``(S, A)`` float array.
+
+    Parameters
+    ----------
+    behaviour : BehaviourCloning
+    n_states : int
+        ``S >= 1``; states the data never shows act uniformly.
+
+    Returns
+    -------
+    (S, A) float array whose rows sum to one.
+
+    Raises
+    ------
+    ValueError
+        Naming ``behaviour`` (not a :class:`~toytheory.rl.rcsl.BehaviourCloning`)
+        or ``n_states`` (not an integer ``>= 1``).
+    """
+    if not isinstance(behaviour, BehaviourCloning):
+        raise ValueError(f"behaviour: must be a BehaviourCloning (got {type(behaviour).__name__})")
+    n_states = check_int("n_states", n_states, low=1)
     table = np.zeros((n_states, behaviour.n_actions))
     for s in range(n_states):
         for a, p in behaviour.action_probabilities(s).items():
@@ -209,7 +252,14 @@ def model_rollouts(model: LearnedModel, behaviour, start: int, H: int, n: int,
     behaviour : BehaviourCloning
     start, H, n : int
     rng : Generator, int or None
+
+    Raises
+    ------
+    ValueError
+        Naming ``model``, ``behaviour``, ``start``, ``H`` or ``n``.
     """
+    if not isinstance(model, LearnedModel):
+        raise ValueError(f"model: must be a LearnedModel (got {type(model).__name__})")
     S = model.P.shape[0]
     return sample_trajectories(model.as_mdp(H, start), behaviour_table(behaviour, S), n, rng)
 
@@ -237,9 +287,28 @@ def mbrcsl(maze: PointMaze, dataset: TrajectoryDataset, n_rollouts: int = 1000,
     act by their most frequent action (ties: lowest); behaviour cloning is
     evaluated both as the stochastic empirical policy and by its most frequent
     action.
+
+    Parameters
+    ----------
+    maze : PointMaze
+    dataset : TrajectoryDataset
+        Trajectories of ``maze`` (states and actions in range).
+    n_rollouts : int
+        Model rollouts of the behaviour policy, ``>= 1``.
+    rng : Generator, int or None
+
+    Returns
+    -------
+    MBRCSLResult
+
+    Raises
+    ------
+    ValueError
+        Naming ``maze``, ``dataset`` or ``n_rollouts``.
     """
     if not isinstance(maze, PointMaze):
         raise ValueError(f"maze: must be a PointMaze (got {type(maze).__name__})")
+    n_rollouts = check_int("n_rollouts", n_rollouts, low=1)
     mdp = maze.mdp
     n_actions = mdp.n_actions
     model = fit_tabular_model(dataset, mdp.n_states, n_actions)

@@ -42,6 +42,8 @@ def _check_dataset(dataset) -> TrajectoryDataset:
         raise ValueError(f"dataset: must be a TrajectoryDataset (got {type(dataset).__name__})")
     if dataset.n == 0:
         raise ValueError("dataset: must hold at least one trajectory")
+    if dataset.H == 0:
+        raise ValueError("dataset: must have horizon H >= 1 (got trajectories of length 0)")
     return dataset
 
 
@@ -70,7 +72,8 @@ class TabularRCSL:
         self.n_actions = check_int("n_actions", n_actions, low=1)
         self.context_length = check_int("context_length", context_length, low=1)
         if dataset.actions.max() >= self.n_actions:
-            raise ValueError("dataset: holds an action beyond n_actions")
+            raise ValueError(f"dataset: actions must lie in 0..n_actions-1 = "
+                             f"0..{self.n_actions - 1} (got {dataset.actions.max()})")
         rtg = dataset.returns_to_go()
         table: dict[int, dict[Fraction, np.ndarray]] = defaultdict(dict)
         contexts: dict[tuple, np.ndarray] = {}
@@ -171,6 +174,9 @@ class BehaviourCloning:
     def __init__(self, dataset: TrajectoryDataset, n_actions: int):
         dataset = _check_dataset(dataset)
         self.n_actions = check_int("n_actions", n_actions, low=1)
+        if dataset.actions.max() >= self.n_actions:
+            raise ValueError(f"dataset: actions must lie in 0..n_actions-1 = "
+                             f"0..{self.n_actions - 1} (got {dataset.actions.max()})")
         counts: dict[int, np.ndarray] = {}
         for s, a in zip(dataset.states[:, :-1].ravel(), dataset.actions.ravel()):
             counts.setdefault(int(s), np.zeros(self.n_actions, dtype=np.int64))[a] += 1
@@ -195,5 +201,22 @@ class BehaviourCloning:
 
 
 def fit_behaviour_cloning(dataset: TrajectoryDataset, n_actions: int) -> BehaviourCloning:
-    """Fit tabular behaviour cloning (see :class:`BehaviourCloning`)."""
+    """Fit tabular behaviour cloning (see :class:`BehaviourCloning`).
+
+    Parameters
+    ----------
+    dataset : TrajectoryDataset
+        At least one trajectory of horizon ``H >= 1``.
+    n_actions : int
+        ``>= 1``; every action of the data lies in ``0..n_actions-1``.
+
+    Returns
+    -------
+    BehaviourCloning
+
+    Raises
+    ------
+    ValueError
+        Naming ``dataset`` (empty, or an action ``>= n_actions``) or ``n_actions``.
+    """
     return BehaviourCloning(dataset, n_actions)

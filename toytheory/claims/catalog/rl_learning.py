@@ -161,7 +161,7 @@ def first_deviation(run, width, seed) -> int | None:
     timeout={"full": 7200},
 )
 def dqn_falls_short(ctx, us, seeds, steps, rcsl_steps):
-    from toytheory.rl.learners import paper_widths
+    from toytheory.rl.learners import paper_widths, shortfall_summary
 
     ev = ctx.evidence()
     for u in us:
@@ -210,6 +210,8 @@ def dqn_falls_short(ctx, us, seeds, steps, rcsl_steps):
     k = sum(r.successes()[0] for r in rcsl_runs)
     n = sum(r.successes()[1] for r in rcsl_runs)
     ev.record("RCSL (widths 8, 16) runs reaching 4u + 2, same seeds", f"{k}/{n}")
+    ev.note(shortfall_summary(runs) + f" RCSL (widths 8, 16) reached 4u + 2 in {k} of {n} "
+            "runs on the same seeds.")
     ev.note(f"Fitted Q iteration (full-batch DQN with a target network): 2|S| target refreshes, "
             f"{steps} Adam steps each (learning rate 1e-2) on the squared TD error over the "
             "dataset's distinct transitions weighted by counts; targets stop at the absorbing "
