@@ -39,7 +39,8 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from toytheory.adaptive.holdout_experiment import (HoldoutExperimentResult,
+from toytheory._validation import check_int, check_real
+from toytheory.adaptive.holdout_experiment import (HoldoutExperimentResult, _check_k_values,
                                                     default_thresholdout_parameters,
                                                     scaled_k_values)
 
@@ -207,37 +208,78 @@ def simulate_reusable_holdout(n: int, d: int, k_values=None, reps: int = 1, *,
                               dtype=None) -> HoldoutExperimentResult:
     """The reusable-holdout experiment, ``reps`` repetitions, batched on ``device``.
 
-    Parameters and result as in
-    :func:`toytheory.adaptive.holdout_experiment.reusable_holdout_experiment`;
-    ``method`` is ``"projection"`` or ``"direct"`` (see the module notes),
-    ``batch`` the repetitions drawn at once (default: what fits in about
-    400 MB), ``seed`` an integer.
+    Parameters
+    ----------
+    n : int
+        Points per split (>= 2).
+    d : int
+        Features (>= 1).
+    k_values : sequence of int, optional
+        Non-decreasing integers in ``[0, d]`` (default
+        :func:`~toytheory.adaptive.holdout_experiment.scaled_k_values` of ``d``);
+        floats are refused, never truncated.
+    reps : int
+        Repetitions (>= 1).
+    informative : int
+        Features carrying signal, in ``[0, d]``.
+    strength : float
+        Their shift is ``strength / sqrt(n)`` (finite).
+    threshold, sigma : float, optional
+        Thresholdout's ``T`` and noise rate (finite, > 0).
+    budget : int, optional
+        Thresholdout's budget (an integer >= 1; ``2.9`` is refused, not truncated).
+    seed : int
+        A non-negative integer.
+    device : str or torch.device
+    method : {"projection", "direct"}
+        See the module notes.
+    batch : int, optional
+        Repetitions drawn at once (>= 1; default: what fits in about 400 MB).
+    chunk_rows : int
+        Rows drawn at once by ``method="direct"`` (>= 1).
+    dtype : torch floating dtype, optional
+        Default ``torch.float64``.
+
+    Returns
+    -------
+    HoldoutExperimentResult
+        As :func:`toytheory.adaptive.holdout_experiment.reusable_holdout_experiment`.
+
+    Raises
+    ------
+    ValueError
+        Naming the argument, for every argument above; all are checked
+        before any work is done.
     """
     import torch
 
     if method not in ("projection", "direct"):
         raise ValueError(f"method: must be 'projection' or 'direct' (got {method!r})")
-    if not (isinstance(n, (int, np.integer)) and n >= 2):
-        raise ValueError(f"n: must be an integer >= 2 (got {n!r})")
-    if not (isinstance(d, (int, np.integer)) and d >= 1):
-        raise ValueError(f"d: must be a positive integer (got {d!r})")
-    ks = np.asarray(scaled_k_values(d) if k_values is None else k_values, dtype=np.int64)
-    if ks.ndim != 1 or ks.size == 0 or ks.min() < 0 or ks.max() > d or np.any(np.diff(ks) < 0):
-        raise ValueError(f"k_values: must be non-decreasing integers in [0, d = {d}]")
-    if not (isinstance(reps, (int, np.integer)) and reps >= 1):
-        raise ValueError(f"reps: must be a positive integer (got {reps!r})")
-    if not (0 <= informative <= d):
-        raise ValueError(f"informative: must lie in [0, d = {d}] (got {informative!r})")
+    n = check_int("n", n, low=2)
+    d = check_int("d", d, low=1)
+    ks = _check_k_values(scaled_k_values(d) if k_values is None else k_values, d)
+    reps = check_int("reps", reps, low=1)
+    informative = check_int("informative", informative, low=0, high=d)
+    strength = check_real("strength", strength)
+    seed = check_int("seed", seed, low=0)
+    if batch is not None:
+        batch = check_int("batch", batch, low=1)
+    chunk_rows = check_int("chunk_rows", chunk_rows, low=1)
     K, kmax = ks.size, max(int(ks.max()), 1)
     n_k = int(np.count_nonzero(ks))
     t_def, s_def, b_def = default_thresholdout_parameters(n, d, max(n_k, 1))
-    threshold = t_def if threshold is None else float(threshold)
-    sigma = s_def if sigma is None else float(sigma)
-    budget = b_def if budget is None else int(budget)
-    if not (threshold > 0 and sigma > 0 and budget >= 1):
-        raise ValueError("threshold, sigma, budget: must be > 0, > 0 and >= 1")
-    dtype = torch.float64 if dtype is None else dtype
-    dev = torch.device(device)
+    threshold = t_def if threshold is None else check_real("threshold", threshold, low=0.0,
+                                                           low_open=True)
+    sigma = s_def if sigma is None else check_real("sigma", sigma, low=0.0, low_open=True)
+    budget = b_def if budget is None else check_int("budget", budget, low=1)
+    if dtype is None:
+        dtype = torch.float64
+    elif not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
+        raise ValueError(f"dtype: must be a torch floating dtype (got {dtype!r})")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError, ValueError) as exc:
+        raise ValueError(f"device: must name a torch device (got {device!r})") from exc
     if batch is None:
         per_rep = 8 * n * (2 * kmax) * 3 + (16 * n * d if method == "direct" else 0)
         batch = max(1, min(reps, int(4e8 // max(per_rep, 1))))

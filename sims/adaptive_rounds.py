@@ -34,6 +34,8 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from toytheory._validation import check_int, check_real
+
 ATTACKS = {"log_odds": 0, "boosting": 1, "non_adaptive": 2}
 MECHANISMS = {"empirical": 0, "splitting": 1, "laplace": 2, "gaussian": 3}
 
@@ -179,10 +181,19 @@ def simulate_attack(n: int, m: int, reps: int, *, attack: str = "log_odds",
     attack : {"log_odds", "boosting", "non_adaptive"}
     mechanism : {"empirical", "splitting", "laplace", "gaussian"}
     scale : float
-        Laplace scale or Gaussian standard deviation (ignored otherwise).
+        Laplace scale or Gaussian standard deviation (finite; > 0 for those
+        two mechanisms, >= 0 and ignored otherwise).
     clip : float
-        The log-odds attack's clipping of answers.
+        The log-odds attack's clipping of answers, in ``(0, 1/2)``.
     seed : int
+        In ``[0, 2^63)``.
+
+    Raises
+    ------
+    ValueError
+        Naming the argument: ``n``, ``m``, ``reps`` and ``seed`` must be
+        integers (bools refused), ``scale`` and ``clip`` finite real numbers
+        in range, ``attack`` and ``mechanism`` known names.
 
     Returns
     -------
@@ -192,25 +203,20 @@ def simulate_attack(n: int, m: int, reps: int, *, attack: str = "log_odds",
         ``noise_max`` :math:`\\max_i |a_i - \\mathbb{E}_{S'}\\phi_i|` (the
         mechanism's noise, ``S'`` the rows that answered query ``i``).
     """
-    if attack not in ATTACKS:
+    if not isinstance(attack, str) or attack not in ATTACKS:
         raise ValueError(f"attack: must be one of {sorted(ATTACKS)} (got {attack!r})")
-    if mechanism not in MECHANISMS:
+    if not isinstance(mechanism, str) or mechanism not in MECHANISMS:
         raise ValueError(f"mechanism: must be one of {sorted(MECHANISMS)} (got {mechanism!r})")
-    if not (isinstance(m, (int, np.integer)) and m >= 2):
-        raise ValueError(f"m: must be an integer >= 2 (got {m!r})")
-    if not (isinstance(n, (int, np.integer)) and n >= 1):
-        raise ValueError(f"n: must be a positive integer (got {n!r})")
+    m = check_int("m", m, low=2)
+    n = check_int("n", n, low=1)
     if mechanism == "splitting" and n < m:
         raise ValueError(f"m: the sample of n = {n} points is too small to split into "
                          f"m = {m} parts (need n >= m)")
-    if not (isinstance(reps, (int, np.integer)) and reps >= 1):
-        raise ValueError(f"reps: must be a positive integer (got {reps!r})")
-    if mechanism in ("laplace", "gaussian") and not (math.isfinite(scale) and scale > 0):
-        raise ValueError(f"scale: must be > 0 for the {mechanism} mechanism (got {scale!r})")
-    if not 0.0 < clip < 0.5:
-        raise ValueError(f"clip: must lie in (0, 1/2) (got {clip!r})")
-    if not (isinstance(seed, (int, np.integer)) and 0 <= seed < 2**63):
-        raise ValueError(f"seed: must be an integer in [0, 2^63) (got {seed!r})")
+    reps = check_int("reps", reps, low=1)
+    noisy = mechanism in ("laplace", "gaussian")
+    scale = check_real("scale", scale, low=0.0, low_open=noisy)
+    clip = check_real("clip", clip, low=0.0, high=0.5, low_open=True, high_open=True)
+    seed = check_int("seed", seed, low=0, high=2**63 - 1)
     out = np.empty((int(reps), 4))
     _attack_kernel(int(seed), int(reps), int(n), int(m), ATTACKS[attack], MECHANISMS[mechanism],
                    float(scale), float(clip), out)

@@ -14,9 +14,13 @@ from toytheory.adaptive import accounting as acc
 from toytheory.adaptive.mechanisms import (EXHAUSTED, GaussianMechanism, LaplaceMechanism,
                                            Thresholdout)
 from toytheory.adaptive.queries import CoordinateAgreementQuery
-from toytheory.testing.adaptive import privacy_spends
-
 Q = CoordinateAgreementQuery(0)
+
+
+def positive_spends(*, max_length: int = 20, max_value: float = 2.0):
+    """Lists of privacy spends, each finite and > 0 (a spend of 0 is refused by the ledger)."""
+    return st.lists(st.floats(0.0, max_value, exclude_min=True, allow_nan=False,
+                              allow_infinity=False), min_size=1, max_size=max_length)
 
 
 def data(n):
@@ -71,7 +75,7 @@ def test_thresholdout_spends_two_over_sigma_n_per_unit_of_budget_and_nothing_bel
     assert acc.sparse_vector_epsilon(sigma, 1.0 / n) == pytest.approx(2 / (sigma * n), rel=1e-14)
 
 
-@given(privacy_spends())
+@given(positive_spends())
 def test_basic_composition_is_the_exact_sum(eps):
     total, delta = acc.basic_composition(eps, [0.0] * len(eps))
     assert total == float(sum((Fraction(e) for e in eps), Fraction(0))) and delta == 0.0
@@ -81,7 +85,7 @@ def test_basic_composition_is_the_exact_sum(eps):
     assert float(ledger.epsilon) == total == ledger.approx_dp(1e-6)
 
 
-@given(privacy_spends(max_value=1.0), privacy_spends(max_value=1.0),
+@given(positive_spends(max_value=1.0), positive_spends(max_value=1.0),
        st.floats(1e-12, 0.5))
 def test_mixed_ledgers_compose_through_zcdp_and_never_beat_either_route(pure, rhos, delta):
     ledger = acc.PrivacyAccountant()
@@ -126,3 +130,52 @@ def test_advanced_composition_matches_dwork_rothblum_vadhan():
 def test_bad_privacy_parameters_raise_value_errors_naming_them(call, name):
     with pytest.raises(ValueError, match=f"^{name}:"):
         call()
+
+
+BAD_EPSILONS = [0.0, -0.5, float("nan"), float("inf")]
+
+
+@pytest.mark.parametrize("bad", BAD_EPSILONS)
+@pytest.mark.parametrize("call, name", [
+    (lambda e: acc.pure_to_zcdp(e), "epsilon"),
+    (lambda e: acc.advanced_composition(e, 0.0, 10, 1e-6), "epsilon"),
+    (lambda e: acc.basic_composition([0.1, e]), "epsilons"),
+    (lambda e: acc.PrivacyAccountant().spend_pure(e), "epsilon"),
+    (lambda e: acc.PrivacyAccountant().spend_zcdp(e), "rho"),
+])
+def test_epsilon_zero_negative_or_non_finite_is_refused_naming_it(call, name, bad):
+    with pytest.raises(ValueError, match=f"^{name}: must be"):
+        call(bad)
+
+
+@pytest.mark.parametrize("bad", [Fraction(0), Fraction(-1, 3)])
+def test_exact_spends_of_zero_or_less_are_refused(bad):
+    with pytest.raises(ValueError, match="^epsilon: must be > 0"):
+        acc.PrivacyAccountant().spend_pure(bad)
+    with pytest.raises(ValueError, match="^rho: must be > 0"):
+        acc.PrivacyAccountant().spend_zcdp(bad)
+
+
+@pytest.mark.parametrize("call, name", [
+    (lambda: acc.advanced_composition(0.1, 1.0, 10, 1e-6), "delta"),
+    (lambda: acc.advanced_composition(0.1, float("nan"), 10, 1e-6), "delta"),
+    (lambda: acc.advanced_composition(0.1, 0.0, 10, 1.0), "delta_prime"),
+    (lambda: acc.advanced_composition(0.1, 0.0, 2.5, 1e-6), "k"),
+    (lambda: acc.basic_composition([0.1], [1.0]), "deltas"),
+    (lambda: acc.basic_composition([0.1], [0.0, 0.0]), "deltas"),
+    (lambda: acc.basic_composition(0.1), "epsilons"),
+    (lambda: acc.basic_composition("0.1"), "epsilons"),
+    (lambda: acc.PrivacyAccountant().approx_dp(0.0), "delta"),
+    (lambda: acc.PrivacyAccountant().approx_dp(1.5), "delta"),
+])
+def test_deltas_outside_their_range_and_malformed_sequences_are_refused(call, name):
+    with pytest.raises(ValueError, match=f"^{name}:"):
+        call()
+
+
+def test_small_positive_spends_are_still_accepted_exactly():
+    ledger = acc.PrivacyAccountant()
+    ledger.spend_pure(5e-324)
+    ledger.spend_pure(Fraction(1, 3))
+    assert ledger.epsilon == Fraction(5e-324) + Fraction(1, 3)
+    assert acc.basic_composition([5e-324, 0.25], [0.0, 0.5]) == (0.25, 0.5)

@@ -100,3 +100,22 @@ def test_reusable_holdout_selection_keeps_agreeing_correlations_beyond_one_over_
     assert idx.tolist() == [2, 0, 5]
     with pytest.raises(ValueError, match="^holdout_corr:"):
         select_features(ct, ch[:3], n)
+
+
+@pytest.mark.parametrize("bad, message", [
+    (float("nan"), "must be finite \\(got nan at position 1\\)"),
+    (np.nan, "must be finite"),
+    (float("inf"), "must be finite"),
+    ("0.7", "must be real numbers or EXHAUSTED \\(got str at position 1\\)"),
+    (0.7 + 0j, "must be real numbers or EXHAUSTED \\(got complex"),
+    (None, "must be real numbers or EXHAUSTED \\(got NoneType"),
+    (True, "must be real numbers or EXHAUSTED \\(got bool"),
+], ids=["nan", "numpy-nan", "inf", "string", "complex", "none", "bool"])
+def test_log_odds_weights_refuse_nan_and_non_numeric_answers(bad, message):
+    with pytest.raises(ValueError, match=f"^answers: {message}"):
+        log_odds_weights([0.6, bad, 0.4], clip=0.01)
+
+
+def test_log_odds_weights_accept_numpy_scalars_and_noisy_answers_outside_0_1():
+    w = log_odds_weights([np.float32(0.75), np.float64(1.5), -2], clip=0.25)
+    np.testing.assert_allclose(w, [math.log(3), math.log(3), -math.log(3)], rtol=1e-6)

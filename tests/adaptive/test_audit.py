@@ -65,3 +65,53 @@ def test_audit_arguments_are_checked():
         audit.audit_dp([np.nan], np.zeros(3), 1.0, [0.0, 1.0])
     with pytest.raises(ValueError, match="^scale:"):
         audit.audit_edges(0.0, 1.0, 0.0)
+
+
+EDGES = np.array([-np.inf, -1.0, 0.0, 1.0, np.inf])
+SAMPLES = np.array([-2.0, -0.5, 0.5, 2.0])
+
+
+@pytest.mark.parametrize("bad", [0.0, -1.0, float("nan"), float("inf")])
+@pytest.mark.parametrize("call", [
+    lambda e: audit.audit_dp(SAMPLES, SAMPLES, e, EDGES),
+    lambda e: audit.histogram_dp_statistic(SAMPLES, SAMPLES, EDGES, e),
+    lambda e: audit.histogram_audit_tolerance(100, 100, 4, e, 1e-6),
+    lambda e: audit.laplace_binned_hockey_stick(e, 0.0, 0.01, 0.01, EDGES),
+], ids=["audit_dp", "histogram_dp_statistic", "histogram_audit_tolerance",
+        "laplace_binned_hockey_stick"])
+def test_every_audit_function_refuses_epsilon_zero_negative_or_non_finite(call, bad):
+    with pytest.raises(ValueError, match="^epsilon: must be"):
+        call(bad)
+
+
+@pytest.mark.parametrize("edges", [
+    [0.0, 1.0, 0.5],                      # decreasing
+    [0.0, 1.0, 1.0, 2.0],                 # repeated
+    [-np.inf, -np.inf, 0.0, np.inf],      # a repeated infinite end
+    [0.0, np.nan, 1.0],
+    [0.0],
+    [[0.0, 1.0]],
+    ["0", "1"],
+    [0.0 + 0j, 1.0 + 1j],
+], ids=["decreasing", "repeated", "repeated-inf", "nan", "one-edge", "2-D", "strings", "complex"])
+@pytest.mark.parametrize("call", [
+    lambda e: audit.audit_dp(SAMPLES, SAMPLES, 1.0, e),
+    lambda e: audit.histogram_dp_statistic(SAMPLES, SAMPLES, e, 1.0),
+    lambda e: audit.laplace_binned_hockey_stick(1.0, 0.0, 0.01, 0.01, e),
+], ids=["audit_dp", "histogram_dp_statistic", "laplace_binned_hockey_stick"])
+def test_edges_that_are_not_strictly_increasing_real_numbers_are_refused(call, edges):
+    with pytest.raises(ValueError, match="^edges:"):
+        call(edges)
+
+
+@pytest.mark.parametrize("delta", [1.0, 1.5, -0.1, float("nan")])
+def test_audit_refuses_a_delta_outside_0_1(delta):
+    with pytest.raises(ValueError, match="^delta:"):
+        audit.audit_dp(SAMPLES, SAMPLES, 1.0, EDGES, delta=delta)
+
+
+def test_audit_refuses_empty_samples():
+    with pytest.raises(ValueError, match="^samples_b: must contain at least one sample"):
+        audit.audit_dp(SAMPLES, np.array([]), 1.0, EDGES)
+    with pytest.raises(ValueError, match="^samples_a: must contain at least one sample"):
+        audit.histogram_dp_statistic(np.array([]), SAMPLES, EDGES, 1.0)

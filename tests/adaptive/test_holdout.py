@@ -32,28 +32,96 @@ def test_scaled_k_values_are_the_papers_thirteen_values_scaled_to_d():
     assert (T, sigma, B) == (0.04, 0.0025, 1012)
 
 
-def test_projection_columns_have_exactly_the_drawn_correlations():
-    gen = torch.Generator().manual_seed(0)
-    y = 2.0 * torch.randint(0, 2, (3, 500), generator=gen).double() - 1
+def _projection_draw(seed=0, n=500):
+    """Labels, correlations and the columns ``sim._columns_projection`` draws from them.
+
+    Looks the projection up on the module at call time, so a test can plant a
+    bug in it with ``monkeypatch``.
+    """
+    gen = torch.Generator().manual_seed(seed)
+    y = 2.0 * torch.randint(0, 2, (3, n), generator=gen).double() - 1
     c = torch.randn((3, 7), generator=gen, dtype=torch.float64)
     x = sim._columns_projection(torch, y, c, gen, torch.float64)
-    np.testing.assert_allclose((torch.einsum("rn,rnk->rk", y, x) / 500).numpy(), c.numpy(),
-                               atol=1e-13)
-    # the part orthogonal to y is standard normal there: per-entry law of x - c y
+    return y, c, x
+
+
+def _identity_error(y, c, x):
+    """:math:`\\max |y^\\top x_j / n - c_j|`: zero (to rounding) for conditioned columns."""
+    n = y.shape[1]
+    return float(np.max(np.abs((torch.einsum("rn,rnk->rk", y, x) / n).numpy() - c.numpy())))
+
+
+def _residual_ks(y, c, x):
+    """KS against N(0, 1) of the residual :math:`x - c y`, scaled by :math:`\\sqrt{1 - 1/n}`."""
+    n = y.shape[1]
     resid = (x - y[:, :, None] * c[:, None, :]).numpy().ravel()
-    assert stats.ks_1samp(resid / np.sqrt(1 - 1 / 500), stats_norm_cdf, LEVEL).verdict == "accept"
+    return stats.ks_1samp(resid / np.sqrt(1 - 1 / n), stats_norm_cdf, LEVEL)
+
+
+def test_projection_columns_have_exactly_the_drawn_correlations():
+    y, c, x = _projection_draw()
+    assert _identity_error(y, c, x) <= 1e-13
+    # the part orthogonal to y is standard normal there: per-entry law of x - c y
+    assert _residual_ks(y, c, x).verdict == "accept"
+
+
+def test_the_residual_ks_sees_projection_noise_twenty_percent_too_wide(monkeypatch):
+    """Planted bug: the simulator's projection step draws its noise 1.2 times too wide.
+
+    The columns still have exactly the drawn correlations (the identity check
+    cannot see this bug); the KS test on the residual, at the same level,
+    must reject.
+    """
+    real = sim._columns_projection
+
+    def too_wide(torch_, y, c_sel, gen, dtype):
+        x = real(torch_, y, c_sel, gen, dtype)
+        signal = y[:, :, None] * c_sel[:, None, :]
+        return signal + 1.2 * (x - signal)
+
+    monkeypatch.setattr(sim, "_columns_projection", too_wide)
+    y, c, x = _projection_draw()
+    assert _identity_error(y, c, x) <= 1e-13
+    assert _residual_ks(y, c, x).verdict == "reject"
+
+
+def _simulator_projection_calls(monkeypatch, projection):
+    """Run the real simulator with ``projection`` as its projection step; record every call.
+
+    Returns the ``(y, c_sel, columns)`` of each call the simulator made, so a
+    check runs on the columns the simulator actually used.
+    """
+    calls = []
+
+    def recording(torch_, y, c_sel, gen, dtype):
+        x = projection(torch_, y, c_sel, gen, dtype)
+        calls.append((y.clone(), c_sel.clone(), x.clone()))
+        return x
+
+    monkeypatch.setattr(sim, "_columns_projection", recording)
+    sim.simulate_reusable_holdout(60, 40, k_values=[0, 2, 5], reps=3, seed=0)
+    assert len(calls) == 2  # the training and the holdout columns
+    return calls
+
+
+def test_the_simulators_columns_have_exactly_the_drawn_correlations(monkeypatch):
+    calls = _simulator_projection_calls(monkeypatch, sim._columns_projection)
+    assert max(_identity_error(*call) for call in calls) <= 1e-12
 
 
 def test_the_identity_check_sees_columns_that_skip_the_projection(monkeypatch):
+    """Planted bug: the simulator's projection step forgets to remove the part of z along y.
+
+    The columns the real simulator then uses have correlations off by
+    :math:`y^\\top z / n \\sim N(0, 1/n)`; the identity check must see it.
+    """
     def no_projection(torch_, y, c_sel, gen, dtype):
-        z = torch_.randn((y.shape[0], y.shape[1], c_sel.shape[1]), generator=gen, dtype=dtype)
+        z = torch_.randn((y.shape[0], y.shape[1], c_sel.shape[1]), generator=gen,
+                         device=y.device, dtype=dtype)
         return z + y[:, :, None] * c_sel[:, None, :]
 
-    gen = torch.Generator().manual_seed(0)
-    y = 2.0 * torch.randint(0, 2, (3, 500), generator=gen).double() - 1
-    c = torch.randn((3, 7), generator=gen, dtype=torch.float64)
-    x = no_projection(torch, y, c, gen, torch.float64)
-    assert np.max(np.abs((torch.einsum("rn,rnk->rk", y, x) / 500).numpy() - c.numpy())) > 1e-3
+    calls = _simulator_projection_calls(monkeypatch, no_projection)
+    assert max(_identity_error(*call) for call in calls) > 1e-3
 
 
 def stats_norm_cdf(x):
@@ -135,6 +203,44 @@ def test_simulator_runs_on_every_torch_device_with_the_same_law(torch_device):
 def test_simulator_arguments_are_checked(kwargs, name):
     with pytest.raises(ValueError, match=f"^{name}:"):
         sim.simulate_reusable_holdout(**kwargs)
+
+
+@pytest.mark.parametrize("kwargs, name", [
+    (dict(strength=float("nan")), "strength"),
+    (dict(strength=float("inf")), "strength"),
+    (dict(strength="6"), "strength"),
+    (dict(k_values=[0.0, 2.5]), "k_values"),
+    (dict(k_values=[0.0, 2.0]), "k_values"),
+    (dict(k_values=[True, True]), "k_values"),
+    (dict(budget=2.9), "budget"),
+    (dict(budget=0), "budget"),
+    (dict(budget=True), "budget"),
+    (dict(batch=0), "batch"),
+    (dict(batch=2.5), "batch"),
+    (dict(batch="4"), "batch"),
+    (dict(seed=-1), "seed"),
+    (dict(seed=1.5), "seed"),
+    (dict(seed=True), "seed"),
+    (dict(seed="0"), "seed"),
+    (dict(informative=2.5), "informative"),
+    (dict(informative=-1), "informative"),
+    (dict(informative=11), "informative"),
+    (dict(informative=True), "informative"),
+    (dict(threshold=float("nan")), "threshold"),
+    (dict(threshold=0.0), "threshold"),
+    (dict(sigma=-1.0), "sigma"),
+    (dict(sigma=float("inf")), "sigma"),
+    (dict(reps=2.0), "reps"),
+    (dict(n=True), "n"),
+    (dict(d=True), "d"),
+    (dict(chunk_rows=0), "chunk_rows"),
+    (dict(dtype="float64"), "dtype"),
+    (dict(device="no-such-device"), "device"),
+], ids=lambda v: repr(v) if not isinstance(v, dict) else ",".join(f"{k}={v[k]!r}" for k in v))
+def test_simulator_refuses_bad_arguments_up_front_naming_them(kwargs, name):
+    args = dict(n=10, d=10, reps=2) | kwargs
+    with pytest.raises(ValueError, match=f"^{name}:"):
+        sim.simulate_reusable_holdout(**args)
 
 
 def test_reference_arguments_are_checked():

@@ -262,3 +262,89 @@ def test_pmw_synthetic_distribution_moves_toward_the_data():
         kl.append(float(np.sum(h * np.log(h / mech.synthetic))))
     assert mech.updates > 0 and kl[-1] < kl[0] / 5
     assert all(b <= a + 1e-12 for a, b in zip(kl, kl[1:]))  # each update lowers the potential
+
+
+# ---------------------------------------------------------------- bad queries once spent
+def _spent(make):
+    """Build a mechanism and spend its whole budget on a valid query."""
+    mech = make()
+    q = CoordinateAgreementQuery(0)
+    for _ in range(100):
+        if mech.exhausted:
+            break
+        mech.answer(q)
+    assert mech.answer(q) is EXHAUSTED
+    return mech
+
+
+SPENT_MECHANISMS = {
+    "splitting": lambda: SampleSplittingMechanism(RademacherPopulation(2).sample(20, 0), 2),
+    "laplace": lambda: LaplaceMechanism.for_budget(RademacherPopulation(2).sample(20, 0), 1.0, 2,
+                                                   rng=0),
+    "gaussian": lambda: GaussianMechanism.for_budget(RademacherPopulation(2).sample(20, 0), 0.5,
+                                                     2, rng=0),
+    # feature 0 agrees with the label on every training point and on no holdout point
+    "thresholdout": lambda: Thresholdout(np.ones((20, 3), dtype=np.int8),
+                                         np.array([[-1, -1, 1]] * 20, dtype=np.int8), 0.01,
+                                         1e-4, 1, rng=0),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(SPENT_MECHANISMS))
+@pytest.mark.parametrize("query, message", [
+    (lambda d: np.full(len(d), 1.5), "must return values in \\[0, 1\\]"),
+    (lambda d: np.full(len(d), np.nan), "must return values in \\[0, 1\\] \\(got NaN\\)"),
+    (lambda d: np.full(len(d), 0.5 + 0j), "must return real numbers"),
+    (lambda d: np.zeros(3), "must return one value per data point"),
+    ("not a query", "must be callable"),
+], ids=["out-of-range", "nan", "complex", "shape", "not-callable"])
+def test_a_spent_mechanism_still_refuses_a_malformed_query(kind, query, message):
+    mech = _spent(SPENT_MECHANISMS[kind])
+    with pytest.raises(ValueError, match=f"^query: {message}"):
+        mech.answer(query)
+    assert mech.answer(CoordinateAgreementQuery(1)) is EXHAUSTED  # and stays spent, quietly
+
+
+def test_a_spent_thresholdout_checks_the_query_on_the_holdout_too():
+    mech = _spent(SPENT_MECHANISMS["thresholdout"])
+    holdout_only = lambda d: np.where(d[:, 0] < 0, 2.0, 0.5)  # noqa: E731  bad on S_h only
+    with pytest.raises(ValueError, match="^query: must return values in \\[0, 1\\]"):
+        mech.answer(holdout_only)
+
+
+def test_a_spent_pmw_still_refuses_a_malformed_table():
+    mech = PrivateMultiplicativeWeights(np.array([10, 0, 0, 0]), 1e-3, 1e-4, 1, rng=0)
+    for _ in range(100):
+        if mech.exhausted:
+            break
+        mech.answer(np.array([1.0, 0.0, 0.0, 0.0]))
+    assert mech.answer(np.array([1.0, 0.0, 0.0, 0.0])) is EXHAUSTED
+    with pytest.raises(ValueError, match="^query: must return values in \\[0, 1\\]"):
+        mech.answer(np.array([2.0, 0.0, 0.0, 0.0]))
+
+
+# ---------------------------------------------------------------- PMW learning rate
+@pytest.mark.parametrize("rate, message", [
+    (5.0, "must be <= 1 \\(got 5.0\\): the multiplicative-weights potential argument"),
+    (1.0 + 1e-12, "must be <= 1"),
+    (0.0, "must be > 0"),
+    (-0.1, "must be > 0"),
+    (float("nan"), "must be finite"),
+])
+def test_pmw_refuses_a_learning_rate_outside_0_1_and_says_why(rate, message):
+    with pytest.raises(ValueError, match=f"^learning_rate: {message}"):
+        PrivateMultiplicativeWeights(np.ones(4, int), 0.1, 0.01, 5, learning_rate=rate)
+
+
+def test_pmw_learning_rate_default_and_upper_end_are_accepted():
+    assert PrivateMultiplicativeWeights(np.ones(4, int), 0.1, 0.01, 5).learning_rate == 0.05
+    assert PrivateMultiplicativeWeights(np.ones(4, int), 0.1, 0.01, 5,
+                                        learning_rate=1.0).learning_rate == 1.0
+    assert PrivateMultiplicativeWeights(np.ones(4, int), 3.0, 0.01, 5).learning_rate == 1.0
+
+
+def test_pmw_refuses_a_table_of_strings_or_complex_values():
+    mech = PrivateMultiplicativeWeights(np.array([1, 1]), 0.1, 0.01, 3, rng=0)
+    for table in (["0.5", "1"], np.array([0.5 + 0j, 1.0])):
+        with pytest.raises(ValueError, match="^query: must be a table of real numbers"):
+            mech.answer(table)

@@ -13,6 +13,7 @@ from scipy.special import ndtr
 from toytheory import stats
 from toytheory.adaptive.populations import (FinitePopulation, GaussianLabelPopulation,
                                             RademacherPopulation)
+from toytheory.adaptive import queries as queries_module
 from toytheory.adaptive.queries import (ComplementQuery, CoordinateAgreementQuery,
                                         SignClassifierAgreement, TableQuery, empirical_answer,
                                         evaluate_query, label_correlations)
@@ -107,12 +108,46 @@ def test_gaussian_classifier_accuracy_is_phi_of_w_mu_over_norm_and_matches_count
     assert stats.binomial_test(hits, n, exact + 0.01, LEVEL).verdict == "reject"
 
 
-def test_label_correlations_estimate_the_mean_shift():
-    population = GaussianLabelPopulation.reusable_holdout(10_000, 30, informative=5)
-    c = label_correlations(population.sample(10_000, 3))
-    z = (c - population.true_correlations()) * math.sqrt(10_000)
-    assert stats.ks_1samp(z, ndtr, LEVEL).verdict == "accept"
+CORR_N, CORR_D = 10_000, 1000
+
+
+@pytest.fixture(scope="module")
+def correlation_sample():
+    """One sample of the reusable-holdout population (n = 10,000, d = 1,000, 5 informative)."""
+    population = GaussianLabelPopulation.reusable_holdout(CORR_N, CORR_D, informative=5)
+    return population, population.sample(CORR_N, 3)
+
+
+def label_correlation_ks(population, sample):
+    """KS at ``LEVEL`` of :math:`\\sqrt n (c_j - \\mu_j)` over the ``d`` features against N(0, 1).
+
+    Calls ``queries.label_correlations`` through its module, so a test can
+    plant a bug in it with ``monkeypatch``. With ``d = 1000`` the test's
+    critical distance at 1e-6 is about 0.085.
+    """
+    c = queries_module.label_correlations(sample)
+    z = (c - population.true_correlations()) * math.sqrt(CORR_N)
+    return stats.ks_1samp(z, ndtr, LEVEL)
+
+
+def test_label_correlations_estimate_the_mean_shift(correlation_sample):
+    population, sample = correlation_sample
+    assert label_correlation_ks(population, sample).verdict == "accept"
     assert population.true_correlations()[:5] == pytest.approx(0.06)
+
+
+@pytest.mark.parametrize("planted, why", [
+    (lambda c, n: 2.0 * c, "normalised by n/2 instead of n (scale off by 2)"),
+    (lambda c, n: c + 0.5 / math.sqrt(n), "biased by half a standard error, 0.5/sqrt(n)"),
+])
+def test_the_label_correlation_ks_sees_a_wrong_scale_or_shift(monkeypatch, correlation_sample,
+                                                              planted, why):
+    """Planted bugs in ``label_correlations``: the same KS test, at the same level, rejects."""
+    real = queries_module.label_correlations
+    monkeypatch.setattr(queries_module, "label_correlations",
+                        lambda data: planted(real(data), len(data)))
+    population, sample = correlation_sample
+    assert label_correlation_ks(population, sample).verdict == "reject", why
 
 
 @given(finite_populations(), st.data())
@@ -139,3 +174,108 @@ def test_population_arguments_are_checked():
         FinitePopulation([0.5, 0.6])
     with pytest.raises(ValueError, match="n"):
         RademacherPopulation(2).sample(0)
+
+
+@pytest.mark.parametrize("values, what", [
+    (np.array([0.5, 0.5 + 0j]), "complex values"),
+    (np.array([0.5 + 0.1j, 0.5]), "complex values"),
+    (["0.5", "0.5"], "strings"),
+    (np.array([b"0", b"1"]), "bytes"),
+    ([0.5, None], "NoneType"),
+    ([0.5, 0.5 + 0j], "complex values"),
+    (np.array(["2020-01-01", "2020-01-02"], dtype="datetime64[D]"), "datetime64"),
+], ids=["complex-zero-imag", "complex", "strings", "bytes", "none", "python-complex", "dates"])
+def test_a_query_returning_non_real_values_is_refused_not_coerced(values, what):
+    with pytest.raises(ValueError, match=f"^query: must return real numbers \\(got .*{what}"):
+        evaluate_query(lambda data: values, np.zeros((2, 2)))
+
+
+def test_a_query_returning_booleans_or_integers_in_0_1_is_accepted():
+    np.testing.assert_array_equal(evaluate_query(lambda d: np.array([True, False]),
+                                                 np.zeros((2, 2))), [1.0, 0.0])
+    np.testing.assert_array_equal(evaluate_query(lambda d: [0, 1], np.zeros((2, 2))), [0.0, 1.0])
+    with pytest.raises(ValueError, match="^query: must return values in \\[0, 1\\]"):
+        evaluate_query(lambda d: [0, 2], np.zeros((2, 2)))
+
+
+@pytest.mark.parametrize("sample, message", [
+    ([0, 5], "must lie in \\[0, 2\\)"),
+    ([0, -1], "must lie in \\[0, 2\\)"),
+    ([0.0, 0.5], "must be integer indices"),
+    ([0.0, np.nan], "must be integer indices"),
+    ([True, False], "must be integer indices"),
+    (["0", "1"], "must be integer indices"),
+    ([[0, 1]], "must be 1-D"),
+], ids=["too-large", "negative", "fractional", "nan", "bool", "strings", "2-D"])
+def test_finite_population_histogram_refuses_indices_outside_the_universe(sample, message):
+    with pytest.raises(ValueError, match=f"^sample: {message}"):
+        FinitePopulation([0.5, 0.5]).histogram(sample)
+
+
+def test_finite_population_histogram_counts_integer_and_whole_float_indices():
+    population = FinitePopulation([0.25, 0.25, 0.5])
+    np.testing.assert_array_equal(population.histogram([2, 0, 2]), [1, 0, 2])
+    np.testing.assert_array_equal(population.histogram(np.array([2.0, 0.0])), [1, 0, 1])
+    assert population.histogram(population.sample(50, 0)).sum() == 50
+
+
+@pytest.mark.parametrize("indices, weights, name, message", [
+    ([-1], [1.0], "indices", "must lie in \\[0, 3\\)"),
+    ([3], [1.0], "indices", "must lie in \\[0, 3\\)"),
+    ([0.7], [1.0], "indices", "must be integer indices"),
+    ([0, 1], [1.0], "weights", "must have the shape of indices"),
+    ([0], [np.nan], "weights", "must contain only finite values"),
+], ids=["negative", "too-large", "fractional", "shape", "nan-weight"])
+def test_gaussian_classifier_accuracy_refuses_bad_indices_and_weights(indices, weights, name,
+                                                                      message):
+    population = GaussianLabelPopulation(3, np.array([0.5, 0.0, -0.2]))
+    with pytest.raises(ValueError, match=f"^{name}: {message}"):
+        population.classifier_accuracy(indices, weights)
+
+
+def test_gaussian_classifier_accuracy_adds_the_weights_of_a_repeated_feature():
+    """sign(x_0 + x_0) = sign(x_0): accuracy Phi(mu_0), not Phi(2 mu_0 / sqrt 2)."""
+    population = GaussianLabelPopulation(3, np.array([0.5, 0.0, -0.2]))
+    assert population.classifier_accuracy([0, 0], [1.0, 1.0]) == pytest.approx(ndtr(0.5),
+                                                                             rel=1e-15)
+    assert population.classifier_accuracy([0, 2, 0], [1.0, 1.0, 1.0]) == pytest.approx(
+        population.classifier_accuracy([0, 2], [2.0, 1.0]), rel=1e-15)
+    assert population.classifier_accuracy([1, 1], [1.0, -1.0]) == 0.5
+    data = population.sample(100_000, 7)
+    hits = int(SignClassifierAgreement(np.array([0, 2, 0]), np.ones(3))(data).sum())
+    exact = population.classifier_accuracy([0, 2, 0], [1.0, 1.0, 1.0])
+    assert stats.binomial_test(hits, 100_000, exact, LEVEL).verdict == "accept"
+
+
+@pytest.mark.parametrize("kwargs, name", [
+    (dict(strength=float("nan")), "strength"), (dict(strength=float("inf")), "strength"),
+    (dict(informative=2.5), "informative"), (dict(informative=11), "informative"),
+    (dict(dim=0), "dim"),
+])
+def test_reusable_holdout_population_arguments_are_checked(kwargs, name):
+    args = dict(n=100, dim=10, informative=2) | kwargs
+    with pytest.raises(ValueError, match=f"^{name}:"):
+        GaussianLabelPopulation.reusable_holdout(**args)
+
+
+def test_a_complement_or_table_query_does_not_coerce_non_real_values():
+    with pytest.raises(ValueError, match="^query: must return real numbers \\(got strings"):
+        evaluate_query(ComplementQuery(lambda d: ["0.5"] * len(d)), np.zeros((2, 2)))
+    with pytest.raises(ValueError, match="^query: must return real numbers \\(got complex"):
+        evaluate_query(ComplementQuery(lambda d: np.full(len(d), 0.5 + 0j)), np.zeros((2, 2)))
+    for table in (["0.5", "1"], np.array([0.5 + 0j, 1.0])):
+        with pytest.raises(ValueError, match="^table: must hold real numbers"):
+            TableQuery(table)
+
+
+@pytest.mark.parametrize("population", [RademacherPopulation(3),
+                                        GaussianLabelPopulation(3, np.array([0.1, 0.0, 0.0]))],
+                         ids=["rademacher", "gaussian"])
+@pytest.mark.parametrize("query", [
+    CoordinateAgreementQuery(3),
+    SignClassifierAgreement(np.array([0, 5]), np.ones(2)),
+    ComplementQuery(CoordinateAgreementQuery(7)),
+], ids=["coordinate", "classifier", "complement"])
+def test_true_answers_refuse_queries_on_features_the_population_lacks(population, query):
+    with pytest.raises(ValueError, match="^(query|indices):"):
+        population.true_answer(query)

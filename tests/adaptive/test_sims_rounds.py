@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
 
@@ -12,7 +14,8 @@ from toytheory.adaptive.mechanisms import (EmpiricalMechanism, GaussianMechanism
                                            LaplaceMechanism, SampleSplittingMechanism)
 from toytheory.adaptive.populations import RademacherPopulation
 
-simulate_attack = pytest.importorskip("sims.adaptive_rounds").simulate_attack
+rounds = pytest.importorskip("sims.adaptive_rounds")
+simulate_attack = rounds.simulate_attack
 LEVEL = 1e-6
 N, M, REPS = 200, 11, 400
 
@@ -52,11 +55,48 @@ def test_simulator_final_answers_have_the_reference_law_chi_square_on_counts(att
     assert res.verdict == "accept", res
 
 
+@functools.lru_cache(maxsize=None)
+def noisy_reference(mechanism, scale):
+    """The object-level interaction's final answers (log-odds attack), computed once per setting."""
+    return reference("log_odds", mechanism, seed=4, scale=scale)
+
+
+def noisy_final_law_test(mechanism, scale):
+    """KS at ``LEVEL``: the simulator's noisy final answers against the reference's."""
+    sim = simulate_attack(N, M, REPS, mechanism=mechanism, scale=scale, seed=3)["final_signed"]
+    return stats.ks_2samp(sim, noisy_reference(mechanism, scale), LEVEL)
+
+
 @pytest.mark.parametrize("mechanism, scale", [("laplace", 0.01), ("gaussian", 0.02)])
 def test_simulator_noisy_final_answers_have_the_reference_law_ks(mechanism, scale):
-    sim = simulate_attack(N, M, REPS, mechanism=mechanism, scale=scale, seed=3)["final_signed"]
-    ref = reference("log_odds", mechanism, seed=4, scale=scale)
-    assert stats.ks_2samp(sim, ref, LEVEL).verdict == "accept"
+    assert noisy_final_law_test(mechanism, scale).verdict == "accept"
+
+
+@pytest.mark.parametrize("mechanism, scale", [("laplace", 0.01), ("gaussian", 0.02)])
+def test_the_noisy_law_ks_sees_a_kernel_that_triples_the_noise_scale(monkeypatch, mechanism,
+                                                                     scale):
+    """Planted bug: the Numba kernel draws its noise at 3 times the requested scale."""
+    real = rounds._attack_kernel
+
+    def louder(seed, reps, n, m, attack, mech, scale_, clip, out):
+        real(seed, reps, n, m, attack, mech, 3.0 * scale_, clip, out)
+
+    monkeypatch.setattr(rounds, "_attack_kernel", louder)
+    assert noisy_final_law_test(mechanism, scale).verdict == "reject"
+
+
+@pytest.mark.parametrize("mechanism, scale", [("laplace", 0.01), ("gaussian", 0.02)])
+def test_the_noisy_law_ks_sees_final_answers_shifted_by_three_hundredths(monkeypatch, mechanism,
+                                                                         scale):
+    """Planted bug: every final answer is off by +0.03 (about one standard deviation of its law)."""
+    real = rounds._attack_kernel
+
+    def shifted(seed, reps, n, m, attack, mech, scale_, clip, out):
+        real(seed, reps, n, m, attack, mech, scale_, clip, out)
+        out[:, 1] += 0.03
+
+    monkeypatch.setattr(rounds, "_attack_kernel", shifted)
+    assert noisy_final_law_test(mechanism, scale).verdict == "reject"
 
 
 def test_the_agreement_test_sees_a_sign_weight_attack_posing_as_log_odds():
@@ -88,6 +128,16 @@ def test_simulator_is_deterministic_in_its_seed():
     (dict(n=10, m=3, reps=5, mechanism="laplace"), "scale"),
     (dict(n=10, m=3, reps=5, attack="ladder"), "attack"),
     (dict(n=10, m=3, reps=5, mechanism="exponential"), "mechanism"),
+    (dict(n=True, m=3, reps=5), "n"), (dict(n=10.0, m=3, reps=5), "n"),
+    (dict(n=10, m=True, reps=5), "m"), (dict(n=10, m=3, reps=True), "reps"),
+    (dict(n=10, m=3, reps=5, seed=True), "seed"), (dict(n=10, m=3, reps=5, seed=-1), "seed"),
+    (dict(n=10, m=3, reps=5, seed=2**63), "seed"), (dict(n=10, m=3, reps=5, seed=1.0), "seed"),
+    (dict(n=10, m=3, reps=5, clip="0.1"), "clip"), (dict(n=10, m=3, reps=5, clip=0.5), "clip"),
+    (dict(n=10, m=3, reps=5, clip=float("nan")), "clip"),
+    (dict(n=10, m=3, reps=5, mechanism="laplace", scale="0.1"), "scale"),
+    (dict(n=10, m=3, reps=5, mechanism="gaussian", scale=float("nan")), "scale"),
+    (dict(n=10, m=3, reps=5, scale="0.1"), "scale"), (dict(n=10, m=3, reps=5, scale=-1.0), "scale"),
+    (dict(n=10, m=3, reps=5, attack=["log_odds"]), "attack"),
 ])
 def test_simulator_arguments_are_checked(kwargs, name):
     with pytest.raises(ValueError, match=f"^{name}:"):

@@ -39,6 +39,8 @@ import math
 from dataclasses import dataclass, field
 from fractions import Fraction
 
+import numpy as np
+
 from .._validation import check_int, check_real
 
 __all__ = [
@@ -49,16 +51,26 @@ __all__ = [
 
 
 def _exact(name: str, value) -> Fraction:
-    """A non-negative spend as an exact rational (floats are converted exactly)."""
+    """A positive, finite spend as an exact rational (floats are converted exactly).
+
+    A spend of 0 is refused: a release that costs nothing (one that ignores
+    the data) is simply not recorded, and a zero reaching the ledger is far
+    more often a bug (an epsilon that underflowed or was never set).
+    """
     if isinstance(value, Fraction):
-        if value < 0:
-            raise ValueError(f"{name}: must be >= 0 (got {value})")
+        if value <= 0:
+            raise ValueError(f"{name}: must be > 0 (got {value})")
         return value
-    return Fraction(check_real(name, value, low=0.0))
+    return Fraction(check_real(name, value, low=0.0, low_open=True))
 
 
 def _positive(name: str, value) -> float:
     return check_real(name, value, low=0.0, low_open=True)
+
+
+def _delta(name: str, value) -> float:
+    """A delta of approximate DP, in ``[0, 1)`` (``delta = 1`` promises nothing)."""
+    return check_real(name, value, low=0.0, high=1.0, high_open=True)
 
 
 def laplace_epsilon(scale: float, sensitivity: float) -> float:
@@ -89,8 +101,24 @@ def gaussian_rho(sigma: float, sensitivity: float) -> float:
 
 
 def pure_to_zcdp(epsilon: float) -> float:
-    """:math:`\\varepsilon`-DP implies :math:`\\varepsilon^2/2`-zCDP (Bun and Steinke, Prop. 1.4)."""
-    e = Fraction(check_real("epsilon", epsilon, low=0.0))
+    """:math:`\\varepsilon`-DP implies :math:`\\varepsilon^2/2`-zCDP (Bun and Steinke, Prop. 1.4).
+
+    Parameters
+    ----------
+    epsilon : float
+        The pure-DP epsilon (finite, > 0).
+
+    Returns
+    -------
+    float
+        :math:`\\rho = \\varepsilon^2/2`.
+
+    Raises
+    ------
+    ValueError
+        ``epsilon: must be > 0`` for :math:`\\varepsilon \\le 0`, NaN or infinity.
+    """
+    e = Fraction(_positive("epsilon", epsilon))
     return float(e * e / 2)
 
 
@@ -114,13 +142,44 @@ def zcdp_to_approx_dp(rho: float, delta: float) -> float:
     return rho + 2.0 * math.sqrt(rho * math.log(1.0 / delta))
 
 
+def _sequence(name: str, values) -> list:
+    """``values`` as a list, refusing a bare scalar or string (a common slip)."""
+    if isinstance(values, (str, bytes)) or np.ndim(values) > 1:
+        raise ValueError(f"{name}: must be a 1-D sequence of numbers "
+                         f"(got {type(values).__name__})")
+    try:
+        return list(values)
+    except TypeError as exc:
+        raise ValueError(f"{name}: must be a 1-D sequence of numbers "
+                         f"(got {type(values).__name__})") from exc
+
+
 def basic_composition(epsilons, deltas=None) -> tuple[float, float]:
     """Basic composition: :math:`(\\sum \\varepsilon_i, \\sum \\delta_i)`, summed exactly.
 
     Dwork and Roth (2014), Theorem 3.16.
+
+    Parameters
+    ----------
+    epsilons : sequence of float
+        The epsilon of each mechanism (each finite and > 0).
+    deltas : sequence of float, optional
+        The delta of each mechanism (each in ``[0, 1)``), as many as ``epsilons``.
+
+    Returns
+    -------
+    (float, float)
+        The total epsilon and the total delta (capped at 1).
+
+    Raises
+    ------
+    ValueError
+        Naming ``epsilons`` or ``deltas`` when an entry is out of range or
+        the lengths differ.
     """
-    eps = [Fraction(check_real("epsilons", e, low=0.0)) for e in epsilons]
-    dels = [Fraction(check_real("deltas", d, low=0.0, high=1.0)) for d in (deltas or [])]
+    eps = [Fraction(_positive("epsilons", e)) for e in _sequence("epsilons", epsilons)]
+    dels = [Fraction(_delta("deltas", d))
+            for d in ([] if deltas is None else _sequence("deltas", deltas))]
     if deltas is not None and len(dels) != len(eps):
         raise ValueError(f"deltas: must have the length of epsilons ({len(eps)})")
     return float(sum(eps, Fraction(0))), float(min(Fraction(1), sum(dels, Fraction(0))))
@@ -135,9 +194,25 @@ def advanced_composition(epsilon: float, delta: float, k: int,
               \\delta_{tot} = k\\delta + \\delta'
 
     Dwork, Rothblum and Vadhan (2010); Dwork and Roth (2014), Theorem 3.20.
+
+    Parameters
+    ----------
+    epsilon : float
+        Each mechanism's epsilon (finite, > 0).
+    delta : float
+        Each mechanism's delta, in ``[0, 1)``.
+    k : int
+        The number of mechanisms (>= 1).
+    delta_prime : float
+        The slack :math:`\\delta'`, in ``(0, 1)``.
+
+    Returns
+    -------
+    (float, float)
+        :math:`(\\varepsilon', \\min(1, k\\delta + \\delta'))`.
     """
-    epsilon = check_real("epsilon", epsilon, low=0.0)
-    delta = check_real("delta", delta, low=0.0, high=1.0)
+    epsilon = _positive("epsilon", epsilon)
+    delta = _delta("delta", delta)
     k = check_int("k", k, low=1)
     delta_prime = check_real("delta_prime", delta_prime, low=0.0, high=1.0, low_open=True,
                              high_open=True)
@@ -183,11 +258,23 @@ class PrivacyAccountant:
     zcdp: list = field(default_factory=list)
 
     def spend_pure(self, epsilon) -> None:
-        """Record one :math:`\\varepsilon`-DP release (a float or an exact Fraction)."""
+        """Record one :math:`\\varepsilon`-DP release.
+
+        Parameters
+        ----------
+        epsilon : float or Fraction
+            Finite and > 0 (a free release is not recorded).
+        """
         self.pure.append(_exact("epsilon", epsilon))
 
     def spend_zcdp(self, rho) -> None:
-        """Record one :math:`\\rho`-zCDP release (a float or an exact Fraction)."""
+        """Record one :math:`\\rho`-zCDP release.
+
+        Parameters
+        ----------
+        rho : float or Fraction
+            Finite and > 0 (a free release is not recorded).
+        """
         self.zcdp.append(_exact("rho", rho))
 
     @property
@@ -215,7 +302,13 @@ class PrivacyAccountant:
         spends: the smaller of two valid routes, everything converted to zCDP
         (:func:`zcdp_to_approx_dp` of :meth:`zcdp_total`), or the pure sum plus
         the zCDP part converted on its own (basic composition of the two).
+
+        Parameters
+        ----------
+        delta : float
+            In ``(0, 1)``; checked even when the ledger has no zCDP spend.
         """
+        delta = check_real("delta", delta, low=0.0, high=1.0, low_open=True, high_open=True)
         if not self.zcdp:
             return float(self.epsilon)
         all_zcdp = zcdp_to_approx_dp(self.zcdp_total(), delta)

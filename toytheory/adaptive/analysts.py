@@ -28,6 +28,7 @@ Reusable-holdout analyst (Dwork et al., Science 2015)
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -108,9 +109,38 @@ def log_odds_weights(answers, clip: float) -> np.ndarray:
     """:math:`w_j = \\ln\\frac{a_j}{1 - a_j}`, answers clipped to ``[clip, 1 - clip]``.
 
     Sentinel answers (:data:`EXHAUSTED`) get weight 0.
+
+    Parameters
+    ----------
+    answers : sequence of float or EXHAUSTED
+        The first-stage answers. Each must be a finite real number (noisy
+        mechanisms may answer outside [0, 1]; clipping handles that) or the
+        sentinel; NaN, infinities, strings and complex values are refused.
+    clip : float
+        In ``(0, 1/2)``.
+
+    Returns
+    -------
+    (len(answers),) float array
+
+    Raises
+    ------
+    ValueError
+        ``answers: ...`` naming the first bad position, or ``clip: ...``.
     """
     clip = check_real("clip", clip, low=0.0, high=0.5, low_open=True, high_open=True)
-    a = np.array([0.5 if is_exhausted(x) else float(x) for x in answers], dtype=float)
+    values = []
+    for j, x in enumerate(answers):
+        if is_exhausted(x):
+            values.append(0.5)
+            continue
+        if isinstance(x, bool) or not isinstance(x, numbers.Real):
+            raise ValueError(f"answers: must be real numbers or EXHAUSTED (got "
+                             f"{type(x).__name__} at position {j})")
+        if not math.isfinite(float(x)):
+            raise ValueError(f"answers: must be finite (got {float(x)!r} at position {j})")
+        values.append(float(x))
+    a = np.array(values, dtype=float)
     a = np.clip(a, clip, 1.0 - clip)
     return np.log(a / (1.0 - a))
 

@@ -60,6 +60,32 @@ def audit_edges(value_a: float, value_b: float, scale: float, bins: int = 40,
     return edges
 
 
+def _check_edges(edges) -> np.ndarray:
+    """Bin edges: a 1-D array of at least two real numbers, strictly increasing.
+
+    Infinite ends (``-inf``, ``inf``) are allowed, NaN is not; equal or
+    decreasing neighbours are refused (``[-inf, -inf, ...]`` included).
+    """
+    raw = np.asarray(edges)
+    if raw.dtype.kind not in "biuf":
+        raise ValueError(f"edges: must be real numbers (got dtype {raw.dtype})")
+    e = raw.astype(np.float64)
+    if e.ndim != 1 or e.size < 2:
+        raise ValueError(f"edges: must be a 1-D array of at least two edges (got shape "
+                         f"{e.shape})")
+    if np.isnan(e).any():
+        raise ValueError("edges: must not contain NaN")
+    if not np.all(e[1:] > e[:-1]):
+        i = int(np.flatnonzero(~(e[1:] > e[:-1]))[0])
+        raise ValueError(f"edges: must be strictly increasing (got edges[{i}] = {e[i]!r} >= "
+                         f"edges[{i + 1}] = {e[i + 1]!r})")
+    return e
+
+
+def _epsilon(epsilon) -> float:
+    return check_real("epsilon", epsilon, low=0.0, low_open=True)
+
+
 def _counts(samples, edges):
     x = as_float_array("samples", samples, ndim=1)
     idx = np.searchsorted(edges, x, side="right") - 1
@@ -67,9 +93,33 @@ def _counts(samples, edges):
 
 
 def histogram_dp_statistic(samples_a, samples_b, edges, epsilon: float) -> float:
-    """:math:`\\hat\\delta`: the larger of :math:`\\sum\\max(0, c_a/N_a - e^\\varepsilon c_b/N_b)` over both orders."""
-    epsilon = check_real("epsilon", epsilon, low=0.0)
+    """:math:`\\hat\\delta`: the larger of :math:`\\sum\\max(0, c_a/N_a - e^\\varepsilon c_b/N_b)` over both orders.
+
+    Parameters
+    ----------
+    samples_a, samples_b : (N_a,), (N_b,) arrays
+        Finite outputs on the two neighbouring datasets (non-empty).
+    edges : (K + 1,) array
+        Strictly increasing bin edges; a sample beyond the ends is counted in
+        the end bin (still a fixed binning, so still post-processing).
+    epsilon : float
+        The epsilon claimed (finite, > 0).
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    ValueError
+        Naming ``epsilon``, ``edges``, ``samples_a`` or ``samples_b``.
+    """
+    epsilon = _epsilon(epsilon)
+    edges = _check_edges(edges)
     ca, cb = _counts(samples_a, edges), _counts(samples_b, edges)
+    for name, c in (("samples_a", ca), ("samples_b", cb)):
+        if c.sum() == 0:
+            raise ValueError(f"{name}: must contain at least one sample")
     pa, pb = ca / ca.sum(), cb / cb.sum()
     e = math.exp(epsilon)
     return float(max(np.maximum(0.0, pa - e * pb).sum(), np.maximum(0.0, pb - e * pa).sum()))
@@ -77,11 +127,27 @@ def histogram_dp_statistic(samples_a, samples_b, edges, epsilon: float) -> float
 
 def histogram_audit_tolerance(n_a: int, n_b: int, n_bins: int, epsilon: float,
                               level: float) -> float:
-    """The count-based tolerance of the module docstring (the larger of the two orders)."""
+    """The count-based tolerance of the module docstring (the larger of the two orders).
+
+    Parameters
+    ----------
+    n_a, n_b : int
+        Sample sizes (>= 1).
+    n_bins : int
+        ``K`` (>= 1).
+    epsilon : float
+        The epsilon claimed (finite, > 0).
+    level : float
+        In ``(0, 1)``.
+
+    Returns
+    -------
+    float
+    """
     n_a = check_int("n_a", n_a, low=1)
     n_b = check_int("n_b", n_b, low=1)
     n_bins = check_int("n_bins", n_bins, low=1)
-    epsilon = check_real("epsilon", epsilon, low=0.0)
+    epsilon = _epsilon(epsilon)
     level = check_level("level", level)
 
     def dev(n):
@@ -118,21 +184,32 @@ def audit_dp(samples_a, samples_b, epsilon: float, edges, *, delta: float = 0.0,
     samples_a, samples_b : (N_a,), (N_b,) arrays
         Independent outputs of the mechanism on ``D`` and on ``D'``.
     epsilon : float
-        The epsilon claimed (>= 0).
+        The epsilon claimed (finite, > 0).
     edges : (K + 1,) array
-        Increasing bin edges (``-inf`` and ``inf`` at the ends to catch all).
+        Strictly increasing bin edges (``-inf`` and ``inf`` at the ends to catch all).
     delta : float
-        The delta claimed.
+        The delta claimed, in ``[0, 1)``.
     level : float
         The probability that a correct mechanism fails the audit is at most this.
+
+    Returns
+    -------
+    AuditResult
+
+    Raises
+    ------
+    ValueError
+        Naming the argument: ``epsilon <= 0`` or not finite, ``delta`` outside
+        ``[0, 1)``, edges not strictly increasing, empty or non-finite samples.
     """
     a = as_float_array("samples_a", samples_a, ndim=1)
     b = as_float_array("samples_b", samples_b, ndim=1)
-    e = np.asarray(edges, dtype=float)
-    if e.ndim != 1 or e.size < 2 or np.any(np.diff(e) <= 0) or np.isnan(e).any():
-        raise ValueError("edges: must be a strictly increasing 1-D array of at least two edges")
-    epsilon = check_real("epsilon", epsilon, low=0.0)
-    delta = check_real("delta", delta, low=0.0, high=1.0)
+    for name, x in (("samples_a", a), ("samples_b", b)):
+        if x.size == 0:
+            raise ValueError(f"{name}: must contain at least one sample")
+    e = _check_edges(edges)
+    epsilon = _epsilon(epsilon)
+    delta = check_real("delta", delta, low=0.0, high=1.0, high_open=True)
     stat = histogram_dp_statistic(a, b, e, epsilon)
     tol = histogram_audit_tolerance(a.size, b.size, e.size - 1, epsilon, level)
     return AuditResult(stat, tol, delta, epsilon, level, a.size, b.size, e.size - 1)
@@ -153,10 +230,25 @@ def laplace_binned_hockey_stick(epsilon: float, loc_a: float, loc_b: float, scal
     and :math:`\\mathrm{Lap}(\\text{loc}_b, b)` (from the CDF). For
     :math:`|\\text{loc}_a - \\text{loc}_b|/b \\le \\varepsilon` it is 0 (the Laplace
     mechanism is :math:`\\varepsilon`-DP, binning is post-processing); above, it is positive.
+
+    Parameters
+    ----------
+    epsilon : float
+        Finite, > 0.
+    loc_a, loc_b : float
+        The two centres (finite).
+    scale : float
+        The Laplace scale ``b`` (finite, > 0).
+    edges : (K + 1,) array
+        Strictly increasing bin edges (infinite ends allowed).
+
+    Returns
+    -------
+    float
     """
-    epsilon = check_real("epsilon", epsilon, low=0.0)
+    epsilon = _epsilon(epsilon)
     scale = check_real("scale", scale, low=0.0, low_open=True)
-    e = np.asarray(edges, dtype=float)
+    e = _check_edges(edges)
     pa = np.diff(_laplace_cdf(e, check_real("loc_a", loc_a), scale))
     pb = np.diff(_laplace_cdf(e, check_real("loc_b", loc_b), scale))
     k = math.exp(epsilon)

@@ -24,13 +24,41 @@ import math
 import numpy as np
 
 from .._random import as_generator
-from .._validation import as_float_array, check_int, check_probability_vector
+from .._validation import as_float_array, check_int, check_probability_vector, check_real
 from .queries import (ComplementQuery, CoordinateAgreementQuery, SignClassifierAgreement,
                       TableQuery, evaluate_query)
 
 __all__ = ["RademacherPopulation", "GaussianLabelPopulation", "FinitePopulation"]
 
 _ENUMERATE_MAX_BITS = 16
+
+
+def _check_indices(name: str, value, size: int) -> np.ndarray:
+    """A 1-D array of integer indices in ``[0, size)`` (integer-valued floats accepted)."""
+    raw = np.asarray(value)
+    if raw.dtype.kind == "b" or raw.dtype.kind not in "iuf":
+        raise ValueError(f"{name}: must be integer indices (got dtype {raw.dtype})")
+    if raw.ndim != 1:
+        raise ValueError(f"{name}: must be 1-D (got shape {raw.shape})")
+    if raw.dtype.kind == "f":
+        if not np.all(np.isfinite(raw)) or np.any(raw != np.round(raw)):
+            raise ValueError(f"{name}: must be integer indices (got fractional or non-finite "
+                             "values)")
+    if raw.size and (raw.min() < 0 or raw.max() >= size):
+        raise ValueError(f"{name}: must lie in [0, {size}) (got values in "
+                         f"[{raw.min():g}, {raw.max():g}])")
+    return raw.astype(np.int64)
+
+
+def _check_features(query, dim: int) -> None:
+    """Refuse a coordinate or classifier query that reads a feature the population lacks."""
+    if isinstance(query, CoordinateAgreementQuery) and query.feature >= dim:
+        raise ValueError(f"query: reads feature {query.feature}, but the population has "
+                         f"d = {dim} features")
+    if (isinstance(query, SignClassifierAgreement) and query.indices.size
+            and query.indices.max() >= dim):
+        raise ValueError(f"query: reads feature {int(query.indices.max())}, but the "
+                         f"population has d = {dim} features")
 
 
 class RademacherPopulation:
@@ -63,6 +91,7 @@ class RademacherPopulation:
         if isinstance(query, ComplementQuery):
             return 1.0 - self.true_answer(query.query)
         if isinstance(query, (CoordinateAgreementQuery, SignClassifierAgreement)):
+            _check_features(query, self.dim)
             return 0.5
         return self.enumerate_answer(query)
 
@@ -98,9 +127,23 @@ class GaussianLabelPopulation:
     @classmethod
     def reusable_holdout(cls, n: int, dim: int, informative: int = 0,
                          strength: float = 6.0) -> "GaussianLabelPopulation":
-        """Dwork et al.'s populations: ``informative`` features shifted by ``strength/sqrt(n)``."""
+        """Dwork et al.'s populations: ``informative`` features shifted by ``strength/sqrt(n)``.
+
+        Parameters
+        ----------
+        n : int
+            Points per split (>= 1); sets the shift's size.
+        dim : int
+            ``d`` (>= 1).
+        informative : int
+            In ``[0, d]``.
+        strength : float
+            Finite.
+        """
         n = check_int("n", n, low=1)
+        dim = check_int("dim", dim, low=1)
         informative = check_int("informative", informative, low=0, high=dim)
+        strength = check_real("strength", strength)
         mu = np.zeros(dim)
         mu[:informative] = strength / math.sqrt(n)
         return cls(dim, mu)
@@ -114,11 +157,32 @@ class GaussianLabelPopulation:
         return np.column_stack([x, y]).astype(dtype, copy=False)
 
     def classifier_accuracy(self, indices, weights) -> float:
-        """:math:`P(\\operatorname{sign}(w\\cdot x) = y) = \\Phi(w\\cdot\\mu/\\|w\\|)` (1/2 if ``w = 0``)."""
+        """:math:`P(\\operatorname{sign}(w\\cdot x) = y) = \\Phi(w\\cdot\\mu/\\|w\\|)` (1/2 if ``w = 0``).
+
+        Parameters
+        ----------
+        indices : (k,) int array
+            Features used, each in ``[0, d)`` (negative indices are refused,
+            not wrapped; fractional ones are refused, not truncated). A
+            repeated index adds its weights: the classifier scores
+            :math:`\\sum_i w_i x_{j_i}`.
+        weights : (k,) float array
+            Finite.
+
+        Returns
+        -------
+        float
+        """
         from scipy.special import ndtr
 
-        idx = np.asarray(indices, dtype=np.int64)
+        idx = _check_indices("indices", indices, self.dim)
         w = as_float_array("weights", weights, ndim=1)
+        if w.shape != idx.shape:
+            raise ValueError(f"weights: must have the shape of indices {idx.shape} "
+                             f"(got {w.shape})")
+        if np.unique(idx).size < idx.size:  # x_j counted twice: merge, so ||w|| is the real norm
+            idx, inverse = np.unique(idx, return_inverse=True)
+            w = np.bincount(inverse, weights=w, minlength=idx.size)
         norm = math.sqrt(math.fsum(w * w))
         if norm == 0.0:
             return 0.5
@@ -131,6 +195,7 @@ class GaussianLabelPopulation:
         if isinstance(query, ComplementQuery):
             return 1.0 - self.true_answer(query.query)
         if isinstance(query, CoordinateAgreementQuery):
+            _check_features(query, self.dim)
             return float(ndtr(self.mean_shift[query.feature]))
         if isinstance(query, SignClassifierAgreement):
             return self.classifier_accuracy(query.indices, query.weights)
@@ -164,8 +229,21 @@ class FinitePopulation:
         return as_generator(rng).choice(self.size, size=n, p=self.probabilities)
 
     def histogram(self, sample) -> np.ndarray:
-        """Counts of each universe element in ``sample``, shape ``(N,)``."""
-        return np.bincount(np.asarray(sample, dtype=np.int64), minlength=self.size)
+        """Counts of each universe element in ``sample``, shape ``(N,)``.
+
+        Parameters
+        ----------
+        sample : (n,) int array
+            Universe indices, each an integer in ``[0, N)`` (integer-valued
+            floats are accepted; fractional values, booleans and indices out
+            of range are refused).
+
+        Returns
+        -------
+        (N,) int array
+        """
+        idx = _check_indices("sample", sample, self.size)
+        return np.bincount(idx, minlength=self.size)
 
     def true_answer(self, query) -> float:
         """:math:`\\sum_x p(x) q(x)` for a :class:`TableQuery` or a table ``(N,)``."""

@@ -18,6 +18,7 @@ with range ``[0, 1]`` only.
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,6 +29,28 @@ __all__ = [
     "evaluate_query", "empirical_answer", "CoordinateAgreementQuery",
     "SignClassifierAgreement", "ComplementQuery", "TableQuery", "label_correlations",
 ]
+
+
+def _real_values(name: str, raw) -> np.ndarray:
+    """``raw`` as float64 if it holds real numbers only (booleans count as 0 and 1)."""
+    try:
+        array = np.asarray(raw)
+    except (TypeError, ValueError) as exc:  # ragged nesting, objects numpy cannot hold
+        raise ValueError(f"{name}: must return real numbers (got {type(raw).__name__})") from exc
+    kind = array.dtype.kind
+    if kind == "O":
+        if not all(isinstance(v, numbers.Real) for v in array.ravel()):
+            bad = next(v for v in array.ravel() if not isinstance(v, numbers.Real))
+            raise ValueError(f"{name}: must return real numbers (got a value of type "
+                             f"{type(bad).__name__})")
+    elif kind not in "biuf":
+        what = {"c": "complex values", "U": "strings", "S": "bytes"}.get(
+            kind, f"values of dtype {array.dtype}")
+        raise ValueError(f"{name}: must return real numbers (got {what})")
+    try:
+        return array.astype(np.float64)
+    except (TypeError, ValueError) as exc:  # pragma: no cover - guarded above
+        raise ValueError(f"{name}: must return real numbers (got {type(raw).__name__})") from exc
 
 
 def evaluate_query(query, data, *, name: str = "query") -> np.ndarray:
@@ -50,16 +73,16 @@ def evaluate_query(query, data, *, name: str = "query") -> np.ndarray:
     ------
     ValueError
         ``query: must return values in [0, 1]`` when a value is outside the
-        range, NaN or infinite, or the shape is not ``(n,)``.
+        range, NaN or infinite; ``query: must return real numbers`` for
+        complex values, strings or other non-numeric output (never coerced:
+        ``"0.5"`` or ``0.5 + 0j`` is a bug in the query, not a value); or
+        the shape is not ``(n,)``.
     """
     if not callable(query):
         raise ValueError(f"{name}: must be callable (got {type(query).__name__})")
     n = len(data)
     raw = query(data)
-    try:
-        values = np.asarray(raw, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name}: must return real values (got {type(raw).__name__})") from exc
+    values = _real_values(name, raw)
     if values.shape != (n,):
         raise ValueError(f"{name}: must return one value per data point, shape ({n},) "
                          f"(got shape {values.shape})")
@@ -159,7 +182,7 @@ class ComplementQuery:
     query: object
 
     def __call__(self, data) -> np.ndarray:
-        return 1.0 - np.asarray(self.query(data), dtype=np.float64)
+        return 1.0 - _real_values("query", self.query(data))
 
 
 @dataclass(frozen=True, eq=False)
@@ -172,6 +195,10 @@ class TableQuery:
     table: np.ndarray
 
     def __post_init__(self):
+        kind = np.asarray(self.table).dtype.kind
+        if kind not in "biuf":
+            raise ValueError(f"table: must hold real numbers (got dtype "
+                             f"{np.asarray(self.table).dtype})")
         q = as_float_array("table", self.table, ndim=1)
         if q.size == 0 or np.any((q < 0) | (q > 1)):
             raise ValueError("table: must be a non-empty vector with values in [0, 1]")

@@ -73,8 +73,10 @@ def query_sequences(draw, dim: int, *, max_length: int = 12):
 
 
 def privacy_spends(*, max_length: int = 20, max_value: float = 2.0):
-    """Lists of non-negative privacy parameters (epsilons or rhos)."""
-    return st.lists(st.floats(0.0, max_value, allow_nan=False, allow_infinity=False),
+    """Lists of positive privacy parameters (epsilons or rhos; the mechanisms and the
+    accountant refuse 0)."""
+    return st.lists(st.floats(0.0, max_value, exclude_min=True, allow_nan=False,
+                              allow_infinity=False),
                     min_size=1, max_size=max_length)
 
 

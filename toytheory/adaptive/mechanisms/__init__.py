@@ -9,7 +9,8 @@
 :class:`PrivateMultiplicativeWeights`  Hardt and Rothblum's online PMW on a finite universe
 =================================  ==========================================================
 
-A mechanism whose budget is spent answers :data:`EXHAUSTED`.
+A mechanism whose budget is spent answers :data:`EXHAUSTED` (a malformed query
+still raises ``ValueError``).
 """
 
 from .base import EXHAUSTED, Exhausted, Mechanism, is_exhausted

@@ -53,7 +53,16 @@ class PrivateMultiplicativeWeights(Mechanism):
     max_updates : int
         The update budget (>= 1).
     learning_rate : float, optional
-        :math:`\\lambda` (default ``threshold / 2``).
+        :math:`\\lambda` in ``(0, 1]`` (default ``min(threshold / 2, 1)``).
+        The relative-entropy potential argument (Hardt and Rothblum 2010;
+        Dwork and Roth 2014, Section 4.2) bounds the fall of
+        :math:`\\mathrm{KL}(h \\| x)` per update below by
+        :math:`\\lambda\\alpha - \\lambda^2` using :math:`e^{u} \\le 1 + u + u^2`,
+        which holds for :math:`u \\le 1`, at :math:`u = \\pm\\lambda q_i`; with
+        :math:`q_i` up to 1 that needs :math:`\\lambda \\le 1`, so larger rates
+        are refused. (Progress also needs :math:`\\lambda < \\alpha`, the
+        discrepancy an update fixes, about ``threshold``; the analysis takes
+        :math:`\\lambda = \\alpha/2`, hence the default.)
     rng : Generator, int or None
 
     Attributes
@@ -77,9 +86,17 @@ class PrivateMultiplicativeWeights(Mechanism):
         self.threshold = check_real("threshold", threshold, low=0.0, low_open=True)
         self.sigma = check_real("sigma", sigma, low=0.0, low_open=True)
         self.max_updates = check_int("max_updates", max_updates, low=1)
-        self.learning_rate = (self.threshold / 2.0 if learning_rate is None else
-                              check_real("learning_rate", learning_rate, low=0.0,
-                                         low_open=True))
+        if learning_rate is None:
+            self.learning_rate = min(self.threshold / 2.0, 1.0)
+        else:
+            self.learning_rate = check_real("learning_rate", learning_rate, low=0.0,
+                                            low_open=True)
+            if self.learning_rate > 1.0:
+                raise ValueError(
+                    f"learning_rate: must be <= 1 (got {self.learning_rate!r}): the "
+                    "multiplicative-weights potential argument (Hardt and Rothblum 2010; Dwork "
+                    "and Roth 2014, Section 4.2) uses e^u <= 1 + u + u^2, true only for "
+                    "u <= 1, at u = learning_rate * q_i with q_i up to 1")
         self.synthetic = np.full(counts.size, 1.0 / counts.size)
         self.updates = 0
         threshold_stream, comparison_stream, answer_stream = as_generator(rng).spawn(3)
@@ -104,6 +121,9 @@ class PrivateMultiplicativeWeights(Mechanism):
         if isinstance(query, TableQuery):
             table = query.table
         else:
+            if np.asarray(query).dtype.kind not in "biuf":
+                raise ValueError(f"query: must be a table of real numbers (got "
+                                 f"{type(query).__name__} of dtype {np.asarray(query).dtype})")
             table = as_float_array("query", query, ndim=1)
             if np.any((table < 0) | (table > 1)):
                 raise ValueError(f"query: must return values in [0, 1] (got values in "

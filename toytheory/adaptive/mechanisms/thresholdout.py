@@ -119,6 +119,9 @@ class Thresholdout(Mechanism):
             return holdout_mean + xi
         return train_mean
 
+    def _query_samples(self) -> tuple:
+        return (self.train, self.holdout)
+
     def _answer(self, query) -> float:
         train_mean = empirical_answer(query, self.train)
         holdout_mean = empirical_answer(query, self.holdout)
