@@ -66,6 +66,8 @@ import numba as nb
 import numpy as np
 from numba import prange
 
+from toytheory._validation import as_float_array, check_int
+
 __all__ = ["pf_ode_rk4", "reverse_sde_euler_maruyama", "standard_normals",
            "mixture_parameters"]
 
@@ -282,6 +284,15 @@ def _normals_kernel(state, out, zig):
                 state[p0 + b, w] = s[w, b]
 
 
+_SEED_MAX = 2**64 - 1   # the seed is one 64-bit word of splitmix64's input
+
+
+def _check_seed(seed) -> int:
+    """A seed of the per-path streams: an integer in ``[0, 2**64 - 1]`` (no float, no bool,
+    no negative number: two different values must never give the same streams)."""
+    return check_int("seed", seed, low=0, high=_SEED_MAX)
+
+
 def standard_normals(n: int, m: int, seed: int) -> np.ndarray:
     """Standard normals from the kernels' generator: row ``i`` is path ``i``'s stream.
 
@@ -292,18 +303,26 @@ def standard_normals(n: int, m: int, seed: int) -> np.ndarray:
     m : int
         Normals per path (columns), in the order the path draws them.
     seed : int
-        Seed of the per-path streams (as in :func:`reverse_sde_euler_maruyama`).
+        Seed of the per-path streams (as in :func:`reverse_sde_euler_maruyama`), an
+        integer in ``[0, 2**64 - 1]``.
 
     Returns
     -------
     (n, m) array
         Row ``i`` depends on ``(seed, i)`` only; its first ``steps * d`` entries are the
         normals that :func:`reverse_sde_euler_maruyama` adds to path ``i``.
+
+    Raises
+    ------
+    ValueError
+        ``n`` or ``m`` not a non-negative integer, or ``seed`` not an integer in
+        ``[0, 2**64 - 1]``.
     """
-    if int(n) < 0 or int(m) < 0:
-        raise ValueError(f"n, m: must be non-negative (got n={n}, m={m})")
-    out = np.empty((int(n), int(m)))
-    _normals_kernel(_seed_states(np.uint64(int(seed) % 2**64), int(n)), out, _ZIGGURAT)
+    n = check_int("n", n, low=0)
+    m = check_int("m", m, low=0)
+    seed = _check_seed(seed)
+    out = np.empty((n, m))
+    _normals_kernel(_seed_states(np.uint64(seed), n), out, _ZIGGURAT)
     return out
 
 
@@ -605,13 +624,42 @@ def _stage_constants(log_w, means, covs, alphas, sigmas):
     return minv, np.ascontiguousarray(shift), np.ascontiguousarray(base)
 
 
+_LAW_ATTRIBUTES = ("weights", "means", "covs", "dim")
+_SCHEDULE_METHODS = ("check_t", "marginal", "drift", "diffusion_sq")
+
+
+def _check_law(law):
+    """A law exposing ``weights`` (K,), ``means`` (K, d), ``covs`` (K, d, d) and ``dim``
+    (a :class:`toytheory.diffusion.laws.GaussianMixture` or anything shaped like one)."""
+    if isinstance(law, type):
+        raise ValueError(f"law: must be a GaussianMixture instance (got the class "
+                         f"{law.__name__})")
+    missing = [a for a in _LAW_ATTRIBUTES if not hasattr(law, a)]
+    if missing:
+        raise ValueError(f"law: must be a GaussianMixture (or have {', '.join(_LAW_ATTRIBUTES)})"
+                         f" (got {type(law).__name__}, which lacks {', '.join(missing)})")
+
+
+def _check_schedule(schedule):
+    """A schedule with the methods the kernels call (a NoiseSchedule, or a wrapper of one)."""
+    if isinstance(schedule, type):
+        raise ValueError(f"schedule: must be a NoiseSchedule instance (got the class "
+                         f"{schedule.__name__})")
+    missing = [a for a in _SCHEDULE_METHODS if not callable(getattr(schedule, a, None))]
+    if missing:
+        raise ValueError(f"schedule: must be a NoiseSchedule (or have methods "
+                         f"{', '.join(_SCHEDULE_METHODS)}) (got {type(schedule).__name__}, "
+                         f"which lacks {', '.join(missing)})")
+
+
 def _check(law, schedule, x, t_grid, decreasing):
-    x = np.ascontiguousarray(np.array(x, dtype=np.float64, ndmin=2))
+    _check_law(law)
+    _check_schedule(schedule)
+    # a private copy: the kernels advance the points in place
+    x = np.array(as_float_array("x", x), dtype=np.float64, ndmin=2, order="C", copy=True)
     if x.ndim != 2 or x.shape[1] != law.dim:
         raise ValueError(f"x: must have shape (n, {law.dim}) (got {x.shape})")
-    if not np.all(np.isfinite(x)):
-        raise ValueError("x: must contain only finite values")
-    grid = np.asarray(t_grid, dtype=np.float64)
+    grid = as_float_array("t_grid", t_grid)
     if grid.ndim != 1 or grid.size < 2:
         raise ValueError("t_grid: must be a 1-D grid of at least two times")
     steps = np.diff(grid)
@@ -657,15 +705,23 @@ def reverse_sde_euler_maruyama(law, schedule, x, t_grid, seed: int = 0):
     t_grid : (m,) array
         Strictly decreasing times; the score is evaluated at ``t_grid[:-1]``.
     seed : int
-        Seed of the per-path noise streams: :math:`z_j` of path ``i`` is
-        ``standard_normals(n, (m - 1) * d, seed)[i].reshape(m - 1, d)[j]``, whatever the
-        number of threads and of paths.
+        Seed of the per-path noise streams, an integer in ``[0, 2**64 - 1]``: :math:`z_j`
+        of path ``i`` is ``standard_normals(n, (m - 1) * d, seed)[i].reshape(m - 1, d)[j]``,
+        whatever the number of threads and of paths.
 
     Returns
     -------
     (n, d) array
         Points at ``t_grid[-1]``.
+
+    Raises
+    ------
+    ValueError
+        ``law`` or ``schedule`` of the wrong kind, ``x`` not finite or of the wrong
+        shape, ``t_grid`` not strictly decreasing or outside the schedule, ``seed`` not
+        an integer in ``[0, 2**64 - 1]``.
     """
+    seed = _check_seed(seed)
     x, grid = _check(law, schedule, x, t_grid, decreasing=True)
     w, means, covs = mixture_parameters(law)
     times = grid[:-1]
@@ -676,7 +732,7 @@ def reverse_sde_euler_maruyama(law, schedule, x, t_grid, seed: int = 0):
     dts = grid[:-1] - grid[1:]
     keep, drift, noise = 1.0 - fs * dts, g2s * dts, np.sqrt(g2s * dts)
     n = x.shape[0]
-    state = _seed_states(np.uint64(int(seed) % 2**64), n)
+    state = _seed_states(np.uint64(seed), n)
     log_w = np.log(w)
     block = _NOISE_STEPS * max(1, _block_steps(w.size, law.dim, 1) // _NOISE_STEPS)
     for b0 in range(0, times.size, block):
@@ -708,6 +764,12 @@ def pf_ode_rk4(law, schedule, x, t_grid):
     -------
     (n, d) array
         Points at ``t_grid[-1]``.
+
+    Raises
+    ------
+    ValueError
+        ``law`` or ``schedule`` of the wrong kind, ``x`` not finite or of the wrong
+        shape, ``t_grid`` not strictly monotone or outside the schedule.
     """
     x, grid = _check(law, schedule, x, t_grid, decreasing=False)
     w, means, covs = mixture_parameters(law)

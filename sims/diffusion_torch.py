@@ -22,8 +22,50 @@ from typing import Callable
 
 import numpy as np
 
+from toytheory._validation import as_float_array
 
 _INSIDE = 1e-9
+_SCHEDULE_METHODS = ("drift", "diffusion_sq")
+
+
+def _check_inputs(score_fn, schedule, x, t_grid, callback):
+    """Validate the common arguments; return the time grid as a float64 array.
+
+    Raises
+    ------
+    ValueError
+        ``score_fn`` or ``callback`` not callable, ``schedule`` without the SDE
+        coefficients, ``x`` not a finite floating-point torch tensor of points, ``t_grid``
+        not a finite 1-D grid of at least two times.
+    """
+    import torch
+
+    if not callable(score_fn):
+        raise ValueError(f"score_fn: must be callable (got {type(score_fn).__name__})")
+    if isinstance(schedule, type):
+        raise ValueError(f"schedule: must be a NoiseSchedule instance (got the class "
+                         f"{schedule.__name__})")
+    missing = [a for a in _SCHEDULE_METHODS if not callable(getattr(schedule, a, None))]
+    if missing:
+        raise ValueError(f"schedule: must be a NoiseSchedule (or have methods "
+                         f"{', '.join(_SCHEDULE_METHODS)}) (got {type(schedule).__name__}, "
+                         f"which lacks {', '.join(missing)})")
+    if not isinstance(x, torch.Tensor):
+        raise ValueError(f"x: must be a torch.Tensor (got {type(x).__name__}; convert with "
+                         "torch.as_tensor)")
+    if not x.is_floating_point():
+        raise ValueError(f"x: must have a floating-point dtype (got {x.dtype})")
+    if x.ndim < 1:
+        raise ValueError("x: must have a leading batch dimension, shape (n, d) (got a 0-d "
+                         "tensor)")
+    if not bool(torch.isfinite(x).all()):
+        raise ValueError("x: must contain only finite values")
+    if callback is not None and not callable(callback):
+        raise ValueError(f"callback: must be callable or None (got {type(callback).__name__})")
+    grid = as_float_array("t_grid", t_grid)
+    if grid.ndim != 1 or grid.size < 2:
+        raise ValueError("t_grid: must be a 1-D grid of at least two times")
+    return grid
 
 
 def _coefficients(schedule, t: float, towards: float | None = None) -> tuple[float, float]:
@@ -54,10 +96,15 @@ def pf_ode_rk4(score_fn: Callable, schedule, x, t_grid, callback=None):
     -------
     (n, d) tensor
         Points at ``t_grid[-1]``.
+
+    Raises
+    ------
+    ValueError
+        ``score_fn`` not callable, ``schedule`` without ``drift``/``diffusion_sq``, ``x``
+        not a finite floating-point torch tensor of points, ``t_grid`` not strictly
+        monotone.
     """
-    grid = np.asarray(t_grid, dtype=float)
-    if grid.ndim != 1 or grid.size < 2:
-        raise ValueError("t_grid: must be a 1-D grid of at least two times")
+    grid = _check_inputs(score_fn, schedule, x, t_grid, callback)
     steps = np.diff(grid)
     if not (np.all(steps < 0) or np.all(steps > 0)):
         raise ValueError("t_grid: must be strictly monotone")
@@ -87,13 +134,38 @@ def reverse_sde_euler_maruyama(score_fn: Callable, schedule, x, t_grid, generato
 
     Parameters
     ----------
+    score_fn : callable
+        ``score_fn(x, t)`` with ``x`` a (n, d) tensor and ``t`` a float.
+    schedule : toytheory.diffusion.schedules.NoiseSchedule
+    x : (n, d) tensor
+        Points at ``t_grid[0]`` (floating point; the noise is drawn in its dtype and on
+        its device).
+    t_grid : (m,) array
+        Strictly decreasing times.
     generator : torch.Generator, optional
         The noise stream (seed it for reproducible paths).
+    callback : callable, optional
+        ``callback(i, t, x)`` after each step.
+
+    Returns
+    -------
+    (n, d) tensor
+        Points at ``t_grid[-1]``.
+
+    Raises
+    ------
+    ValueError
+        ``score_fn`` not callable, ``schedule`` without ``drift``/``diffusion_sq``, ``x``
+        not a finite floating-point torch tensor of points, ``t_grid`` not strictly
+        decreasing, ``generator`` not a torch.Generator.
     """
     import torch
 
-    grid = np.asarray(t_grid, dtype=float)
-    if grid.ndim != 1 or grid.size < 2 or not np.all(np.diff(grid) < 0):
+    grid = _check_inputs(score_fn, schedule, x, t_grid, callback)
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise ValueError(f"generator: must be a torch.Generator or None "
+                         f"(got {type(generator).__name__})")
+    if not np.all(np.diff(grid) < 0):
         raise ValueError("t_grid: must be a strictly decreasing 1-D grid of at least two times")
     for i, (t0, t1) in enumerate(zip(grid[:-1], grid[1:])):
         dt = t0 - t1

@@ -227,17 +227,38 @@ def test_per_point_noise_levels_match_scalar_evaluation():
     np.testing.assert_allclose(batched, single, rtol=1e-13)
 
 
-def test_marginal_sampling_matches_the_exact_marginal_moments():
-    from toytheory import stats
+MARGINAL_GAUSSIAN = Gaussian([1.0, -2.0], [[2.0, 0.6], [0.6, 0.5]])
+MARGINAL_N = 400_000
 
-    g = Gaussian([1.0, -2.0], [[2.0, 0.6], [0.6, 0.5]])
-    x = g.sample(20000, 0.6, 0.8, rng=3)
-    m, c = g.marginal_moments(0.6, 0.8)
-    u = np.array([0.6, 0.8])
+
+def _ks_against_marginal_moments(x, g, alpha, sigma, level=1e-6):
+    """KS of ``x`` against N(alpha mu, alpha^2 Sigma + sigma^2 I) along two directions, a
+    fixed one and the data covariance's least-variance eigenvector (where sigma weighs
+    most), Bonferroni at ``level``."""
     from scipy import stats as sps
 
-    res = stats.ks_1samp(x @ u, sps.norm(u @ m, np.sqrt(u @ c @ u)).cdf, 1e-6)
-    assert not res.reject
+    from toytheory import stats
+
+    m, c = g.marginal_moments(alpha, sigma)
+    directions = [np.array([0.6, 0.8]), np.linalg.eigh(g.cov)[1][:, 0]]
+    results = [stats.ks_1samp(x @ u, sps.norm(u @ m, np.sqrt(u @ c @ u)).cdf, level)
+               for u in directions]
+    return stats.bonferroni(results, level)
+
+
+def test_marginal_sampling_matches_the_exact_marginal_moments():
+    x = MARGINAL_GAUSSIAN.sample(MARGINAL_N, 0.6, 0.8, rng=3)
+    assert not _ks_against_marginal_moments(x, MARGINAL_GAUSSIAN, 0.6, 0.8).reject
+
+
+def test_marginal_sampling_check_rejects_a_sampler_with_sigma_5_percent_too_large():
+    # planted bug: the sampler adds 1.05 sigma of noise. Along the least-variance
+    # direction the standard deviation is 4.3% too large, a KS distance of about
+    # 0.043 * max_x x phi(x) = 0.010 against a critical value of 0.0044 at level 1e-6
+    # (Bonferroni over the two directions) with 400,000 draws; 20,000 draws (critical
+    # value 0.019) would not see it.
+    x = MARGINAL_GAUSSIAN.sample(MARGINAL_N, 0.6, 1.05 * 0.8, rng=3)
+    assert _ks_against_marginal_moments(x, MARGINAL_GAUSSIAN, 0.6, 0.8).reject
 
 
 # ----------------------------------------------------------------------------- flows

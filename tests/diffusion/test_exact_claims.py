@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from toytheory.claims import execute_claim, load_catalog
-from toytheory.claims.catalog import (diffusion_exact_flows, diffusion_exact_scores,
-                                      diffusion_exact_simulators, diffusion_exact_teleportation)
+from toytheory.claims.catalog import (diffusion_exact_flows, diffusion_exact_gaussian_laws,
+                                      diffusion_exact_scores, diffusion_exact_simulators,
+                                      diffusion_exact_teleportation)
 from toytheory.diffusion import explained_variance as evar
 from toytheory.diffusion import teleportation as tp
 
@@ -126,3 +127,89 @@ def test_64d_teleportation_claim_holds_on_gaussian_data(monkeypatch):
                         lambda: real().gaussian_approximation())
     verdict, _ = _run("diffusion.exact.teleportation_skip_fraction_64d")
     assert verdict == "holds"
+
+
+# ----------------------------------------------------------------------------- Gaussian laws
+
+KL_CLAIM = "diffusion.exact.gaussian_kl_closed_form"
+AFFINE_CLAIM = "diffusion.exact.affine_sampler_law"
+
+
+def test_kl_claim_holds_with_the_real_closed_form():
+    verdict, failed = _run(KL_CLAIM)
+    assert verdict == "holds" and not failed
+
+
+def test_kl_claim_fails_when_the_closed_form_is_5_percent_too_large(monkeypatch):
+    real = diffusion_exact_gaussian_laws.kl_divergence_gaussians
+    monkeypatch.setattr(diffusion_exact_gaussian_laws, "kl_divergence_gaussians",
+                        lambda m1, s1, m2, s2: 1.05 * real(m1, s1, m2, s2))
+    verdict, failed = _run(KL_CLAIM)
+    assert verdict == "fails"
+    assert any(name.startswith("1-D, near") and "quadrature" in name for name in failed)
+    assert any(name.startswith("2-D pair") for name in failed)
+    assert any("generalised-eigenvalue" in name for name in failed)
+    assert any("Monte Carlo" in name for name in failed)
+
+
+def test_kl_claim_fails_when_the_arguments_are_swapped(monkeypatch):
+    # planted: KL(q || p) for KL(p || q); every witness sees the asymmetry
+    real = diffusion_exact_gaussian_laws.kl_divergence_gaussians
+    monkeypatch.setattr(diffusion_exact_gaussian_laws, "kl_divergence_gaussians",
+                        lambda m1, s1, m2, s2: real(m2, s2, m1, s1))
+    verdict, failed = _run(KL_CLAIM)
+    assert verdict == "fails"
+    assert any("Monte Carlo" in name for name in failed)
+    assert sum("quadrature" in name for name in failed) == 5
+
+
+def test_affine_sampler_claim_holds_with_the_real_machinery():
+    verdict, failed = _run(AFFINE_CLAIM)
+    assert verdict == "holds" and not failed
+
+
+def _pushforward_without_noise(affine, mean, cov):
+    """Planted: the injected noise N N^T is left out of the output covariance."""
+    from toytheory.diffusion.affine import AffineMap, gaussian_pushforward
+
+    silent = AffineMap(affine.matrix, np.zeros((affine.matrix.shape[0], 0)), affine.offset,
+                       affine.residual)
+    return gaussian_pushforward(silent, mean, cov)
+
+
+def test_affine_sampler_claim_fails_when_the_pushforward_drops_the_noise(monkeypatch):
+    monkeypatch.setattr(diffusion_exact_gaussian_laws, "gaussian_pushforward",
+                        _pushforward_without_noise)
+    verdict, failed = _run(AFFINE_CLAIM)
+    assert verdict == "fails"
+    assert any(name.startswith("DDIM eta=1") and "simulated outputs" in name
+               for name in failed)
+    assert not any(name.startswith("DDIM eta=0") for name in failed)  # no noise to drop
+
+
+def test_affine_sampler_claim_fails_when_the_output_covariance_is_5_percent_too_large(
+        monkeypatch):
+    from toytheory.diffusion.affine import gaussian_pushforward
+
+    def inflated(affine, mean, cov):
+        m, c = gaussian_pushforward(affine, mean, cov)
+        return m, 1.05 * c
+
+    monkeypatch.setattr(diffusion_exact_gaussian_laws, "gaussian_pushforward", inflated)
+    verdict, failed = _run(AFFINE_CLAIM)
+    assert verdict == "fails"
+    assert any(name.startswith("DDIM eta=0") and "simulated outputs" in name for name in failed)
+    assert any(name.startswith("DDIM eta=1") and "simulated outputs" in name for name in failed)
+
+
+def test_affine_sampler_claim_fails_when_the_probed_matrix_is_1_percent_off(monkeypatch):
+    from toytheory.diffusion.affine import AffineMap, affine_map_of
+
+    def off(fn, d, **kw):
+        a = affine_map_of(fn, d, **kw)
+        return AffineMap(1.01 * a.matrix, a.noise_matrix, a.offset, a.residual)
+
+    monkeypatch.setattr(diffusion_exact_gaussian_laws, "affine_map_of", off)
+    verdict, failed = _run(AFFINE_CLAIM)
+    assert verdict == "fails"
+    assert sum("probed map vs map composed" in name for name in failed) == 2

@@ -119,8 +119,10 @@ def test_a_paths_normals_depend_only_on_seed_and_path():
 
 
 def test_standard_normals_refuses_a_negative_size():
-    with pytest.raises(ValueError, match="n, m: must be non-negative"):
+    with pytest.raises(ValueError, match="^n: must be >= 0"):
         dn.standard_normals(-1, 3, seed=0)
+    with pytest.raises(ValueError, match="^m: must be >= 0"):
+        dn.standard_normals(3, -1, seed=0)
 
 
 # --------------------------------------------------------------------------- the exponential

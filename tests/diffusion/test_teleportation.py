@@ -126,7 +126,7 @@ def test_teleportation_inputs_are_checked():
         tp.gaussian_teleport(np.zeros((1, 2)), "law")
     with pytest.raises(ValueError, match="x: must have 2 columns"):
         tp.gaussian_teleport(np.zeros((1, 3)), law)
-    with pytest.raises(ValueError, match="t: must lie in"):
+    with pytest.raises(ValueError, match="^t_from: must lie in"):  # named, not "t"
         tp.gaussian_teleport(np.zeros((1, 2)), law, EDM(80.0), 90.0, 5.0)
     with pytest.raises(ValueError, match="n_samples: must be >= 1"):
         tp.detectable_kl(0)

@@ -42,7 +42,8 @@ def gaussian_flow_map(law: Gaussian, schedule: NoiseSchedule, s: float, t: float
     law : Gaussian
     schedule : NoiseSchedule
     s, t : float
-        Start and end times (either order: the flow runs both ways).
+        Start and end times (either order: the flow runs both ways). Scalars: the
+        map between two times is one matrix; call once per pair of times.
 
     Returns
     -------
@@ -53,9 +54,12 @@ def gaussian_flow_map(law: Gaussian, schedule: NoiseSchedule, s: float, t: float
     ------
     ValueError
         If :math:`\\sigma_s = 0` while :math:`\\Sigma` is singular (the flow out of a
-        degenerate law is not determined), or times outside the schedule.
+        degenerate law is not determined), or if ``s`` or ``t`` is not a scalar, not
+        finite or outside the schedule.
     """
     _check(law, schedule)
+    s = schedule.check_scalar_t(s, "s")
+    t = schedule.check_scalar_t(t, "t")
     a_s, sig_s = (float(v) for v in schedule.marginal(s))
     a_t, sig_t = (float(v) for v in schedule.marginal(t))
     rho_s2, rho_t2 = (sig_s / a_s) ** 2, (sig_t / a_t) ** 2

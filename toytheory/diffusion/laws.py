@@ -438,12 +438,31 @@ class DeltaMixture(GaussianMixture):
     Parameters
     ----------
     points : (K, d) array
-    weights : (K,) array, optional (uniform by default)
+        At least one point, at least one column, finite.
+    weights : (K,) array, optional
+        One non-negative weight per point, summing to one (uniform by default).
+
+    Raises
+    ------
+    ValueError
+        ``points: ...`` when there are no points or no columns or a value is not
+        finite; ``weights: ...`` when there is not one weight per point, or the
+        weights are negative or do not sum to one.
     """
 
     def __init__(self, points, weights=None):
         y = as_float_array("points", points, ndim=2)
-        w = np.full(y.shape[0], 1.0 / max(y.shape[0], 1)) if weights is None else weights
+        if y.shape[0] == 0:
+            raise ValueError(f"points: must be non-empty (got shape {y.shape})")
+        if y.shape[1] == 0:
+            raise ValueError(f"points: must have at least one column (got shape {y.shape})")
+        if weights is None:
+            w = np.full(y.shape[0], 1.0 / y.shape[0])
+        else:
+            w = check_probability_vector("weights", weights)
+            if w.size != y.shape[0]:
+                raise ValueError(f"weights: must have {y.shape[0]} entries, one per point "
+                                 f"(got {w.size})")
         super().__init__(w, y, None, _eig=(np.zeros_like(y), None))
 
     @property

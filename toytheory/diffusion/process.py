@@ -65,13 +65,40 @@ class DiffusionProcess:
         return self.law.posterior(x, *self._ab(t))
 
     def sample(self, n: int, t, rng=None):
-        """``n`` draws of :math:`x_t`."""
-        a, s = self._ab(t)
-        return self.law.sample(check_int("n", n, low=0), float(a), float(s), as_generator(rng))
+        """``n`` draws of :math:`x_t` at one time ``t``.
+
+        Parameters
+        ----------
+        n : int
+            Number of draws, >= 0.
+        t : float
+            One time of the schedule (a scalar: for draws at several times, call
+            once per time).
+        rng : Generator, int or None
+
+        Returns
+        -------
+        (n, d) array
+
+        Raises
+        ------
+        ValueError
+            ``n`` not a non-negative integer; ``t`` not a scalar, not finite or
+            outside the schedule.
+        """
+        n = check_int("n", n, low=0)
+        a, s = self._ab(self.schedule.check_scalar_t(t, "t"))
+        return self.law.sample(n, float(a), float(s), as_generator(rng))
 
     def marginal(self, t) -> GaussianMixture:
-        """The exact law of :math:`x_t`."""
-        a, s = self._ab(t)
+        """The exact law of :math:`x_t` at one time ``t`` (a scalar).
+
+        Raises
+        ------
+        ValueError
+            ``t`` not a scalar, not finite or outside the schedule.
+        """
+        a, s = self._ab(self.schedule.check_scalar_t(t, "t"))
         return self.law.marginal(float(a), float(s))
 
     def pf_ode_velocity(self, x, t):

@@ -99,6 +99,28 @@ class NoiseSchedule(ABC):
             raise ValueError(f"{name}: must lie in [{lo:g}, {hi:g}] for {self!r} (got {bad!r})")
         return np.clip(arr, lo, hi)
 
+    def check_scalar_t(self, t, name: str = "t") -> float:
+        """Validate a single time (a scalar inside ``[t_min, t_max]``) and return it as float.
+
+        Parameters
+        ----------
+        t : float
+            The time.
+        name : str, default "t"
+            The argument's name, for the error message.
+
+        Raises
+        ------
+        ValueError
+            ``name: must be a scalar time`` for an array with more than zero
+            dimensions, and the errors of :meth:`check_t`.
+        """
+        arr = self.check_t(t, name)
+        if arr.ndim != 0:
+            raise ValueError(f"{name}: must be a scalar time (got an array of shape "
+                             f"{arr.shape})")
+        return float(arr)
+
     # ------------------------------------------------------------- interface
     @abstractmethod
     def _log_alpha(self, t: np.ndarray) -> np.ndarray: ...
@@ -188,13 +210,53 @@ class NoiseSchedule(ABC):
         return np.zeros_like(t)
 
     def to_ve(self, x, t):
-        """VP sample to VE coordinates: ``(x / alpha_t, sigma_t / alpha_t)``."""
+        """A point of this schedule at time ``t`` in VE coordinates.
+
+        Parameters
+        ----------
+        x : array_like
+            Finite points at time ``t`` (any shape that broadcasts with ``t``).
+        t : float or array_like
+            Times inside ``[t_min, t_max]``.
+
+        Returns
+        -------
+        x_ve : ndarray
+            :math:`x / \\alpha_t`.
+        sigma_ve : ndarray
+            :math:`\\sigma_t / \\alpha_t = e^{-\\lambda_t}`, the VE noise level.
+
+        Raises
+        ------
+        ValueError
+            ``x`` not finite, or ``t`` outside the schedule.
+        """
+        x = as_float_array("x", x)
         a, s = self.marginal(t)
-        return np.asarray(x, float) / a, s / a
+        return x / a, s / a
 
     def from_ve(self, x_ve, t):
-        """VE sample back to this schedule's coordinates at ``t``: ``alpha_t * x_ve``."""
-        return self.alpha(t) * np.asarray(x_ve, float)
+        """A point in VE coordinates back to this schedule's coordinates at ``t``.
+
+        Parameters
+        ----------
+        x_ve : array_like
+            Finite points in VE coordinates (any shape that broadcasts with ``t``).
+        t : float or array_like
+            Times inside ``[t_min, t_max]``.
+
+        Returns
+        -------
+        ndarray
+            :math:`\\alpha_t\\,x_{ve}`; the inverse of :meth:`to_ve`'s first output.
+
+        Raises
+        ------
+        ValueError
+            ``x_ve`` not finite, or ``t`` outside the schedule.
+        """
+        x_ve = as_float_array("x_ve", x_ve)
+        return self.alpha(t) * x_ve
 
 
 class VPLinear(NoiseSchedule):
@@ -276,6 +338,7 @@ class VPCosine(NoiseSchedule):
         self._t_max = check_real("t_max", t_max, low=0.0, high=1.0, low_open=True,
                                  high_open=True)
         self._log_cos0 = math.log(math.cos(self.s / (1 + self.s) * math.pi / 2))
+        self._tan0 = math.tan(self.s / (1 + self.s) * math.pi / 2)
 
     def __repr__(self):
         return f"VPCosine(s={self.s}, t_max={self._t_max})"
@@ -286,8 +349,17 @@ class VPCosine(NoiseSchedule):
     def _phase(self, t):
         return (t + self.s) / (1 + self.s) * (math.pi / 2)
 
+    def _log_alpha_of_delta(self, delta):
+        # cos(phi_0 + delta)/cos(phi_0) = 1 - 2 sin^2(delta/2) - tan(phi_0) sin(delta), with
+        # delta = phase(t) - phase(0) >= 0: both corrections are <= 0, so log alpha is exactly
+        # 0 at t = 0, negative after it, and accurate to a few ulps relative near t = 0.
+        # (log cos(phase(t)) - log cos(phase(0)) came out a few ulps above 0 near t = 0 for
+        # some s, and then sigma = sqrt(1 - alpha^2) was NaN.)
+        half = np.sin(0.5 * delta)
+        return np.log1p(-2.0 * half * half - self._tan0 * np.sin(delta))
+
     def _log_alpha(self, t):
-        return np.log(np.cos(self._phase(t))) - self._log_cos0
+        return self._log_alpha_of_delta(t / (1 + self.s) * (math.pi / 2))
 
     def _log_snr(self, t):
         la = self._log_alpha(t)
@@ -295,8 +367,16 @@ class VPCosine(NoiseSchedule):
             return la - 0.5 * np.log(-np.expm1(2 * la))
 
     def _t_from_log_snr(self, lam):
+        # log alpha = -softplus(-2 lam)/2 is accurate even where alpha rounds to 1; the arccos
+        # of alpha cos(phi_0) is not (it loses every digit of a tiny delta), so refine with
+        # Newton steps on log alpha(delta) = log_alpha, d log alpha/d delta = -tan(phi_0+delta)
         log_alpha = -0.5 * _softplus(-2 * lam)
-        return 2 * (1 + self.s) / math.pi * np.arccos(np.exp(log_alpha + self._log_cos0)) - self.s
+        phi0 = self.s / (1 + self.s) * (math.pi / 2)
+        delta = np.maximum(np.arccos(np.exp(log_alpha + self._log_cos0)) - phi0, 0.0)
+        for _ in range(3):
+            step = (self._log_alpha_of_delta(delta) - log_alpha) / np.tan(phi0 + delta)
+            delta = np.maximum(delta + step, 0.0)
+        return delta * (1 + self.s) * (2 / math.pi)
 
     def _d_log_alpha(self, t):
         return -np.tan(self._phase(t)) * (math.pi / 2) / (1 + self.s)

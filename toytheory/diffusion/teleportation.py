@@ -70,6 +70,11 @@ def _check_schedule(schedule):
     return schedule
 
 
+def _check_times(schedule, t_from, t_to):
+    """Both times as floats: scalars, finite, inside ``schedule``'s range."""
+    return (schedule.check_scalar_t(t_from, "t_from"), schedule.check_scalar_t(t_to, "t_to"))
+
+
 def _teleport_map(law, schedule, t_from, t_to):
     return gaussian_flow_map(law.gaussian_approximation(), schedule, t_from, t_to)
 
@@ -93,6 +98,7 @@ def gaussian_teleport(x, law, schedule=None, t_from: float = 80.0, t_to: float =
     """
     _check_law(law)
     schedule = _check_schedule(schedule)
+    t_from, t_to = _check_times(schedule, t_from, t_to)
     x = as_float_array("x", x, ndim=2)
     if x.shape[1] != law.dim:
         raise ValueError(f"x: must have {law.dim} columns (got shape {x.shape})")
@@ -122,6 +128,7 @@ def teleported_law(law, schedule=None, t_from: float = 80.0, t_to: float = 10.0,
     """
     _check_law(law)
     schedule = _check_schedule(schedule)
+    t_from, t_to = _check_times(schedule, t_from, t_to)
     if start not in ("exact", "prior"):
         raise ValueError(f"start: must be 'exact' or 'prior' (got {start!r})")
     m, c = _teleport_map(law, schedule, t_from, t_to)
@@ -169,6 +176,7 @@ def teleportation_kl(law, schedule=None, t_from: float = 80.0, t_to: float = 10.
 
     _check_law(law)
     schedule = _check_schedule(schedule)
+    t_from, t_to = _check_times(schedule, t_from, t_to)
     if method not in ("auto", "quadrature", "monte_carlo"):
         raise ValueError(f"method: must be 'auto', 'quadrature' or 'monte_carlo' (got {method!r})")
     q = teleported_law(law, schedule, t_from, t_to)
@@ -231,10 +239,16 @@ def skip_sigmas(n_steps: int = 18, sigma_min: float = 0.002, sigma_max: float = 
     return sig, np.arange(n_steps) / n_steps
 
 
-def exact_flow(law, x, sigma_from: float, sigma_to: float, steps: int = 200,
-               schedule=None):
+def exact_flow(law, x, sigma_from: float, sigma_to: float, steps: int = 200):
     """Integrate the exact probability-flow ODE of ``law`` in VE form with RK4 in
     :math:`u = \\log\\sigma`: :math:`dx/du = x - D(x, \\sigma)`.
+
+    The flow is that of the VE/EDM parametrisation (:math:`\\alpha = 1`,
+    :math:`\\sigma` the noise level). Points of another schedule convert with
+    :meth:`~toytheory.diffusion.schedules.NoiseSchedule.to_ve` (and back with
+    :meth:`~toytheory.diffusion.schedules.NoiseSchedule.from_ve`): the
+    probability-flow ODE of every schedule carries :math:`x/\\alpha_t` along the same
+    path as a function of :math:`\\sigma_t/\\alpha_t`.
 
     Parameters
     ----------
@@ -249,12 +263,20 @@ def exact_flow(law, x, sigma_from: float, sigma_to: float, steps: int = 200,
     Returns
     -------
     (n, d) array
+
+    Raises
+    ------
+    ValueError
+        A law that is not a mixture, noise levels not > 0, ``steps`` < 1, or ``x``
+        not finite or with the wrong number of columns.
     """
     _check_law(law)
     hi = check_real("sigma_from", sigma_from, low=0.0, low_open=True)
     lo = check_real("sigma_to", sigma_to, low=0.0, low_open=True)
     steps = check_int("steps", steps, low=1)
     x = as_float_array("x", x, ndim=2).copy()
+    if x.shape[1] != law.dim:
+        raise ValueError(f"x: must have {law.dim} columns (got shape {x.shape})")
     u = np.linspace(np.log(hi), np.log(lo), steps + 1)
 
     def vel(y, uu):

@@ -11,4 +11,6 @@ EXPECTED = {
     # on a 64-d mixture at CIFAR-10's scale (top std 15) skipping more than ~17% of the
     # 18-step grid is detectable from 50,000 samples: the 15-30% claim does not hold there
     "diffusion.exact.teleportation_skip_fraction_64d": "refuted",
+    "diffusion.exact.gaussian_kl_closed_form": "holds",
+    "diffusion.exact.affine_sampler_law": "holds",
 }
