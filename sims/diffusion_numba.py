@@ -66,6 +66,7 @@ import numba as nb
 import numpy as np
 from numba import prange
 
+from sims._checks import check_schedule_like
 from toytheory._validation import as_float_array, check_int
 
 __all__ = ["pf_ode_rk4", "reverse_sde_euler_maruyama", "standard_normals",
@@ -642,14 +643,7 @@ def _check_law(law):
 
 def _check_schedule(schedule):
     """A schedule with the methods the kernels call (a NoiseSchedule, or a wrapper of one)."""
-    if isinstance(schedule, type):
-        raise ValueError(f"schedule: must be a NoiseSchedule instance (got the class "
-                         f"{schedule.__name__})")
-    missing = [a for a in _SCHEDULE_METHODS if not callable(getattr(schedule, a, None))]
-    if missing:
-        raise ValueError(f"schedule: must be a NoiseSchedule (or have methods "
-                         f"{', '.join(_SCHEDULE_METHODS)}) (got {type(schedule).__name__}, "
-                         f"which lacks {', '.join(missing)})")
+    return check_schedule_like(schedule, _SCHEDULE_METHODS)
 
 
 def _check(law, schedule, x, t_grid, decreasing):

@@ -22,6 +22,7 @@ from typing import Callable
 
 import numpy as np
 
+from sims._checks import check_schedule_like
 from toytheory._validation import as_float_array
 
 _INSIDE = 1e-9
@@ -42,14 +43,7 @@ def _check_inputs(score_fn, schedule, x, t_grid, callback):
 
     if not callable(score_fn):
         raise ValueError(f"score_fn: must be callable (got {type(score_fn).__name__})")
-    if isinstance(schedule, type):
-        raise ValueError(f"schedule: must be a NoiseSchedule instance (got the class "
-                         f"{schedule.__name__})")
-    missing = [a for a in _SCHEDULE_METHODS if not callable(getattr(schedule, a, None))]
-    if missing:
-        raise ValueError(f"schedule: must be a NoiseSchedule (or have methods "
-                         f"{', '.join(_SCHEDULE_METHODS)}) (got {type(schedule).__name__}, "
-                         f"which lacks {', '.join(missing)})")
+    check_schedule_like(schedule, _SCHEDULE_METHODS)
     if not isinstance(x, torch.Tensor):
         raise ValueError(f"x: must be a torch.Tensor (got {type(x).__name__}; convert with "
                          "torch.as_tensor)")
