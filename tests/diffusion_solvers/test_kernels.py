@@ -181,3 +181,27 @@ def test_a_model_pool_does_not_keep_buffers_above_its_byte_cap():
     pool = _fused.BufferPool(size=4, max_bytes=1000)
     pool.take(torch.zeros(1000))          # 4000 bytes: handed out, not kept
     assert pool._bufs == []
+
+
+def test_a_model_shared_by_threads_never_hands_one_buffer_to_two_callers():
+    import threading
+
+    law = Gaussian([0.5, -0.2], np.diag([1.0, 0.3]))
+    model = AffineGaussianModel(law, VPLinear(), "eps")
+    inputs = [torch.full((500, 2), float(k)) for k in range(4)]
+    wrong = []
+
+    def worker(k):
+        x = inputs[k]
+        want = model(x, 0.4).clone()
+        for _ in range(300):
+            out = model(x, 0.4)          # held while other threads take buffers
+            if not torch.equal(out, want):
+                wrong.append(k)
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert wrong == []

@@ -129,6 +129,7 @@ class BufferPool:
         self.size = size
         self.max_bytes = max_bytes
         self._bufs: list = []
+        self._lock = threading.Lock()   # a model shared by threads: one taker at a time
         self.reused = 0
         try:
             import torch
@@ -149,6 +150,10 @@ class BufferPool:
         """A contiguous tensor shaped like ``like``, free to overwrite."""
         import torch
 
+        with self._lock:
+            return self._take(like, torch)
+
+    def _take(self, like, torch):
         if self._baseline is not None:
             for buf in self._bufs:
                 if (buf.shape == like.shape and buf.dtype == like.dtype
