@@ -129,6 +129,26 @@ def test_64d_teleportation_claim_holds_on_gaussian_data(monkeypatch):
     assert verdict == "holds"
 
 
+
+def test_64d_teleportation_simulated_finish_fails_when_the_jump_is_3_percent_too_wide(
+        monkeypatch):
+    # planted: the jumped points' deviation from the data mean is 3% too large (the jump's
+    # output covariance 6% too large). The exact KL numbers never call the jump; the
+    # simulated finish does, so its test at the largest safe skip (16.7%, sigma 28.37) must
+    # reject while the solver control (exact start, same finish) still accepts
+    real = tp.gaussian_teleport
+
+    def too_wide(x, law, schedule=None, t_from=80.0, t_to=10.0):
+        centre = law.mean()
+        return centre + 1.03 * (real(x, law, schedule, t_from, t_to) - centre)
+
+    monkeypatch.setattr(tp, "gaussian_teleport", too_wide)
+    verdict, failed = _run("diffusion.exact.teleportation_skip_fraction_64d")
+    assert verdict == "fails"
+    assert any(name.startswith("64-d structured GMM: simulated: Gaussian jump to sigma 28.37 "
+                               "(skip 3/18") and "vs exact data" in name for name in failed)
+    assert not any("solver control" in name for name in failed)
+
 # ----------------------------------------------------------------------------- Gaussian laws
 
 KL_CLAIM = "diffusion.exact.gaussian_kl_closed_form"
