@@ -8,7 +8,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from toytheory.sampling import leverage_scores, lewis_weights, lp_sensitivities
-from toytheory.sampling.lewis import lewis_residual
+from toytheory.sampling._checks import ConvergenceError
+from toytheory.sampling.lewis import _fixed_point, lewis_residual
+from toytheory.sampling.sample_complexity import FAMILIES, family_matrix
 from toytheory.testing.sampling import design_matrices
 
 
@@ -62,3 +64,56 @@ def test_methods_outside_their_range_raise():
         lewis_weights(a, 0.5)
     with pytest.raises(ValueError, match="a: must have full column rank"):
         lewis_weights(np.ones((5, 2)), 1.0)
+
+
+def _sums_to_d_and_matches_convex(a, w, p):
+    """The check used below: sum w = d to 1e-9 and agreement with the convex program."""
+    d = a.shape[1]
+    convex = lewis_weights(a, p, method="convex").weights
+    return abs(w.sum() - d) <= 1e-9 * d and np.allclose(w, convex, rtol=1e-9, atol=0.0)
+
+
+@pytest.mark.parametrize("p", [3.9, 3.99])
+@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("seed", [0, 1])
+def test_auto_near_p_4_returns_converged_weights_that_sum_to_d(family, seed, p):
+    # the contraction factor |1 - p/2| of the fixed point tends to 1 as p -> 4: at p = 3.99 it
+    # stopped at max_iter with weights summing to 5.956 instead of 6, silently
+    a = family_matrix(family, 60, 6, rng=seed)
+    res = lewis_weights(a, p)
+    assert res.residual <= 1e-10
+    assert _sums_to_d_and_matches_convex(a, res.weights, p)
+    if p == 3.99:
+        assert res.method == "convex", "the fixed point cannot converge in 1000 steps at 3.99"
+
+
+def test_the_near_p_4_check_rejects_the_unconverged_fixed_point():
+    # planted bug: the iterate at max_iter, returned as if converged (the old behaviour)
+    a = family_matrix("spiky", 60, 6, rng=0)
+    q = np.linalg.qr(a)[0]
+    w, iterations, residual, converged = _fixed_point(q, 3.99, 1e-13, 1000)
+    assert not converged and iterations == 1000 and residual > 1e-4
+    assert not _sums_to_d_and_matches_convex(a, w, 3.99)
+
+
+def test_an_explicitly_requested_fixed_point_that_does_not_converge_raises():
+    a = family_matrix("gaussian", 60, 6, rng=0)
+    with pytest.raises(ConvergenceError, match="max_iter: the fixed-point iteration must reach"):
+        lewis_weights(a, 3.99, method="fixed_point")
+    # p < 2 has no convex fallback: too few iterations raise even under "auto"
+    with pytest.raises(ValueError, match="max_iter: the fixed-point iteration must reach"):
+        lewis_weights(a, 1.5, max_iter=3)
+    with pytest.raises(RuntimeError, match="max_iter: Newton's method on the convex program"):
+        lewis_weights(a, 6.0, max_iter=1)
+
+
+@pytest.mark.parametrize("bad, match", [
+    (dict(tol=0.0), "tol: must be > 0"),
+    (dict(tol=float("nan")), "tol: must be finite"),
+    (dict(max_iter=0), "max_iter: must be >= 1"),
+    (dict(method="newton"), "method: must be 'auto', 'fixed_point' or 'convex'"),
+])
+def test_lewis_weights_refuse_bad_controls(bad, match):
+    a = family_matrix("gaussian", 10, 2, rng=0)
+    with pytest.raises(ValueError, match=match):
+        lewis_weights(a, 3.0, **bad)

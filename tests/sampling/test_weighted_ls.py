@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
 from toytheory import stats
+from toytheory.sampling import interpolation, weighted_ls
 from toytheory.sampling.bases import gauss_legendre_rule, legendre_basis, tensor_legendre_basis
 from toytheory.sampling.continuous_dpp import (sample_continuous_projection_dpp,
                                                sample_optimal_density)
@@ -61,15 +64,20 @@ def test_continuous_dpp_bin_counts_reject_iid_optimal_points():
     assert stats.chisquare_gof(counts, probs, LEVEL).verdict == "reject"
 
 
-@pytest.mark.parametrize("m", [2, 3])
-@pytest.mark.parametrize("name", ["runge", "abs"])
-def test_dpp_interpolation_error_is_m_plus_one_times_the_best_error(m, name):
+def _interpolation_identity_holds(m, name):
+    """The check: E||f - f_hat||^2 = (m + 1) ||f - P_m f||^2 to 1e-6, by the real quadrature."""
     basis = legendre_basis(m)
     f = TEST_FUNCTIONS[name]
     coef, best = best_approximation(basis, f, points=300)
     expected, _ = dpp_interpolation_expected_error(basis, f.f, coef, points=60 if m == 2 else 30,
                                                    breakpoints=f.breakpoints)
-    assert expected / best == pytest.approx(m + 1, abs=1e-6)
+    return abs(expected / best - (m + 1)) <= 1e-6
+
+
+@pytest.mark.parametrize("m", [2, 3])
+@pytest.mark.parametrize("name", ["runge", "abs"])
+def test_dpp_interpolation_error_is_m_plus_one_times_the_best_error(m, name):
+    assert _interpolation_identity_holds(m, name)
 
 
 def test_dpp_interpolation_identity_is_exact_for_a_polynomial_by_the_symbolic_proof():
@@ -80,26 +88,33 @@ def test_dpp_interpolation_identity_is_exact_for_a_polynomial_by_the_symbolic_pr
     assert result.holds, result.residuals
 
 
-def test_identity_quadrature_sees_iid_points_in_place_of_the_dpp():
-    # planted bug: weighting the squared error by the product of optimal densities (i.i.d.
-    # points) instead of det(Phi)^2 / m! changes the expectation away from m + 1
+def _iid_weighted_error(mat, ev):
+    """Planted bug: the point law of i.i.d. optimal points, prod_i k_m(x_i) / m, in place of
+    the projection DPP's det(Phi)^2 / m! (times m!, like the function it replaces)."""
+    m = mat.shape[1]
+    k_m = np.einsum("bij,bij->bi", mat, mat)  # k_m(x_i) = ||phi(x_i)||^2
+    density = math.factorial(m) * np.prod(k_m / m, axis=1)
+    ok = np.abs(np.linalg.det(mat)) > 1e-12  # Phi^{-1} e: interpolation at the points
+    err = np.zeros(mat.shape[0])
+    err[ok] = np.sum(np.linalg.solve(mat[ok], ev[ok][..., None])[..., 0] ** 2, axis=1)
+    return density * err
+
+
+@pytest.mark.parametrize("m, name", [(2, "runge"), (3, "abs")])
+def test_identity_quadrature_sees_iid_points_in_place_of_the_dpp(monkeypatch, m, name):
+    # the real dpp_interpolation_expected_error, with the DPP's point law replaced by i.i.d.
+    # optimal points inside it: the same check must now fail (ratios 3.95 and 40.7)
+    monkeypatch.setattr(interpolation, "_dpp_weighted_error", _iid_weighted_error)
+    assert not _interpolation_identity_holds(m, name)
+
+
+def test_identity_quadrature_is_exact_for_a_cubic_with_the_real_point_law():
     basis = legendre_basis(2)
     f = TestFunction("x^3", lambda x: x[:, 0] ** 3, 1)
     coef, best = best_approximation(basis, f, points=20)
-    nodes, weights = gauss_legendre_rule(60)
-    phi = basis(nodes)
-    e = f.f(nodes) - phi @ coef
-    i, j = np.meshgrid(np.arange(60), np.arange(60), indexing="ij")
-    mat = np.stack([phi[i.ravel()], phi[j.ravel()]], axis=1)
-    det = np.linalg.det(mat)
-    ev = np.stack([e[i.ravel()], e[j.ravel()]], axis=1)
-    ok = np.abs(det) > 1e-12
-    err = np.einsum("bij,bj->bi", np.linalg.inv(mat[ok]), ev[ok])
-    k_m = basis.christoffel(nodes)
-    iid_density = k_m[i.ravel()][ok] * k_m[j.ravel()][ok] / 4
-    iid = best + np.sum((weights[i.ravel()] * weights[j.ravel()])[ok] * iid_density
-                        * np.sum(err ** 2, axis=1))
-    assert abs(iid / best - 3.0) > 0.5
+    expected, best_q = dpp_interpolation_expected_error(basis, f.f, coef, points=4)
+    assert best_q == pytest.approx(best, rel=1e-13)
+    assert expected / best == pytest.approx(3.0, rel=1e-12)
 
 
 def test_weighted_least_squares_reproduces_functions_of_the_space_exactly():
@@ -111,16 +126,40 @@ def test_weighted_least_squares_reproduces_functions_of_the_space_exactly():
     assert squared_error(coef, c, 0.0) == pytest.approx(0.0, abs=1e-18)
 
 
-@pytest.mark.parametrize("scheme, n", [("iid", 12), ("volume_rescaled", 12), ("repeated_dpp", 8),
-                                       ("dpp", 4)])
-def test_every_scheme_has_gram_matrix_with_expectation_identity(scheme, n):
+GRAM_CASES = [("iid", 12), ("volume_rescaled", 12), ("repeated_dpp", 8), ("dpp", 4)]
+
+
+def _gram_identity_verdict(scheme, n):
+    """E G = I for 400 draws: one t-test per entry, Bonferroni at LEVEL."""
     basis = legendre_basis(4)
     rng = np.random.default_rng(3)
     grams = np.array([gram_matrix(basis, draw_points(basis, scheme, n, rng=rng)[0])
                       for _ in range(400)])
     tests = [stats.mean_test(grams[:, i, j], float(i == j), LEVEL)
              for i in range(4) for j in range(i, 4)]
-    assert stats.bonferroni(tests, LEVEL).verdict == "accept"
+    return stats.bonferroni(tests, LEVEL).verdict
+
+
+@pytest.mark.parametrize("scheme, n", GRAM_CASES)
+def test_every_scheme_has_gram_matrix_with_expectation_identity(scheme, n):
+    assert _gram_identity_verdict(scheme, n) == "accept"
+
+
+def _uniform_points(basis, n, *, rng=None):
+    return np.random.default_rng(rng).uniform(-1.0, 1.0, size=(n, basis.dim))
+
+
+@pytest.mark.parametrize("scheme, n", GRAM_CASES)
+def test_gram_identity_check_rejects_a_scheme_that_draws_from_mu_instead(monkeypatch, scheme, n):
+    # planted bug, in each scheme's own sampler: points from mu = U(-1, 1) (the rejection step
+    # towards k_m / m, or the DPP's repulsion, forgotten) while the weights m / k_m stay; then
+    # E G = E_mu[w phi phi^T] != I, and the same test at the same level must reject
+    if scheme == "iid":
+        monkeypatch.setattr(weighted_ls, "sample_optimal_density", _uniform_points)
+    else:  # the DPP part ("volume_rescaled": only its m DPP points of n = 12)
+        monkeypatch.setattr(weighted_ls, "sample_continuous_projection_dpp",
+                            lambda basis, *, rng=None: _uniform_points(basis, basis.m, rng=rng))
+    assert _gram_identity_verdict(scheme, n) == "reject"
 
 
 def test_conditioning_redraws_until_the_gram_matrix_is_close_to_identity():

@@ -27,6 +27,7 @@ Nouy and Michel, "Weighted least-squares approximation with determinantal point 
 and generalized volume sampling" (2023).
 """
 
+from ._checks import ConvergenceError
 from .dpp import (count_subsets, orthonormal_features, projection_dpp_law, projection_kernel,
                   sample_projection_dpp)
 from .leverage import leverage_scores, root_leverage_scores
@@ -38,6 +39,7 @@ from .sensitivity_sampling import (DistortionOracle, DistortionResult, RowSample
 from .volume import sample_volume, volume_sampling_law
 
 __all__ = [
+    "ConvergenceError",
     "leverage_scores", "root_leverage_scores",
     "SensitivityResult", "lp_sensitivities", "total_sensitivity", "sensitivity_bounds",
     "LewisResult", "lewis_weights",

@@ -10,6 +10,17 @@ from .._validation import as_float_array, check_real
 RANK_RTOL = 1e-10
 
 
+class ConvergenceError(ValueError, RuntimeError):
+    """An iterative method did not meet its stated tolerance; no result is returned.
+
+    It is a :class:`ValueError` because, like every boundary error here, its
+    message names the argument whose value did not suffice (``max_iter``,
+    ``tol`` or ``method``), and a :class:`RuntimeError` because the failure
+    shows only while computing. A result that has not met its tolerance is
+    never returned silently.
+    """
+
+
 def numerical_rank(a: np.ndarray, rtol: float = RANK_RTOL) -> int:
     """Number of singular values above ``rtol * max(n, d) * sigma_max``."""
     if a.size == 0:

@@ -141,18 +141,30 @@ def gauss_legendre_rule(points: int, dim: int = 1, breakpoints=()):
         Nodes per coordinate and per sub-interval.
     dim : int
     breakpoints : sequence of float
-        Interior points of ``[-1, 1]`` where the integrand is not smooth
-        (e.g. ``(0.0,)`` for ``|x|``): the rule is composite across them.
+        Interior points of ``[-1, 1]``, each in the open interval
+        ``(-1, 1)``, where the integrand is not smooth (e.g. ``(0.0,)`` for
+        ``|x|``): the rule is composite across them (repeats count once).
 
     Returns
     -------
     nodes : (N, dim) array
     weights : (N,) array, summing to one
+
+    Raises
+    ------
+    ValueError
+        ``points`` or ``dim`` below 1, or a breakpoint that is NaN, infinite
+        or outside ``(-1, 1)`` (it would put nodes outside the domain and
+        weights of the wrong sign).
     """
     points = check_int("points", points, low=1)
     dim = check_int("dim", dim, low=1)
+    brk = as_float_array("breakpoints", breakpoints, ndim=(0, 1)).reshape(-1)
+    if np.any(np.abs(brk) >= 1.0):
+        raise ValueError(f"breakpoints: must lie in the open interval (-1, 1) "
+                         f"(got {brk.tolist()})")
     t, w = _leggauss(points)
-    edges = np.concatenate([[-1.0], np.sort(np.asarray(breakpoints, float)), [1.0]])
+    edges = np.concatenate([[-1.0], np.unique(brk), [1.0]])
     xs, ws = [], []
     for lo, hi in zip(edges[:-1], edges[1:]):
         xs.append(0.5 * (hi - lo) * t + 0.5 * (hi + lo))

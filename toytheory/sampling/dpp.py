@@ -41,7 +41,7 @@ import math
 import numpy as np
 
 from .._random import as_generator
-from .._validation import as_float_array
+from .._validation import as_float_array, check_int
 
 __all__ = [
     "check_projection_kernel",
@@ -67,6 +67,8 @@ def check_projection_kernel(name: str, kernel, *, atol: float = 1e-8) -> np.ndar
     k = as_float_array(name, kernel, ndim=2)
     if k.shape[0] != k.shape[1]:
         raise ValueError(f"{name}: must be square (got shape {k.shape})")
+    if k.shape[0] == 0:
+        raise ValueError(f"{name}: must be non-empty, N >= 1 (got shape {k.shape})")
     scale = max(1.0, float(np.max(np.abs(k))))
     asym = float(np.max(np.abs(k - k.T)))
     if asym > atol * scale:
@@ -110,8 +112,29 @@ def _check_features(v, atol=1e-8) -> np.ndarray:
 
 
 def projection_kernel(v) -> np.ndarray:
-    """The projection kernel ``K`` onto the column space of ``v`` (full-rank ``(N, k)``)."""
+    """The projection kernel ``K`` onto the column space of ``v`` (full-rank ``(N, k)``).
+
+    Parameters
+    ----------
+    v : (N, k) array
+        ``1 <= k <= N``, full column rank ``k`` (its columns need not be
+        orthonormal).
+
+    Returns
+    -------
+    (N, N) array
+        The orthogonal projection onto the column space of ``v``, of rank ``k``.
+
+    Raises
+    ------
+    ValueError
+        ``v: must ...`` for ``k > N`` (the ``k`` columns cannot be
+        independent: the QR factors would silently return the identity),
+        ``k = 0``, NaN/inf, or rank below ``k``.
+    """
     v = as_float_array("v", v, ndim=2)
+    if v.shape[1] < 1 or v.shape[0] < v.shape[1]:
+        raise ValueError(f"v: must have shape (N, k) with 1 <= k <= N (got {v.shape})")
     q, r = np.linalg.qr(v)
     if np.min(np.abs(np.diag(r))) <= 1e-12 * max(1.0, np.max(np.abs(np.diag(r)))):
         raise ValueError("v: must have full column rank")
@@ -121,6 +144,19 @@ def projection_kernel(v) -> np.ndarray:
 def subset_index(subsets, n: int) -> dict:
     """Map each subset (sorted tuple) to its position in ``subsets``."""
     return {tuple(sorted(s)): i for i, s in enumerate(subsets)}
+
+
+def _as_index_set(name: str, s, n: int | None = None) -> tuple:
+    """A collection of distinct integer items (in ``[0, n)`` when ``n`` is given), sorted."""
+    arr = np.asarray(s)
+    if arr.ndim != 1 or (arr.size and not np.issubdtype(arr.dtype, np.integer)):
+        raise ValueError(f"{name}: must be 1-D collections of integer items (got {s!r})")
+    items = tuple(sorted(int(i) for i in arr))
+    if len(set(items)) != len(items):
+        raise ValueError(f"{name}: must not repeat an item (got {items})")
+    if n is not None and items and (items[0] < 0 or items[-1] >= n):
+        raise ValueError(f"{name}: must have items in [0, {n}) (got {items})")
+    return items
 
 
 def projection_dpp_law(kernel):
@@ -136,9 +172,16 @@ def projection_dpp_law(kernel):
     Returns
     -------
     subsets : list of tuple
-        All ``rank``-subsets in lexicographic order.
+        All ``rank``-subsets in lexicographic order (for the zero kernel,
+        of rank 0, the empty set with probability one).
     probabilities : (len(subsets),) array
         Summing to one (Cauchy–Binet).
+
+    Raises
+    ------
+    ValueError
+        ``kernel: must ...`` for an empty, non-square, non-symmetric or
+        non-idempotent matrix, or too many subsets.
     """
     k = check_projection_kernel("kernel", kernel)
     n = k.shape[0]
@@ -152,9 +195,38 @@ def projection_dpp_law(kernel):
 
 
 def inclusion_probabilities_exact(subsets, probabilities, n: int) -> np.ndarray:
-    """``P(i in S)`` for every item, summed over an enumerated law."""
+    """``P(i in S)`` for every item, summed over an enumerated law.
+
+    Parameters
+    ----------
+    subsets : sequence of tuple
+        Subsets of distinct items in ``[0, n)``.
+    probabilities : (len(subsets),) array
+        Non-negative.
+    n : int
+        The size of the ground set, ``>= 1``.
+
+    Returns
+    -------
+    (n,) array
+
+    Raises
+    ------
+    ValueError
+        ``n``, ``subsets`` or ``probabilities`` malformed (an item outside
+        ``[0, n)``, a repeated item, a length mismatch, a negative or
+        non-finite probability).
+    """
+    n = check_int("n", n, low=1)
+    probs = as_float_array("probabilities", probabilities, ndim=1)
+    subsets = [_as_index_set("subsets", s, n) for s in subsets]
+    if probs.shape[0] != len(subsets):
+        raise ValueError(f"probabilities: must have one entry per subset, {len(subsets)} "
+                         f"(got {probs.shape[0]})")
+    if np.any(probs < 0):
+        raise ValueError(f"probabilities: must be non-negative (min {probs.min():.3g})")
     out = np.zeros(n)
-    for s, pr in zip(subsets, probabilities):
+    for s, pr in zip(subsets, probs):
         out[list(s)] += pr
     return out
 
@@ -240,10 +312,34 @@ def sample_projection_dpp(v, *, rng=None, method: str = "chain") -> np.ndarray:
 
 
 def count_subsets(samples, subsets) -> np.ndarray:
-    """Counts of each enumerated subset among ``samples`` (an iterable of index arrays)."""
+    """Counts of each enumerated subset among ``samples`` (an iterable of index arrays).
+
+    Parameters
+    ----------
+    samples : iterable of 1-D integer arrays
+        Each a set of distinct items (in any order).
+    subsets : sequence of tuple
+        The enumerated support (e.g. from :func:`projection_dpp_law`).
+
+    Returns
+    -------
+    (len(subsets),) int array
+
+    Raises
+    ------
+    ValueError
+        ``samples: must ...`` for a sample that is not among ``subsets``
+        (a sample outside the enumerated support is a bug in the sampler or
+        the enumeration, never to be dropped), or that is malformed.
+    """
     index = subset_index(subsets, 0)
     counts = np.zeros(len(subsets), dtype=np.int64)
     for s in samples:
-        counts[index[tuple(sorted(int(i) for i in s))]] += 1
+        key = _as_index_set("samples", s)
+        pos = index.get(key)
+        if pos is None:
+            raise ValueError(f"samples: must lie among the {len(subsets)} enumerated subsets "
+                             f"(got {key})")
+        counts[pos] += 1
     return counts
 

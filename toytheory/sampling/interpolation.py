@@ -64,6 +64,8 @@ def dpp_interpolation_expected_error(basis: PolynomialBasis, f, best_coef, *,
         Gauss–Legendre nodes per coordinate (and per piece between breakpoints).
     breakpoints : sequence of float
         Where ``f`` is not smooth.
+    chunk : int
+        Grid points evaluated at a time.
 
     Returns
     -------
@@ -71,16 +73,33 @@ def dpp_interpolation_expected_error(basis: PolynomialBasis, f, best_coef, *,
         :math:`\mathbb E\|f - \hat f\|^2`.
     best : float
         :math:`\|f - P_m f\|^2` from the same one-dimensional rule.
+
+    Raises
+    ------
+    ValueError
+        ``basis`` not one-dimensional or ``m > 5``; ``best_coef`` not of
+        length ``m``; ``f`` not returning ``N`` finite values; ``points``,
+        ``chunk`` or ``breakpoints`` out of range.
     """
     basis = _check_1d(basis)
     m = basis.m
     if m > 5:
         raise ValueError(f"basis: m = {m} > 5 makes the m-dimensional quadrature too large")
     points = check_int("points", points, low=1)
+    chunk = check_int("chunk", chunk, low=1)
+    if not callable(f):
+        raise ValueError(f"f: must be callable (got {type(f).__name__})")
     c = as_float_array("best_coef", best_coef, ndim=1)
+    if c.shape[0] != m:
+        raise ValueError(f"best_coef: must have one entry per basis function, m = {m} "
+                         f"(got {c.shape[0]})")
     nodes, weights = gauss_legendre_rule(points, 1, breakpoints)
     phi = basis(nodes)
-    e = f(nodes) - phi @ c
+    fx = as_float_array("f", f(nodes))
+    if fx.shape != (nodes.shape[0],):
+        raise ValueError(f"f: must return shape (N,) for points of shape (N, 1), N = "
+                         f"{nodes.shape[0]} (got {fx.shape})")
+    e = fx - phi @ c
     best = float(weights @ e ** 2)
     total = 0.0
     grid = itertools.product(range(nodes.shape[0]), repeat=m)
@@ -92,18 +111,75 @@ def dpp_interpolation_expected_error(basis: PolynomialBasis, f, best_coef, *,
         mat = phi[idx]  # (B, m, m): row i is phi(x_i)
         ev = e[idx]  # (B, m)
         w = np.prod(weights[idx], axis=1)
-        acc = np.zeros(idx.shape[0])
-        for j in range(m):
-            mj = mat.copy()
-            mj[:, :, j] = ev
-            acc += np.linalg.det(mj) ** 2
-        total += float(w @ acc)
+        total += float(w @ _dpp_weighted_error(mat, ev))
     return best + total / math.factorial(m), best
 
 
+def _dpp_weighted_error(mat: np.ndarray, ev: np.ndarray) -> np.ndarray:
+    r""":math:`m!` times the DPP density times the interpolation error, at each grid point.
+
+    The ordered DPP points have density :math:`\det(\Phi)^2 / m!` with
+    respect to :math:`\mu^{\otimes m}`, and interpolation leaves the error
+    :math:`\|\Phi^{-1} e\|^2` beyond :math:`\|e\|^2`; by Cramer's rule their
+    product times :math:`m!` is :math:`\sum_j \det(\Phi_{j \leftarrow e})^2`,
+    a polynomial in the points when ``f`` is one (no division by
+    :math:`\det \Phi`).
+
+    Parameters
+    ----------
+    mat : (B, m, m) array
+        :math:`\Phi` at ``B`` grid points (row ``i`` is :math:`\varphi(x_i)`).
+    ev : (B, m) array
+        :math:`e(x_i)`.
+
+    Returns
+    -------
+    (B,) array
+    """
+    acc = np.zeros(mat.shape[0])
+    for j in range(mat.shape[2]):
+        mj = mat.copy()
+        mj[:, :, j] = ev
+        acc += np.linalg.det(mj) ** 2
+    return acc
+
+
+def _check_edges(edges) -> np.ndarray:
+    edges = as_float_array("edges", edges, ndim=1)
+    if edges.size < 2 or edges[0] != -1.0 or edges[-1] != 1.0 or np.any(np.diff(edges) <= 0):
+        raise ValueError(f"edges: must increase strictly from -1 to 1 (got {edges.tolist()})")
+    return edges
+
+
 def cell_multiset(points, edges) -> tuple:
-    """The sorted tuple of bin indices of the points (bins given by ``edges``)."""
-    x = np.asarray(points, dtype=float).reshape(-1)
+    """The sorted tuple of bin indices of the points (bins given by ``edges``).
+
+    Parameters
+    ----------
+    points : (m,) or (m, 1) array
+        In ``[-1, 1]`` (the point ``1`` falls in the last bin).
+    edges : (B + 1,) array
+        Strictly increasing from -1 to 1.
+
+    Returns
+    -------
+    tuple of int
+
+    Raises
+    ------
+    ValueError
+        ``edges`` not strictly increasing from -1 to 1, or ``points`` not a
+        finite column of values in ``[-1, 1]`` (they would be clipped into
+        the end bins silently).
+    """
+    edges = _check_edges(edges)
+    x = as_float_array("points", points, ndim=(1, 2))
+    if x.ndim == 2 and x.shape[1] != 1:
+        raise ValueError(f"points: must have shape (m,) or (m, 1) (got {x.shape})")
+    x = x.reshape(-1)
+    if np.any(np.abs(x) > 1.0):
+        raise ValueError(f"points: must lie in [-1, 1] (got extremes {x.min():.6g}, "
+                         f"{x.max():.6g})")
     idx = np.clip(np.searchsorted(edges, x, side="right") - 1, 0, len(edges) - 2)
     return tuple(sorted(int(i) for i in idx))
 
@@ -129,9 +205,7 @@ def continuous_dpp_cell_law(basis: PolynomialBasis, edges):
     probabilities : (len(cells),) array
     """
     basis = _check_1d(basis)
-    edges = as_float_array("edges", edges, ndim=1)
-    if edges[0] != -1.0 or edges[-1] != 1.0 or np.any(np.diff(edges) <= 0):
-        raise ValueError("edges: must increase from -1 to 1")
+    edges = _check_edges(edges)
     m = basis.m
     t, w = np.polynomial.legendre.leggauss(m + 1)  # exact for degree 2m + 1 per variable
     bins = len(edges) - 1

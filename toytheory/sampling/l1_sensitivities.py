@@ -37,6 +37,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._validation import check_int
+from ._checks import check_design
+
 __all__ = ["l1_sensitivities_lp", "l1_sensitivities_vertex"]
 
 
@@ -73,9 +76,11 @@ def l1_sensitivities_lp(a, rows=None):
     Parameters
     ----------
     a : (n, d) array
-        Full column rank (checked by the caller, :func:`lp_sensitivities`).
+        ``n >= d``, full column rank (``ValueError`` otherwise; for a
+        rank-deficient matrix pass an orthonormal basis of its column space,
+        :func:`toytheory.sampling._checks.column_space_basis`).
     rows : sequence of int, optional
-        Which rows (default all).
+        Which rows (default all), distinct or not, in ``[0, n)``.
 
     Returns
     -------
@@ -84,16 +89,30 @@ def l1_sensitivities_lp(a, rows=None):
         and the dual value :math:`\|y\|_\infty` after projecting ``y`` onto
         :math:`A^\top y = a_i`; they bracket :math:`s_i`.
 
+    Raises
+    ------
+    ValueError
+        ``a`` not a finite full-column-rank matrix with ``n >= d``, or
+        ``rows`` not integer indices in ``[0, n)``.
+
     References
     ----------
     Woodruff and Yasuda, "Sharper Bounds for ell_p Sensitivity Sampling"
     (ICML 2023), Section 1 (definition of sensitivities); the LP is the p = 1
     case.
     """
-    a = np.asarray(a, dtype=float)
+    a = check_design("a", a)
     scale = np.max(np.abs(a))
     a = a / scale
-    rows = range(a.shape[0]) if rows is None else rows
+    if rows is None:
+        rows = range(a.shape[0])
+    else:
+        rows = np.asarray(rows)
+        if rows.ndim != 1 or (rows.size and not np.issubdtype(rows.dtype, np.integer)):
+            raise ValueError(f"rows: must be a 1-D sequence of integer row indices (got {rows!r})")
+        if rows.size and (rows.min() < 0 or rows.max() >= a.shape[0]):
+            raise ValueError(f"rows: must be row indices in [0, {a.shape[0]}) "
+                             f"(got range [{rows.min()}, {rows.max()}])")
     out = np.array([_lp_row(a, int(i)) for i in rows], dtype=float).reshape(-1, 2)
     return out[:, 0], out[:, 1]
 
@@ -199,7 +218,7 @@ def l1_sensitivities_vertex(a, *, max_pivots: int | None = None, irls_steps: int
     Parameters
     ----------
     a : (n, d) array
-        Full column rank (checked by the caller, :func:`lp_sensitivities`).
+        ``n >= d``, full column rank (``ValueError`` otherwise).
     max_pivots : int, optional
         Pivots per row before the row is handed to the LP (default
         ``60 + 20 d``).
@@ -217,8 +236,17 @@ def l1_sensitivities_vertex(a, *, max_pivots: int | None = None, irls_steps: int
         error at a certified vertex).
     pivots : (n,) int array
         Pivots each row took (``-1``: solved by the LP fallback).
+
+    Raises
+    ------
+    ValueError
+        ``a`` not a finite full-column-rank matrix with ``n >= d``, or
+        ``max_pivots`` / ``irls_steps`` not a non-negative integer.
     """
-    a = np.asarray(a, dtype=float)
+    a = check_design("a", a)
+    irls_steps = check_int("irls_steps", irls_steps, low=0)
+    if max_pivots is not None:
+        max_pivots = check_int("max_pivots", max_pivots, low=0)
     a = a / np.max(np.abs(a))
     n, d = a.shape
     if d == 1:

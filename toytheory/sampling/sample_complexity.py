@@ -30,7 +30,7 @@ import numpy as np
 
 from .._random import as_generator
 from .._validation import as_float_array, check_int, check_level, check_real
-from ._checks import check_p
+from ._checks import check_design, check_p
 from .sensitivity_sampling import DistortionOracle, sample_rows
 
 __all__ = ["FAMILIES", "family_matrix", "SampleComplexity", "samples_needed", "ExponentFit",
@@ -113,17 +113,41 @@ def samples_needed(a, p, scores, eps, *, sizes, reps: int = 9, rng=None,
         Samples per size (the median is taken over them).
     rng : Generator, int or None
     oracle : DistortionOracle, optional
-        Reused across calls on the same matrix.
+        Reused across calls on the same matrix (built for ``a`` and ``p``).
+
+    Raises
+    ------
+    ValueError
+        Bad ``a``, ``p``, ``eps`` or ``reps``; ``scores`` not ``n``
+        non-negative values with a positive one; ``sizes`` not increasing in
+        ``(0, #{i : s_i > 0}]``; an ``oracle`` for another matrix or ``p``.
     """
     p = check_p(p)
+    a = check_design("a", a)
+    n = a.shape[0]
     eps = check_real("eps", eps, low=0.0, high=1.0, low_open=True, high_open=True)
     reps = check_int("reps", reps, low=1)
+    scores = as_float_array("scores", scores, ndim=1)
+    if scores.shape[0] != n:
+        raise ValueError(f"scores: must have one entry per row of a, n = {n} "
+                         f"(got {scores.shape[0]})")
+    if np.any(scores < 0) or not np.any(scores > 0):
+        raise ValueError("scores: must be non-negative with at least one positive entry")
+    positive = int(np.sum(scores > 0))
     sizes = as_float_array("sizes", sizes, ndim=1)
     if sizes.size < 2 or np.any(np.diff(sizes) <= 0):
         raise ValueError("sizes: must be at least two increasing values")
+    if sizes[0] <= 0 or sizes[-1] > positive:
+        raise ValueError(f"sizes: must lie in (0, {positive}], the number of positive scores "
+                         f"(got [{sizes[0]:g}, {sizes[-1]:g}])")
     gen = as_generator(rng)
     if oracle is None:
         oracle = DistortionOracle(a, p)
+    elif not isinstance(oracle, DistortionOracle):
+        raise ValueError(f"oracle: must be a DistortionOracle (got {type(oracle).__name__})")
+    elif oracle.p != p or oracle.a.shape != a.shape or not np.array_equal(oracle.a, a):
+        raise ValueError(f"oracle: must be built for this a (shape {a.shape}) and p = {p} "
+                         f"(got shape {oracle.a.shape}, p = {oracle.p})")
     med = np.empty(sizes.size)
     m_needed = np.nan
     for j, m in enumerate(sizes):

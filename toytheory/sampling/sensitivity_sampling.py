@@ -218,8 +218,15 @@ class DistortionResult:
 
 def _weights_vector(n, indices, weights):
     idx = np.asarray(indices)
-    if idx.ndim != 1 or (idx.size and (idx.min() < 0 or idx.max() >= n)):
-        raise ValueError(f"indices: must be a 1-D array of row indices in [0, {n})")
+    if idx.ndim != 1:
+        raise ValueError(f"indices: must be a 1-D array of row indices in [0, {n}) "
+                         f"(got shape {idx.shape})")
+    if idx.size and (idx.dtype == bool or not np.issubdtype(idx.dtype, np.integer)):
+        # a float index would be truncated to a different row without notice
+        raise ValueError(f"indices: must be integers (got dtype {idx.dtype})")
+    if idx.size and (idx.min() < 0 or idx.max() >= n):
+        raise ValueError(f"indices: must be a 1-D array of row indices in [0, {n}) "
+                         f"(got range [{idx.min()}, {idx.max()}])")
     w = as_float_array("weights", weights, ndim=1)
     if w.shape != idx.shape:
         raise ValueError(f"weights: must have the shape of indices {idx.shape} (got {w.shape})")
@@ -426,7 +433,8 @@ def embedding_distortion(a, indices, weights, p, *, method: str = "auto", tol: f
     a : (n, d) array
         Full column rank.
     indices : (k,) int array
-        Kept rows (repeats allowed: their weights add).
+        Kept rows (repeats allowed: their weights add); an integer dtype
+        (float indices are refused, not truncated).
     weights : (k,) array
         Row scalings (for :func:`sample_rows`: :math:`q_i^{-1/p}`), so that
         :math:`\|SAx\|_p^p = \sum_j w_j^p |a_{i_j}^\top x|^p`.
@@ -488,6 +496,14 @@ class DistortionOracle:
     max_rays : int
     max_memory : int
         Largest number of entries of ``|R A^T|`` to keep (default 4e6).
+    max_cells : int
+        Branch-and-bound work limit.
+
+    Raises
+    ------
+    ValueError
+        Bad ``a`` or ``p``; ``tol <= 0``; ``max_rays``, ``max_memory`` or
+        ``max_cells`` not a positive integer.
     """
 
     def __init__(self, a, p, *, tol: float = 1e-3, max_rays: int = 3_000_000,
@@ -496,6 +512,8 @@ class DistortionOracle:
         self.a = check_design("a", a)
         self.tol = check_real("tol", tol, low=0.0, low_open=True)
         self.max_cells = check_int("max_cells", max_cells, low=1)
+        max_rays = check_int("max_rays", max_rays, low=1)
+        max_memory = check_int("max_memory", max_memory, low=1)
         n, d = self.a.shape
         self._z = None
         if self.p == 1.0 and math.comb(n, d - 1) <= max_rays and \

@@ -43,7 +43,7 @@ import numpy as np
 
 from .._random import as_generator
 from .._validation import as_float_array, check_int
-from ._checks import check_design
+from ._checks import check_design, numerical_rank
 from .dpp import sample_projection_dpp
 
 __all__ = [
@@ -140,34 +140,105 @@ def sample_volume(x, k: int, *, rng=None, method: str = "dpp_plus_uniform") -> n
     raise ValueError(f"method: must be 'dpp_plus_uniform' or 'reverse_iterative' (got {method!r})")
 
 
-def subset_least_squares(x, y, subset) -> np.ndarray:
-    """The least-squares solution ``w_S`` on the rows in ``subset`` (shape ``(d,)``)."""
-    x = as_float_array("x", x, ndim=2)
-    y = as_float_array("y", y, ndim=1)
-    if y.shape[0] != x.shape[0]:
-        raise ValueError(f"y: must have {x.shape[0]} entries (got {y.shape[0]})")
-    s = np.asarray(subset, dtype=np.int64)
+def _solve_on(x, y, s):
+    """Least squares on the rows ``s`` (no checks; for the enumerations below)."""
     w, *_ = np.linalg.lstsq(x[s], y[s], rcond=None)
     return w
 
 
-def least_squares_loss(x, y, w) -> float:
-    """``L(w) = ||X w - y||^2`` over all rows."""
+def _check_xy(x, y):
     x = as_float_array("x", x, ndim=2)
     y = as_float_array("y", y, ndim=1)
+    if y.shape[0] != x.shape[0]:
+        raise ValueError(f"y: must have one entry per row of x, {x.shape[0]} (got {y.shape[0]})")
+    return x, y
+
+
+def subset_least_squares(x, y, subset) -> np.ndarray:
+    """The least-squares solution ``w_S`` on the rows in ``subset`` (shape ``(d,)``).
+
+    Parameters
+    ----------
+    x : (n, d) array
+    y : (n,) array
+    subset : (k,) int array
+        Distinct row indices in ``[0, n)`` (negative indices are refused, not
+        wrapped) with ``X_S`` of full column rank ``d`` (so ``k >= d``):
+        otherwise ``w_S`` is not unique and a minimum-norm choice would be
+        returned silently.
+
+    Returns
+    -------
+    (d,) array
+
+    Raises
+    ------
+    ValueError
+        ``x``, ``y`` or ``subset`` malformed, or ``X_S`` rank-deficient.
+    """
+    x, y = _check_xy(x, y)
+    n, d = x.shape
+    s = np.asarray(subset)
+    if s.ndim != 1 or (s.size and not np.issubdtype(s.dtype, np.integer)):
+        raise ValueError(f"subset: must be a 1-D array of integer row indices (got {subset!r})")
+    s = s.astype(np.int64)
+    if s.size and (s.min() < 0 or s.max() >= n):
+        raise ValueError(f"subset: must have row indices in [0, {n}) (got {s.tolist()})")
+    if np.unique(s).size != s.size:
+        raise ValueError(f"subset: must not repeat a row (got {s.tolist()})")
+    if s.size < d:
+        raise ValueError(f"subset: must have at least d = {d} rows for a unique solution "
+                         f"(got {s.size})")
+    rank = numerical_rank(x[s])
+    if rank < d:
+        raise ValueError(f"subset: the rows x_S must have full column rank d = {d} for a unique "
+                         f"solution (got numerical rank {rank})")
+    return _solve_on(x, y, s)
+
+
+def least_squares_loss(x, y, w) -> float:
+    """``L(w) = ||X w - y||^2`` over all rows.
+
+    Parameters
+    ----------
+    x : (n, d) array
+    y : (n,) array
+    w : (d,) array
+
+    Raises
+    ------
+    ValueError
+        ``y`` or ``w`` of the wrong length (or any argument malformed).
+    """
+    x, y = _check_xy(x, y)
     w = as_float_array("w", w, ndim=1)
+    if w.shape[0] != x.shape[1]:
+        raise ValueError(f"w: must have one entry per column of x, {x.shape[1]} "
+                         f"(got {w.shape[0]})")
     r = x @ w - y
     return float(r @ r)
 
 
 def expected_subset_solution(x, y, k: int) -> np.ndarray:
-    r""":math:`\mathbb E[w_S]` under size-``k`` volume sampling, exactly (enumeration)."""
+    r""":math:`\mathbb E[w_S]` under size-``k`` volume sampling, exactly (enumeration).
+
+    Subsets of probability zero (``X_S`` singular) do not contribute.
+    """
+    x, y = _check_xy(x, y)
     subsets, probs = volume_sampling_law(x, k)
-    return sum(pr * subset_least_squares(x, y, s) for s, pr in zip(subsets, probs))
+    return sum(pr * _solve_on(x, y, list(s)) for s, pr in zip(subsets, probs) if pr > 0)
 
 
 def expected_subset_loss(x, y, k: int) -> float:
-    r""":math:`\mathbb E\,L(w_S)` under size-``k`` volume sampling, exactly (enumeration)."""
+    r""":math:`\mathbb E\,L(w_S)` under size-``k`` volume sampling, exactly (enumeration).
+
+    Subsets of probability zero (``X_S`` singular) do not contribute.
+    """
+    x, y = _check_xy(x, y)
     subsets, probs = volume_sampling_law(x, k)
-    return float(sum(pr * least_squares_loss(x, y, subset_least_squares(x, y, s))
-                     for s, pr in zip(subsets, probs)))
+    total = 0.0
+    for s, pr in zip(subsets, probs):
+        if pr > 0:
+            r = x @ _solve_on(x, y, list(s)) - y
+            total += pr * float(r @ r)
+    return float(total)

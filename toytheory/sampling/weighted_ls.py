@@ -114,12 +114,20 @@ def draw_points(basis: PolynomialBasis, scheme: str, n: int, *, rng=None,
         Redraw until the empirical Gram matrix satisfies
         :math:`\\|G - I\\|_2 \\le` ``condition``.
     max_redraws : int
+        ``>= 0``: draws rejected by the conditioning before giving up.
 
     Returns
     -------
     points : (n, dim) array
     redraws : int
         How many draws were rejected by the conditioning.
+
+    Raises
+    ------
+    ValueError
+        Bad ``basis``, ``scheme``, ``n``, ``condition`` or ``max_redraws``.
+    RuntimeError
+        When no draw meets the conditioning within ``max_redraws`` redraws.
     """
     basis = _check_basis(basis)
     m = basis.m
@@ -132,6 +140,7 @@ def draw_points(basis: PolynomialBasis, scheme: str, n: int, *, rng=None,
         raise ValueError(f"n: must be a multiple of m = {m} for 'repeated_dpp' (got {n})")
     if condition is not None:
         condition = check_real("condition", condition, low=0.0, low_open=True)
+    max_redraws = check_int("max_redraws", max_redraws, low=0)
     gen = as_generator(rng)
     for redraws in range(max_redraws + 1):
         if scheme == "iid":
