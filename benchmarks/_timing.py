@@ -100,3 +100,20 @@ def compare(title: str, contenders: list[Contender], *, repeat: int = 5,
         table.rows.append(Row(c.name, med, min(ts), len(ts), base_median / med,
                               None if work is None else work / med))
     return table
+
+
+def add_blas_threads_option(parser) -> None:
+    """``--blas-threads N``: for benchmarks of many tiny BLAS products (see
+    :func:`apply_blas_threads`)."""
+    parser.add_argument("--blas-threads", type=int, default=None,
+                        help="set OPENBLAS/OMP/MKL_NUM_THREADS before numpy loads (on a busy "
+                             "machine, multithreaded BLAS slows the many tiny products here)")
+
+
+def apply_blas_threads(args) -> None:
+    """Export ``args.blas_threads`` to the BLAS thread variables (before numpy is imported)."""
+    import os
+
+    if args.blas_threads is not None:
+        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ[var] = str(args.blas_threads)

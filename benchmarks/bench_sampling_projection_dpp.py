@@ -16,22 +16,18 @@ Run: ``.venv/bin/python -m benchmarks.bench_sampling_projection_dpp [--quick]``.
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
-from benchmarks._timing import Contender, compare
+from benchmarks._timing import (Contender, add_blas_threads_option, apply_blas_threads,
+                                compare)
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes (smoke run)")
-    parser.add_argument("--blas-threads", type=int, default=None,
-                        help="set OPENBLAS/OMP/MKL_NUM_THREADS before numpy loads (on a busy "
-                             "machine, multithreaded BLAS slows the many tiny products here)")
+    add_blas_threads_option(parser)
     args = parser.parse_args(argv)
-    if args.blas_threads is not None:
-        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-            os.environ[var] = str(args.blas_threads)
+    apply_blas_threads(args)
     import numpy as np
     from dppy.exact_sampling import (proj_dpp_sampler_eig_GS, proj_dpp_sampler_kernel_Chol,
                                      proj_dpp_sampler_kernel_GS)

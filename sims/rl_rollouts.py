@@ -84,8 +84,9 @@ def _episode_state(seed, episode):
     return s
 
 
-@njit(cache=True, inline="always")
-def _linearq_next(u, s, a):
+def _python_next(u, s, a):
+    """Linearq's next state (plain Python: the loop baseline uses it as it is, the kernels
+    through its Numba compilation ``_linearq_next``)."""
     last = 3 * u + 2
     if a == 0:
         if s <= u:
@@ -100,11 +101,13 @@ def _linearq_next(u, s, a):
     return last if s % 2 == 0 else last - 1
 
 
-@njit(cache=True, inline="always")
-def _linearq_q(u, s, a):
-    if a == 0:
-        return 2.0 * max(0.0, 2.0 * u + 1.0 - s)
-    return max(0.0, 3.0 * u + 1.5 - s)
+def _python_q(u, s, a):
+    """Linearq's Q*(s, a) (plain Python; compiled for the kernels as ``_linearq_q``)."""
+    return 2.0 * max(0.0, 2.0 * u + 1.0 - s) if a == 0 else max(0.0, 3.0 * u + 1.5 - s)
+
+
+_linearq_next = njit(cache=True, inline="always")(_python_next)
+_linearq_q = njit(cache=True, inline="always")(_python_q)
 
 
 @njit(cache=True, inline="always")
@@ -245,25 +248,6 @@ def _check_rows(name: str, table: np.ndarray) -> None:
 
 
 _LOOP_CHUNK = 8192  # episodes per block of draws in linearq_returns_python_loop
-
-
-def _python_next(u, s, a):
-    last = 3 * u + 2
-    if a == 0:
-        if s <= u:
-            return s + 1
-        if s >= 2 * u + 1:
-            return last
-        return last if s % 2 == 0 else last - 1
-    if s == last:
-        return last
-    if s >= u + 1:
-        return s + 1
-    return last if s % 2 == 0 else last - 1
-
-
-def _python_q(u, s, a):
-    return 2.0 * max(0.0, 2.0 * u + 1.0 - s) if a == 0 else max(0.0, 3.0 * u + 1.5 - s)
 
 
 def linearq_returns_python_loop(u: int, prob_one, n: int, rng) -> np.ndarray:
