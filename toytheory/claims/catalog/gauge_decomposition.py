@@ -14,25 +14,6 @@ PAPER = ("On gauge freedom, conservativity and intrinsic dimensionality estimati
 T_SPLIT = 0.3   # the diffusion time whose p_t weights the split
 
 
-def _field_3d(t):
-    """A 3-D field on the 3-D mixture with a known split (grad log p_t + grad chi) + r."""
-    from toytheory.gauge import toys
-    from toytheory.gauge.functions import PlaneWave
-
-    law, sched = toys.gmm_3d(), toys.schedule()
-    a, s = (float(v) for v in sched.marginal(t))
-    gauge = toys.gauge_field_3d(law, sched)
-    chi = PlaneWave(0.5, [0.6, -0.4, 0.5])
-
-    def grad(x):
-        return law.score(x, a, s) + chi.grad(x)
-
-    def rem(x):
-        return gauge(x, t)
-
-    return (lambda x: grad(x) + rem(x)), grad, rem, (lambda x: law.log_prob(x, a, s))
-
-
 @claim(
     "gauge.decomposition.orthogonal_split",
     paper=PAPER,
@@ -89,7 +70,7 @@ def orthogonal_split(ctx, sizes_2d, sizes_3d, compare_size):
                    note=f"{other.iterations} vs {ref.iterations} iterations")
 
     # 3-D
-    f3, g3, r3, l3 = _field_3d(T_SPLIT)
+    f3, g3, r3, l3, _ = toys.split_field_3d(T_SPLIT)
     study3 = refinement_study(f3, g3, toys.BOX_3D[0], toys.BOX_3D[1], sizes_3d, log_density=l3,
                               exact_remainder=r3)
     fine3 = study3.decompositions[-1]
