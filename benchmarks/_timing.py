@@ -9,9 +9,10 @@ Usage::
     ], repeat=7, baseline="numpy", work=len(x), work_unit="points")
     table.print()
 
-Every contender is warmed up once (compilation, caches) before timing; the
-median of ``repeat`` runs is reported with the ratio to the baseline and,
-when ``work`` is given, the throughput.
+Every contender is warmed up once (compilation, caches) before timing; then
+``repeat`` rounds call each contender once in turn, and the median of its
+``repeat`` times is reported with the ratio to the baseline and, when ``work``
+is given, the throughput.
 """
 
 from __future__ import annotations
@@ -51,11 +52,12 @@ class Table:
     machine: str = field(default_factory=lambda: f"{platform.machine()} {platform.processor()}")
 
     def print(self) -> None:
+        width = max([38] + [len(r.name) for r in self.rows])
         print(f"\n== {self.title} (baseline: {self.baseline})")
-        print(f"{'contender':38s} {'median':>12s} {'min':>12s} {'speed-up':>9s}"
+        print(f"{'contender':{width}s} {'median':>12s} {'min':>12s} {'speed-up':>9s}"
               + (f" {self.work_unit + '/s':>14s}" if self.work_unit else ""))
         for r in self.rows:
-            line = (f"{r.name:38s} {r.median_s * 1e3:10.3f}ms {r.min_s * 1e3:10.3f}ms "
+            line = (f"{r.name:{width}s} {r.median_s * 1e3:10.3f}ms {r.min_s * 1e3:10.3f}ms "
                     f"{r.ratio_to_baseline:8.2f}x")
             if r.throughput is not None:
                 line += f" {r.throughput:14.4g}"
@@ -72,25 +74,29 @@ class Table:
         p.write_text(json.dumps(existing, indent=2))
 
 
-def time_one(c: Contender, repeat: int) -> list[float]:
+def _timed(c: Contender) -> float:
+    t = time.perf_counter()
     c.run()
     if c.sync:
         c.sync()
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        c.run()
-        if c.sync:
-            c.sync()
-        times.append(time.perf_counter() - t)
-    return times
+    return time.perf_counter() - t
 
 
 def compare(title: str, contenders: list[Contender], *, repeat: int = 5,
             baseline: str | None = None, work: float | None = None,
             work_unit: str = "") -> Table:
-    """Time every contender (interleaved per contender, same process) and tabulate."""
-    results = {c.name: time_one(c, repeat) for c in contenders}
+    """Time every contender in one process and tabulate medians and ratios.
+
+    One warm-up call each, then ``repeat`` rounds that call every contender once
+    in turn, so that a machine whose speed drifts (a shared VM) slows all of them
+    alike instead of whichever was being timed at the time.
+    """
+    for c in contenders:
+        _timed(c)
+    results: dict = {c.name: [] for c in contenders}
+    for _ in range(repeat):
+        for c in contenders:
+            results[c.name].append(_timed(c))
     base = baseline or contenders[0].name
     base_median = statistics.median(results[base])
     table = Table(title, base, work_unit)

@@ -1,15 +1,17 @@
 """Diffusion solvers: toytheory's torch path against the diffusers scheduler loop.
 
 1. CPU: a 20-step DPM-Solver++(2M) solve of 100,000 2-D samples with the exact Gaussian
-   model (float32), toytheory torch (plain and fused) against DPMSolverMultistepScheduler's
-   loop, side by side, with the results compared.
+   model (float32), toytheory torch (plain, fused, and a fused solve replayed from a
+   :class:`~toytheory.diffusion.solvers.SolvePlan`) against DPMSolverMultistepScheduler's
+   loop, side by side, with the results compared. Every contender calls the same model.
 2. GPU (when CUDA exists): 10^7 samples in d = 64, every solver, samples/s, plain and fused
    (one torch.compile-d pass per step), the fused results held equal to the plain ones to
    1e-6 relative, and the diffusers loop for 2M.
 
 ``--threads`` sets torch's intra-op threads for every contender (toytheory's Numba passes
-follow the same setting; below 2^21 elements they run on one thread, which measured faster
-here: the passes are bandwidth-bound). Report both ``--threads 1`` and ``--threads 2``.
+follow the same setting; below 2^21 elements they run on one thread: on the 2-core machine
+two threads were no faster at any size, the passes being bandwidth-bound). Report both
+``--threads 1`` and ``--threads 2``.
 
 Run ``.venv/bin/python -m benchmarks.bench_diffusion_solvers [--quick] [--threads N]``.
 """
@@ -67,9 +69,10 @@ def diffusers_loop(sch, grid, model, x):
 def cpu_benchmark(n, repeat):
     import torch
 
-    from toytheory.diffusion.solvers import fused_elementwise, sample_dpmpp_2m
+    from toytheory.diffusion.solvers import SolvePlan, fused_elementwise, sample_dpmpp_2m
 
     sch, grid, model, x = _setup(n, 2, "cpu", torch.float32)
+    plan = SolvePlan(sample_dpmpp_2m, grid, prediction=model.prediction)
 
     def ours():
         return sample_dpmpp_2m(model, x, grid)
@@ -78,20 +81,26 @@ def cpu_benchmark(n, repeat):
         with fused_elementwise():
             return sample_dpmpp_2m(model, x, grid)
 
+    def ours_planned():
+        return plan(model, x)
+
     def model_only():
         for i in range(grid.n_steps):
             model(x, float(grid.t[i]))
 
     ref = diffusers_loop(sch, grid, model, x)
-    for label, fn in (("plain", ours), ("fused", ours_fused)):
+    for label, fn in (("plain", ours), ("fused", ours_fused), ("planned", ours_planned)):
         out = fn()
         rel = float((out - ref).abs().max() / ref.abs().max())
         print(f"CPU, {label}: max relative difference to diffusers {rel:.2e}")
+    print("CPU, planned equals fused bit for bit:", bool(torch.equal(ours_planned(),
+                                                                     ours_fused())))
     table = compare(f"DPM-Solver++(2M), 20 steps, {n} x 2 float32, exact Gaussian model (CPU)",
                     [Contender("diffusers DPMSolverMultistep loop",
                                lambda: diffusers_loop(sch, grid, model, x)),
                      Contender("toytheory torch", ours),
                      Contender("toytheory torch, fused (numba)", ours_fused),
+                     Contender("toytheory torch, fused, SolvePlan replay", ours_planned),
                      Contender("model calls alone", model_only)],
                     repeat=repeat, baseline="diffusers DPMSolverMultistep loop", work=n,
                     work_unit="samples")
@@ -119,7 +128,7 @@ def gpu_solvers():
 def gpu_benchmark(n, d, repeat):
     import torch
 
-    from toytheory.diffusion.solvers import fused_elementwise
+    from toytheory.diffusion.solvers import SolvePlan, fused_elementwise
 
     sch, grid, model, x = _setup(n, d, "cuda", torch.float32)
     sync = torch.cuda.synchronize
@@ -150,6 +159,12 @@ def gpu_benchmark(n, d, repeat):
 
         contenders += [Contender(f"{name}", run_plain, sync),
                        Contender(f"{name}, fused", run_fused, sync)]
+        if "generator" not in kw:
+            plan = SolvePlan(fn, grid, prediction=model.prediction, **kw)
+            same = bool(torch.equal(plan(model, x), fused))
+            print(f"GPU {name}: SolvePlan replay equals the fused solve bit for bit: {same}")
+            contenders.append(Contender(f"{name}, fused, SolvePlan replay",
+                                        lambda plan=plan: plan(model, x), sync))
     table = compare(f"20 steps, {n} x {d} float32 on {torch.cuda.get_device_name()}",
                     contenders, repeat=repeat, baseline="diffusers loop, DPM-Solver++(2M)",
                     work=n, work_unit="samples")

@@ -169,9 +169,9 @@ def test_fused_mode_flattens_a_2m_step_into_one_combination_of_four_tensors(gaus
     calls = []
     original = _fused.evaluate
 
-    def spy(terms, pool=None):
+    def spy(terms, pool=None, into=None):
         calls.append(len(terms))
-        return original(terms, pool)
+        return original(terms, pool, into)
 
     grid = S.uniform_log_snr_grid(vp, 6)
     model = S.AffineGaussianModel(gaussian_law, vp, "eps")

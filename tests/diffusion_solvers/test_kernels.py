@@ -46,6 +46,39 @@ def test_unrolled_linear_combination_equals_the_sum(k):
     torch.testing.assert_close(got, want, rtol=1e-13, atol=1e-13)
 
 
+@pytest.mark.parametrize("parallel", [False, True])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("k", [2, 4, 5])
+def test_in_place_combination_equals_the_separate_output_bit_for_bit(k, dtype, parallel):
+    """Writing into one of the terms (the SolvePlan replay) changes no bit of the result."""
+    rng = np.random.default_rng(10 + k)
+    ys = [torch.tensor(rng.standard_normal(1000 + 17), dtype=dtype) for _ in range(k)]
+    coef = rng.standard_normal(k)
+    want = _fused._cpu(list(zip(coef, ys)))
+    for j in range(k):
+        terms = list(zip(coef, [y.clone() for y in ys]))
+        target = terms[j][1]
+        views = [y.numpy() for _, y in terms]
+        kernel = _fused._numba_kernel(k, parallel, j)
+        kernel(np.array(coef, dtype=views[0].dtype), views.pop(j), *views)
+        assert torch.equal(target, want)
+
+
+def test_cpu_pass_writes_into_the_named_term_and_only_there():
+    rng = np.random.default_rng(9)
+    ys = [torch.tensor(rng.standard_normal(300)) for _ in range(3)]
+    copies = [y.clone() for y in ys]
+    coef = [0.5, -2.0, 3.0]
+    want = sum(c * y for c, y in zip(coef, copies))
+    out = _fused._cpu(list(zip(coef, ys)), into=ys[1])
+    assert out is ys[1]
+    torch.testing.assert_close(out, want, rtol=1e-15, atol=1e-15)
+    assert torch.equal(ys[0], copies[0]) and torch.equal(ys[2], copies[2])
+    stranger = torch.zeros(300, dtype=torch.float64)     # not a term: a fresh output instead
+    out = _fused._cpu(list(zip(coef, copies)), into=stranger)
+    assert out is not stranger and torch.equal(stranger, torch.zeros(300, dtype=torch.float64))
+
+
 def test_finiteness_check_sees_nan_inf_and_survives_an_overflowing_sum():
     x = torch.zeros(10, 2, dtype=torch.float32)
     assert _all_finite_torch(x)

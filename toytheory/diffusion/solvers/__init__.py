@@ -29,6 +29,10 @@ models
 analysis
     Exact output laws, flow maps, pathwise errors, reference solves, order fits.
 
+plan
+    :class:`SolvePlan`: a deterministic torch solve recorded once and replayed
+    with little Python (equal to the fused solve bit for bit).
+
 ``fused_elementwise()`` (a context manager) makes the torch path evaluate each
 step's linear combination in one pass (torch.compile on CUDA, Numba on CPU).
 """
@@ -61,7 +65,7 @@ _EXPORTS = {
     "gaussian_flow_to_grid_end": "analysis", "pathwise_rms_error": "analysis",
     "reference_pf_ode_solution": "analysis", "fit_convergence_order": "analysis",
     "start_law": "analysis", "solver_affine_map": "analysis",
-    "fused_elementwise": "_fused",
+    "fused_elementwise": "_fused", "SolvePlan": "plan",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -107,6 +107,23 @@ def _all_finite_torch(x) -> bool:
     return bool(torch.isfinite(x).all())
 
 
+def _check_torch_output(out, x):
+    """A model's output for the torch tensor ``x``, as a tensor of ``x``'s shape.
+
+    Finiteness is checked once, on the result of the solve: a full pass per step
+    would cost as much as the step itself on large batches, and non-finite
+    values propagate to the result.
+    """
+    import torch
+
+    if not isinstance(out, torch.Tensor):
+        out = torch.as_tensor(np.asarray(out), dtype=x.dtype, device=x.device)
+    if out.shape != x.shape:
+        raise ValueError(f"model: returned shape {tuple(out.shape)} for input shape "
+                         f"{tuple(x.shape)}")
+    return out
+
+
 def _check_x(x_T):
     if _is_torch(x_T):
         import torch
@@ -188,16 +205,7 @@ class SolverContext:
         out = self.model(x, t)
         self.nfe += 1
         if self.torch:
-            import torch
-
-            if not isinstance(out, torch.Tensor):
-                out = torch.as_tensor(np.asarray(out), dtype=x.dtype, device=x.device)
-            if tuple(out.shape) != tuple(x.shape):
-                raise ValueError(f"model: returned shape {tuple(out.shape)} for input shape "
-                                 f"{tuple(x.shape)}")
-            # finiteness is checked once, on the result (a full pass per step would cost as
-            # much as the step itself on large batches; non-finite values propagate)
-            return out
+            return _check_torch_output(out, x)
         out = np.asarray(out, dtype=float)
         if out.shape != x.shape:
             raise ValueError(f"model: returned shape {out.shape} for input shape {x.shape}")

@@ -53,6 +53,18 @@ def fused_elementwise(enabled: bool = True):
         _STATE.fused = old
 
 
+@contextlib.contextmanager
+def tracing(tracer):
+    """Within the block, every evaluated combination is reported to
+    ``tracer.on_evaluate(terms, out)`` (used by :class:`~.plan.SolvePlan`)."""
+    old = getattr(_STATE, "tracer", None)
+    _STATE.tracer = tracer
+    try:
+        yield
+    finally:
+        _STATE.tracer = old
+
+
 class LinearCombination:
     """:math:`\\sum_k c_k y_k` over torch tensors of one shape, not yet evaluated."""
 
@@ -146,6 +158,11 @@ class BufferPool:
 
         return sys.getrefcount(buf), _storage_use_count(buf)
 
+    def holds(self, buf) -> bool:
+        """Whether ``buf`` is one of the pool's buffers (which hold one reference to it)."""
+        with self._lock:
+            return any(b is buf for b in self._bufs)
+
     def take(self, like):
         """A contiguous tensor shaped like ``like``, free to overwrite."""
         import torch
@@ -202,9 +219,34 @@ def _cuda(terms):
     return fn(coef, *ys)
 
 
-_PARALLEL_MIN = 1 << 21   # elements below which one thread is faster (measured: at 2e5 float32
-                          # elements two threads were slower, the passes being bandwidth-bound)
-_CHUNK = 1 << 14          # elements per parallel task
+_PARALLEL_MIN = 1 << 21   # elements below which the kernels run on one thread. Measured on the
+                          # 2-core machine, a 20-step 2M replay (SolvePlan) of n x 2 float32:
+                          # n = 1e5 serial 4.81 ms, two threads 4.94; 5e5, 21.8 and 21.6;
+                          # 2e6, 91.8 and 91.4: the passes are bandwidth-bound there, so
+                          # threads only pay off where one core cannot saturate memory
+_ALIGN = 16               # block boundaries fall on multiples of this many elements
+
+
+def static_blocks_source(n: str, body: list[str], indent: str = "    ") -> list[str]:
+    """Numba source lines running ``body`` (which uses ``i``) for ``i`` in ``range(n)``,
+    split into one contiguous block per Numba thread under ``prange``.
+
+    One block per thread, not many small chunks: each core then streams one
+    contiguous range of every array (chunks of 2^14 elements handed out
+    dynamically were no faster than one thread at 2e5 float32 elements).
+    """
+    pad = indent + "        "
+    return [f"{indent}n_blocks = get_num_threads()",
+            f"{indent}block = (({n} + n_blocks - 1) // n_blocks + {_ALIGN - 1}) // {_ALIGN} * {_ALIGN}",
+            f"{indent}for b in prange(n_blocks):",
+            f"{indent}    for i in range(b * block, min({n}, (b + 1) * block)):"] + \
+        [pad + line for line in body]
+
+
+def _kernel_namespace() -> dict:
+    import numba
+
+    return {"prange": numba.prange, "get_num_threads": numba.get_num_threads}
 
 
 def cpu_threads(n_elements: int) -> int:
@@ -219,68 +261,98 @@ def cpu_threads(n_elements: int) -> int:
     return max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS))
 
 
-def run_cpu_kernel(serial, parallel, n_elements: int, *args):
-    """``serial(*args)``, or ``parallel(*args)`` on :func:`cpu_threads` threads."""
+def run_cpu_kernel(kernel, n_elements: int, *args):
+    """``kernel(False)(*args)`` (the serial kernel), or ``kernel(True)(*args)`` on
+    :func:`cpu_threads` threads."""
     threads = cpu_threads(n_elements)
     if threads == 1:
-        return serial(*args)
+        return kernel(False)(*args)
     import numba
 
     before = numba.get_num_threads()
     numba.set_num_threads(threads)
     try:
-        return parallel(*args)
+        return kernel(True)(*args)
     finally:
         numba.set_num_threads(before)
 
 
-def _lincomb_source(k: int, parallel: bool = False) -> str:
+def _lincomb_source(k: int, parallel: bool = False, inplace: int | None = None) -> str:
     """Source of ``out[i] = c0 y0[i] + ... + c_{k-1} y_{k-1}[i]`` unrolled over the k terms
-    (``parallel``: chunks of :data:`_CHUNK` elements under ``prange``)."""
-    args = ", ".join(f"y{j}" for j in range(k))
-    body = " + ".join(f"c{j} * y{j}[i]" for j in range(k))
-    lines = [f"def lincomb_{k}(coef, out, {args}):"]
+    (``parallel``: one contiguous block per thread, :func:`static_blocks_source`;
+    ``inplace = j``: term j is ``out`` itself, read before it is overwritten).
+
+    An in-place pass is generated with ``out[i]`` in the sum rather than handed
+    ``out`` twice: with two names for one array LLVM falls back to its scalar
+    loop (3.6x slower at 2e4 float32 elements, measured), with one it
+    vectorises, and it saves the write-allocate traffic of a separate output
+    (94 against 133 us at 2e5 elements).
+    """
+    names = ["out" if j == inplace else f"y{j}" for j in range(k)]
+    args = ", ".join(name for name in names if name != "out")
+    body = " + ".join(f"c{j} * {name}[i]" for j, name in enumerate(names))
+    suffix = "" if inplace is None else f"_into_{inplace}"
+    lines = [f"def lincomb_{k}{suffix}(coef, out, {args}):"]
     lines += [f"    c{j} = coef[{j}]" for j in range(k)]
     if parallel:
-        lines += ["    n = out.size",
-                  f"    for chunk in prange((n + {_CHUNK - 1}) // {_CHUNK}):",
-                  f"        for i in range(chunk * {_CHUNK}, min(n, (chunk + 1) * {_CHUNK})):",
-                  f"            out[i] = {body}"]
+        lines += ["    n = out.size"] + static_blocks_source("n", [f"out[i] = {body}"])
     else:
         lines += ["    for i in range(out.size):", f"        out[i] = {body}"]
     return "\n".join(lines) + "\n"
 
 
-def _numba_kernel(k: int, parallel: bool = False):
+def _numba_kernel(k: int, parallel: bool = False, inplace: int | None = None):
     """The Numba pass for k terms (unrolled, so that the loop vectorises), compiled once."""
-    fn = _NUMBA.get((k, parallel))
+    key = (k, parallel, inplace)
+    fn = _NUMBA.get(key)
     if fn is None:
         import numba
 
-        namespace: dict = {"prange": numba.prange}
-        exec(compile(_lincomb_source(k, parallel), f"<lincomb_{k}>", "exec"), namespace)
-        fn = numba.njit(nogil=True, parallel=parallel)(namespace[f"lincomb_{k}"])
-        _NUMBA[(k, parallel)] = fn
+        namespace = _kernel_namespace()
+        source = _lincomb_source(k, parallel, inplace)
+        name = source[4:source.index("(")]
+        exec(compile(source, f"<{name}>", "exec"), namespace)
+        fn = numba.njit(nogil=True, parallel=parallel)(namespace[name])
+        _NUMBA[key] = fn
     return fn
 
 
-def _cpu(terms, pool=None):
+def _cpu(terms, pool=None, into=None):
     import numpy as np
     import torch
 
     ys = [y.contiguous() for _, y in terms]
-    out = torch.empty_like(ys[0]) if pool is None else pool.take(ys[0])
     views = [y.numpy().reshape(-1) for y in ys]
     coef = np.array([c for c, _ in terms], dtype=views[0].dtype)
     k = len(views)
-    run_cpu_kernel(_numba_kernel(k), _numba_kernel(k, True) if out.numel() >= _PARALLEL_MIN
-                   else None, out.numel(), coef, out.numpy().reshape(-1), *views)
+    inplace = None
+    if into is not None:
+        inplace = next((j for j, y in enumerate(ys) if y is into), None)
+    if inplace is None:
+        out = torch.empty_like(ys[0]) if pool is None else pool.take(ys[0])
+        out_view = out.numpy().reshape(-1)
+    else:
+        out = into
+        out_view = views.pop(inplace)
+    n = out.numel()
+    run_cpu_kernel(lambda parallel: _numba_kernel(k, parallel, inplace), n, coef, out_view,
+                   *views)
     return out
 
 
-def evaluate(terms, pool=None):
+def evaluate(terms, pool=None, into=None):
     """One pass :math:`\\sum_k c_k y_k` for torch tensors ``terms = [(c, y), ...]``
-    (on CPU into a free buffer of ``pool`` when one is given)."""
+    (on CPU into a free buffer of ``pool`` when one is given, or into ``into``, one
+    of the terms' tensors, which the caller no longer needs; elsewhere ``into`` is
+    ignored)."""
+    out = _evaluate(terms, pool, into)
+    tracer = getattr(_STATE, "tracer", None)
+    if tracer is not None:
+        tracer.on_evaluate(terms, out)
+    return out
+
+
+def _evaluate(terms, pool, into=None):
     if len(terms) == 1:
         return terms[0][1].mul(terms[0][0])
     y0 = terms[0][1]
@@ -290,7 +362,7 @@ def evaluate(terms, pool=None):
         return _cuda(terms)
     if y0.device.type == "cpu":
         try:
-            return _cpu(terms, pool)
+            return _cpu(terms, pool, into)
         except ImportError:  # pragma: no cover - numba is an extra
             return _unfused(terms)
     return _unfused(terms)

@@ -29,7 +29,8 @@ from ..._validation import as_float_array, check_real
 from ..laws import Gaussian
 from ..schedules import NoiseSchedule
 from ._base import PREDICTIONS
-from ._fused import _CHUNK, _PARALLEL_MIN, BufferPool, run_cpu_kernel
+from ._fused import (BufferPool, _kernel_namespace, run_cpu_kernel,
+                     static_blocks_source)
 
 __all__ = ["AffineGaussianModel", "PerturbedModel"]
 
@@ -46,7 +47,7 @@ _KERNELS: dict = {}
 
 def _affine_rows_source(d: int, parallel: bool = False) -> str:
     """Source of an unrolled ``out = x @ mt + c`` for dimension ``d`` (one pass over x;
-    ``parallel``: chunks of rows under ``prange``).
+    ``parallel``: one block of rows per thread).
 
     The rows are read through flat views (``x.reshape(-1)[d i + k]``): two-dimensional
     indexing keeps LLVM from vectorising the interleaved loads (about 3x slower at d = 2).
@@ -59,20 +60,13 @@ def _affine_rows_source(d: int, parallel: bool = False) -> str:
         lines.append(f"    c{j} = c[{j}]")
         for k in range(d):
             lines.append(f"    m{k}{j} = mt[{k}, {j}]")
-    pad = "    "
+    body = [f"r = {d} * i"] + [f"x{k} = xf[r + {k}]" for k in range(d)]
+    body += [f"of[r + {j}] = c{j} + " + " + ".join(f"x{k} * m{k}{j}" for k in range(d))
+             for j in range(d)]
     if parallel:
-        rows = max(1, _CHUNK // d)
-        lines.append(f"    for chunk in prange((n + {rows - 1}) // {rows}):")
-        lines.append(f"        for i in range(chunk * {rows}, min(n, (chunk + 1) * {rows})):")
-        pad = "        "
+        lines += static_blocks_source("n", body)
     else:
-        lines.append("    for i in range(n):")
-    lines.append(f"{pad}    r = {d} * i")
-    for k in range(d):
-        lines.append(f"{pad}    x{k} = xf[r + {k}]")
-    for j in range(d):
-        terms = " + ".join(f"x{k} * m{k}{j}" for k in range(d))
-        lines.append(f"{pad}    of[r + {j}] = c{j} + {terms}")
+        lines += ["    for i in range(n):"] + ["        " + line for line in body]
     return "\n".join(lines) + "\n"
 
 
@@ -87,7 +81,7 @@ def _affine_rows_kernel(d: int, parallel: bool = False):
         except ImportError:  # pragma: no cover - numba is an extra
             _KERNELS[key] = None
         else:
-            namespace: dict = {"prange": numba.prange}
+            namespace = _kernel_namespace()
             exec(compile(_affine_rows_source(d, parallel), f"<affine_rows_{d}>", "exec"),
                  namespace)
             _KERNELS[key] = numba.njit(nogil=True, parallel=parallel)(
@@ -201,8 +195,8 @@ class AffineGaussianModel:
                     self._outputs = BufferPool(size=4, max_bytes=_POOLED_BYTES)
                 out = self._outputs.take(xc)
                 size = xc.numel()
-                run_cpu_kernel(kernel, _affine_rows_kernel(d, True) if size >= _PARALLEL_MIN
-                               else None, size, xc.numpy(), mt_np, c_np, out.numpy())
+                run_cpu_kernel(lambda parallel: _affine_rows_kernel(d, parallel), size,
+                               xc.numpy(), mt_np, c_np, out.numpy())
                 return out
         out = torch.matmul(x, mt)   # on CPU faster than addmm for small d
         return out.add_(c)
