@@ -125,26 +125,28 @@ def gpu_solvers():
     }
 
 
-def gpu_benchmark(n, d, repeat):
+def gpu_benchmark(n, d, repeat, device="cuda"):
+    """(``device="cpu"`` runs the same code on small sizes: a smoke test of this path.)"""
     import torch
 
     from toytheory.diffusion.solvers import SolvePlan, fused_elementwise
 
-    sch, grid, model, x = _setup(n, d, "cuda", torch.float32)
-    sync = torch.cuda.synchronize
+    sch, grid, model, x = _setup(n, d, device, torch.float32)
+    sync = torch.cuda.synchronize if device == "cuda" else None
     contenders = [Contender("diffusers loop, DPM-Solver++(2M)",
                             lambda: diffusers_loop(sch, grid, model, x), sync)]
     for name, (fn, kw) in gpu_solvers().items():
         kw = dict(kw)
         if "order" in kw and fn.__name__ == "sample_sde_dpmpp":
-            kw["generator"] = torch.Generator(device="cuda").manual_seed(1)
+            kw["generator"] = torch.Generator(device=device).manual_seed(1)
         plain = fn(model, x, grid, **kw)
         t0 = time.perf_counter()
         with fused_elementwise():
             if "generator" in kw:
-                kw["generator"] = torch.Generator(device="cuda").manual_seed(1)
+                kw["generator"] = torch.Generator(device=device).manual_seed(1)
             fused = fn(model, x, grid, **kw)
-        sync()
+        if sync:
+            sync()
         rel = float((fused - plain).abs().max() / plain.abs().max())
         print(f"GPU {name}: fused vs plain max relative difference {rel:.2e} "
               f"(first fused run incl. compilation {time.perf_counter() - t0:.1f} s)"
@@ -165,7 +167,8 @@ def gpu_benchmark(n, d, repeat):
             print(f"GPU {name}: SolvePlan replay equals the fused solve bit for bit: {same}")
             contenders.append(Contender(f"{name}, fused, SolvePlan replay",
                                         lambda plan=plan: plan(model, x), sync))
-    table = compare(f"20 steps, {n} x {d} float32 on {torch.cuda.get_device_name()}",
+    where = torch.cuda.get_device_name() if device == "cuda" else device
+    table = compare(f"20 steps, {n} x {d} float32 on {where}",
                     contenders, repeat=repeat, baseline="diffusers loop, DPM-Solver++(2M)",
                     work=n, work_unit="samples")
     table.print()
@@ -178,13 +181,18 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="tiny sizes")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--gpu-only", action="store_true", help="skip the CPU benchmark")
+    parser.add_argument("--gpu-repeat", type=int, default=3,
+                        help="rounds on the GPU (each solve of 10^7 x 64 takes about 0.5 s)")
     args = parser.parse_args(argv)
     import torch
 
     torch.set_num_threads(args.threads)
-    cpu_benchmark(10_000 if args.quick else 100_000, 3 if args.quick else args.repeat)
+    if not args.gpu_only:
+        cpu_benchmark(10_000 if args.quick else 100_000, 3 if args.quick else args.repeat)
     if torch.cuda.is_available():
-        gpu_benchmark(100_000 if args.quick else 10_000_000, 64, 3 if args.quick else args.repeat)
+        gpu_benchmark(100_000 if args.quick else 10_000_000, 64,
+                      3 if args.quick else args.gpu_repeat)
     else:
         print("no CUDA device: GPU benchmark skipped")
 

@@ -161,6 +161,42 @@ def test_fused_elementwise_mode_equals_numpy_to_1e10(name, fn, kw, gmm_law, vp):
     assert np.max(np.abs(out.numpy() - ref)) <= 1e-10
 
 
+def _largest_fused_combination(fn, kw, model, x, grid):
+    from toytheory.diffusion.solvers import _fused
+
+    sizes = []
+    original = _fused.evaluate
+
+    def spy(terms, pool=None, into=None):
+        sizes.append(len(terms))
+        return original(terms, pool, into)
+
+    try:
+        _fused.evaluate = spy
+        with S.fused_elementwise():
+            fn(model, x, grid, **kw)
+    finally:
+        _fused.evaluate = original
+    return max(sizes)
+
+
+@pytest.mark.parametrize("name, fn, kw", CASES, ids=[c[0] for c in CASES])
+def test_fused_combinations_do_not_grow_with_the_number_of_steps(name, fn, kw, gmm_law, vp):
+    """A state carried lazily from step to step (UniPC's corrected state, a momentum
+    velocity) made step i a combination of about 2i tensors: quadratic work in the steps."""
+    import torch
+
+    model = ExactModel(gmm_law, vp, prediction="eps", backend="torch")
+    x = torch.tensor(np.random.default_rng(0).standard_normal((5, 2)))
+
+    def largest(n):
+        options = {k: (np.linspace(0.9, 1.1, n) if k == "ratios" else v) for k, v in kw.items()}
+        return _largest_fused_combination(fn, options, model, x, S.uniform_log_snr_grid(vp, n))
+
+    short, long = largest(12), largest(30)
+    assert long == short <= 10
+
+
 def test_fused_mode_flattens_a_2m_step_into_one_combination_of_four_tensors(gaussian_law, vp):
     import torch
 

@@ -29,6 +29,7 @@ CASES = [
     ("deis_tab", S.sample_deis, {}), ("deis_logrho", S.sample_deis, {"variant": "logrho"}),
     ("hb", S.sample_hb, {}), ("ghvb", S.sample_ghvb, {}), ("plms", S.sample_plms, {}),
     ("dpmpp_2m_hb", S.sample_dpmpp_2m_hb, {}),
+    ("dc", S.sample_dc_solver, {"ratios": np.linspace(0.9, 1.1, 12)}),
 ]
 
 

@@ -64,7 +64,9 @@ def _dc_loop(ctx, grid, ratios, order, variant, data, dc_order, lower_order_fina
         def step(ratio, hist=hist):
             h = list(hist)
             if ratio != 1.0 and len(h) >= dc_order + 1:
-                h[-1] = dynamic_compensation(h, times, ratio, dc_order)
+                # concrete: the compensated output stays in the history (kept lazy, each
+                # compensation would carry all the earlier ones)
+                h[-1] = ctx.m(dynamic_compensation(h, times, ratio, dc_order))
             if grid.step_into_zero(i):
                 return _first_order(ctx, x, h[-1], pt_s, pt_t, data), None, h
             x_pred = _unipc_update(x, h, lams, pt_s, pt_t, p, variant, data)

@@ -70,8 +70,10 @@ def _momentum_loop(ctx, grid, order, beta, method, denoise_to_zero):
         d0 = ctx.to_data(raw, x, a_s, s_s)
         if vel is None:
             vel = eps
+        # the velocity is carried from step to step: concrete (ctx.m), so that a fused
+        # combination does not grow with every step it has averaged
         if method == "ghvb":
-            vel = lincomb([(1.0 - beta, vel), (beta, eps)]) if beta != 1.0 else eps
+            vel = ctx.m(lincomb([(1.0 - beta, vel), (beta, eps)])) if beta != 1.0 else eps
             hist = (hist + [vel])[-order:]
             coef = adams_bashforth_coefficients(len(hist), beta)
             update = lincomb([(c, hist[-1 - j]) for j, c in enumerate(coef)])
@@ -79,7 +81,7 @@ def _momentum_loop(ctx, grid, order, beta, method, denoise_to_zero):
             hist = (hist + [eps])[-order:]
             coef = adams_bashforth_coefficients(len(hist), 1.0)
             prime = lincomb([(c, hist[-1 - j]) for j, c in enumerate(coef)])
-            vel = lincomb([(1.0 - beta, vel), (beta, prime)]) if beta != 1.0 else prime
+            vel = ctx.m(lincomb([(1.0 - beta, vel), (beta, prime)])) if beta != 1.0 else prime
             update = vel
         if grid.step_into_zero(i):
             x_next = d0
@@ -156,7 +158,7 @@ def sample_dpmpp_2m_hb(model, x_T, grid, *, prediction=None, generator=None, bet
             h = t_pt[3] - s_pt[3]
             r0 = (lams[-1] - lams[-2]) / h
             diff = lincomb([(1.0 + 0.5 / r0, hist[-1]), (-0.5 / r0, hist[-2])])
-            vel = diff if vel is None else lincomb([(1.0 - beta, vel), (beta, diff)])
+            vel = diff if vel is None else ctx.m(lincomb([(1.0 - beta, vel), (beta, diff)]))
             x_next = lincomb([(t_pt[2] / s_pt[2], x), (-t_pt[1] * math.expm1(-h), vel)])
         ctx.report(i, x, x_next, m0, order=orders[i])
         x = x_next

@@ -56,7 +56,7 @@ __all__ = ["SolvePlan", "PLANNABLE"]
 PLANNABLE = ("sample_ddim", "sample_dpm_solver", "sample_dpm_solver_singlestep",
              "sample_dpmpp_2s", "sample_dpm_solver_multistep", "sample_dpmpp_2m",
              "sample_dpmpp_3m", "sample_unipc", "sample_deis", "sample_euler", "sample_heun",
-             "sample_plms", "sample_hb", "sample_ghvb", "sample_dpmpp_2m_hb")
+             "sample_plms", "sample_hb", "sample_ghvb", "sample_dpmpp_2m_hb", "sample_dc_solver")
 
 _MODEL, _COMB = 0, 1
 _POOLED_BYTES = 16 << 20    # CPU buffers kept between solves: at most 8 of 16 MiB

@@ -145,8 +145,10 @@ def sample_unipc(model, x_T, grid, *, prediction=None, generator=None,
         d_here = m if data else ctx.to_data(raw, x, pt_s[1], pt_s[2])
         x_pred = x
         if corrector and i > 0 and (i - 1) not in disabled:
-            x = _unipc_update(last_x, m_hist, lams, ctx.point(i - 1), pt_s, last_order,
-                              variant, data, model_t=m)
+            # concrete: the corrected state is the base of the next steps (kept lazy, every
+            # later combination would carry all earlier ones: 2i terms at step i)
+            x = ctx.m(_unipc_update(last_x, m_hist, lams, ctx.point(i - 1), pt_s, last_order,
+                                    variant, data, model_t=m))
         m_hist = (m_hist + [m])[-order:]
         lams = (lams + [pt_s[3]])[-order:]
         p = orders[i]
