@@ -46,6 +46,8 @@ def main(argv=None) -> Table:
     parser.add_argument("--numpy-reps", type=int, default=2)
     parser.add_argument("--direct", action="store_true", help="also time the direct simulator")
     parser.add_argument("--no-numpy", action="store_true", help="skip the numpy reference")
+    parser.add_argument("--gpu-only", action="store_true",
+                        help="only the CUDA rows (no numpy reference, no CPU simulator)")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results"
                                              / "bench_adaptive_holdout.json"))
     args = parser.parse_args(argv)
@@ -63,14 +65,15 @@ def main(argv=None) -> Table:
     reusable_holdout_experiment(50, 50, reps=1, rng=0)
 
     results = []  # (name, seconds for `reps` repetitions, note)
-    if not args.no_numpy:
+    if not (args.no_numpy or args.gpu_only):
         r = min(args.numpy_reps, reps)
         t = _seconds(lambda: reusable_holdout_experiment(n, d, reps=r, rng=1))
         note = "" if r == reps else f" (extrapolated from {r})"
         results.append((f"numpy reference{note}", t * reps / r))
-    results.append(("simulator, projection (torch CPU + Numba)",
-                    _seconds(lambda: simulate_reusable_holdout(n, d, reps=reps, seed=2))))
-    if args.direct:
+    if not args.gpu_only:
+        results.append(("simulator, projection (torch CPU + Numba)",
+                        _seconds(lambda: simulate_reusable_holdout(n, d, reps=reps, seed=2))))
+    if args.direct and not args.gpu_only:
         results.append(("simulator, direct (torch CPU + Numba)",
                         _seconds(lambda: simulate_reusable_holdout(n, d, reps=reps, seed=3,
                                                                    method="direct"))))
@@ -82,6 +85,9 @@ def main(argv=None) -> Table:
                             _seconds(lambda m=method: simulate_reusable_holdout(
                                 n, d, reps=reps, seed=4, device="cuda", method=m), sync)))
 
+    if not results:
+        print("no CUDA device: nothing to time with --gpu-only")
+        return None
     table = Table(f"reusable-holdout experiment, n = {n} x 3 splits, d = {d}, 13 k, "
                   f"{reps} repetitions", results[0][0], "repetitions")
     base = results[0][1]

@@ -238,3 +238,44 @@ def test_a_model_shared_by_threads_never_hands_one_buffer_to_two_callers():
     for t in threads:
         t.join()
     assert wrong == []
+
+
+def test_a_failed_compilation_falls_back_to_unfused_passes_with_a_warning(monkeypatch):
+    """A device without a working torch.compile (no C compiler for Triton) still solves."""
+    def broken_compile(fn, **kwargs):
+        def compiled(*args):
+            raise RuntimeError("no C compiler found")
+        return compiled
+
+    monkeypatch.setattr(torch, "compile", broken_compile)
+    monkeypatch.setattr(_fused, "_COMPILED", {})
+    monkeypatch.setattr(_fused, "_COMPILE_FAILED", set())
+    monkeypatch.setattr(_fused, "_COMPILE_WORKED", set())
+    rng = np.random.default_rng(8)
+    terms = [(c, torch.tensor(rng.standard_normal(40))) for c in (0.5, -1.5, 2.0)]
+    want = sum(c * y for c, y in terms)
+    with pytest.warns(RuntimeWarning, match="torch.compile failed for 3 terms"):
+        got = _fused._cuda(terms)
+    torch.testing.assert_close(got, want, rtol=1e-15, atol=1e-15)
+    torch.testing.assert_close(_fused._cuda(terms), want, rtol=1e-15, atol=1e-15)  # no retry
+
+
+def test_a_failure_after_a_successful_compilation_is_raised(monkeypatch):
+    calls = []
+
+    def flaky_compile(fn, **kwargs):
+        def compiled(*args):
+            calls.append(1)
+            if len(calls) > 1:
+                raise RuntimeError("device lost")
+            return fn(*args)
+        return compiled
+
+    monkeypatch.setattr(torch, "compile", flaky_compile)
+    monkeypatch.setattr(_fused, "_COMPILED", {})
+    monkeypatch.setattr(_fused, "_COMPILE_FAILED", set())
+    monkeypatch.setattr(_fused, "_COMPILE_WORKED", set())
+    terms = [(1.0, torch.ones(4, dtype=torch.float64)), (2.0, torch.ones(4, dtype=torch.float64))]
+    torch.testing.assert_close(_fused._cuda(terms), torch.full((4,), 3.0, dtype=torch.float64))
+    with pytest.raises(RuntimeError, match="device lost"):
+        _fused._cuda(terms)

@@ -204,19 +204,42 @@ def _sum_kernel(coef, *ys):
     return out
 
 
+_COMPILE_FAILED: set = set()   # (terms, dtype) whose torch.compile failed: unfused from then on
+_COMPILE_WORKED: set = set()
+
+
 def _cuda(terms):
+    """The compiled pass. torch.compile compiles on the first call and needs Triton and a C
+    compiler there; where that first call fails, the combination (and every later one
+    with as many terms and this dtype) runs unfused, with a RuntimeWarning, instead of
+    failing the solve. A failure after a success is an error and is raised."""
     import torch
 
     k = len(terms)
     ys = [y for _, y in terms]
     key = (k, ys[0].dtype)
+    if key in _COMPILE_FAILED:
+        return _unfused(terms)
     fn = _COMPILED.get(key)
     if fn is None:
         fn = torch.compile(_sum_kernel, dynamic=False, fullgraph=True)
         _COMPILED[key] = fn
     coef = torch.tensor([c for c, _ in terms], dtype=ys[0].dtype).to(ys[0].device,
                                                                        non_blocking=True)
-    return fn(coef, *ys)
+    try:
+        out = fn(coef, *ys)
+    except Exception as err:   # noqa: BLE001 - any compiler failure, reported below
+        if key in _COMPILE_WORKED:
+            raise
+        import warnings
+
+        _COMPILE_FAILED.add(key)
+        warnings.warn(f"fused_elementwise: torch.compile failed for {k} terms of {ys[0].dtype} "
+                      f"({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}); "
+                      f"these combinations run unfused", RuntimeWarning, stacklevel=2)
+        return _unfused(terms)
+    _COMPILE_WORKED.add(key)
+    return out
 
 
 _PARALLEL_MIN = 1 << 21   # elements below which the kernels run on one thread. Measured on the
