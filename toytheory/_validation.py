@@ -20,6 +20,21 @@ def _fail(name: str, condition: str, got: str | None = None) -> ValueError:
     return ValueError(message)
 
 
+def all_finite_torch(x) -> bool:
+    """Whether a torch tensor is finite everywhere, in one reduction when it is.
+
+    A NaN or an infinity makes the sum non-finite; a finite tensor whose sum
+    overflows is then checked element by element, so the answer is exact. (One
+    pass instead of ``isfinite(x).all()``'s three: a tenth of a score evaluation
+    at 2e5 x 64.)
+    """
+    import torch
+
+    if bool(torch.isfinite(x.sum())):
+        return True
+    return bool(torch.isfinite(x).all())
+
+
 def as_float_array(name: str, value: Any, *, ndim: int | tuple[int, ...] | None = None,
                    finite: bool = True, dtype=np.float64) -> np.ndarray:
     """Convert ``value`` to a float64 array and check its rank and finiteness.

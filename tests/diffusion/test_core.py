@@ -217,6 +217,22 @@ def test_nan_points_and_bad_noise_levels_are_refused():
         law.predict(np.zeros((1, 2)), 1.0, 0.5, "noise")
 
 
+@pytest.mark.parametrize("d", [1, 2, 4, 5, 9])
+def test_precision_path_equals_the_eigenvector_path(d):
+    """One noise level for all points takes the stacked-precision path (coordinate by
+    coordinate up to d = 4, einsum above); per-point levels take the eigenvector path:
+    two algorithms, one answer."""
+    law = _mixture(20 + d, k=4, d=d)
+    x = np.random.default_rng(d).standard_normal((3 * d + 5, d)) * 2
+    a, s = 0.7, 0.5
+    n = x.shape[0]
+    for name in ("log_prob", "score", "denoise", "posterior"):
+        scalar = getattr(law, name)(x, a, s)
+        per_point = getattr(law, name)(x, np.full(n, a), np.full(n, s))
+        np.testing.assert_allclose(scalar, per_point, rtol=1e-11,
+                                   atol=1e-11 * max(1.0, np.abs(per_point).max()))
+
+
 def test_per_point_noise_levels_match_scalar_evaluation():
     law = _mixture(9)
     x = np.random.default_rng(1).standard_normal((3, 2))

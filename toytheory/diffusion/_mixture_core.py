@@ -29,9 +29,10 @@ torch always take the same one):
     components is *one* matrix product ``x @ [P_1 ... P_K] - [P_k alpha mu_k]``
     (:math:`2Kd^2` flops a point, half of projecting onto the eigenvectors and
     back). The quadratic form is :math:`r_k\cdot Y_k = x\cdot Y_k - \alpha\mu_k\cdot Y_k`
-    with both dot products taken against the same computed :math:`Y_k`, so its
-    rounding error is :math:`O(\epsilon |r_k||P_k||x|)`, the same order as the
-    eigenvector route.
+    (for :math:`d \le 4` summed coordinate by coordinate as
+    :math:`\sum_j Y_{kj}(x_j - \alpha\mu_{kj})`) with every product taken against the
+    same computed :math:`Y_k`, so its rounding error is
+    :math:`O(\epsilon |r_k||P_k||x|)`, the same order as the eigenvector route.
 ``"diagonal"``
     diagonal covariances (and delta mixtures): elementwise in an (n, K, d)
     layout, contractions by ``einsum``.
@@ -49,6 +50,7 @@ from __future__ import annotations
 import math
 
 LOG_2PI = math.log(2 * math.pi)
+_SMALL_D = 4   # up to this dimension the precision path contracts one coordinate at a time
 
 
 def component_coordinates(xp, x, alpha, means_proj, eigvecs):
@@ -151,15 +153,29 @@ def evaluate_chunk(xp, x, alpha, sigma, plan):
     out = {}
     if path == "precision":
         a = plan["alpha"]
-        y = xp.reshape(xp.matmul(x, plan["precision"]) - plan["offset"], (n, k, d))
-        quad = (xp.einsum("nkd,nd->nk", y, x)
-                - a * xp.einsum("nkd,kd->nk", y, means))                     # (n, K)
+        y = xp.matmul(x, plan["precision"])
+        y -= plan["offset"]                       # in place: one (n, K d) array, not two
+        y = xp.reshape(y, (n, k, d))
+        if d <= _SMALL_D:
+            # r_k . Y_k one coordinate at a time: einsum over a length-2 axis becomes a
+            # batched product of n tiny matrices (measured at d = 2, 16384 points, K = 8:
+            # 521 us against 247 us this way; from d = 6 on einsum is faster)
+            am = a * means
+            quad = None
+            for j in range(d):
+                term = y[:, :, j] * (x[:, j:j + 1] - am[:, j])
+                quad = term if quad is None else quad + term                 # (n, K)
+        else:
+            quad = (xp.einsum("nkd,nd->nk", y, x)
+                    - a * xp.einsum("nkd,kd->nk", y, means))                 # (n, K)
         logits = log_weights - 0.5 * (quad + plan["logdet"] + d * LOG_2PI)
         w = _finish(xp, logits, want, out)
         if "score" in want:
-            out["score"] = -xp.einsum("nk,nkd->nd", w, y)
+            out["score"] = xp.matmul(-w[:, None, :], y)[:, 0, :]             # (-w): (n, K)
         if "x0" in want:
-            z = xp.reshape(xp.matmul(x, plan["gain"]) - plan["gain_offset"], (n, k, d))
+            z = xp.matmul(x, plan["gain"])
+            z -= plan["gain_offset"]
+            z = xp.reshape(z, (n, k, d))
             out["x0"] = xp.matmul(w, means) + xp.einsum("nk,nkd->nd", w, z)
         return out
     if path == "diagonal":

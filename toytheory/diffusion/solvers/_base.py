@@ -39,6 +39,8 @@ from typing import Callable
 
 import numpy as np
 
+from ..._validation import all_finite_torch as _all_finite_torch
+
 from . import _fused
 from .grids import TimeGrid
 
@@ -92,19 +94,6 @@ def check_choice(name: str, value, choices) -> str:
     if value not in choices:
         raise ValueError(f"{name}: must be one of {tuple(choices)} (got {value!r})")
     return value
-
-
-def _all_finite_torch(x) -> bool:
-    """Whether a torch tensor is finite everywhere, in one reduction when it is.
-
-    A NaN or an infinity makes the sum non-finite; a finite tensor whose sum
-    overflows is then checked element by element, so the answer is exact.
-    """
-    import torch
-
-    if bool(torch.isfinite(x.sum())):
-        return True
-    return bool(torch.isfinite(x).all())
 
 
 def _check_torch_output(out, x):
