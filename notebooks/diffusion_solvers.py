@@ -90,3 +90,21 @@ torch_model = ExactModel(gmm, schedule, prediction="eps", backend="torch")
 a = S.sample_unipc(model, x, grid, order=3)
 b = S.sample_unipc(torch_model, torch.tensor(x), grid, order=3)
 print("numpy vs torch float64:", float(np.abs(a - b.numpy()).max()))
+
+# %% [markdown]
+# ## Fused passes and a recorded solve
+# Under `fused_elementwise()` each step's linear combination is one pass (Numba on the
+# CPU, `torch.compile` on CUDA). A `SolvePlan` records a deterministic solve once and
+# replays it with little Python, writing dead states in place; the replay equals the
+# fused solve bit for bit, which is what makes it safe to use for speed
+# (`benchmarks/bench_diffusion_solvers.py` times it against the diffusers loop).
+
+# %%
+xt = torch.tensor(np.random.default_rng(1).standard_normal((10_000, 2)), dtype=torch.float32)
+with S.fused_elementwise():
+    fused = S.sample_dpmpp_2m(torch_model, xt, grid)
+plan = S.SolvePlan(S.sample_dpmpp_2m, grid, prediction="eps")
+print(plan)
+print("replay equals the fused solve bit for bit:", bool(torch.equal(plan(torch_model, xt), fused)))
+print("fused vs plain float32, max abs difference:",
+      float((fused - S.sample_dpmpp_2m(torch_model, xt, grid)).abs().max()))
