@@ -16,20 +16,12 @@ from toytheory.diffusion import solvers as S  # noqa: E402
 from toytheory.diffusion.solvers import plan as plan_module  # noqa: E402
 from toytheory.diffusion.solvers.plan import PLANNABLE, SolvePlan  # noqa: E402
 
-CASES = [
-    ("ddim", S.sample_ddim, {}), ("euler", S.sample_euler, {}), ("heun", S.sample_heun, {}),
-    ("dpm_solver_fast", S.sample_dpm_solver, {"order": 3}),
+from .test_backends import CASES as BACKEND_CASES  # noqa: E402
+
+# every solver case of the backend tests, and two option sets they do not cover
+CASES = BACKEND_CASES + [
     ("dpm_solver_singlestep_2", S.sample_dpm_solver_singlestep, {"orders": [2] * 5 + [1, 1]}),
-    ("dpmpp_2s", S.sample_dpmpp_2s, {}),
-    ("dpmpp_2m", S.sample_dpmpp_2m, {}), ("dpmpp_3m", S.sample_dpmpp_3m, {}),
     ("dpmpp_2m_no_lower_final", S.sample_dpmpp_2m, {"lower_order_final": False}),
-    ("dpm_solver_3m", S.sample_dpm_solver_multistep, {"order": 3, "algorithm": "dpmsolver"}),
-    ("unipc_3_bh1", S.sample_unipc, {"order": 3, "variant": "bh1"}),
-    ("unipc_noise", S.sample_unipc, {"order": 2, "predict_x0": False}),
-    ("deis_tab", S.sample_deis, {}), ("deis_logrho", S.sample_deis, {"variant": "logrho"}),
-    ("hb", S.sample_hb, {}), ("ghvb", S.sample_ghvb, {}), ("plms", S.sample_plms, {}),
-    ("dpmpp_2m_hb", S.sample_dpmpp_2m_hb, {}),
-    ("dc", S.sample_dc_solver, {"ratios": np.linspace(0.9, 1.1, 12)}),
 ]
 
 
