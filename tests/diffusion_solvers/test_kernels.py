@@ -279,3 +279,28 @@ def test_a_failure_after_a_successful_compilation_is_raised(monkeypatch):
     torch.testing.assert_close(_fused._cuda(terms), torch.full((4,), 3.0, dtype=torch.float64))
     with pytest.raises(RuntimeError, match="device lost"):
         _fused._cuda(terms)
+
+
+@pytest.mark.skipif(__import__("shutil").which("cc") is None and
+                    __import__("shutil").which("gcc") is None,
+                    reason="torch.compile needs a C compiler; none is installed here")
+def test_the_compiled_pass_is_the_linear_combination_for_any_shape_and_dtype(monkeypatch):
+    """The CUDA pass (torch.compile), run here on CPU tensors: one compiled function per
+    number of terms serves every shape and both dtypes."""
+    import warnings
+
+    monkeypatch.setattr(_fused, "_COMPILED", {})
+    monkeypatch.setattr(_fused, "_COMPILE_FAILED", set())
+    monkeypatch.setattr(_fused, "_COMPILE_WORKED", set())
+    rng = np.random.default_rng(12)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)     # a fallback would be a failure
+        for dtype, tol in ((torch.float64, 1e-13), (torch.float32, 1e-5)):
+            for shape in ((37, 2), (1000, 3), (5,)):
+                ys = [torch.tensor(rng.standard_normal(shape), dtype=dtype) for _ in range(3)]
+                coef = rng.standard_normal(3)
+                got = _fused._cuda(list(zip(coef, ys)))
+                want = sum(float(c) * y for c, y in zip(coef, ys))
+                assert got.dtype == dtype and got.shape == want.shape
+                torch.testing.assert_close(got, want, rtol=tol, atol=tol)
+    assert list(_fused._COMPILED) == [3]

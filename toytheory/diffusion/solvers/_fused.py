@@ -197,11 +197,26 @@ def _unfused(terms):
     return out
 
 
-def _sum_kernel(coef, *ys):
-    out = ys[0] * coef[0]
-    for k in range(1, len(ys)):
-        out = out + ys[k] * coef[k]
-    return out
+def _compiled_source(k: int) -> str:
+    """Source of ``y0 * coef[0] + ... + y_{k-1} * coef[k-1]`` for ``torch.compile``."""
+    args = ", ".join(f"y{j}" for j in range(k))
+    body = " + ".join(f"y{j} * coef[{j}]" for j in range(k))
+    return f"def sum_{k}(coef, {args}):\n    return {body}\n"
+
+
+def _compiled_kernel(k: int):
+    """The compiled pass for k terms: one function (one code object) per k, compiled with
+    dynamic shapes, so that dynamo's per-code-object cache holds a dtype or two, not one
+    entry per (k, dtype, shape) (past its limit of 8 it would run eagerly, unfused)."""
+    fn = _COMPILED.get(k)
+    if fn is None:
+        import torch
+
+        namespace: dict = {}
+        exec(compile(_compiled_source(k), f"<sum_{k}>", "exec"), namespace)
+        fn = torch.compile(namespace[f"sum_{k}"], dynamic=True, fullgraph=True)
+        _COMPILED[k] = fn
+    return fn
 
 
 _COMPILE_FAILED: set = set()   # (terms, dtype) whose torch.compile failed: unfused from then on
@@ -220,10 +235,7 @@ def _cuda(terms):
     key = (k, ys[0].dtype)
     if key in _COMPILE_FAILED:
         return _unfused(terms)
-    fn = _COMPILED.get(key)
-    if fn is None:
-        fn = torch.compile(_sum_kernel, dynamic=False, fullgraph=True)
-        _COMPILED[key] = fn
+    fn = _compiled_kernel(k)
     coef = torch.tensor([c for c, _ in terms], dtype=ys[0].dtype).to(ys[0].device,
                                                                        non_blocking=True)
     try:
