@@ -106,8 +106,10 @@ def make_plan(xp, n, alpha, sigma, log_weights, means, means_proj, eigvals, eigv
         prec = 0.5 * (prec + xp.permute_dims(prec, (0, 2, 1)))
         stacked = xp.reshape(xp.permute_dims(prec, (1, 0, 2)), (d, k * d))
         offset = xp.reshape(a * xp.matmul(prec, means[:, :, None])[:, :, 0], (k * d,))
+        logdet = xp.sum(xp.log(var), axis=-1)
         base.update(path="precision", alpha=a, precision=stacked, offset=offset,
-                    logdet=xp.sum(xp.log(var), axis=-1))
+                    # log pi_k - (log det C_k + d log 2 pi)/2, once per call, not per point
+                    log_norm=log_weights - 0.5 * (logdet + d * LOG_2PI))
         if "x0" in want:
             # alpha Sigma_k P_k = U_k diag(alpha lambda_k / D_k) U_k^T
             gain = xp.matmul(eigvecs * (a * eigvals / var)[:, None, :],
@@ -168,7 +170,7 @@ def evaluate_chunk(xp, x, alpha, sigma, plan):
         else:
             quad = (xp.einsum("nkd,nd->nk", y, x)
                     - a * xp.einsum("nkd,kd->nk", y, means))                 # (n, K)
-        logits = log_weights - 0.5 * (quad + plan["logdet"] + d * LOG_2PI)
+        logits = plan["log_norm"] - 0.5 * quad
         w = _finish(xp, logits, want, out)
         if "score" in want:
             out["score"] = xp.matmul(-w[:, None, :], y)[:, 0, :]             # (-w): (n, K)
