@@ -120,6 +120,9 @@ class SensitivityResult:
         return float(np.max(gap))
 
 
+_BACKTRACK_BLOCK = 8   # Armijo step sizes tried at once for the rows that still need one
+
+
 def _newton_sensitivities(a: np.ndarray, p: float, *, tol: float, max_iter: int,
                           gap_tol: float = np.inf):
     """Batched Newton on min ||Ax||_p^p s.t. a_i^T x = 1, for every row i.
@@ -189,17 +192,32 @@ def _newton_sensitivities(a: np.ndarray, p: float, *, tol: float, max_iter: int,
             dec = -np.einsum("kd,kd->k", grad, dx)
             f0 = objective(z, e)
             dz = dx @ a.T
-            trial = z[:, None, :] + steps[None, :, None] * dz[:, None, :]
-            ft = objective(trial, e[:, :, None]) if smooth else objective(trial, 0.0)
-            armijo = ft <= f0[:, None] - 0.25 * steps[None, :] * np.maximum(dec, 0.0)[:, None]
-            first = np.argmax(armijo, axis=1)
-            found = armijo[np.arange(k), first]
+            descent = 0.25 * np.maximum(dec, 0.0)
+            # Armijo backtracking over steps 1, 1/2, ..., 2^-39: the largest step that
+            # passes, the full step evaluated for every row and the shorter ones only for
+            # the rows still without one, in blocks (the same values as evaluating all 40
+            # at once, at a fraction of the cost: most Newton steps take the full step)
+            f_full = objective(z + dz, e)
+            first = np.zeros(k, dtype=np.int64)
+            found = f_full <= f0 - descent
+            todo = np.flatnonzero(~found)
+            for lo in range(1, steps.size, _BACKTRACK_BLOCK):
+                if todo.size == 0:
+                    break
+                st = steps[lo:lo + _BACKTRACK_BLOCK]
+                trial = z[todo, None, :] + st[None, :, None] * dz[todo, None, :]
+                ft = objective(trial, e[todo][:, :, None])
+                armijo = ft <= f0[todo, None] - st[None, :] * descent[todo, None]
+                hit = np.any(armijo, axis=1)
+                first[todo[hit]] = lo + np.argmax(armijo[hit], axis=1)
+                found[todo[hit]] = True
+                todo = todo[~hit]
             # in the quadratic phase the decrease (about dec / 2) is below the rounding of F
             # and Armijo can neither confirm nor refute it: take the full Newton step unless F
             # grows beyond rounding (a rejected or shortened last step leaves x off by about
             # sqrt(dec), and the dual point read off from x with it)
             quadratic = ((dec <= 1e-12 * f0)
-                         & (ft[:, 0] <= f0 * (1.0 + 64.0 * np.finfo(float).eps)))
+                         & (f_full <= f0 * (1.0 + 64.0 * np.finfo(float).eps)))
             found |= quadratic
             s = np.where(quadratic, 1.0, np.where(found, steps[first], 0.0))
             x[idx] = xi + s[:, None] * dx
