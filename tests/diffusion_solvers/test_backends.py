@@ -197,6 +197,33 @@ def test_fused_combinations_do_not_grow_with_the_number_of_steps(name, fn, kw, g
     assert long == short <= 10
 
 
+def test_a_callback_costs_one_pass_per_step_for_the_denoised_state_and_nothing_else(
+        gaussian_law, vp, monkeypatch):
+    """The state a callback sees is kept and reused by the next step, not computed again."""
+    import torch
+
+    from toytheory.diffusion.solvers import _fused
+
+    grid = S.uniform_log_snr_grid(vp, 8)
+    model = S.AffineGaussianModel(gaussian_law, vp, "eps")
+    x = torch.zeros(4, 3, dtype=torch.float64)
+    counts = []
+    original = _fused.evaluate
+    monkeypatch.setattr(_fused, "evaluate", lambda terms, pool=None, into=None:
+                        counts.append(1) or original(terms, pool, into))
+    seen = []
+    for callback in (None, seen.append):
+        counts.clear()
+        with S.fused_elementwise():
+            out = S.sample_dpmpp_2m(model, x, grid, callback=callback)
+        if callback is None:
+            plain = len(counts)
+            first = out
+    assert len(counts) == plain + grid.n_steps      # + the data prediction ("denoised")
+    assert torch.equal(out, first)
+    assert all(a["x_next"] is b["x"] for a, b in zip(seen, seen[1:]))
+
+
 def test_fused_mode_flattens_a_2m_step_into_one_combination_of_four_tensors(gaussian_law, vp):
     import torch
 

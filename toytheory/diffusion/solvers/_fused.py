@@ -66,12 +66,17 @@ def tracing(tracer):
 
 
 class LinearCombination:
-    """:math:`\\sum_k c_k y_k` over torch tensors of one shape, not yet evaluated."""
+    """:math:`\\sum_k c_k y_k` over torch tensors of one shape, not yet evaluated.
 
-    __slots__ = ("terms",)
+    Evaluated at most once: :func:`materialize` keeps the tensor (so a state that
+    a callback saw is not computed again when the next step needs it).
+    """
+
+    __slots__ = ("terms", "value")
 
     def __init__(self, terms):
         self.terms = terms
+        self.value = None
 
     @property
     def shape(self):
@@ -86,7 +91,7 @@ class LinearCombination:
         return self.terms[0][1].device
 
     def evaluate(self):
-        return evaluate(self.terms)
+        return materialize(self)
 
 
 def flatten(terms):
@@ -106,9 +111,13 @@ def flatten(terms):
 
 
 def materialize(y, pool=None):
-    """A concrete tensor for ``y`` (evaluates a :class:`LinearCombination`, into a
-    buffer of ``pool`` where one is free)."""
-    return evaluate(y.terms, pool) if isinstance(y, LinearCombination) else y
+    """A concrete tensor for ``y`` (evaluates a :class:`LinearCombination` once, into a
+    buffer of ``pool`` where one is free, and keeps it)."""
+    if not isinstance(y, LinearCombination):
+        return y
+    if y.value is None:
+        y.value = evaluate(y.terms, pool)
+    return y.value
 
 
 def _storage_use_count(t) -> int:
