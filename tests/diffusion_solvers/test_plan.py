@@ -211,6 +211,9 @@ def test_bad_replay_input_is_refused_by_name(gaussian_law, vp):
         plan(model, torch.full((3, 3), float("nan")))
     with pytest.raises(ValueError, match="^model: must be callable"):
         plan(None, torch.zeros(3, 3))
+    with pytest.raises(ValueError, match="^model: returns 'x0' predictions, but the plan was "
+                                         "recorded for 'eps'"):
+        plan(S.AffineGaussianModel(gaussian_law, vp, "x0"), torch.zeros(3, 3))
     with pytest.raises(ValueError, match="^model: returned shape"):
         plan(lambda x, t: x[:, :2], torch.zeros(3, 3))
     with pytest.raises(ValueError, match="^model: the solve produced non-finite values"):

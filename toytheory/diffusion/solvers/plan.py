@@ -239,6 +239,7 @@ class SolvePlan:
         Parameters
         ----------
         model : callable
+            Where it has a ``prediction`` attribute, it must be the plan's.
         x_T : (n, d) torch tensor, float32 or float64, finite
 
         Returns
@@ -251,6 +252,10 @@ class SolvePlan:
 
         if not callable(model):
             raise ValueError(f"model: must be callable as model(x, t) (got {type(model).__name__})")
+        declared = getattr(model, "prediction", None)
+        if declared is not None and declared != self.prediction:
+            raise ValueError(f"model: returns {declared!r} predictions, but the plan was "
+                             f"recorded for {self.prediction!r}")
         if not _is_torch(x_T):
             raise ValueError("x_T: a SolvePlan replays torch tensors (got "
                              f"{type(x_T).__name__}); call the solver directly for numpy")
