@@ -27,8 +27,7 @@ need = {"scipy": "scipy", "tqdm": "tqdm", "array_api_compat": "array-api-compat"
         "filelock": "filelock", "PIL": "pillow", "yaml": "pyyaml", "fsspec": "fsspec",
         "importlib_metadata": "importlib-metadata", "zipp": "zipp", "packaging": "packaging",
         "typing_extensions": "typing-extensions", "charset_normalizer": "charset-normalizer",
-        "idna": "idna", "urllib3": "urllib3", "certifi": "certifi", "httpx2": "httpx2",
-        "httpcore2": "httpcore2", "h11": "h11", "anyio": "anyio", "click": "click"}
+        "idna": "idna", "urllib3": "urllib3", "certifi": "certifi"}
 print(" ".join(pkg for mod, pkg in need.items() if importlib.util.find_spec(mod) is None))
 PYEOF
 )
