@@ -218,3 +218,23 @@ def test_bad_replay_input_is_refused_by_name(gaussian_law, vp):
         plan(lambda x, t: x[:, :2], torch.zeros(3, 3))
     with pytest.raises(ValueError, match="^model: the solve produced non-finite values"):
         plan(lambda x, t: torch.full_like(x, float("inf")), torch.zeros(3, 3))
+
+
+def test_without_the_storage_counter_the_replay_never_writes_in_place(gaussian_law, vp,
+                                                                       monkeypatch):
+    """Another torch without the private counter: no reuse, no in-place writes, same result."""
+    from toytheory.diffusion.solvers import _fused
+
+    def gone(t):
+        raise AttributeError("no storage use count in this torch")
+
+    grid = S.uniform_log_snr_grid(vp, 8)
+    model = S.AffineGaussianModel(gaussian_law, vp, "eps")
+    x = torch.tensor(np.random.default_rng(6).standard_normal((40, 3)))
+    plan = SolvePlan(S.sample_dpmpp_2m, grid, prediction="eps")
+    want = plan(model, x)
+    monkeypatch.setattr(_fused, "_storage_use_count", gone)
+    fresh = SolvePlan(S.sample_dpmpp_2m, grid, prediction="eps")
+    model = S.AffineGaussianModel(gaussian_law, vp, "eps")     # its pool made without it too
+    assert torch.equal(fresh(model, x), want)
+    assert not fresh._pool().tracks_references

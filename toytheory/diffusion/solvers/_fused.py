@@ -167,6 +167,11 @@ class BufferPool:
 
         return sys.getrefcount(buf), _storage_use_count(buf)
 
+    @property
+    def tracks_references(self) -> bool:
+        """Whether this torch exposes the storage counter the pool's checks rely on."""
+        return self._baseline is not None
+
     def holds(self, buf) -> bool:
         """Whether ``buf`` is one of the pool's buffers (which hold one reference to it)."""
         with self._lock:

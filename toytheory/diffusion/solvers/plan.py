@@ -270,8 +270,10 @@ class SolvePlan:
                 continue
             # overwrite a dead input only when the plan holds it alone (a model may have
             # kept the tensor it was called with)
-            target = slots[into] if into is not None and pool is not None and \
-                _slot_counts(slots, into) == _sole_counts(pool.holds(slots[into])) else None
+            target = slots[into] if (into is not None and pool is not None
+                                     and pool.tracks_references
+                                     and _slot_counts(slots, into)
+                                     == _sole_counts(pool.holds(slots[into]))) else None
             slots[op[3]] = evaluate(list(zip(op[1], [slots[s] for s in op[2]])), pool, target)
             target = None
             for s in dead:
