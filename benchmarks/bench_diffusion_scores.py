@@ -116,7 +116,7 @@ def bench(k, d, n, device="cpu", dtype_name="float64", repeat=5, numpy=True):
     got = tl.score(xt[:1000], 1.0, sigma).double().cpu().numpy()
     tol = 1e-9 if dtype_name == "float64" else 1e-3
     assert np.abs(got - ref[:1000]).max() <= tol * max(1.0, np.abs(ref).max())
-    base = contenders[1].name
+    base = next(c.name for c in contenders if c.name.startswith("torch closed form"))
     table = compare(f"GMM score, K={k}, d={d}, N={n}", contenders, repeat=repeat,
                     baseline=base, work=n, work_unit="points")
     table.print()

@@ -17,6 +17,8 @@ from .laws import PREDICTIONS
 
 __all__ = ["TorchMixture"]
 
+_MAX_CHUNK_ELEMENTS = 2**21   # the CPU's minimum chunk of points stops at this many numbers
+
 
 def _torch():
     try:
@@ -38,7 +40,8 @@ class TorchMixture:
     dtype : torch.dtype, default torch.float64
     chunk_elements : int, optional
         Points are processed in chunks of ``chunk_elements // (K d)`` (default
-        2**18 on the CPU but at least 2048 points, 2**27 on CUDA).
+        2**18 on the CPU but at least 2048 points where that stays within 2**21,
+        2**27 on CUDA).
     """
 
     def __init__(self, law, device="cpu", dtype=None, chunk_elements: int | None = None):
@@ -107,8 +110,13 @@ class TorchMixture:
         if self.is_singular and bool((s == 0).any()):
             raise ValueError("sigma: must be > 0 because a component covariance is singular")
         plan = core.make_plan(self.xp, n, a, s, *self._kernel, want=want)
-        step = max(core.chunk_size(self._kernel[1].shape[0], self.dim, self._chunk_elements),
-                   self._min_chunk_points)
+        k_pos = self._kernel[1].shape[0]
+        step = core.chunk_size(k_pos, self.dim, self._chunk_elements)
+        if self._min_chunk_points > step:
+            # more points per chunk, but never (n, K d) intermediates beyond 2^21 numbers
+            # (K = 64, d = 64: 2048 points would make 64 MB arrays, page-faulted per chunk)
+            step = max(step, min(self._min_chunk_points,
+                                 core.chunk_size(k_pos, self.dim, _MAX_CHUNK_ELEMENTS)))
         # torch.split, not slicing: under autograd each slice's backward would
         # materialise a zero gradient of the full size
         xs = torch.split(x, step) if n else (x,)
