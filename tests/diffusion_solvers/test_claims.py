@@ -81,3 +81,34 @@ def test_dc_claim_fails_when_dc_with_unit_ratios_is_not_unipc(monkeypatch):
 
     monkeypatch.setitem(solvers.__dict__, "sample_dc_solver", shifted)
     assert _run("diffusion.solvers.seed.dc_solver_beats_unipc_at_nfe5")["verdict"] == "fails"
+
+
+def _reference_witness(smallest_error):
+    from toytheory.claims.catalog import diffusion_solvers_order as order
+    from toytheory.claims.evidence import Evidence
+
+    ev = Evidence("diffusion.solvers.order.test", 0, ("exact",))
+    order._gmm_witnesses(ev, smallest_error)
+    return {n.name: n for n in ev.numbers}
+
+
+def test_the_mixture_reference_is_accurate_enough_for_the_full_tier_errors():
+    """UniPC-3's smallest full-tier error (N = 768) is 4.0e-9: the reference's own error
+    (its distance to a ten times tighter solve) must sit 100 times below it."""
+    numbers = _reference_witness(4.0e-9)
+    ratio = numbers["smallest solver error / reference uncertainty"]
+    assert ratio.passed is True and ratio.value >= 100
+
+
+def test_the_reference_witness_rejects_a_coarse_reference(monkeypatch):
+    """Planted: the "reference" is a DOP853 solve at rtol 1e-7; the witness must fail."""
+    from toytheory.claims.catalog import diffusion_solvers_common as common
+
+    original = common.gmm_reference
+
+    def coarse(n_points=6, seed=1, rtol=common.GMM_REFERENCE_RTOL):
+        return original(n_points, seed, rtol * 1e5)
+
+    monkeypatch.setattr(common, "gmm_reference", coarse)
+    numbers = _reference_witness(4.0e-9)
+    assert numbers["smallest solver error / reference uncertainty"].passed is False

@@ -182,8 +182,11 @@ def gmm_start_points(n_points: int = 6, seed: int = 1):
     return x, x / a
 
 
+GMM_REFERENCE_RTOL = 1e-12   # the mixture reference solve (DOP853; atol = rtol)
+
+
 @lru_cache(maxsize=None)
-def gmm_reference(n_points: int = 6, seed: int = 1, rtol: float = 1e-12):
+def gmm_reference(n_points: int = 6, seed: int = 1, rtol: float = GMM_REFERENCE_RTOL):
     """The exact PF-ODE solution from t = 1 to t = 1e-3 of the fixed starting points (VP coords)."""
     from toytheory.diffusion.solvers import reference_pf_ode_solution
 
