@@ -238,3 +238,26 @@ def test_without_the_storage_counter_the_replay_never_writes_in_place(gaussian_l
     model = S.AffineGaussianModel(gaussian_law, vp, "eps")     # its pool made without it too
     assert torch.equal(fresh(model, x), want)
     assert not fresh._pool().tracks_references
+
+
+def test_every_slot_is_released_after_its_last_use(gaussian_law, vp, monkeypatch):
+    """A stage point read only by the model (single-step solvers) is dropped after that
+    call too: at the end of a replay nothing but the result is still held."""
+    grid = S.uniform_log_snr_grid(vp, 12)
+    model = S.AffineGaussianModel(gaussian_law, vp, "eps")
+    plan = SolvePlan(S.sample_dpm_solver, grid, prediction="eps", order=3)
+    assert any(op[0] == plan_module._MODEL and op[1] in dead for op, dead, _ in plan._program)
+    held = []
+    original = plan_module._all_finite_torch
+
+    def spy(result):
+        import gc
+
+        frame = next(o for o in gc.get_referrers(result) if isinstance(o, list)
+                     and any(x is result for x in o) and len(o) == plan._n_slots)
+        held.append(sum(x is not None for x in frame))
+        return original(result)
+
+    monkeypatch.setattr(plan_module, "_all_finite_torch", spy)
+    plan(model, torch.zeros(6, 3, dtype=torch.float64))
+    assert held == [1]

@@ -267,15 +267,16 @@ class SolvePlan:
         for op, dead, into in self._program:
             if op[0] == _MODEL:   # (no local name for the input: it would count as a holder)
                 slots[op[3]] = _check_torch_output(model(slots[op[1]], op[2]), slots[op[1]])
-                continue
-            # overwrite a dead input only when the plan holds it alone (a model may have
-            # kept the tensor it was called with)
-            target = slots[into] if (into is not None and pool is not None
-                                     and pool.tracks_references
-                                     and _slot_counts(slots, into)
-                                     == _sole_counts(pool.holds(slots[into]))) else None
-            slots[op[3]] = evaluate(list(zip(op[1], [slots[s] for s in op[2]])), pool, target)
-            target = None
+            else:
+                # overwrite a dead input only when the plan holds it alone (a model may have
+                # kept the tensor it was called with)
+                target = slots[into] if (into is not None and pool is not None
+                                         and pool.tracks_references
+                                         and _slot_counts(slots, into)
+                                         == _sole_counts(pool.holds(slots[into]))) else None
+                slots[op[3]] = evaluate(list(zip(op[1], [slots[s] for s in op[2]])), pool,
+                                        target)
+                target = None
             for s in dead:
                 slots[s] = None
         result = slots[self._result_slot]
