@@ -39,10 +39,9 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from toytheory._validation import check_int, check_real
-from toytheory.adaptive.holdout_experiment import (HoldoutExperimentResult, _check_k_values,
-                                                    default_thresholdout_parameters,
-                                                    scaled_k_values)
+from toytheory._validation import check_int
+from toytheory.adaptive.holdout_experiment import (HoldoutExperimentResult,
+                                                    check_experiment_arguments)
 
 __all__ = ["thresholdout_kernel", "ThresholdoutState", "simulate_reusable_holdout"]
 
@@ -255,23 +254,14 @@ def simulate_reusable_holdout(n: int, d: int, k_values=None, reps: int = 1, *,
 
     if method not in ("projection", "direct"):
         raise ValueError(f"method: must be 'projection' or 'direct' (got {method!r})")
-    n = check_int("n", n, low=2)
-    d = check_int("d", d, low=1)
-    ks = _check_k_values(scaled_k_values(d) if k_values is None else k_values, d)
-    reps = check_int("reps", reps, low=1)
-    informative = check_int("informative", informative, low=0, high=d)
-    strength = check_real("strength", strength)
+    n, d, ks, reps, informative, strength, threshold, sigma, budget = \
+        check_experiment_arguments(n, d, k_values, reps, informative, strength, threshold,
+                                   sigma, budget)
     seed = check_int("seed", seed, low=0)
     if batch is not None:
         batch = check_int("batch", batch, low=1)
     chunk_rows = check_int("chunk_rows", chunk_rows, low=1)
     K, kmax = ks.size, max(int(ks.max()), 1)
-    n_k = int(np.count_nonzero(ks))
-    t_def, s_def, b_def = default_thresholdout_parameters(n, d, max(n_k, 1))
-    threshold = t_def if threshold is None else check_real("threshold", threshold, low=0.0,
-                                                           low_open=True)
-    sigma = s_def if sigma is None else check_real("sigma", sigma, low=0.0, low_open=True)
-    budget = b_def if budget is None else check_int("budget", budget, low=1)
     if dtype is None:
         dtype = torch.float64
     elif not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):

@@ -165,6 +165,37 @@ def _run_arm(train, n, k_values, ct, ch_for_selection, ask_accuracy, population)
     return rows, truth, answered, padded, queries
 
 
+def check_experiment_arguments(n, d, k_values, reps, informative, strength, threshold, sigma,
+                               budget):
+    """The experiment's arguments, checked, with Thresholdout's defaults filled in (shared by
+    :func:`reusable_holdout_experiment` and the simulator in ``sims/adaptive_holdout.py``).
+
+    Returns
+    -------
+    tuple
+        ``(n, d, ks, reps, informative, strength, threshold, sigma, budget)``, ``ks`` the
+        k values as an int64 array.
+
+    Raises
+    ------
+    ValueError
+        Naming the argument.
+    """
+    n = check_int("n", n, low=2)
+    d = check_int("d", d, low=1)
+    ks = _check_k_values(scaled_k_values(d) if k_values is None else k_values, d)
+    reps = check_int("reps", reps, low=1)
+    informative = check_int("informative", informative, low=0, high=d)
+    strength = check_real("strength", strength)
+    t_def, s_def, b_def = default_thresholdout_parameters(n, d,
+                                                          max(int(np.count_nonzero(ks)), 1))
+    threshold = t_def if threshold is None else check_real("threshold", threshold, low=0.0,
+                                                           low_open=True)
+    sigma = s_def if sigma is None else check_real("sigma", sigma, low=0.0, low_open=True)
+    budget = b_def if budget is None else check_int("budget", budget, low=1)
+    return n, d, ks, reps, informative, strength, threshold, sigma, budget
+
+
 def reusable_holdout_experiment(n: int, d: int, k_values=None, reps: int = 1, *,
                                 informative: int = 0, strength: float = 6.0,
                                 threshold: float | None = None, sigma: float | None = None,
@@ -190,18 +221,9 @@ def reusable_holdout_experiment(n: int, d: int, k_values=None, reps: int = 1, *,
     chunk_rows : int
         Rows per chunk when streaming the fresh set.
     """
-    n = check_int("n", n, low=2)
-    d = check_int("d", d, low=1)
-    ks = _check_k_values(scaled_k_values(d) if k_values is None else k_values, d)
-    reps = check_int("reps", reps, low=1)
-    informative = check_int("informative", informative, low=0, high=d)
-    strength = check_real("strength", strength)
-    t_def, s_def, b_def = default_thresholdout_parameters(n, d,
-                                                          max(int(np.count_nonzero(ks)), 1))
-    threshold = t_def if threshold is None else check_real("threshold", threshold, low=0.0,
-                                                           low_open=True)
-    sigma = s_def if sigma is None else check_real("sigma", sigma, low=0.0, low_open=True)
-    budget = b_def if budget is None else check_int("budget", budget, low=1)
+    n, d, ks, reps, informative, strength, threshold, sigma, budget = \
+        check_experiment_arguments(n, d, k_values, reps, informative, strength, threshold,
+                                   sigma, budget)
     chunk_rows = check_int("chunk_rows", chunk_rows, low=1)
     population = GaussianLabelPopulation.reusable_holdout(n, d, informative, strength)
     gen = as_generator(rng)

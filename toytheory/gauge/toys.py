@@ -117,12 +117,22 @@ def split_field_2d(t: float, law=None, sched=None):
     gauge = gauge_fields_2d(law, sched)[0]
     chi = Quadratic(np.array([[0.3, 0.1], [0.1, -0.2]]), [0.2, -0.1])
     wave = PlaneWave(0.5, [0.9, 0.5])
+    return _split_field(law, a, s, t, gauge, (chi.grad, wave.grad))
+
+
+def _split_field(law, a: float, s: float, t: float, gauge, potential_grads):
+    """The five callables of a split toy: the score, the score plus the gradients
+    ``potential_grads`` (added left to right), the gauge field, their sum, and
+    :math:`\\log p_t` (shared by :func:`split_field_2d` and :func:`split_field_3d`)."""
 
     def score(x):
         return law.score(x, a, s)
 
     def exact_gradient(x):
-        return law.score(x, a, s) + chi.grad(x) + wave.grad(x)
+        out = law.score(x, a, s)
+        for grad in potential_grads:
+            out = out + grad(x)
+        return out
 
     def exact_remainder(x):
         return gauge(x, t)
@@ -162,20 +172,4 @@ def split_field_3d(t: float, law=None, sched=None):
     a, s = (float(v) for v in sched.marginal(t))
     gauge = gauge_field_3d(law, sched)
     chi = PlaneWave(0.5, [0.6, -0.4, 0.5])
-
-    def score(x):
-        return law.score(x, a, s)
-
-    def exact_gradient(x):
-        return law.score(x, a, s) + chi.grad(x)
-
-    def exact_remainder(x):
-        return gauge(x, t)
-
-    def field(x):
-        return exact_gradient(x) + exact_remainder(x)
-
-    def log_density(x):
-        return law.log_prob(x, a, s)
-
-    return field, exact_gradient, exact_remainder, log_density, score
+    return _split_field(law, a, s, t, gauge, (chi.grad,))
