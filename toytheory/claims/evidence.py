@@ -13,10 +13,18 @@ carries a *role*:
     the paper's statement evaluated on the toy. One that does not pass makes
     the verdict ``refuted`` (provided every witness passed).
 
-The verdict is derived, never set by hand: ``fails`` if any witness number
-fails, else ``refuted`` if any statement number fails, else ``holds``. A check
-that records no number held to a bound is an error: a witness that cannot
-disagree is not a witness.
+A statistical statement is recorded with :meth:`Evidence.interval`: an
+estimate, its confidence interval at a stated level, and the paper's
+threshold. It passes when the interval lies wholly on the paper's side of the
+threshold, fails (``refuted``) when it lies wholly on the other side, and is
+*undecided* when it straddles the threshold; an undecided statement makes the
+verdict ``inconclusive`` and records the sample size that would decide.
+
+The verdict is derived, never set by hand, and witnesses are judged first:
+``fails`` if any witness number fails, else ``refuted`` if any statement
+number fails, else ``inconclusive`` if any statement is undecided, else
+``holds``. A check that records no number held to a bound is an error: a
+witness that cannot disagree is not a witness.
 """
 
 from __future__ import annotations
@@ -26,7 +34,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-VERDICTS = ("holds", "fails", "refuted", "error")
+VERDICTS = ("holds", "fails", "refuted", "inconclusive", "error")
 ROLES = ("witness", "statement")
 WITNESS_KINDS = ("exact", "symbolic", "simulated")
 
@@ -67,8 +75,20 @@ class Number:
     role : str
         ``"witness"`` or ``"statement"`` (see the module docstring).
     passed : bool or None
-        Whether the condition holds (None for ``"info"``).
+        Whether the condition holds (None for ``"info"`` and for an undecided
+        interval).
     unit, note : str
+    interval : (float, float) or None
+        For statistical numbers: the confidence interval of the estimate.
+    level : float or None
+        The level of that interval or test (its error probability).
+    detectable : str or None
+        For a statistical check: the smallest effect the tier can detect at
+        its level (the power statement a ``holds`` needs).
+    decide_n : int or None
+        For an undecided interval: the sample size that would decide it.
+    side : {"<=", ">="} or None
+        For an interval: the side of ``bound`` the paper puts the quantity on.
     """
 
     name: str
@@ -80,6 +100,16 @@ class Number:
     passed: bool | None = None
     unit: str = ""
     note: str = ""
+    interval: tuple | None = None
+    level: float | None = None
+    detectable: str | None = None
+    decide_n: int | None = None
+    side: str | None = None
+
+    @property
+    def undecided(self) -> bool:
+        """A statistical statement whose interval straddles its threshold."""
+        return self.relation == "interval" and self.passed is None
 
     def as_dict(self) -> dict:
         return {
@@ -92,6 +122,12 @@ class Number:
             "passed": self.passed,
             "unit": self.unit,
             "note": self.note,
+            "interval": None if self.interval is None else [_plain(float(v))
+                                                            for v in self.interval],
+            "level": _plain(self.level),
+            "detectable": self.detectable,
+            "decide_n": self.decide_n,
+            "side": self.side,
         }
 
     def describe(self) -> str:
@@ -103,6 +139,10 @@ class Number:
             text = f"{value} vs {_fmt(self.bound)} (tol {_fmt(self.tolerance)})"
         elif self.relation == "test":
             text = f"p = {value} (level {_fmt(self.bound)})"
+        elif self.relation == "interval":
+            lo, hi = self.interval
+            text = (f"{value} in [{_fmt(lo)}, {_fmt(hi)}] (level {_fmt(self.level)}) "
+                    f"vs paper {self.side} {_fmt(self.bound)}")
         else:
             text = f"{value} {self.relation} {_fmt(self.bound)}"
         return f"{text} {self.unit}".strip()
@@ -208,8 +248,60 @@ class Evidence:
         return self._add(Number(name, shown, "==", shown_expected, None, role, passed, unit,
                                 note), headline)
 
+    def interval(self, name: str, estimate, interval, threshold, *, side: str, level: float,
+                 role: str = "statement", detectable: str | None = None,
+                 decide_n: int | None = None, unit: str = "", note: str = "",
+                 headline: bool = False) -> Number:
+        """Hold a statistical statement ``theta <side> threshold`` by its confidence interval.
+
+        Parameters
+        ----------
+        estimate : float
+            The point estimate of ``theta``.
+        interval : (float, float)
+            Its confidence interval at ``level`` (coverage at least ``1 - level``),
+            valid for the data's tails (exact binomial, enumeration, a bound).
+        threshold : float
+            The paper's value.
+        side : {"<=", ">="}
+            The side of ``threshold`` on which the paper puts ``theta``.
+        level : float
+            In (0, 1): the interval's error probability.
+        detectable : str, optional
+            The smallest effect this size can detect at the level (power).
+        decide_n : int, optional
+            Where the interval straddles the threshold: the size that would decide.
+
+        Notes
+        -----
+        The statement passes when the whole interval is on the paper's side,
+        fails (``refuted``) when the whole interval is on the other side, and is
+        undecided (verdict ``inconclusive``) otherwise. A witness interval is
+        never undecided: it passes unless the interval excludes the threshold's
+        side.
+        """
+        if side not in ("<=", ">="):
+            raise ValueError(f"side: must be '<=' or '>=' (got {side!r})")
+        if not (0.0 < float(level) < 1.0):
+            raise ValueError(f"level: must lie in (0, 1) (got {level!r})")
+        lo, hi = (self._finite(name, v) for v in interval)
+        if lo > hi:
+            raise ValueError(f"interval: lower end {lo} exceeds upper end {hi}")
+        est = self._finite(name, estimate)
+        t = self._finite(name, threshold)
+        if side == "<=":
+            passed = True if hi <= t else (False if lo > t else None)
+        else:
+            passed = True if lo >= t else (False if hi < t else None)
+        if role == "witness" and passed is None:
+            passed = True
+        return self._add(Number(name, est, "interval", t, None, role, passed, unit, note,
+                                interval=(lo, hi), level=float(level), detectable=detectable,
+                                decide_n=decide_n, side=side), headline)
+
     def test(self, name: str, result, *, expect: str = "accept", role: str = "witness",
-             note: str = "", headline: bool = False) -> Number:
+             note: str = "", headline: bool = False, detectable: str | None = None,
+             interval=None) -> Number:
         """Hold a statistical test's verdict to ``expect``.
 
         Parameters
@@ -219,6 +311,11 @@ class Evidence:
             ``"accept"``: passes when the null is not rejected (the
             simulation agrees with the exact law). ``"reject"``: passes when
             the null is rejected (a planted or claimed difference is seen).
+        detectable : str, optional
+            The smallest effect the test detects at its level and size (its
+            power). A statement test that expects ``"accept"`` needs it.
+        interval : (float, float), optional
+            The confidence interval of the effect at the test's level.
         """
         if expect not in ("accept", "reject"):
             raise ValueError(f"expect: must be 'accept' or 'reject' (got {expect!r})")
@@ -230,7 +327,10 @@ class Evidence:
         self.tests.append(record)
         text = note or f"{record['test']}; expected {expect}"
         return self._add(Number(name, float(result.pvalue), "test", float(result.level), None,
-                                role, passed, "", text), headline)
+                                role, passed, "", text,
+                                interval=None if interval is None else tuple(
+                                    float(v) for v in interval),
+                                level=float(result.level), detectable=detectable), headline)
 
     def record(self, name: str, value, *, unit: str = "", note: str = "",
                headline: bool = False) -> Number:
@@ -260,10 +360,12 @@ class Evidence:
         held = self.held
         if not held:
             return "error"
-        if any(not n.passed for n in held if n.role == "witness"):
+        if any(n.passed is not True for n in held if n.role == "witness"):
             return "fails"
-        if any(not n.passed for n in held if n.role == "statement"):
+        if any(n.passed is False for n in held if n.role == "statement"):
             return "refuted"
+        if any(n.undecided for n in held if n.role == "statement"):
+            return "inconclusive"
         return "holds"
 
     @property
@@ -272,12 +374,17 @@ class Evidence:
         held = self.held
         if not held:
             return "the check recorded no number held to a bound"
-        failed_w = [n.name for n in held if n.role == "witness" and not n.passed]
-        failed_s = [n.name for n in held if n.role == "statement" and not n.passed]
+        failed_w = [n.name for n in held if n.role == "witness" and n.passed is not True]
+        failed_s = [n.name for n in held if n.role == "statement" and n.passed is False]
+        open_s = [n for n in held if n.role == "statement" and n.undecided]
         if failed_w:
             return "witnesses disagree: " + "; ".join(failed_w)
         if failed_s:
             return "the toy contradicts the statement: " + "; ".join(failed_s)
+        if open_s:
+            sizes = [f"{n.name} (n = {n.decide_n} would decide)" if n.decide_n else n.name
+                     for n in open_s]
+            return "the evidence does not decide at the level: " + "; ".join(sizes)
         return f"all {len(held)} held numbers pass"
 
     @property

@@ -95,3 +95,27 @@ def closest_papers(title: str, n: int = 3) -> list[str]:
     import difflib
 
     return difflib.get_close_matches(title, sorted(KNOWN_PAPERS), n=n, cutoff=0.3)
+
+
+NO_HONEST_TOY: dict[str, str] = {}
+"""Seed papers for which no honest toy exists, each with the written reason (shown in
+the report's per-paper table as "no honest toy"). A paper listed here has no ``paper``
+claim; the reason says what about its claims no toy can reach (real-world data, a
+specific architecture, human evaluation)."""
+
+
+def register_no_toy(title: str, reason: str) -> None:
+    """Record that seed paper ``title`` has no honest toy, and why.
+
+    Raises
+    ------
+    ValueError
+        If ``title`` is not a seed paper, or ``reason`` is empty.
+    """
+    if title not in SEED_PAPERS:
+        hint = closest_papers(title)
+        raise ValueError(f"title: must be a seed paper title (got {title!r}"
+                         + (f"; closest: {hint}" if hint else "") + ")")
+    if not isinstance(reason, str) or len(reason.strip()) < 20:
+        raise ValueError(f"reason: {title!r} needs a written reason (a sentence or more)")
+    NO_HONEST_TOY[title] = reason.strip()

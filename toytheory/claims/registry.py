@@ -37,10 +37,17 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from .evidence import WITNESS_KINDS, Evidence
-from .papers import KNOWN_PAPERS, closest_papers
+from .papers import KNOWN_PAPERS, SEED_PAPERS, closest_papers
 
 TIERS = ("quick", "full")
+KINDS = ("paper", "derived", "library", "background")
+"""Claim kinds: ``paper`` (a statement the cited seed paper makes: ``source`` quotes
+it, ``reading`` says how the toy reads it, never sharper), ``derived`` (a
+consequence toytheory derives: an exact law, an identity, a detectability limit),
+``library`` (the behaviour of a named, versioned implementation, attributed to it and
+never to a paper), ``background`` (a textbook result, cited to its real source)."""
 DEFAULT_TIMEOUT = {"quick": 90.0, "full": 3600.0}
+_ALLOW_UNSET_KIND = True  # TEMPORARY (ledger migration in progress)
 _ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+){2,}$")
 
 
@@ -65,6 +72,18 @@ class Claim:
         Tier name to the parameters passed to ``check``.
     timeout : dict
         Tier name to the wall-clock limit in seconds.
+    kind : {"paper", "derived", "library", "background"}
+        What the claim is (see :data:`KINDS`). Only ``paper`` claims count for
+        or against the paper.
+    source : str
+        ``paper``: the paper's own words (sentence, theorem, equation or
+        table, with where it is). ``background``: the citation of the result.
+        ``library``: the code the behaviour was read in.
+    reading : str
+        ``paper``: how the toy reads ``source`` (metric, threshold, and why).
+    library : str
+        ``library``: the implementation and its version, e.g.
+        ``"diffusers 0.32.2, DPMSolverMultistepScheduler"``.
     """
 
     id: str
@@ -74,6 +93,10 @@ class Claim:
     witnesses: tuple[str, ...]
     tiers: dict = field(default_factory=dict)
     timeout: dict = field(default_factory=dict)
+    kind: str = "paper"
+    source: str = ""
+    reading: str = ""
+    library: str = ""
 
     @property
     def area(self) -> str:
@@ -132,6 +155,7 @@ REGISTRY = Registry()
 
 
 def claim(id: str, *, paper: str, statement: str, witnesses: tuple[str, ...] | list[str],
+          kind: str | None = None, source: str = "", reading: str = "", library: str = "",
           quick: dict | None = None, full: dict | None = None,
           timeout: dict | None = None, registry: Registry | None = None):
     """Register the decorated function as the check of a claim.
@@ -141,9 +165,19 @@ def claim(id: str, *, paper: str, statement: str, witnesses: tuple[str, ...] | l
     id : str
         ``area.topic.name``.
     paper : str
-        Exact seed-paper title (see :mod:`toytheory.claims.papers`).
+        Exact title of the paper the claim is listed under (see
+        :mod:`toytheory.claims.papers`): a seed paper for ``kind="paper"``.
     statement : str
-        One sentence.
+        One sentence, never sharper than ``source``.
+    kind : {"paper", "derived", "library", "background"}
+        Required (see :data:`KINDS`).
+    source : str
+        Required for ``paper`` (the paper's own words, and where they are) and
+        ``background`` (the citation).
+    reading : str
+        Required for ``paper``: how the toy reads ``source``.
+    library : str
+        Required for ``library``: the implementation and its version.
     witnesses : sequence of str
         Subset of ``("exact", "symbolic", "simulated")``, non-empty.
     quick, full : dict, optional
@@ -157,6 +191,28 @@ def claim(id: str, *, paper: str, statement: str, witnesses: tuple[str, ...] | l
     """
     if not isinstance(id, str) or not _ID_PATTERN.match(id):
         raise ValueError(f"id: must look like 'area.topic.name' in lower case (got {id!r})")
+    label = f"claim {id!r}"
+    if kind is None and _ALLOW_UNSET_KIND:  # TEMPORARY: removed once the ledger is migrated
+        kind = "unset"
+    elif kind is None:
+        raise ValueError(f"kind: {label} must declare its kind, one of {KINDS}")
+    if kind not in KINDS + ("unset",):
+        raise ValueError(f"kind: {label} has kind {kind!r}; must be one of {KINDS}")
+    if kind == "paper":
+        if paper not in SEED_PAPERS:
+            raise ValueError(f"paper: {label} is a 'paper' claim, so it must cite a seed "
+                             f"paper (got {paper!r})")
+        if not isinstance(source, str) or not source.strip():
+            raise ValueError(f"source: {label} is a 'paper' claim and must quote the "
+                             "paper's own words")
+        if not isinstance(reading, str) or not reading.strip():
+            raise ValueError(f"reading: {label} is a 'paper' claim and must say how the toy "
+                             "reads its source")
+    if kind == "library" and (not isinstance(library, str) or not library.strip()):
+        raise ValueError(f"library: {label} is a 'library' claim and must name the "
+                         "implementation and its version")
+    if kind == "background" and (not isinstance(source, str) or not source.strip()):
+        raise ValueError(f"source: {label} is a 'background' claim and must cite its source")
     if paper not in KNOWN_PAPERS:
         hint = closest_papers(paper)
         raise ValueError(f"paper: must be a known paper title (got {paper!r}"
@@ -184,7 +240,8 @@ def claim(id: str, *, paper: str, statement: str, witnesses: tuple[str, ...] | l
 
     def decorate(fn: Callable[..., Evidence]) -> Callable[..., Evidence]:
         (registry if registry is not None else REGISTRY).add(
-            Claim(id, paper, statement.strip(), fn, witnesses, tiers, limits))
+            Claim(id, paper, statement.strip(), fn, witnesses, tiers, limits, kind,
+                  source.strip(), reading.strip(), library.strip()))
         fn.claim_id = id
         return fn
 
