@@ -193,6 +193,7 @@ class Evidence:
     figures: list[FigureBlob] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     headline_name: str | None = None
+    referee: dict | None = None
 
     # ------------------------------------------------------------------ recording
     def _add(self, number: Number, headline: bool) -> Number:
@@ -343,6 +344,30 @@ class Evidence:
     def note(self, text: str) -> None:
         """Add an observation, in words, to the report."""
         self.notes.append(str(text))
+
+    def referee_note(self, *, says: str, toy: str, measured: str, inside: str,
+                     would_change: str) -> None:
+        """The referee's note a ``refuted`` (or ``inconclusive``) verdict is read with.
+
+        Parameters
+        ----------
+        says : str
+            What the paper says (its words).
+        toy : str
+            The toy it was checked on.
+        measured : str
+            What was measured, with the interval and level.
+        inside : str
+            Why the toy is inside the paper's setting.
+        would_change : str
+            What would change the verdict.
+        """
+        parts = dict(says=says, toy=toy, measured=measured, inside=inside,
+                     would_change=would_change)
+        for key, text in parts.items():
+            if not isinstance(text, str) or not text.strip():
+                raise ValueError(f"{key}: the referee's note needs it in words")
+        self.referee = {k: v.strip() for k, v in parts.items()}
 
     def figure(self, name: str, fig, caption: str = "") -> None:
         """Attach a matplotlib figure (rendered to PNG now, written by the report)."""

@@ -102,6 +102,7 @@ def _base_result(claim: Claim, tier: str, seed: int) -> dict:
         "tests": [],
         "figures": [],
         "notes": [],
+        "referee": None,
         "headline": None,
         "timed_out": False,
         "traceback": None,
@@ -120,6 +121,7 @@ def evidence_to_result(evidence: Evidence, base: dict) -> dict:
         numbers=[n.as_dict() for n in evidence.numbers],
         tests=list(evidence.tests),
         notes=list(evidence.notes),
+        referee=evidence.referee,
         headline=None if head is None else {"name": head.name, "text": head.describe(),
                                             "passed": head.passed},
         figures=[{"name": f.name, "caption": f.caption, "png": f.png}
