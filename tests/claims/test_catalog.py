@@ -11,6 +11,7 @@ import sys
 import pytest
 
 from toytheory.claims import execute_claim, load_catalog
+from toytheory.claims.contract import result_problems
 from toytheory.claims.papers import KNOWN_PAPERS
 
 from . import expected as expected_pkg
@@ -58,3 +59,5 @@ def test_quick_tier_gives_the_expected_verdict(claim_id):
     result = execute_claim(REGISTRY[claim_id], "quick", 0)
     detail = result["message"] + "\n" + (result["traceback"] or "")
     assert result["verdict"] == EXPECTED[claim_id], detail
+    problems = result_problems(result)
+    assert problems == [], f"{claim_id} breaks the result contract: " + "; ".join(problems)

@@ -119,3 +119,32 @@ def register_no_toy(title: str, reason: str) -> None:
     if not isinstance(reason, str) or len(reason.strip()) < 20:
         raise ValueError(f"reason: {title!r} needs a written reason (a sentence or more)")
     NO_HONEST_TOY[title] = reason.strip()
+
+
+_ABSTRACTS: dict[str, str] | None = None
+
+
+def seed_abstract(title: str) -> str:
+    """The abstract of seed paper ``title``, as the seed digest gives it.
+
+    The digest (``seed_abstracts.txt`` beside this module: a title line, its abstract
+    on the next line, a blank line) is a copy of the project's seed file, so that a
+    ``paper`` claim's ``source`` can be checked against the paper's own words.
+
+    Raises
+    ------
+    ValueError
+        If ``title`` is not a seed paper.
+    """
+    global _ABSTRACTS
+    if title not in SEED_PAPERS:
+        hint = closest_papers(title)
+        raise ValueError(f"title: must be a seed paper title (got {title!r}"
+                         + (f"; closest: {hint}" if hint else "") + ")")
+    if _ABSTRACTS is None:
+        from importlib.resources import files
+
+        text = files("toytheory.claims").joinpath("seed_abstracts.txt").read_text("utf-8")
+        blocks = [b.split("\n", 1) for b in text.strip().split("\n\n")]
+        _ABSTRACTS = {t.strip(): a.strip() for t, a in blocks}
+    return _ABSTRACTS[title]
