@@ -1,0 +1,9 @@
+"""Expected quick-tier verdicts of the decoding claims."""
+
+EXPECTED = {
+    "decoding.spectr.kseq_output_follows_target": "holds",
+    "decoding.spectr.kseq_within_one_minus_one_over_e_of_optimal": "holds",
+    "decoding.spectr.more_candidates_raise_optimal_acceptance": "holds",
+    "decoding.monkeys.pass_at_k_estimator_unbiased": "holds",
+    "decoding.monkeys.beta_coverage_power_law_tail": "holds",
+}

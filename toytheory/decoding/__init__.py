@@ -1,0 +1,23 @@
+"""Decoding and repeated sampling, exact on small vocabularies.
+
+Speculative decoding (one draft, and SpecTr's k-candidate K-SEQ with the optimal
+transport plan it is held to) and repeated sampling (pass@k and coverage, "Large
+Language Monkeys"). Laws are probability vectors over a vocabulary of size ``V``;
+``target`` is the large model's law, ``draft`` the small model's.
+"""
+
+from .kseq import (ENUMERATION_LIMIT, kseq_acceptance, kseq_beta, kseq_output_law,
+                   kseq_output_law_enumerated, kseq_residual, kseq_rho)
+from .optimal_draft_selection import optimal_acceptance_lp, optimal_acceptance_min_cut
+from .repeated_sampling import (beta_coverage, beta_coverage_tail_constant,
+                                expected_pass_at_k_exact, fit_exponentiated_power_law,
+                                pass_at_k_plugin, pass_at_k_unbiased)
+from .speculative import (speculative_acceptance, speculative_output_law,
+                          speculative_residual, total_variation)
+
+__all__ = ["beta_coverage", "beta_coverage_tail_constant", "expected_pass_at_k_exact",
+           "fit_exponentiated_power_law", "pass_at_k_plugin", "pass_at_k_unbiased",
+           "ENUMERATION_LIMIT", "kseq_acceptance", "kseq_beta", "kseq_output_law",
+           "kseq_output_law_enumerated", "kseq_residual", "kseq_rho",
+           "optimal_acceptance_lp", "optimal_acceptance_min_cut", "speculative_acceptance",
+           "speculative_output_law", "speculative_residual", "total_variation"]
