@@ -174,3 +174,67 @@ def test_a_coverage_off_by_one_attempt_fails(monkeypatch, test_seed):
     monkeypatch.setattr(decoding, "beta_coverage", off_by_one)
     result = run("decoding.monkeys.beta_coverage_power_law_tail", test_seed)
     assert result["verdict"] == "fails", result["message"]
+
+
+# ----------------------------------------------------------------- masked diffusion
+
+MDM = "decoding.masked_diffusion.first_hitting_sampler_matches_original_process"
+
+
+def _plain_marginals(p, partial):
+    V, L = p.shape[0], p.ndim
+    out = np.zeros((L, V))
+    for i in range(L):
+        out[i] = p.sum(axis=tuple(a for a in range(L) if a != i))
+    for i, v in enumerate(partial):
+        if v >= 0:
+            out[i] = 0.0
+            out[i, v] = 1.0
+    return out
+
+
+def test_an_exact_law_with_an_unconditioned_denoiser_fails(monkeypatch, test_seed):
+    """The exact FHS law from per-position marginals differs from the simulated FHS (which
+    conditions) by TV > 0.1 on the Markov toy; with 1e5 draws over 81 cells the chi-square
+    noncentrality exceeds 1e3 against a 1e-6/4 critical value below 170: missed with
+    probability < 1e-12."""
+    import toytheory.decoding.masked_diffusion as md
+
+    monkeypatch.setattr(md, "_marginals", _plain_marginals)
+    result = run(MDM, test_seed, steps=(1, 2, 4))
+    assert result["verdict"] == "fails", result["message"]
+
+
+def test_a_step_sampler_with_the_wrong_unmasking_rate_fails(monkeypatch, test_seed):
+    """An exact step law that unmasks every token at the first step (a wrong rate) is the
+    product of marginals, TV > 0.1 from what the simulator (right rate) draws: caught as
+    above."""
+    import toytheory.decoding.masked_diffusion as md
+
+    original = md.step_sampler_law
+    monkeypatch.setattr(md, "step_sampler_law",
+                        lambda joint, alphas: original(joint, md.linear_schedule(1)))
+    result = run(MDM, test_seed)
+    assert result["verdict"] == "fails", result["message"]
+
+
+def test_a_first_hitting_sampler_that_ignores_the_context_is_refuted(monkeypatch, test_seed):
+    """Planted consistently (exact law and simulated draws both from the unconditioned
+    denoiser): witnesses agree and the FHS law is not the data law (exact)."""
+    import sims.decoding_masked as sim
+    import toytheory.decoding.masked_diffusion as md
+
+    monkeypatch.setattr(md, "_marginals", _plain_marginals)
+
+    def planted_counts(joint, n, seed):
+        law = md.first_hitting_sampler_law(joint).ravel()
+        return np.random.default_rng(seed).multinomial(n, law / law.sum())
+
+    def planted_step_counts(joint, alphas, n, seed):
+        law = md.step_sampler_law(joint, alphas).ravel()
+        return np.random.default_rng(seed).multinomial(n, law / law.sum())
+
+    monkeypatch.setattr(sim, "first_hitting_counts", planted_counts)
+    monkeypatch.setattr(sim, "step_sampler_counts", planted_step_counts)
+    result = run(MDM, test_seed, steps=(1, 2, 4))
+    assert result["verdict"] == "refuted", result["message"]

@@ -190,3 +190,70 @@ def test_exponentiated_power_law_fit_recovers_an_exact_law():
 def test_bad_input_is_refused_naming_the_argument(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+# --------------------------------------------------------------- masked diffusion
+
+from toytheory.decoding.masked_diffusion import (MASK, conditional_marginals,  # noqa: E402
+                                                 first_hitting_sampler_law, linear_schedule,
+                                                 markov_chain_joint, step_sampler_law)
+
+
+def _small_joint(rng):
+    return rng.dirichlet(np.full(8, 0.5)).reshape(2, 2, 2)
+
+
+def test_markov_chain_joint_is_its_definition(rng):
+    init, P = rng.dirichlet(np.ones(3)), rng.dirichlet(np.ones(3), size=3)
+    joint = markov_chain_joint(init, P, 3)
+    for x in itertools.product(range(3), repeat=3):
+        assert joint[x] == pytest.approx(init[x[0]] * P[x[0], x[1]] * P[x[1], x[2]], abs=1e-16)
+
+
+def test_conditional_marginals_by_hand(rng):
+    joint = _small_joint(rng)
+    mu = conditional_marginals(joint, (1, MASK, MASK))
+    given = joint[1].sum()
+    assert mu[1, 0] == pytest.approx(joint[1, 0].sum() / given, abs=1e-15)
+    assert mu[2, 1] == pytest.approx(joint[1, :, 1].sum() / given, abs=1e-15)
+    np.testing.assert_array_equal(mu[0], [0.0, 1.0])
+
+
+def test_one_step_unmasks_everything_from_the_marginals(rng):
+    joint = _small_joint(rng)
+    m = [joint.sum(axis=tuple(a for a in range(3) if a != i)) for i in range(3)]
+    product = m[0][:, None, None] * m[1][None, :, None] * m[2][None, None, :]
+    np.testing.assert_allclose(step_sampler_law(joint, linear_schedule(1)), product,
+                               atol=1e-15)
+
+
+def test_two_steps_by_hand_on_two_tokens(rng):
+    """L = 2, alphas (0, 1/2, 1): each token unmasks at step 1 w.p. 1/2, else at step 2."""
+    joint = rng.dirichlet(np.ones(4)).reshape(2, 2)
+    m0, m1 = joint.sum(axis=1), joint.sum(axis=0)
+    # both at step 1: product; exactly one at step 1: exact; none: both at step 2: product
+    expected = 0.5 * np.outer(m0, m1) + 0.5 * joint
+    np.testing.assert_allclose(step_sampler_law(joint, [0.0, 0.5, 1.0]), expected,
+                               atol=1e-15)
+
+
+def test_first_hitting_law_is_the_data_law(rng):
+    joint = rng.dirichlet(np.full(27, 0.4)).reshape(3, 3, 3)
+    np.testing.assert_allclose(first_hitting_sampler_law(joint), joint, atol=1e-15)
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: step_sampler_law(np.full((2, 2), 0.25), [0.0, 0.7, 0.5, 1.0]), "alphas: must"),
+    (lambda: step_sampler_law(np.full((2, 2), 0.25), [0.1, 1.0]), "alphas: must"),
+    (lambda: first_hitting_sampler_law(np.full((2, 3), 1 / 6)), "joint: must have shape"),
+    (lambda: first_hitting_sampler_law(np.full((2, 2), 0.3)), "joint: must sum to one"),
+    (lambda: first_hitting_sampler_law(np.full((9,) * 5, 9.0 ** -5)), "joint: \\(V\\+1\\)"),
+    (lambda: conditional_marginals(np.full((2, 2), 0.25), (2, MASK)), "partial: must be"),
+    (lambda: conditional_marginals(np.array([[0.5, 0.5], [0.0, 0.0]]), (1, MASK)),
+     "partial: the unmasked tokens"),
+    (lambda: markov_chain_joint([0.5, 0.5], [[0.5, 0.5], [0.2, 0.7]], 3), "transition: rows"),
+    (lambda: linear_schedule(0), "steps: "),
+])
+def test_masked_diffusion_bad_input(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()

@@ -1,6 +1,7 @@
 """Decoding and repeated sampling, exact on small vocabularies.
 
-Speculative decoding (one draft, and SpecTr's k-candidate K-SEQ with the optimal
+Masked diffusion (the original step sampler and the first-hitting sampler, exact laws),
+speculative decoding (one draft, and SpecTr's k-candidate K-SEQ with the optimal
 transport plan it is held to) and repeated sampling (pass@k and coverage, "Large
 Language Monkeys"). Laws are probability vectors over a vocabulary of size ``V``;
 ``target`` is the large model's law, ``draft`` the small model's.
@@ -8,6 +9,8 @@ Language Monkeys"). Laws are probability vectors over a vocabulary of size ``V``
 
 from .kseq import (ENUMERATION_LIMIT, kseq_acceptance, kseq_beta, kseq_output_law,
                    kseq_output_law_enumerated, kseq_residual, kseq_rho)
+from .masked_diffusion import (MASK, conditional_marginals, first_hitting_sampler_law,
+                               linear_schedule, markov_chain_joint, step_sampler_law)
 from .optimal_draft_selection import optimal_acceptance_lp, optimal_acceptance_min_cut
 from .repeated_sampling import (beta_coverage, beta_coverage_tail_constant,
                                 expected_pass_at_k_exact, fit_exponentiated_power_law,
@@ -15,7 +18,9 @@ from .repeated_sampling import (beta_coverage, beta_coverage_tail_constant,
 from .speculative import (speculative_acceptance, speculative_output_law,
                           speculative_residual, total_variation)
 
-__all__ = ["beta_coverage", "beta_coverage_tail_constant", "expected_pass_at_k_exact",
+__all__ = ["MASK", "conditional_marginals", "first_hitting_sampler_law", "linear_schedule",
+           "markov_chain_joint", "step_sampler_law",
+           "beta_coverage", "beta_coverage_tail_constant", "expected_pass_at_k_exact",
            "fit_exponentiated_power_law", "pass_at_k_plugin", "pass_at_k_unbiased",
            "ENUMERATION_LIMIT", "kseq_acceptance", "kseq_beta", "kseq_output_law",
            "kseq_output_law_enumerated", "kseq_residual", "kseq_rho",

@@ -6,4 +6,5 @@ EXPECTED = {
     "decoding.spectr.more_candidates_raise_optimal_acceptance": "holds",
     "decoding.monkeys.pass_at_k_estimator_unbiased": "holds",
     "decoding.monkeys.beta_coverage_power_law_tail": "holds",
+    "decoding.masked_diffusion.first_hitting_sampler_matches_original_process": "holds",
 }
