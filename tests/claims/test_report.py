@@ -328,3 +328,56 @@ def test_stability_table_gives_verdicts_and_the_spread_of_numbers(rng):
     flips = (values <= 1.0).any() and (values > 1.0).any()
     assert (row["status"] == "flips") == bool(flips)
     assert table["failing"] == bool(flips)
+
+
+# --------------------------------------------------------------------------- 800 px, drawn
+
+def _browser():
+    import shutil
+
+    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
+        path = shutil.which(name)
+        if path:
+            return path
+    return None
+
+
+_MEASURE = """<script>
+window.addEventListener("load", function () {
+  var out = document.createElement("pre");
+  out.id = "toytheory-measure";
+  out.textContent = JSON.stringify({scroll: document.documentElement.scrollWidth,
+                                    width: window.innerWidth});
+  document.body.appendChild(out);
+});
+</script>"""
+
+
+def test_report_fits_800_px_in_a_headless_browser(kinds_results, tmp_path):
+    """Drawn by Chromium in an 800 px window, the page has no horizontal scroll bar, even
+    with a 150-character id and a 300-character unbroken number in it."""
+    browser = _browser()
+    if browser is None:
+        pytest.skip("no headless Chromium here (apt-get install -y chromium to run this)")
+    import copy
+    import re
+    import subprocess
+
+    results = copy.deepcopy(kinds_results)
+    long_id = "planted.layout." + "a_very_long_identifier_" * 6
+    results["claims"][0]["id"] = long_id
+    results["claims"][0]["numbers"][0]["note"] = "9" * 300
+    results["claims"][0]["message"] = "x" * 300
+    page = render_html(results).replace("</body>", _MEASURE + "</body>")
+    assert long_id in page
+    path = tmp_path / "report.html"
+    path.write_text(page)
+    proc = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu",
+                           "--window-size=800,600", "--virtual-time-budget=3000",
+                           "--dump-dom", path.as_uri()],
+                          capture_output=True, text=True, timeout=120)
+    found = re.search(r'<pre id="toytheory-measure">([^<]*)</pre>', proc.stdout)
+    assert found, proc.stderr[-2000:]
+    measured = json.loads(found.group(1))
+    assert measured["width"] == 800
+    assert measured["scroll"] <= measured["width"], measured
