@@ -1,6 +1,7 @@
 # toytheory: the two commands the README shows.
 #   make verify   set up .venv, run the quick tier of every claim, write report/
 #   make test     set up .venv with the test extras, run the whole pytest suite
+#   make reseed   the quick tier under 20 run seeds (SEEDS=0..19): report/reseed/stability.md
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -13,7 +14,7 @@ JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 # its sampling module is loaded on its own by the tests.
 KDIFFUSION := k-diffusion==0.1.1.post1
 
-.PHONY: verify test clean
+.PHONY: verify test reseed clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +31,14 @@ $(VENV)/.test-installed: $(VENV)/.verify-installed
 verify: $(VENV)/.verify-installed
 	$(BIN)/toytheory verify --tier quick --jobs $(JOBS) --out report/
 	@echo "report written to report/: report.html, report.md, results.json"
+
+# Every claim's verdict must be the same under any run seed (or inconclusive where its
+# statistics cannot decide): run the quick tier under each seed of SEEDS and write the
+# stability table. Exit status 1 if a claim fails, errors or flips under any seed.
+SEEDS ?= 0..19
+reseed: $(VENV)/.verify-installed
+	$(BIN)/toytheory verify --tier quick --seeds $(SEEDS) --jobs $(JOBS) --out report/reseed
+	@echo "stability table written to report/reseed/stability.md (also stability.json)"
 
 # One BLAS/OpenMP thread per pytest worker: the workers already use every core, and
 # nested BLAS threads make the many small matrix products of the suite far slower.

@@ -1,13 +1,17 @@
 """The ``toytheory`` command: ``list``, ``verify`` and ``figures``.
 
-Exit status: 0 when every claim run holds or is refuted (a refutation is a
-successful check), 1 when any claim fails or errors, 2 for bad input (a
+Exit status: 0 when every claim run holds, is refuted or is inconclusive (a
+refutation or an undecided statement is a result of the check, not a failure),
+1 when any claim fails or errors (with ``--seeds``: under any seed, or when a
+claim is held under one seed and refuted under another), 2 for bad input (a
 one-line message on stderr, never a traceback).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import re
 import sys
 import time
 from datetime import datetime, timezone
@@ -38,7 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
                                 parser_class=_Parser)
 
     p_list = sub.add_parser("list", help="list the claims, grouped by paper",
-                            description="List the claims grouped by paper, with their tiers; "
+                            description="List the claims grouped by paper, with their kind "
+                                        "(paper, derived, library, background) and tiers; "
                                         "with --results, also their verdicts.")
     p_list.add_argument("--results", metavar="RESULTS_JSON",
                         help="a results.json written by 'toytheory verify'")
@@ -62,6 +67,14 @@ def build_parser() -> argparse.ArgumentParser:
                           help="where torch witnesses run (default cpu)")
     p_verify.add_argument("--seed", type=int, default=0, metavar="S",
                           help="run seed; every claim's seed derives from it (default 0)")
+    p_verify.add_argument("--seeds", metavar="A..B",
+                          help="run the tier under every seed from A to B (inclusive) and "
+                               "write a stability table (stability.md, stability.json): per "
+                               "claim, its verdicts and the spread of its numbers")
+    p_verify.add_argument("--time-limit", metavar="LIMIT", default=None,
+                          help="each claim's time limit: seconds (300), a multiple of its "
+                               "typical time (20x) or 'none' (default "
+                               "$TOYTHEORY_TIME_LIMIT, else 10x)")
     p_verify.add_argument("--out", default="report", metavar="DIR",
                           help="report folder (default ./report)")
     p_verify.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -75,11 +88,37 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _words(text: str) -> list[str]:
+    return [w for w in re.split(r"[^a-z0-9]+", text.lower()) if w]
+
+
+def ids_sharing_words(ids, pattern: str, n: int = 5) -> list[str]:
+    """Ids that share words with ``pattern`` (words: the parts between dots, underscores,
+    dashes and glob characters; a word of 3+ letters also matches inside a longer one),
+    most shared words first, then the closest spelling."""
+    import difflib
+
+    words = set(_words(pattern))
+    scored = []
+    for cid in ids:
+        parts = set(_words(cid))
+        shared = sum(1 for w in words
+                     if w in parts or (len(w) >= 3 and any(w in p for p in parts)))
+        if shared:
+            scored.append((-shared, -difflib.SequenceMatcher(None, pattern, cid).ratio(), cid))
+    return [cid for _, _, cid in sorted(scored)[:n]]
+
+
 def _select_or_fail(registry, tier, patterns):
     from .claims.registry import closest_ids, select
 
     for p in patterns or []:   # every pattern must match: a typo next to a good one is not ignored
         if not select(registry, tier, [p]):
+            in_tier = [c.id for c in select(registry, tier)]
+            near = ids_sharing_words(in_tier, p)
+            if near:
+                raise UsageError(f"-k {p}: no claim matches in tier {tier}; "
+                                 f"ids that share words with it: {', '.join(near)}")
             near = closest_ids(registry, p)
             raise UsageError(f"-k {p}: no claim matches in tier {tier}; "
                              f"closest ids: {', '.join(near) if near else '(none)'}")
@@ -114,24 +153,42 @@ def cmd_list(args) -> int:
             tiers = ",".join(t for t in ("quick", "full") if c.in_tier(t))
             verdict = f"  [{verdicts[c.id]}]" if c.id in verdicts else (
                 "  [not run]" if verdicts else "")
-            print(f"  {c.id}  ({tiers}){verdict}")
+            print(f"  {c.id}  [{c.kind}] ({tiers}){verdict}")
             print(f"      {c.statement}")
     print(f"{len(claims)} claims from {len(by_paper)} papers")
     return 0
 
 
+def _parse_seeds(text: str) -> list[int]:
+    m = re.fullmatch(r"\s*(\d+)\s*(?:\.\.\s*(\d+)\s*)?", text or "")
+    if not m:
+        raise UsageError(f"--seeds: must be A..B with integers 0 <= A <= B (got {text!r})")
+    a = int(m.group(1))
+    b = int(m.group(2)) if m.group(2) is not None else a
+    if b < a:
+        raise UsageError(f"--seeds: the range {text!r} is empty (B < A)")
+    if b - a + 1 > 1000:
+        raise UsageError(f"--seeds: at most 1000 seeds (got {b - a + 1})")
+    return list(range(a, b + 1))
+
+
 def cmd_verify(args) -> int:
     from .claims.registry import load_catalog
-    from .claims.report import build_results, check_writable, write_report
-    from .claims.runner import RunnerError, run_claims
+    from .claims.report import build_results, check_creatable, write_report
+    from .claims.runner import RunnerError, run_claims, time_limit_setting
 
     if args.jobs < 1:
         raise UsageError(f"--jobs: must be >= 1 (got {args.jobs})")
     if args.dask is not None and not (args.dask == "local" or args.dask.startswith("tcp://")
                                       or args.dask.startswith("tls://")):
         raise UsageError(f"--dask: must be 'local' or tcp://HOST:PORT (got {args.dask!r})")
+    seeds = _parse_seeds(args.seeds) if args.seeds is not None else None
     try:
-        check_writable(args.out)
+        time_limit_setting(args.time_limit)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    try:
+        check_creatable(args.out)  # created only when the report is written
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     if args.device == "cuda":
@@ -143,25 +200,54 @@ def cmd_verify(args) -> int:
             raise UsageError("--device cuda: no CUDA device is available") from None
     registry = load_catalog()
     claims = _select_or_fail(registry, args.tier, args.patterns)
-    started = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    t0 = time.perf_counter()
-    try:
-        records = run_claims(claims, tier=args.tier, seed=args.seed, device=args.device,
-                             jobs=args.jobs if (args.jobs > 1 or args.dask) else 1,
-                             dask=args.dask, progress=not args.no_progress)
-    except RunnerError as exc:
-        raise UsageError(str(exc)) from None
-    results = build_results(records, tier=args.tier, seed=args.seed, device=args.device,
-                            started=started, seconds=time.perf_counter() - t0)
+
+    def run(seed):
+        started = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        t0 = time.perf_counter()
+        try:
+            records = run_claims(claims, tier=args.tier, seed=seed, device=args.device,
+                                 jobs=args.jobs if (args.jobs > 1 or args.dask) else 1,
+                                 dask=args.dask, progress=not args.no_progress,
+                                 time_limit_spec=args.time_limit)
+        except RunnerError as exc:
+            raise UsageError(str(exc)) from None
+        return build_results(records, tier=args.tier, seed=seed, device=args.device,
+                             started=started, seconds=time.perf_counter() - t0)
+
+    if seeds is not None:
+        return _verify_seeds(args, seeds, run)
+    results = run(args.seed)
     paths = write_report(results, args.out)
     width = max(len(c["id"]) for c in results["claims"])
     for c in results["claims"]:
-        print(f"{c['verdict']:8s} {c['id']:{width}s} {c['seconds']:7.2f}s  {c['message']}")
+        print(f"{c['verdict']:12s} {c['id']:{width}s} {c['seconds']:7.2f}s  {c['message']}")
     summary = ", ".join(f"{v} {k}" for k, v in results["summary"].items())
-    print(f"{len(records)} claims: {summary}; {results['seconds']:.1f} s")
+    print(f"{len(results['claims'])} claims: {summary}; {results['seconds']:.1f} s")
     print(f"report: {paths['html']} (also {paths['md'].name}, {paths['json'].name})")
     bad = results["summary"].get("fails", 0) + results["summary"].get("error", 0)
     return 1 if bad else 0
+
+
+def _verify_seeds(args, seeds, run) -> int:
+    from .claims.stability import stability_table, write_seed_results, write_stability
+
+    runs = {}
+    t0 = time.perf_counter()
+    for seed in seeds:
+        results = run(seed)
+        write_seed_results(results, args.out)
+        runs[seed] = results
+        print(f"seed {seed}: " + ", ".join(f"{v} {k}" for k, v in results["summary"].items()
+                                           if v), flush=True)
+    table = stability_table(runs, tier=args.tier, seconds=time.perf_counter() - t0)
+    paths = write_stability(table, args.out)
+    for row in table["claims"]:
+        if row["status"] != "stable":
+            print(f"{row['status']:28s} {row['id']}  {row['verdicts_text']}")
+    counts = ", ".join(f"{v} {k}" for k, v in table["summary"].items())
+    print(f"{len(table['claims'])} claims under {len(seeds)} seeds: {counts}")
+    print(f"stability table: {paths['md']} (also {paths['json'].name})")
+    return 1 if table["failing"] else 0
 
 
 def cmd_figures(args) -> int:

@@ -12,7 +12,8 @@ PLANTED = Registry()
 PAPER = "toytheory: calibration of its own statistical tests"
 
 
-@claim("planted.verdict.holds", paper=PAPER, statement="1 + 1 = 2.", witnesses=("exact",),
+@claim("planted.verdict.holds", paper=PAPER, kind="derived",
+       statement="1 + 1 = 2.", witnesses=("exact",),
        quick={"x": 1}, registry=PLANTED)
 def holds(ctx, x):
     ev = ctx.evidence()
@@ -23,7 +24,8 @@ def holds(ctx, x):
     return ev
 
 
-@claim("planted.verdict.refuted", paper=PAPER, statement="2 + 2 = 5.", witnesses=("exact",),
+@claim("planted.verdict.refuted", paper=PAPER, kind="derived",
+       statement="2 + 2 = 5.", witnesses=("exact",),
        quick={}, registry=PLANTED)
 def refuted(ctx):
     ev = ctx.evidence()
@@ -32,7 +34,8 @@ def refuted(ctx):
     return ev
 
 
-@claim("planted.verdict.fails", paper=PAPER, statement="Two witnesses agree.",
+@claim("planted.verdict.fails", paper=PAPER, kind="derived",
+       statement="Two witnesses agree.",
        witnesses=("exact", "simulated"), quick={}, registry=PLANTED)
 def fails(ctx):
     ev = ctx.evidence()
@@ -40,13 +43,15 @@ def fails(ctx):
     return ev
 
 
-@claim("planted.verdict.error", paper=PAPER, statement="Crashes.", witnesses=("exact",),
+@claim("planted.verdict.error", paper=PAPER, kind="derived",
+       statement="Crashes.", witnesses=("exact",),
        quick={}, registry=PLANTED)
 def error(ctx):
     raise RuntimeError("planted crash")
 
 
-@claim("planted.verdict.empty", paper=PAPER, statement="Measures nothing.",
+@claim("planted.verdict.empty", paper=PAPER, kind="derived",
+       statement="Measures nothing.",
        witnesses=("exact",), quick={}, registry=PLANTED)
 def empty(ctx):
     ev = ctx.evidence()
@@ -54,7 +59,8 @@ def empty(ctx):
     return ev
 
 
-@claim("planted.timing.sleeps", paper=PAPER, statement="Never ends in time.",
+@claim("planted.timing.sleeps", paper=PAPER, kind="derived",
+       statement="Never ends in time.",
        witnesses=("exact",), quick={"seconds": 60}, timeout={"quick": 1.0}, registry=PLANTED)
 def sleeps(ctx, seconds):
     deadline = time.monotonic() + seconds
@@ -68,7 +74,8 @@ def sleeps(ctx, seconds):
     return ev
 
 
-@claim("planted.timing.full_only", paper=PAPER, statement="Only in the full tier.",
+@claim("planted.timing.full_only", paper=PAPER, kind="derived",
+       statement="Only in the full tier.",
        witnesses=("exact",), full={}, registry=PLANTED)
 def full_only(ctx):
     ev = ctx.evidence()
@@ -76,10 +83,35 @@ def full_only(ctx):
     return ev
 
 
-@claim("planted.seed.reports_seed", paper=PAPER, statement="Seeds derive from the run seed.",
+@claim("planted.seed.reports_seed", paper=PAPER, kind="derived",
+       statement="Seeds derive from the run seed.",
        witnesses=("simulated",), quick={}, registry=PLANTED)
 def reports_seed(ctx):
     ev = ctx.evidence()
     ev.record("first draw", float(ctx.rng().random()))
     ev.equal("seed is an int", isinstance(ctx.seed, int), True)
+    return ev
+
+
+@claim("planted.verdict.inconclusive", paper=PAPER, kind="derived",
+       statement="x <= 1, undecided.",
+       witnesses=("exact",), quick={}, registry=PLANTED)
+def inconclusive(ctx):
+    ev = ctx.evidence()
+    ev.equal("witness agrees with itself", 1, 1)
+    ev.interval("x", 1.0, (0.5, 1.5), 1.0, side="<=", level=1e-6, decide_n=10_000)
+    ev.referee_note(says="x <= 1", toy="planted", measured="x in [0.5, 1.5] at level 1e-6",
+                    inside="planted", would_change="n = 10000")
+    return ev
+
+
+@claim("planted.timing.numbers_then_sleeps", paper=PAPER, kind="derived",
+       statement="Records a number, then never ends in time.", witnesses=("exact",),
+       quick={"seconds": 60}, timeout={"quick": 1.0}, registry=PLANTED)
+def numbers_then_sleeps(ctx, seconds):
+    ev = ctx.evidence()
+    ev.close("exact vs simulated before the hang", 2.0, 2.0, atol=1e-9)
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        time.sleep(0.01)
     return ev

@@ -103,3 +103,123 @@ def test_catalog_claims_built_by_factories_run_on_the_pool_and_on_dask():
     on_dask = run_claims([registry[ids[0]]], tier="quick", seed=0, jobs=1, dask="local",
                          progress=False)
     assert on_dask[0]["verdict"] == "holds", on_dask[0]["message"]
+
+
+# --------------------------------------------------------------------------- time limits
+
+import io  # noqa: E402
+import sys  # noqa: E402
+
+from toytheory.claims import runner as runner_mod  # noqa: E402
+from toytheory.claims.runner import (  # noqa: E402
+    DEFAULT_MULTIPLIER, MIN_LIMIT, TIME_LIMIT_ENV, parse_time_limit, time_limit,
+    time_limit_setting)
+
+
+def test_time_limit_is_a_multiple_of_the_typical_time(monkeypatch):
+    holds = PLANTED["planted.verdict.holds"]
+    monkeypatch.setattr(runner_mod, "_typical_table",
+                        lambda: {"quick": {"planted.verdict.holds": 25.0}, "full": {}})
+    assert time_limit(holds, "quick", ("multiplier", DEFAULT_MULTIPLIER)) == 250.0
+    assert time_limit(holds, "quick", ("multiplier", 20.0)) == 500.0
+    assert time_limit(holds, "quick", ("seconds", 7.0)) == 7.0
+    assert time_limit(holds, "quick", ("none", None)) is None
+    # a fast claim still gets the floor, for imports and a busy machine
+    monkeypatch.setattr(runner_mod, "_typical_table",
+                        lambda: {"quick": {"planted.verdict.holds": 0.2}, "full": {}})
+    assert time_limit(holds, "quick", ("multiplier", 10.0)) == MIN_LIMIT["quick"]
+    # no recorded time: the declared limit (default 90 s) at 10x, scaled with the multiplier
+    monkeypatch.setattr(runner_mod, "_typical_table", lambda: {"quick": {}, "full": {}})
+    assert time_limit(holds, "quick", ("multiplier", 10.0)) == 90.0
+    assert time_limit(holds, "quick", ("multiplier", 30.0)) == 270.0
+    # a limit the claim declares itself wins over its typical time
+    sleeps = PLANTED["planted.timing.sleeps"]
+    assert time_limit(sleeps, "quick", ("multiplier", 10.0)) == 1.0
+
+
+def test_the_catalog_has_typical_times_and_limits_with_room_for_load():
+    """Every quick-tier claim of the catalog has a recorded time; its limit is >= 10x it."""
+    from toytheory.claims import load_catalog
+    from toytheory.claims.runner import typical_seconds
+
+    registry = load_catalog()
+    timed = [c for c in select(registry, "quick") if typical_seconds(c.id, "quick")]
+    assert len(timed) >= 0.8 * len(select(registry, "quick"))
+    for c in timed:
+        assert time_limit(c, "quick", ("multiplier", 10.0)) >= 10 * typical_seconds(c.id,
+                                                                                  "quick")
+
+
+@pytest.mark.parametrize("spec, expected", [
+    (None, ("multiplier", 10.0)), ("300", ("seconds", 300.0)), (120, ("seconds", 120.0)),
+    ("45s", ("seconds", 45.0)), ("20x", ("multiplier", 20.0)), ("x3", ("multiplier", 3.0)),
+    ("none", ("none", None)), ("0", ("none", None)),
+])
+def test_time_limit_settings_are_read(spec, expected):
+    assert parse_time_limit(spec) == expected
+
+
+@pytest.mark.parametrize("spec", ["-5", "abc", "inf", "nanx", "1e999"])
+def test_bad_time_limit_settings_are_refused_by_name(spec):
+    with pytest.raises(ValueError, match="--time-limit: must be"):
+        parse_time_limit(spec)
+
+
+def test_environment_variable_sets_the_limit_and_the_option_wins(monkeypatch):
+    monkeypatch.setenv(TIME_LIMIT_ENV, "30x")
+    assert time_limit_setting() == ("multiplier", 30.0)
+    assert time_limit_setting("12") == ("seconds", 12.0)
+    monkeypatch.setenv(TIME_LIMIT_ENV, "soon")
+    with pytest.raises(ValueError, match=TIME_LIMIT_ENV):
+        time_limit_setting()
+
+
+def test_a_stopped_claim_says_how_long_it_usually_takes_and_keeps_its_numbers(monkeypatch):
+    monkeypatch.setattr(runner_mod, "_typical_table",
+                        lambda: {"quick": {"planted.timing.numbers_then_sleeps": 0.05},
+                                 "full": {}})
+    r = run_claims([PLANTED["planted.timing.numbers_then_sleeps"]], tier="quick", seed=0,
+                   progress=False)[0]
+    assert r["verdict"] == "error" and r["timed_out"] and r["time_limit"] == 1.0
+    assert "usually takes 0.05 s" in r["hint"]
+    assert "--time-limit" in r["hint"] and TIME_LIMIT_ENV in r["hint"]
+    assert [n["name"] for n in r["numbers"]] == ["exact vs simulated before the hang"]
+
+
+def test_time_limit_option_reaches_the_claims():
+    r = run_claims([PLANTED["planted.timing.sleeps"]], tier="quick", seed=0, progress=False,
+                   time_limit_spec="2")[0]
+    assert r["timed_out"] and r["time_limit"] == 2.0 and "limit of 2 s" in r["message"]
+
+
+# --------------------------------------------------------------------------- progress, Dask
+
+class _NotATerminal(io.StringIO):
+    def isatty(self):
+        return False
+
+
+def test_progress_off_a_terminal_prints_one_line_per_finished_claim(monkeypatch):
+    stream = _NotATerminal()
+    monkeypatch.setattr(sys, "stderr", stream)
+    run_claims(_claims(["planted.verdict.holds", "planted.verdict.fails"]), tier="quick",
+               seed=0, progress=True)
+    text = stream.getvalue()
+    assert "\r" not in text
+    lines = text.splitlines()
+    assert len(lines) == 2, text
+    assert lines[0].startswith("[1/2] holds") and "planted.verdict.holds" in lines[0]
+    assert lines[1].startswith("[2/2] fails") and "witnesses disagree" in lines[1]
+
+
+def test_unreachable_dask_scheduler_fails_within_5_s_and_says_it_is_waiting(capsys):
+    pytest.importorskip("distributed")
+    import time as _time
+
+    start = _time.perf_counter()
+    with pytest.raises(RunnerError, match="cannot reach a Dask scheduler"):
+        run_claims(_claims(["planted.verdict.holds"]), tier="quick",
+                   dask="tcp://127.0.0.1:9", progress=False)
+    assert _time.perf_counter() - start < 5.0
+    assert "waiting up to 4 s for the Dask scheduler at tcp://127.0.0.1:9" in (
+        capsys.readouterr().err)

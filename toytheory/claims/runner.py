@@ -14,6 +14,19 @@ How a claim is stopped:
 - on the process pool (``jobs > 1``, via ``pebble``), the same soft deadline
   runs in the worker, and the worker process is killed 15 s later if the
   claim still has not stopped; the pool replaces it and the run goes on.
+
+Time limits guard against hangs, not against a slow machine: a claim's limit
+is a multiple (default :data:`DEFAULT_MULTIPLIER`) of its typical time, recorded
+in ``typical_seconds.json`` beside this module, and never less than
+:data:`MIN_LIMIT` for its tier; a claim with no recorded time gets its declared
+limit (default 90 s quick, 1 h full). ``--time-limit`` or the environment
+variable :data:`TIME_LIMIT_ENV` change every limit: ``300`` (seconds, for every
+claim), ``20x`` (a multiple of the typical time) or ``none``. See
+:func:`time_limit`.
+
+A claim stopped by an error (a crash or its limit) keeps the numbers its check
+recorded before it stopped, and carries a ``hint``: how long it usually takes
+and how to raise its limit, or how to rerun it alone.
 """
 
 from __future__ import annotations
@@ -26,11 +39,23 @@ import time
 import traceback
 from typing import Iterable
 
+import json
+import math
+from functools import lru_cache
+from pathlib import Path
+
 from .._random import derive_seed
 from .evidence import Evidence
-from .registry import Claim, Context
+from .registry import DEFAULT_TIMEOUT, Claim, Context
 
 HARD_KILL_GRACE = 15.0
+TIME_LIMIT_ENV = "TOYTHEORY_TIME_LIMIT"
+DEFAULT_MULTIPLIER = 10.0
+"""A claim's limit is this many times its typical time (on an idle two-core machine)."""
+MIN_LIMIT = {"quick": 30.0, "full": 600.0}
+"""The least limit a typical time gives, so that a claim of a fraction of a second still
+has room for imports and a busy machine."""
+TYPICAL_SECONDS_FILE = Path(__file__).with_name("typical_seconds.json")
 
 
 class ClaimTimeout(BaseException):
@@ -80,7 +105,128 @@ def _arm_deadline(seconds: float | None):
     return disarm
 
 
+# --------------------------------------------------------------------------- limits
+
+@lru_cache(maxsize=None)
+def _typical_table() -> dict:
+    try:
+        data = json.loads(TYPICAL_SECONDS_FILE.read_text())
+    except (OSError, ValueError):
+        return {}
+    return {tier: dict(data.get(tier, {})) for tier in ("quick", "full")}
+
+
+def typical_seconds(claim_id: str, tier: str) -> float | None:
+    """The claim's recorded typical time for ``tier`` (seconds, idle two-core machine)."""
+    value = _typical_table().get(tier, {}).get(claim_id)
+    return None if value is None else float(value)
+
+
+def parse_time_limit(spec, name: str = "--time-limit"):
+    """Read a time-limit setting.
+
+    Parameters
+    ----------
+    spec : str, float or None
+        ``"300"`` or ``300``: that many seconds for every claim; ``"20x"``:
+        that multiple of each claim's typical time; ``"none"`` (or ``"0"``):
+        no limit; None: the default (``10x``).
+    name : str
+        How to name the setting in an error (the option or the variable).
+
+    Returns
+    -------
+    (kind, value)
+        ``("multiplier", float)``, ``("seconds", float)`` or ``("none", None)``.
+
+    Raises
+    ------
+    ValueError
+        ``NAME: ...`` for anything else (negative, not a number).
+    """
+    if spec is None:
+        return ("multiplier", DEFAULT_MULTIPLIER)
+    text = str(spec).strip().lower()
+    if text in ("none", "off", "0", "0x"):
+        return ("none", None)
+    kind = "seconds"
+    if text.endswith("x") or text.startswith("x"):
+        kind, text = "multiplier", text.strip("x").strip()
+    elif text.endswith("s"):
+        text = text[:-1]
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{name}: must be seconds (300), a multiple of the typical time "
+                         f"(20x) or 'none' (got {spec!r})") from None
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{name}: must be positive (got {spec!r})")
+    return (kind, value)
+
+
+def time_limit_setting(spec=None):
+    """The setting from ``spec`` (the option), else ``$TOYTHEORY_TIME_LIMIT``, else 10x."""
+    if spec is not None:
+        return parse_time_limit(spec, "--time-limit")
+    env = os.environ.get(TIME_LIMIT_ENV)
+    if env is not None and env.strip():
+        return parse_time_limit(env, TIME_LIMIT_ENV)
+    return parse_time_limit(None)
+
+
+def time_limit(claim: Claim, tier: str, setting=None) -> float | None:
+    """The wall-clock limit of ``claim`` in ``tier``, in seconds (None: no limit).
+
+    With a multiplier ``m`` (default 10): ``m`` times the claim's typical time,
+    at least :data:`MIN_LIMIT`; a claim without a recorded time keeps the limit
+    it declares (default 90 s quick, 1 h full), scaled by ``m / 10``. A limit
+    the claim declares itself (``timeout=`` at registration) is also the
+    limit at ``10x``, scaled the same way. With seconds: that, for every claim.
+    """
+    kind, value = setting if setting is not None else time_limit_setting()
+    if kind == "none":
+        return None
+    if kind == "seconds":
+        return float(value)
+    declared = claim.timeout.get(tier, DEFAULT_TIMEOUT.get(tier))
+    typical = typical_seconds(claim.id, tier)
+    if declared != DEFAULT_TIMEOUT.get(tier) or typical is None:
+        base = declared
+    else:
+        base = max(DEFAULT_MULTIPLIER * typical, MIN_LIMIT.get(tier, 30.0))
+    return round(base * value / DEFAULT_MULTIPLIER, 3)
+
+
+def _timeout_hint(claim_id: str, tier: str, limit: float, seed: int | None = None) -> str:
+    typical = typical_seconds(claim_id, tier)
+    usual = (f"it usually takes {typical:g} s (idle two-core machine)" if typical is not None
+             else "no typical time is recorded for it")
+    raise_to = max(2 * limit, 60.0)
+    return (f"{usual}; its limit was {limit:g} s. A busy machine can need more: raise the "
+            f"limit with --time-limit {raise_to:g} (seconds) or --time-limit 30x (a multiple "
+            f"of the typical time), or set {TIME_LIMIT_ENV}=30x; --time-limit none removes "
+            "it")
+
+
+def _error_hint(claim_id: str, tier: str) -> str:
+    return (f"rerun it alone to see it fail: toytheory verify --tier {tier} -k {claim_id} "
+            "(with the same --seed); the traceback is below")
+
+
 # --------------------------------------------------------------------------- one claim
+
+class _RecordingContext(Context):
+    """A Context that remembers the evidence its check builds, so that a claim stopped
+    by an error still reports the numbers it recorded before it stopped."""
+
+    def evidence(self) -> Evidence:
+        ev = super().evidence()
+        self.extra.setdefault("_evidence", []).append(ev)
+        return ev
+
+    def last_numbers(self) -> list[dict]:
+        made = self.extra.get("_evidence") or []
+        return [n.as_dict() for n in made[-1].numbers] if made else []
 
 def _base_result(claim: Claim, tier: str, seed: int) -> dict:
     return {
@@ -97,7 +243,10 @@ def _base_result(claim: Claim, tier: str, seed: int) -> dict:
         "witnesses": list(claim.witnesses),
         "verdict": "error",
         "message": "",
+        "hint": "",
         "seconds": 0.0,
+        "time_limit": None,
+        "typical_seconds": typical_seconds(claim.id, tier),
         "numbers": [],
         "tests": [],
         "figures": [],
@@ -130,8 +279,11 @@ def evidence_to_result(evidence: Evidence, base: dict) -> dict:
     return out
 
 
+_DEFAULT = object()
+
+
 def execute_claim(claim: Claim, tier: str, run_seed: int, device: str = "cpu",
-                  timeout: float | None = None) -> dict:
+                  timeout=_DEFAULT) -> dict:
     """Run one claim's check for ``tier``; never raises.
 
     Parameters
@@ -141,13 +293,14 @@ def execute_claim(claim: Claim, tier: str, run_seed: int, device: str = "cpu",
     run_seed : int
         The run's seed; the claim's own seed is ``derive_seed(run_seed, claim.id)``.
     device : {"cpu", "cuda"}
-    timeout : float, optional
-        Seconds; default the claim's limit for the tier.
+    timeout : float or None, optional
+        Seconds (None: no limit); default :func:`time_limit` of the claim.
     """
     seed = derive_seed(run_seed, claim.id)
     result = _base_result(claim, tier, seed)
-    limit = claim.timeout.get(tier) if timeout is None else timeout
-    ctx = Context(claim.id, tier, seed, device, claim.witnesses)
+    limit = time_limit(claim, tier) if timeout is _DEFAULT else timeout
+    result["time_limit"] = limit
+    ctx = _RecordingContext(claim.id, tier, seed, device, claim.witnesses)
     start = time.perf_counter()
     disarm = _arm_deadline(limit)
     try:
@@ -162,17 +315,19 @@ def execute_claim(claim: Claim, tier: str, run_seed: int, device: str = "cpu",
         if result["verdict"] == "error":
             result["message"] = evidence.message
     except ClaimTimeout:
-        result.update(verdict="error", timed_out=True,
-                      message=f"stopped: passed its {tier} time limit of {limit:g} s")
+        result.update(verdict="error", timed_out=True, numbers=ctx.last_numbers(),
+                      message=f"stopped: passed its {tier} time limit of {limit:g} s",
+                      hint=_timeout_hint(claim.id, tier, limit))
     except Exception as exc:  # a crash is a verdict, not a crash of the run
         result.update(verdict="error", message=f"{type(exc).__name__}: {exc}".splitlines()[0],
-                      traceback=traceback.format_exc())
+                      traceback=traceback.format_exc(), numbers=ctx.last_numbers(),
+                      hint=_error_hint(claim.id, tier))
     result["seconds"] = round(time.perf_counter() - start, 4)
     return result
 
 
 def execute_catalog_claim(claim_id: str, tier: str, run_seed: int, device: str = "cpu",
-                          timeout: float | None = None) -> dict:
+                          timeout=_DEFAULT) -> dict:
     """:func:`execute_claim` for a claim of the catalog, looked up by id in this process.
 
     Workers (process pool, Dask) receive the id rather than the check function,
@@ -201,14 +356,25 @@ def _limit_threads(threads: int) -> None:
 # --------------------------------------------------------------------------- progress
 
 class _Progress:
-    def __init__(self, total: int, tier: str, enabled: bool):
+    """Progress on stderr: a bar on a terminal; off a terminal (a log, CI), one line per
+    finished claim and no carriage returns."""
+
+    def __init__(self, total: int, tier: str, enabled: bool, stream=None):
         self.bar = None
         self._shown = None
-        if enabled:
+        self.stream = stream if stream is not None else sys.stderr
+        self.lines = False
+        self.total, self.count = total, 0
+        if not enabled:
+            return
+        isatty = getattr(self.stream, "isatty", None)
+        if isatty is not None and isatty():
             from tqdm import tqdm
 
             self.bar = tqdm(total=total, desc=f"toytheory verify ({tier})", unit="claim",
-                            file=sys.stderr, dynamic_ncols=True, leave=True)
+                            file=self.stream, dynamic_ncols=True, leave=True)
+        else:
+            self.lines = True
 
     def running(self, ids: Iterable[str]) -> None:
         if self.bar is not None:
@@ -220,10 +386,18 @@ class _Progress:
                 self.bar.set_postfix_str(text, refresh=False)
 
     def done(self, result: dict) -> None:
+        self.count += 1
         if self.bar is not None:
             self.bar.update(1)
             if result["verdict"] in ("fails", "error"):
                 self.bar.write(f"  {result['verdict']}: {result['id']}: {result['message']}")
+        elif self.lines:
+            width = len(str(self.total))
+            line = (f"[{self.count:{width}d}/{self.total}] {result['verdict']:12s} "
+                    f"{result['id']} ({result['seconds']:.1f} s)")
+            if result["verdict"] in ("fails", "error"):
+                line += f": {result['message']}"
+            print(line, file=self.stream, flush=True)
 
     def close(self) -> None:
         if self.bar is not None:
@@ -233,11 +407,11 @@ class _Progress:
 
 # --------------------------------------------------------------------------- modes
 
-def _run_serial(claims, tier, seed, device, progress):
+def _run_serial(claims, tier, seed, device, progress, limits):
     results = []
     for c in claims:
         progress.running([c.id])
-        r = execute_claim(c, tier, seed, device)
+        r = execute_claim(c, tier, seed, device, limits[c.id])
         progress.done(r)
         results.append(r)
     return results
@@ -247,7 +421,7 @@ def _pool_worker_init(threads: int) -> None:
     _limit_threads(threads)
 
 
-def _run_pool(claims, tier, seed, device, jobs, progress):
+def _run_pool(claims, tier, seed, device, jobs, progress, limits):
     import multiprocessing
     from concurrent.futures import TimeoutError as FutureTimeout
 
@@ -260,7 +434,7 @@ def _run_pool(claims, tier, seed, device, jobs, progress):
                      initargs=(threads,)) as pool:
         futures = []
         for c in claims:
-            limit = c.timeout.get(tier)
+            limit = limits[c.id]
             fn, first = _task(c)
             fut = pool.schedule(fn, args=(first, tier, seed, device, limit),
                                 timeout=None if not limit else limit + HARD_KILL_GRACE)
@@ -279,20 +453,27 @@ def _run_pool(claims, tier, seed, device, jobs, progress):
                     r = ff.result()
                 except FutureTimeout:
                     r = _base_result(cc, tier, derive_seed(seed, cc.id))
-                    limit = cc.timeout.get(tier)
-                    r.update(timed_out=True, seconds=limit + HARD_KILL_GRACE,
+                    limit = limits[cc.id]
+                    r.update(timed_out=True, seconds=limit + HARD_KILL_GRACE, time_limit=limit,
                              message=f"killed: passed its {tier} time limit of {limit:g} s "
-                                     f"and did not stop within {HARD_KILL_GRACE:g} s")
+                                     f"and did not stop within {HARD_KILL_GRACE:g} s "
+                                     "(its numbers were lost with the worker)",
+                             hint=_timeout_hint(cc.id, tier, limit))
                 except ProcessExpired as exc:
                     r = _base_result(cc, tier, derive_seed(seed, cc.id))
-                    r.update(message=f"worker process died (exit code {exc.exitcode})")
+                    r.update(message=f"worker process died (exit code {exc.exitcode})",
+                             time_limit=limits[cc.id], hint=_error_hint(cc.id, tier))
                 except Exception as exc:  # pickling problems and the like
                     r = _base_result(cc, tier, derive_seed(seed, cc.id))
                     r.update(message=f"{type(exc).__name__}: {exc}".splitlines()[0],
-                             traceback=traceback.format_exc())
+                             traceback=traceback.format_exc(), time_limit=limits[cc.id])
                 results[cc.id] = r
                 progress.done(r)
     return [results[c.id] for c in claims]
+
+
+DASK_CONNECT_TIMEOUT = 4.0
+"""Seconds to wait for a Dask scheduler before giving up (the whole attempt stays < 5 s)."""
 
 
 def _dask_client(address: str, jobs: int):
@@ -304,14 +485,22 @@ def _dask_client(address: str, jobs: int):
         cluster = LocalCluster(n_workers=max(jobs, 1), threads_per_worker=1, processes=True,
                                dashboard_address=None)
         return Client(cluster), cluster
+    print(f"toytheory: waiting up to {DASK_CONNECT_TIMEOUT:g} s for the Dask scheduler at "
+          f"{address} ...", file=sys.stderr, flush=True)
+    start = time.monotonic()
     try:
-        return Client(address, timeout="10s"), None
+        import dask.config
+
+        with dask.config.set({"distributed.comm.timeouts.connect":
+                              f"{DASK_CONNECT_TIMEOUT:g}s"}):
+            return Client(address, timeout=f"{DASK_CONNECT_TIMEOUT:g}s"), None
     except (OSError, TimeoutError, ValueError) as exc:
         raise RunnerError(f"--dask: cannot reach a Dask scheduler at {address} "
-                          f"({type(exc).__name__})") from None
+                          f"({type(exc).__name__} after {time.monotonic() - start:.1f} s)"
+                          ) from None
 
 
-def _run_dask(claims, tier, seed, device, address, jobs, progress):
+def _run_dask(claims, tier, seed, device, address, jobs, progress, limits):
     from distributed import as_completed
 
     client, cluster = _dask_client(address, jobs)
@@ -319,7 +508,7 @@ def _run_dask(claims, tier, seed, device, address, jobs, progress):
         futures = {}
         for c in claims:
             fn, first = _task(c)
-            fut = client.submit(fn, first, tier, seed, device, c.timeout.get(tier),
+            fut = client.submit(fn, first, tier, seed, device, limits[c.id],
                                 pure=False, key=f"toytheory-{c.id}-{seed}")
             futures[fut.key] = (c, fut)
         results: dict[str, dict] = {}
@@ -345,7 +534,8 @@ def _run_dask(claims, tier, seed, device, address, jobs, progress):
 
 
 def run_claims(claims: list[Claim], *, tier: str = "quick", seed: int = 0, device: str = "cpu",
-               jobs: int = 1, dask: str | None = None, progress: bool = True) -> list[dict]:
+               jobs: int = 1, dask: str | None = None, progress: bool = True,
+               time_limit_spec=None) -> list[dict]:
     """Run ``claims`` and return their result records, in the given order.
 
     Parameters
@@ -360,16 +550,30 @@ def run_claims(claims: list[Claim], *, tier: str = "quick", seed: int = 0, devic
         (or, with ``dask="local"``, the number of Dask workers).
     dask : str, optional
         ``"local"`` starts a LocalCluster; ``"tcp://HOST:PORT"`` uses a
-        running scheduler.
+        running scheduler (given up after :data:`DASK_CONNECT_TIMEOUT` s).
     progress : bool
-        Show a progress bar on stderr.
+        Show progress on stderr: a bar on a terminal, one line per finished
+        claim otherwise.
+    time_limit_spec : str or float, optional
+        ``--time-limit``: seconds, a multiple ``"20x"`` of the typical time, or
+        ``"none"``; default ``$TOYTHEORY_TIME_LIMIT``, else ``10x`` (see
+        :func:`time_limit`).
+
+    Raises
+    ------
+    ValueError
+        A bad ``time_limit_spec`` or ``$TOYTHEORY_TIME_LIMIT``.
+    RunnerError
+        The run could not start (an unreachable Dask scheduler).
     """
+    setting = time_limit_setting(time_limit_spec)
+    limits = {c.id: time_limit(c, tier, setting) for c in claims}
     bar = _Progress(len(claims), tier, progress)
     try:
         if dask:
-            return _run_dask(claims, tier, seed, device, dask, jobs, bar)
+            return _run_dask(claims, tier, seed, device, dask, jobs, bar, limits)
         if jobs > 1 and len(claims) > 1:
-            return _run_pool(claims, tier, seed, device, jobs, bar)
-        return _run_serial(claims, tier, seed, device, bar)
+            return _run_pool(claims, tier, seed, device, jobs, bar, limits)
+        return _run_serial(claims, tier, seed, device, bar, limits)
     finally:
         bar.close()
