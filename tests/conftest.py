@@ -4,15 +4,29 @@ fixtures, gpu marker.
 Seeds: every random test draws from ``test_seed`` (an int) or ``rng`` (a numpy
 Generator), derived from one suite seed and the test's node id. The suite seed is
 ``--toytheory-seed S`` or ``$TOYTHEORY_TEST_SEED`` (default 0, so CI is
-deterministic); a different value reseeds every test at once. Numba and torch
-draws take their seed from ``test_seed`` too (``torch.Generator().manual_seed``,
-an integer argument to the Numba kernel).
+deterministic); a different value reseeds every test at once.
+
+The same seed feeds every generator a test may touch without asking: before each
+test, Python's ``random``, numpy's legacy global state (``np.random.seed``), torch's
+default generator (``torch.manual_seed``) and Numba's own per-thread ``np.random``
+state (through a jitted ``np.random.seed``) are seeded from ``test_seed``. torch and
+Numba are seeded only when already imported (a test that imports them itself, in its
+body, should pass ``test_seed`` on: ``torch.Generator().manual_seed(test_seed)``, or
+an integer argument to the Numba kernel); this conftest never imports them.
+
+Hypothesis: the default run (suite seed 0, no ``--hypothesis-seed``) uses the
+derandomized ``ci`` profile, the same examples every run. ``--hypothesis-seed S``
+switches ``ci`` to ``ci-seeded`` (same example counts, seeded by ``S``); a non-zero
+suite seed does the same with the suite seed as the hypothesis seed, so reseeding
+the suite reseeds the property tests too.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import os
+import random
+import sys
 
 import pytest
 
@@ -58,9 +72,74 @@ def rng(test_seed):
 
     return np.random.default_rng(test_seed)
 
-from toytheory.testing import load_profile
+
+_NUMBA_SEED = None
+
+
+def _seed_numba(seed: int) -> None:
+    """Seed Numba's per-thread ``np.random`` state (separate from numpy's)."""
+    global _NUMBA_SEED
+    if _NUMBA_SEED is None:
+        import numba
+        import numpy as np
+
+        @numba.njit(cache=False)
+        def _numba_seed(s):
+            np.random.seed(s)
+
+        _NUMBA_SEED = _numba_seed
+    _NUMBA_SEED(seed)
+
+
+def seed_global_generators(seed: int) -> list[str]:
+    """Seed every global generator already imported from ``seed``; returns their names.
+
+    Python's ``random`` and numpy's legacy state always; torch and Numba only when
+    they are in ``sys.modules`` (never imported here).
+    """
+    import numpy as np
+
+    random.seed(seed)
+    np.random.seed(seed)
+    seeded = ["random", "numpy"]
+    torch = sys.modules.get("torch")
+    if torch is not None and hasattr(torch, "manual_seed"):
+        torch.manual_seed(seed)  # also seeds every CUDA device
+        seeded.append("torch")
+    if "numba" in sys.modules:
+        _seed_numba(seed)
+        seeded.append("numba")
+    return seeded
+
+
+@pytest.fixture(autouse=True)
+def _seeded_global_generators(test_seed):
+    """Before each test: the global generators (numpy, random, torch, Numba) from ``test_seed``."""
+    return seed_global_generators(test_seed)
+
+
+from toytheory.testing import load_profile  # noqa: E402
 
 load_profile()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config):
+    """Pick the hypothesis profile: derandomized ``ci`` unless a seed must decide the examples.
+
+    Runs before hypothesis's own plugin, and hands it the chosen profile and seed
+    (``--hypothesis-profile``/``--hypothesis-seed``), so that its verbosity options
+    stack on top and its seed reaches every property test.
+    """
+    opt = config.option
+    explicit = getattr(opt, "hypothesis_seed", None)
+    seed = suite_seed(config)
+    seeded = explicit is not None or seed != 0
+    name = load_profile(getattr(opt, "hypothesis_profile", None), seeded=seeded)
+    if hasattr(opt, "hypothesis_profile"):
+        opt.hypothesis_profile = name
+        if explicit is None and seed != 0:
+            opt.hypothesis_seed = str(seed)
 
 
 def _cuda_available() -> bool:

@@ -5,6 +5,9 @@ Settings profiles (registered on import, chosen by the environment variable
 
 ``ci`` (default)
     derandomized, 50 examples, no deadline: the same examples on every run.
+``ci-seeded``
+    the ``ci`` counts, seeded: honours ``--hypothesis-seed`` (chosen in place of
+    ``ci`` by ``load_profile(seeded=True)``).
 ``dev``
     random, 20 examples: fast local iteration.
 ``thorough``
@@ -13,7 +16,7 @@ Settings profiles (registered on import, chosen by the environment variable
 Importing this module needs ``hypothesis`` (a test extra).
 """
 
-from .profiles import PROFILE_ENV, load_profile, register_profiles
+from .profiles import PROFILE_ENV, choose_profile, load_profile, register_profiles
 from .strategies import (
     finite_floats,
     gaussian_params,
@@ -25,7 +28,7 @@ from .strategies import (
 )
 
 __all__ = [
-    "PROFILE_ENV", "load_profile", "register_profiles",
+    "PROFILE_ENV", "choose_profile", "load_profile", "register_profiles",
     "finite_floats", "gaussian_params", "probability_vectors", "psd_matrices", "rngs", "seeds",
     "spd_matrices",
 ]
