@@ -9,8 +9,9 @@ mdp
     Finite-horizon tabular MDPs (float64): value iteration, policy evaluation.
 exact
     Deterministic MDPs with rational rewards: exact values and returns.
-linearq
-    The Linearq(u) counterexample, its stated ``Q*`` and threshold policy.
+linearq_mdp
+    The Linearq(u) counterexample (module ``linearq_mdp``, so that the function
+    :func:`linearq` is never shadowed by its module), its stated ``Q*`` and threshold policy.
 piecewise
     Exact piecewise-linear functions and two-layer ReLU networks over the rationals.
 interpolation
@@ -41,8 +42,9 @@ _EXPORTS = {
     "DeterministicMDP": "exact", "ExactValues": "exact", "exact_value_iteration": "exact",
     "exact_return": "exact", "exact_trajectory": "exact", "exact_policy_value": "exact",
     "return_distribution": "exact",
-    "linearq": "linearq", "linearq_q_star": "linearq", "linearq_rewards": "linearq",
-    "linearq_optimal_actions": "linearq", "linearq_v_star_start": "linearq",
+    "linearq": "linearq_mdp", "linearq_q_star": "linearq_mdp", "linearq_rewards": "linearq_mdp",
+    "linearq_optimal_actions": "linearq_mdp", "linearq_v_star_start": "linearq_mdp",
+    "linearq_next_state": "linearq_mdp", "linearq_n_states": "linearq_mdp",
     "PiecewiseLinear": "piecewise", "TwoLayerReLU": "piecewise",
     "second_differences": "interpolation", "breakpoint_lower_bound": "interpolation",
     "sparsest_interpolant": "interpolation", "interpolating_network": "interpolation",

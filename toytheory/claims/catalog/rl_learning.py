@@ -36,7 +36,7 @@ def dataset_facts(u: int) -> dict:
     """The paper's dataset on Linearq(u): its make-up, and what exact tabular methods get."""
     from toytheory.rl.datasets import linearq_dataset
     from toytheory.rl.exact import DeterministicMDP, exact_return, exact_value_iteration
-    from toytheory.rl.linearq import linearq
+    from toytheory.rl.linearq_mdp import linearq
     from toytheory.rl.rcsl import fit_tabular_rcsl
 
     mdp = linearq(u)

@@ -26,7 +26,7 @@ def linearq_value_facts(u: int) -> dict:
     differs from the stationary formula; they are never visited).
     """
     from toytheory.rl.exact import exact_value_iteration
-    from toytheory.rl.linearq import linearq, linearq_optimal_actions, linearq_q_star
+    from toytheory.rl.linearq_mdp import linearq, linearq_optimal_actions, linearq_q_star
 
     mdp = linearq(u)
     values = exact_value_iteration(mdp)
@@ -67,7 +67,7 @@ def exact_optimal_values(ctx, u_max, sim_u, chi_u, chi_n):
     from sims.rl_rollouts import linearq_returns
     from toytheory.rl.datasets import epsilon_mixture
     from toytheory.rl.exact import return_distribution
-    from toytheory.rl.linearq import linearq, linearq_optimal_actions
+    from toytheory.rl.linearq_mdp import linearq, linearq_optimal_actions
 
     ev = ctx.evidence()
     us = range(1, u_max + 1)
@@ -142,7 +142,7 @@ def width_vs_states_figure(seed: int = 0, u_max: int = 100):
 
 def width_facts(u: int) -> dict:
     """Width bounds on Linearq(u), and exact checks of the networks that attain them."""
-    from toytheory.rl.linearq import linearq_q_star, linearq_rewards
+    from toytheory.rl.linearq_mdp import linearq_q_star, linearq_rewards
     from toytheory.rl.width_gap import (bellman_completeness_width, linearq_reward_networks,
                                         predicted_min_width, q_star_networks,
                                         rcsl_network_return, rcsl_threshold_network)
