@@ -100,6 +100,9 @@ def returns_vs_u_figure(seed: int = 0, runs=None):
 @claim(
     "rl.linearq.rcsl_mlp_reaches_optimum",
     paper=PAPER,
+    kind="paper",
+    source=('Abstract: We prove there exists a natural environment in which if one uses two-layer multilayer perceptron as the function approximator, the layer width needs to grow linearly with the state space size to satisfy Bellman completeness while a constant layer width is enough for RCSL. These findings take a step towards explaining the superior empirical performance of RCSL methods compared to DP-based methods in environments with near-optimal datasets. Section 5.1 (Linearq; REFERENCE.md section 5): RCSL with width 16 reaches exactly 4u + 2 for u = 16..160.'),
+    reading=("'A constant layer width is enough for RCSL' is read empirically, as in the paper's Linearq experiment: RCSL MLPs of fixed widths 8 and 16, trained on the paper's dataset, attain 4u + 2 exactly (exact evaluation) on every seed at every u tested; a single short run refutes."),
     statement=("Trained on the paper's Linearq dataset (3|S| optimal trajectories and H "
                "one-flip trajectories), RCSL with a two-layer MLP of width 8 or 16 on "
                "(state, return-to-go), conditioned on the best return in the data, attains "
@@ -152,6 +155,9 @@ def first_deviation(run, width, seed) -> int | None:
 @claim(
     "rl.linearq.dqn_falls_short",
     paper=PAPER,
+    kind="paper",
+    source=("Abstract: These findings take a step towards explaining the superior empirical performance of RCSL methods compared to DP-based methods in environments with near-optimal datasets. Section 5.1 (Linearq, the paper's code; REFERENCE.md section 5): DQN of widths u/4 to 4u usually ends one point short of 4u + 2, for u = 16..160."),
+    reading=("'Usually ends short' is read as: at each u tested, the probability that a DQN run at widths u/4..4u (equal numbers of runs per width, fresh seeds) ends below 4u + 2 is at least 1/2, decided by an exact Clopper-Pearson interval at level 1e-6 on the count of short runs (valid and conservative for runs of unequal success probabilities, Hoeffding 1956). The learner is a minibatch DQN with a target network and Adam (the paper's hyperparameters are not given; ours are stated in the notes), so a verdict is about this DQN, not the paper's exact code."),
     statement=("Trained on the same Linearq dataset, DQN with two-layer networks of widths "
                "u/4 to 4u usually does not attain 4u + 2 (it ends about one point short), for "
                "u in the paper's range 16..160."),
