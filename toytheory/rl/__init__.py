@@ -26,6 +26,8 @@ stitching
     An MDP on which RCSL cannot stitch (deterministic, uniform coverage).
 pointmaze
     A grid Point Maze and MBRCSL (learned model, behaviour policy, rollouts, RCSL).
+dqn
+    Minibatch DQN with a target network on Linearq (Numba).
 learners
     Torch learners on Linearq: fitted Q iteration and an RCSL MLP (imports torch lazily).
 plots
@@ -56,6 +58,7 @@ _EXPORTS = {
     "TabularRCSL": "rcsl", "fit_tabular_rcsl": "rcsl", "fit_behaviour_cloning": "rcsl",
     "stitching_mdp": "stitching", "stitching_dataset": "stitching",
     "point_maze": "pointmaze", "point_maze_dataset": "pointmaze", "mbrcsl": "pointmaze",
+    "fit_dqn": "dqn", "dqn_greedy_actions": "dqn", "dqn_widths": "dqn",
     "fit_q_iteration": "learners", "fit_rcsl_mlp": "learners", "shortfall_summary": "learners",
 }
 
