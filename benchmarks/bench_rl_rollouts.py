@@ -37,7 +37,7 @@ from benchmarks._timing import Contender, Row, compare
 from sims.rl_rollouts import (linearq_returns, linearq_returns_numpy_vectorized,
                               linearq_returns_python_loop, linearq_returns_torch)
 from toytheory.rl.datasets import epsilon_mixture
-from toytheory.rl.linearq import linearq_optimal_actions
+from toytheory.rl.linearq_mdp import linearq_optimal_actions
 
 U = 100
 EPS = 0.1

@@ -31,7 +31,7 @@
 import numpy as np
 
 from toytheory.rl.exact import exact_value_iteration
-from toytheory.rl.linearq import linearq, linearq_q_star, linearq_rewards
+from toytheory.rl.linearq_mdp import linearq, linearq_q_star, linearq_rewards
 
 u = 4
 mdp = linearq(u)

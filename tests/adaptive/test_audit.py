@@ -115,3 +115,43 @@ def test_audit_refuses_empty_samples():
         audit.audit_dp(SAMPLES, np.array([]), 1.0, EDGES)
     with pytest.raises(ValueError, match="^samples_a: must contain at least one sample"):
         audit.histogram_dp_statistic(np.array([]), SAMPLES, EDGES, 1.0)
+
+
+def test_the_exact_hockey_stick_stays_at_zero_with_very_many_bins():
+    """At eps, the binned Laplace hockey stick is exactly 0; with 6e5 bins the old
+    CDF-difference masses returned 1.5e-11 (cancellation near 1). Tail-wise masses
+    keep it at rounding level whatever the number of bins."""
+    n, epsilon = 100, 1.0
+    qa, qb, scale = 0.3, 0.31, 1 / (n * epsilon)
+    for bins in (40, 6_000, 600_000):
+        edges = audit.audit_edges(qa, qb, scale, bins=bins)
+        assert edges.size - 1 >= bins
+        assert audit.laplace_binned_hockey_stick(epsilon, qa, qb, scale, edges) <= 2e-15
+        # and it still sees the calibration is tight: positive at 0.9 eps
+        assert audit.laplace_binned_hockey_stick(0.9 * epsilon, qa, qb, scale,
+                                                 edges) > 0.04
+
+
+def test_laplace_bin_masses_match_high_precision_in_both_tails():
+    """Each bin mass has a small relative error, even for thin bins far in either tail,
+    against mpmath at 50 digits."""
+    mpmath = pytest.importorskip("mpmath")
+    mpmath.mp.dps = 50
+    from toytheory.adaptive.audit import _laplace_bin_masses
+
+    loc, scale = 0.3, 0.01
+    edges = np.array([-np.inf, 0.2, 0.2 + 1e-7, 0.29, 0.3, 0.3 + 1e-9, 0.35, 0.4,
+                      0.4 + 1e-7, 0.5, np.inf])
+
+    def cdf(x):
+        if x == -np.inf:
+            return mpmath.mpf(0)
+        if x == np.inf:
+            return mpmath.mpf(1)
+        z = (mpmath.mpf(float(x)) - mpmath.mpf(loc)) / mpmath.mpf(scale)
+        return mpmath.exp(z) / 2 if z < 0 else 1 - mpmath.exp(-z) / 2
+
+    exact = [cdf(b) - cdf(a) for a, b in zip(edges[:-1], edges[1:])]
+    got = _laplace_bin_masses(edges, loc, scale)
+    rel = [abs((mpmath.mpf(float(g)) - e) / e) for g, e in zip(got, exact)]
+    assert max(rel) < 1e-12, rel

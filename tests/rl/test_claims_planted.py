@@ -107,17 +107,46 @@ def test_untrained_rcsl_is_refuted(monkeypatch):
     assert result["verdict"] == "refuted"
 
 
-def test_a_dqn_stopped_after_one_target_holds_the_statement(monkeypatch):
-    """The shortfall statistic sees a learner that really falls short (verdict flips)."""
-    pytest.importorskip("torch")
-    import toytheory.rl.learners as learners
+def test_a_dqn_that_always_reaches_the_optimum_is_refuted(monkeypatch, test_seed):
+    """Plant a DQN whose greedy policy is always the optimal threshold: 0 of 24 runs short at
+    each u, whose exact interval at 1e-6 lies below 1/2, so the claim must say ``refuted``.
+    Deterministic: caught with probability 1 under any seed (>= 1 - 1e-6)."""
+    import toytheory.rl.dqn as dqn
 
-    original = learners.fit_q_iteration
-    monkeypatch.setattr(learners, "fit_q_iteration",
-                        lambda u, widths, seeds, steps=50, **kw: original(
-                            u, widths, seeds, steps=steps, iterations=1, **kw))
-    result = run_quick("rl.linearq.dqn_falls_short", us=(16,), seeds=1, rcsl_steps=5)
-    assert result["verdict"] == "holds"
+    monkeypatch.setattr(dqn, "dqn_greedy_actions", lambda u, width, seed, **kw: (
+        np.arange(3 * u + 3) >= u + 1).astype(np.int64))
+    claim = REGISTRY["rl.linearq.dqn_falls_short"]
+    result = execute_claim(claim, "quick", test_seed)
+    assert result["verdict"] == "refuted", result["message"]
+    assert result["referee"] is not None
+
+
+def test_a_dqn_that_always_stops_short_holds(monkeypatch, test_seed):
+    """Plant a DQN that is always wrong at s = u (1/2 short): 24 of 24 runs short, interval
+    above 1/2, verdict ``holds``. Deterministic (power 1 under any seed)."""
+    import toytheory.rl.dqn as dqn
+
+    def short(u, width, seed, **kw):
+        actions = (np.arange(3 * u + 3) >= u + 1).astype(np.int64)
+        actions[u] = 1
+        return actions
+
+    monkeypatch.setattr(dqn, "dqn_greedy_actions", short)
+    result = execute_claim(REGISTRY["rl.linearq.dqn_falls_short"], "quick", test_seed)
+    assert result["verdict"] == "holds", result["message"]
+
+
+def test_a_wrong_exact_evaluation_fails_the_dqn_claim(monkeypatch, test_seed):
+    """Plant a wrong oracle: exact evaluation that overstates every return by 1. The
+    witness "no DQN run beats the optimum" must fail (verdict ``fails``, never
+    ``refuted``). Deterministic: the optimal-threshold tabular baseline and every run
+    are overstated, so it is caught with probability 1 (>= 1 - 1e-6)."""
+    import toytheory.rl.exact as exact
+
+    original = exact.exact_return
+    monkeypatch.setattr(exact, "exact_return", lambda mdp, policy: original(mdp, policy) + 1)
+    result = execute_claim(REGISTRY["rl.linearq.dqn_falls_short"], "quick", test_seed)
+    assert result["verdict"] == "fails", result["message"]
 
 
 
@@ -194,26 +223,3 @@ def test_shortfall_summary_refuses_what_is_not_a_run():
 
     with pytest.raises(ValueError, match=r"^runs: must hold LearnerRun"):
         shortfall_summary([{"u": 4}])
-
-
-def test_the_dqn_claim_attaches_the_observation_and_keeps_its_verdict_logic(monkeypatch):
-    """The note is computed from the run's returns; the verdict still comes from the fraction."""
-    import toytheory.rl.learners as learners
-
-    gaps = {2: ["1/2"], 4: ["1/2"], 8: [0], 16: [0], 64: [0]}
-
-    def fake_fqi(u, widths, seeds, steps=50, **kw):
-        assert sorted(widths) == sorted(gaps)
-        return _fqi_run(u, gaps)
-
-    def fake_rcsl(u, widths, seeds, steps=2000, **kw):
-        return _fqi_run(u, {w: [0] for w in widths})
-
-    monkeypatch.setattr(learners, "fit_q_iteration", fake_fqi)
-    monkeypatch.setattr(learners, "fit_rcsl_mlp", fake_rcsl)
-    result = run_quick("rl.linearq.dqn_falls_short", us=(16,), seeds=1)
-    assert result["verdict"] == "refuted"  # 1 of 4 runs at widths 4..64 short: 1/4 < 1/2
-    assert any(note.startswith("Observed in this run: at u = 16, 1 of 4 runs at widths "
-                               "[u/4, 4u] ended short (1 by 1/2); widths 8, 16 and 64 reached "
-                               "4u + 2 = 66 on its seed. RCSL (widths 8, 16) reached 4u + 2 in "
-                               "2 of 2 runs") for note in result["notes"]), result["notes"]

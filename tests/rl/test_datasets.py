@@ -10,7 +10,7 @@ from toytheory import stats
 from toytheory.rl.datasets import (epsilon_mixture, linearq_dataset, sample_trajectories,
                                    state_action_counts)
 from toytheory.rl.exact import exact_trajectory
-from toytheory.rl.linearq import linearq, linearq_optimal_actions
+from toytheory.rl.linearq_mdp import linearq, linearq_optimal_actions
 from toytheory.testing.rl import deterministic_mdps, deterministic_policies
 
 LEVEL = 1e-6

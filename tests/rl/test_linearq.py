@@ -9,7 +9,7 @@ import pytest
 
 from toytheory.claims.catalog.rl_linearq import linearq_value_facts
 from toytheory.rl.exact import exact_return, exact_value_iteration
-from toytheory.rl.linearq import (linearq, linearq_next_state, linearq_optimal_actions,
+from toytheory.rl.linearq_mdp import (linearq, linearq_next_state, linearq_optimal_actions,
                                   linearq_q_star, linearq_rewards)
 
 

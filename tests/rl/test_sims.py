@@ -12,7 +12,7 @@ from sims.rl_rollouts import (linearq_returns, linearq_returns_numpy_vectorized,
 from toytheory import stats
 from toytheory.rl.datasets import epsilon_mixture
 from toytheory.rl.exact import return_distribution
-from toytheory.rl.linearq import linearq, linearq_optimal_actions
+from toytheory.rl.linearq_mdp import linearq, linearq_optimal_actions
 from toytheory.rl.mdp import policy_evaluation
 from toytheory.testing.rl import stochastic_policies, tabular_mdps
 

@@ -7,7 +7,7 @@ from fractions import Fraction
 import pytest
 
 import proofs.rl_breakpoints as proof
-from toytheory.rl.linearq import linearq_rewards
+from toytheory.rl.linearq_mdp import linearq_rewards
 from toytheory.rl.width_gap import (ReturnConditionedReLU, bellman_completeness_width,
                                     linearq_reward_networks, predicted_min_width,
                                     rcsl_network_return, rcsl_threshold_network)

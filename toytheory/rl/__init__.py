@@ -9,8 +9,9 @@ mdp
     Finite-horizon tabular MDPs (float64): value iteration, policy evaluation.
 exact
     Deterministic MDPs with rational rewards: exact values and returns.
-linearq
-    The Linearq(u) counterexample, its stated ``Q*`` and threshold policy.
+linearq_mdp
+    The Linearq(u) counterexample (module ``linearq_mdp``, so that the function
+    :func:`linearq` is never shadowed by its module), its stated ``Q*`` and threshold policy.
 piecewise
     Exact piecewise-linear functions and two-layer ReLU networks over the rationals.
 interpolation
@@ -25,6 +26,8 @@ stitching
     An MDP on which RCSL cannot stitch (deterministic, uniform coverage).
 pointmaze
     A grid Point Maze and MBRCSL (learned model, behaviour policy, rollouts, RCSL).
+dqn
+    Minibatch DQN with a target network on Linearq (Numba).
 learners
     Torch learners on Linearq: fitted Q iteration and an RCSL MLP (imports torch lazily).
 plots
@@ -41,8 +44,9 @@ _EXPORTS = {
     "DeterministicMDP": "exact", "ExactValues": "exact", "exact_value_iteration": "exact",
     "exact_return": "exact", "exact_trajectory": "exact", "exact_policy_value": "exact",
     "return_distribution": "exact",
-    "linearq": "linearq", "linearq_q_star": "linearq", "linearq_rewards": "linearq",
-    "linearq_optimal_actions": "linearq", "linearq_v_star_start": "linearq",
+    "linearq": "linearq_mdp", "linearq_q_star": "linearq_mdp", "linearq_rewards": "linearq_mdp",
+    "linearq_optimal_actions": "linearq_mdp", "linearq_v_star_start": "linearq_mdp",
+    "linearq_next_state": "linearq_mdp", "linearq_n_states": "linearq_mdp",
     "PiecewiseLinear": "piecewise", "TwoLayerReLU": "piecewise",
     "second_differences": "interpolation", "breakpoint_lower_bound": "interpolation",
     "sparsest_interpolant": "interpolation", "interpolating_network": "interpolation",
@@ -54,6 +58,7 @@ _EXPORTS = {
     "TabularRCSL": "rcsl", "fit_tabular_rcsl": "rcsl", "fit_behaviour_cloning": "rcsl",
     "stitching_mdp": "stitching", "stitching_dataset": "stitching",
     "point_maze": "pointmaze", "point_maze_dataset": "pointmaze", "mbrcsl": "pointmaze",
+    "fit_dqn": "dqn", "dqn_greedy_actions": "dqn", "dqn_widths": "dqn",
     "fit_q_iteration": "learners", "fit_rcsl_mlp": "learners", "shortfall_summary": "learners",
 }
 

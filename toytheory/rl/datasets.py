@@ -189,7 +189,7 @@ def linearq_dataset(u: int, n_optimal: int | None = None) -> TrajectoryDataset:
     TrajectoryDataset
         ``n_optimal + H`` trajectories of length ``H = |S|``.
     """
-    from .linearq import linearq, linearq_optimal_actions
+    from .linearq_mdp import linearq, linearq_optimal_actions
 
     mdp = linearq(u)
     opt = linearq_optimal_actions(u)

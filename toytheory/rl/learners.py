@@ -38,7 +38,7 @@ import numpy as np
 from .._validation import check_int, check_real
 from .datasets import TrajectoryDataset, linearq_dataset
 from .exact import exact_return
-from .linearq import linearq
+from .linearq_mdp import linearq
 
 __all__ = ["LearnerRun", "fit_q_iteration", "fit_rcsl_mlp", "paper_widths",
            "shortfall_summary"]

@@ -27,7 +27,7 @@ def _figure(size):
 def linearq_breakpoints_figure(u: int = 4):
     """``Q*(., a)`` and ``r(., a)`` of Linearq(u), with the breakpoints of a sparsest fit of r."""
     from .interpolation import breakpoint_lower_bound, sparsest_interpolant
-    from .linearq import linearq_q_star, linearq_rewards
+    from .linearq_mdp import linearq_q_star, linearq_rewards
 
     q, r = linearq_q_star(u), linearq_rewards(u)
     n = q.shape[0]

@@ -29,7 +29,7 @@ from fractions import Fraction
 from .._validation import check_int
 from .exact import as_fraction, exact_trajectory
 from .interpolation import interpolating_network, interpolation_width
-from .linearq import linearq, linearq_rewards
+from .linearq_mdp import linearq, linearq_rewards
 from .piecewise import TwoLayerReLU, relu
 
 __all__ = ["BellmanWidth", "bellman_completeness_width", "linearq_reward_networks",

@@ -62,6 +62,8 @@ def audit_figure(seed: int = 0, n: int = 100, epsilon: float = 1.0, size: int = 
 @claim(
     "adaptive.privacy.laplace_mechanism_is_epsilon_dp",
     paper=PAPER,
+    kind="background",
+    source=('Dwork, McSherry, Nissim and Smith (2006), Calibrating noise to sensitivity in private data analysis (TCC); Dwork and Roth (2014), The Algorithmic Foundations of Differential Privacy, Theorem 3.6: the Laplace mechanism with scale Delta f / eps is eps-DP'),
     statement=("The Laplace mechanism answering a statistical query with noise Lap(1/(n eps)) "
                "is eps-differentially private, and no better: on neighbouring datasets the "
                "binned outputs satisfy sum max(0, p_a - e^eps p_b) = 0, and a histogram audit "

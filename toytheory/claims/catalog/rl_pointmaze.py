@@ -37,6 +37,9 @@ def paths_figure(seed: int = 0, n_data: int = 1000, n_rollouts: int = 1000):
 @claim(
     "rl.pointmaze.mbrcsl_stitches",
     paper=PAPER,
+    kind="paper",
+    source=('Abstract: Furthermore, in order to learn from sub-optimal datasets, we propose a simple framework called MBRCSL, granting RCSL methods the ability of dynamic programming to stitch together segments from distinct trajectories. MBRCSL leverages learned dynamics models and forward sampling to accomplish trajectory stitching while avoiding the need for Bellman completeness that plagues all dynamic programming algorithms. Section 5 (Point Maze; REFERENCE.md section 5).'),
+    reading=("Read on a grid Point Maze with the paper's data layout: MBRCSL reaches the optimal return with probability above 1/2 over seeds, RCSL and behaviour cloning on the data with probability below 1/2, each by an exact Clopper-Pearson interval at level 1e-6."),
     statement=("On the Point Maze data (start (1,2); half the trajectories stop at (2,2), half "
                "detour (1,1) -> (2,1) -> (2,4)), MBRCSL (learned dynamics, learned behaviour "
                "policy, model rollouts above the data's best return, RCSL on them) reaches the "
@@ -69,15 +72,22 @@ def mbrcsl_stitches(ctx, seeds, n_data, n_rollouts):
         "BC (stochastic)": sum(r.bc == r.optimal for r in results),
         "BC (most frequent action)": sum(r.bc_greedy == r.optimal for r in results),
     }
+    decide = _decisive_n(LEVEL)
     lo, hi = stats.exact_binomial_interval(counts["MBRCSL"], seeds, LEVEL)
-    ev.at_least("MBRCSL: probability of reaching the optimum, lower end of the exact interval",
-                lo, 0.5, role="statement", headline=True,
+    ev.interval("MBRCSL: probability of reaching the optimum", counts["MBRCSL"] / seeds,
+                (lo, hi), 0.5, side=">=", level=LEVEL, headline=True,
+                detectable=f"with {seeds} seeds, all-or-nothing outcomes decide at level "
+                           f"{LEVEL:g} ({decide} seeds suffice)",
+                decide_n=decide if lo < 0.5 <= hi else None,
                 note=f"{counts['MBRCSL']}/{seeds} seeds; Clopper-Pearson at level {LEVEL:g}")
     for name in ("RCSL", "BC (stochastic)", "BC (most frequent action)"):
         lo, hi = stats.exact_binomial_interval(counts[name], seeds, LEVEL)
-        ev.at_most(f"{name}: probability of reaching the optimum, upper end of the exact "
-                   "interval", hi, 0.5, role="statement",
-                   note=f"{counts[name]}/{seeds} seeds; Clopper-Pearson at level {LEVEL:g}")
+        ev.interval(f"{name}: probability of reaching the optimum", counts[name] / seeds,
+                    (lo, hi), 0.5, side="<=", level=LEVEL,
+                    detectable=f"with {seeds} seeds, all-or-nothing outcomes decide at level "
+                               f"{LEVEL:g} ({decide} seeds suffice)",
+                    decide_n=decide if lo <= 0.5 < hi else None,
+                    note=f"{counts[name]}/{seeds} seeds; Clopper-Pearson at level {LEVEL:g}")
     ev.record("mean exact return: MBRCSL / RCSL / BC (stochastic)",
               " / ".join(f"{np.mean([float(getattr(r, k)) for r in results]):.3f}"
                          for k in ("mbrcsl", "rcsl", "bc")))
@@ -93,3 +103,11 @@ def mbrcsl_stitches(ctx, seeds, n_data, n_rollouts):
             "return and fits tabular RCSL on them (most frequent action, conditioned on the "
             "best kept return). Every return is evaluated exactly in the true maze.")
     return ev
+
+
+def _decisive_n(level: float) -> int:
+    """The fewest seeds for which 0/n (or n/n) puts the exact interval on one side of 1/2."""
+    n = 1
+    while stats.exact_binomial_interval(0, n, level)[1] >= 0.5:
+        n += 1
+    return n
