@@ -65,6 +65,9 @@ def test_a_verbatim_quotation_is_recognised_and_a_paraphrase_is_not():
     assert not quotes_abstract('Abstract: "RCSL is always better than every DP method"',
                                ABSTRACT)
     assert not quotes_abstract(f'"{words[5]} {words[6]}"', ABSTRACT)  # too short
+    sentence = ABSTRACT.split(". ")[1]
+    assert quotes_abstract(f"Abstract: {sentence}.", ABSTRACT)  # unquoted, labelled
+    assert not quotes_abstract("Abstract: " + sentence[::-1], ABSTRACT)
 
 
 def _made(**kwargs):

@@ -44,7 +44,9 @@ def quotes_abstract(source: str, abstract: str, min_chars: int = MIN_QUOTE) -> b
     there are none, the whole of it), each split at ellipses (``...``, ``…``).
     """
     text = source.replace("\u2026", "...")
-    pieces = re.findall(r"[\"\u201c]([^\"\u201d]+)[\"\u201d]", text) or [text]
+    pieces = re.findall(r"[\"\u201c]([^\"\u201d]+)[\"\u201d]", text)
+    unlabelled = re.sub(r"^\s*[A-Z][\w .,()-]{0,40}:\s+", "", text)
+    pieces += [unlabelled] + re.split(r"(?<=[.;!?])\s+", unlabelled)
     target = _normalise(abstract)
     for piece in pieces:
         for part in piece.split("..."):
