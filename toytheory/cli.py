@@ -165,7 +165,7 @@ def cmd_verify(args) -> int:
 
 
 def cmd_figures(args) -> int:
-    from .figures import render_figures
+    from .claims.figures import render_figures
 
     try:
         written = render_figures(args.out, seed=args.seed, patterns=args.patterns)
