@@ -409,3 +409,102 @@ def test_wilson_interval_coverage_is_within_a_binomial_band_around_the_level(rng
     draws = rng.binomial(n, p, size=4000)
     count = int(miss[draws].sum())
     assert not audit_rate(count, draws.size, exact_miss, AUDIT).reject
+
+
+# ----------------------------------------------------------------------------- means and tails
+
+def _rare(rng):
+    """200 Bernoulli(0.002) draws: a bounded, heavily skewed law with mean 0.002."""
+    return (rng.random(200) < 0.002).astype(float)
+
+
+def test_audit_catches_the_t_test_on_rare_event_data(test_seed):
+    """Planted misuse: Student's t on rare-event data with a true mean. The sample is all
+    zeros with probability 0.998^200 = 0.67, and mean_test then rejects, so its rejection
+    rate at level 0.05 is at least 0.67; the one-sided audit of 1000 repetitions against
+    0.05 misses a rate >= 0.6 with probability < 1e-300 (asserted below)."""
+    assert _miss_audit(REPS, ALPHA, (0.6, 0.67), "greater") < 1e-12
+    count, audit = _audit(lambda r: stats.mean_test(_rare(r), 0.002, ALPHA), test_seed,
+                          alternative="greater")
+    assert audit.reject, count
+
+
+@pytest.mark.parametrize("method", ["bernstein", "hoeffding"])
+def test_bounded_mean_test_holds_its_level_on_rare_event_data(test_seed, method):
+    # valid for every law on [0, 1]: audited for too many rejections at 0.05
+    count, audit = _audit(lambda r: stats.bounded_mean_test(_rare(r), 0.002, 0.0, 1.0, ALPHA,
+                                                            method=method),
+                          test_seed, alternative="greater")
+    assert not audit.reject, count
+
+
+@pytest.mark.parametrize("method", ["bernstein", "hoeffding"])
+def test_bounded_mean_interval_covers_on_a_skewed_law(rng, method):
+    # Beta(0.1, 5): mean 0.1 / 5.1, most mass near 0, rare values near 1
+    true_mean = 0.1 / 5.1
+    misses = 0
+    for _ in range(REPS):
+        lo, hi = stats.bounded_mean_interval(rng.beta(0.1, 5.0, 50), 0.0, 1.0, ALPHA,
+                                             method=method)
+        misses += not (lo <= true_mean <= hi)
+    assert not audit_rate(misses, REPS, ALPHA, AUDIT, alternative="greater").reject, misses
+
+
+@pytest.mark.parametrize("method", ["bernstein", "hoeffding"])
+def test_bounded_mean_test_detects_a_planted_shift(rng, method):
+    """Planted: Uniform[0, 1] (mean 0.5) tested against 0.6, n = 5000, at 1e-6.
+
+    Power: the half-width is at most sqrt(2 (1/4) ln(4e6) / n) + 7 ln(4e6) / (3(n-1))
+    = 0.046 for Bernstein (any sample variance <= 1/4) and sqrt(ln(2e6) / (2n)) = 0.038
+    for Hoeffding, so the test misses only if the sample mean strays 0.054 or more from
+    0.5: probability <= exp(-2n 0.054^2) = 2.5e-13 (Hoeffding), asserted below.
+    """
+    n = 5000
+    log4 = np.log(4 / AUDIT)
+    worst = np.sqrt(2 * 0.25 * log4 / n) + 7 * log4 / (3 * (n - 1))
+    assert np.exp(-2 * n * (0.1 - worst) ** 2) < 1e-12
+    res = stats.bounded_mean_test(rng.random(n), 0.6, 0.0, 1.0, AUDIT, method=method)
+    assert res.reject and res.pvalue <= AUDIT
+
+
+@pytest.mark.parametrize("method", ["bernstein", "hoeffding"])
+def test_bounded_mean_pvalue_is_where_the_interval_reaches_the_mean(rng, method):
+    # the p-value inverts the interval: at a level just below p the interval still holds
+    # the null mean, just above it no longer does
+    x = rng.beta(2.0, 5.0, 400)      # mean 2/7 = 0.286, sd 0.16: sample mean within 0.05
+    checked = 0
+    for mean in (0.4, 0.45, 0.5):
+        p = stats.bounded_mean_test(x, mean, 0.0, 1.0, 0.5, method=method).pvalue
+        if not 1e-12 < p < 0.5:
+            continue
+        checked += 1
+        lo, hi = stats.bounded_mean_interval(x, 0.0, 1.0, p * (1 - 1e-6), method=method)
+        assert lo <= mean <= hi
+        lo, hi = stats.bounded_mean_interval(x, 0.0, 1.0, p * (1 + 1e-6), method=method)
+        assert not lo <= mean <= hi
+    assert checked >= 1
+
+
+def test_bounded_mean_interval_hoeffding_width_matches_its_formula():
+    x = np.linspace(2.0, 4.0, 101)          # mean 3, on [2, 4]
+    lo, hi = stats.bounded_mean_interval(x, 2.0, 4.0, 0.01, method="hoeffding")
+    half = 2.0 * np.sqrt(np.log(2 / 0.01) / (2 * 101))
+    assert (lo, hi) == pytest.approx((3.0 - half, 3.0 + half), rel=1e-12)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(samples=[0.1, 1.5], low=0.0, high=1.0), r"samples: must lie in \[low, high\]"),
+    (dict(samples=[0.1, 0.2], low=1.0, high=1.0), "high: must be > low"),
+    (dict(samples=[0.1], low=0.0, high=1.0), "samples: must contain at least 2 values"),
+    (dict(samples=[0.1, 0.2], low=0.0, high=1.0, method="t"), "method: must be one of"),
+])
+def test_bounded_mean_bad_input_names_the_argument(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        stats.bounded_mean_interval(level=0.05, **kwargs)
+
+
+def test_mean_test_reports_the_largest_terms_share(rng):
+    x = rng.standard_normal(100)
+    x[0] = 1e3
+    share = stats.mean_test(x, 0.0, ALPHA).details["max_share"]
+    assert 0.98 < share <= 1.0   # (1000 - 10)^2 against about 99 * 10^2 + 99
