@@ -140,6 +140,10 @@ def pytest_configure(config):
         opt.hypothesis_profile = name
         if explicit is None and seed != 0:
             opt.hypothesis_seed = str(seed)
+    elif seed != 0:  # hypothesis's pytest plugin is off (-p no:hypothesispytest)
+        from hypothesis import core
+
+        core.global_force_seed = seed
 
 
 def _cuda_available() -> bool:

@@ -9,12 +9,16 @@ claims
     The claim registry, the runner and the report (``toytheory verify``).
 stats
     Calibrated statistical tests on counts and samples.
+calibration
+    Auditing a test's rejection rate under the null and its power.
 gaussian_distances
     Closed-form KL divergence and 2-Wasserstein distance between Gaussians.
 testing
     Hypothesis strategies and settings profiles for property suites.
 diffusion, gauge, rl, sampling, adaptive
     The exact oracles of the five core areas.
+figures
+    The figure registry (areas register figures; the claims side renders them).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ __version__ = "0.1.0"
 _SUBMODULES = frozenset(
     {
         "adaptive",
+        "calibration",
         "claims",
         "diffusion",
         "figures",

@@ -251,7 +251,7 @@ def _verify_seeds(args, seeds, run) -> int:
 
 
 def cmd_figures(args) -> int:
-    from .figures import render_figures
+    from .claims.figures import render_figures
 
     try:
         written = render_figures(args.out, seed=args.seed, patterns=args.patterns)

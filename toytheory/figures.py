@@ -12,15 +12,21 @@ A figure function takes a seed and returns a :class:`matplotlib.figure.Figure`
         return fig
 
 Claims attach the same figures to their evidence; ``toytheory figures``
-renders them all to a folder. Figure modules are imported by the claim
-catalog, so :func:`toytheory.claims.load_catalog` makes every figure known.
+renders them all to a folder (:func:`toytheory.claims.figures.render_figures`).
+
+This module is a plain registry below the areas: it imports nothing from
+toytheory (areas register their figures here without depending on the claims
+ledger), and the ledger's side reads :data:`FIGURES`. Figure modules are
+imported by the claim catalog, so :func:`toytheory.claims.load_catalog` makes
+every figure known.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable
+
+__all__ = ["FigureSpec", "FIGURES", "register_figure"]
 
 
 @dataclass(frozen=True)
@@ -47,32 +53,3 @@ def register_figure(name: str, *, caption: str):
         return fn
 
     return decorate
-
-
-def render_figures(out_dir, *, seed: int = 0, patterns: list[str] | None = None,
-                   formats=("png",)) -> list[Path]:
-    """Render every registered figure (matching ``patterns``) into ``out_dir``.
-
-    A pattern is a glob on the figure's name when it has ``*``, ``?`` or ``[``, otherwise a
-    substring, as for claims. A pattern that matches no figure is refused, with the closest
-    names.
-    """
-    from .claims.registry import closest_names, id_matches, load_catalog
-    from .claims.report import check_writable
-
-    load_catalog()
-    for p in patterns or []:
-        if not any(id_matches(name, p) for name in FIGURES):
-            near = closest_names(list(FIGURES), p)
-            raise ValueError(f"-k {p}: no figure matches; closest names: {', '.join(near)}")
-    out = check_writable(out_dir)
-    written = []
-    for spec in sorted(FIGURES.values(), key=lambda s: s.name):
-        if patterns and not any(id_matches(spec.name, p) for p in patterns):
-            continue
-        fig = spec.make(seed)
-        for fmt in formats:
-            path = out / f"{spec.name}.{fmt}"
-            fig.savefig(path, format=fmt, dpi=120, bbox_inches="tight")
-            written.append(path)
-    return written

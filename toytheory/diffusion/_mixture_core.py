@@ -50,6 +50,7 @@ from __future__ import annotations
 import math
 
 LOG_2PI = math.log(2 * math.pi)
+PREDICTIONS = ("x0", "eps", "v", "score")  # what a denoiser may predict (laws, torch_laws)
 _SMALL_D = 4   # up to this dimension the precision path contracts one coordinate at a time
 
 

@@ -33,7 +33,7 @@ from . import _mixture_core as core
 
 __all__ = ["GaussianMixture", "Gaussian", "DeltaMixture", "PREDICTIONS"]
 
-PREDICTIONS = ("x0", "eps", "v", "score")
+PREDICTIONS = core.PREDICTIONS  # defined below both laws and torch_laws: no import cycle
 _CHUNK_ELEMENTS = 2**18  # n * K * d per chunk (2 MB of float64: stays in cache)
 
 

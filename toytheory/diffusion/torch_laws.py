@@ -13,7 +13,7 @@ import numpy as np
 
 from .._validation import all_finite_torch
 from . import _mixture_core as core
-from .laws import PREDICTIONS
+from ._mixture_core import PREDICTIONS
 
 __all__ = ["TorchMixture"]
 
