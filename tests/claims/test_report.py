@@ -30,7 +30,7 @@ class _Collector(HTMLParser):
             self.anchors.append(attrs["href"])
         if "id" in attrs:
             self.ids.add(attrs["id"])
-        if tag not in ("img", "meta", "br", "hr", "link", "input"):
+        if tag not in ("img", "meta", "br", "hr", "link", "input", "wbr"):
             self.stack.append(tag)
 
     def handle_endtag(self, tag):
