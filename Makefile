@@ -2,6 +2,7 @@
 #   make verify   set up .venv, run the quick tier of every claim, write report/
 #   make test     set up .venv with the test extras, run the whole pytest suite
 #   make reseed   the quick tier under 20 run seeds (SEEDS=0..19): report/reseed/stability.md
+#   make typical-times  record each quick-tier claim's time (limits are 10x it)
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -14,7 +15,7 @@ JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 # its sampling module is loaded on its own by the tests.
 KDIFFUSION := k-diffusion==0.1.1.post1
 
-.PHONY: verify test reseed clean
+.PHONY: verify test reseed typical-times clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +40,10 @@ SEEDS ?= 0..19
 reseed: $(VENV)/.verify-installed
 	$(BIN)/toytheory verify --tier quick --seeds $(SEEDS) --jobs $(JOBS) --out report/reseed
 	@echo "stability table written to report/reseed/stability.md (also stability.json)"
+
+# Record each quick-tier claim's typical time (its limit is 10x it): on an idle machine.
+typical-times: $(VENV)/.verify-installed
+	OMP_NUM_THREADS=1 $(BIN)/toytheory verify --tier quick --record-times --out report/timing
 
 # One BLAS/OpenMP thread per pytest worker: the workers already use every core, and
 # nested BLAS threads make the many small matrix products of the suite far slower.

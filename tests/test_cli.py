@@ -283,8 +283,7 @@ def test_progress_in_a_log_is_one_line_per_claim(tmp_path):
         line for line in proc.stderr.strip().splitlines() if line.startswith("[1/1] holds")]
 
 
-QUICK_SUBSET = ["foundation.gaussian.w2_closed_form", "diffusion.solvers.order.ddim",
-                "sampling.wls.repetitions_advantage"]
+QUICK_SUBSET = ["foundation.gaussian.w2_closed_form", "diffusion.solvers.order.ddim"]
 
 
 def test_quick_subset_passes_with_both_cores_busy(tmp_path):

@@ -77,7 +77,13 @@ def build_parser() -> argparse.ArgumentParser:
                                "$TOYTHEORY_TIME_LIMIT, else 10x)")
     p_verify.add_argument("--out", default="report", metavar="DIR",
                           help="report folder (default ./report)")
-    p_verify.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p_verify.add_argument("--record-times", action="store_true",
+                          help="write each claim's time into toytheory/claims/"
+                               "typical_seconds.json (the limits are multiples of these "
+                               "times): run serially on an idle machine")
+    p_verify.add_argument("--no-progress", action="store_true",
+                          help="no progress (on a terminal a bar; in a log one line per "
+                               "finished claim)")
 
     p_fig = sub.add_parser("figures", help="render every registered figure",
                            description="Render every registered figure to a folder as PNG.")
@@ -183,6 +189,8 @@ def cmd_verify(args) -> int:
                                       or args.dask.startswith("tls://")):
         raise UsageError(f"--dask: must be 'local' or tcp://HOST:PORT (got {args.dask!r})")
     seeds = _parse_seeds(args.seeds) if args.seeds is not None else None
+    if seeds is not None and args.record_times:
+        raise UsageError("--record-times: measure under one seed, not with --seeds")
     try:
         time_limit_setting(args.time_limit)
     except ValueError as exc:
@@ -218,9 +226,16 @@ def cmd_verify(args) -> int:
         return _verify_seeds(args, seeds, run)
     results = run(args.seed)
     paths = write_report(results, args.out)
+    if args.record_times:
+        from .claims.runner import TYPICAL_SECONDS_FILE, record_typical_seconds
+
+        written = record_typical_seconds(results["claims"], args.tier)
+        print(f"typical times of {len(written)} claims written to {TYPICAL_SECONDS_FILE}")
     width = max(len(c["id"]) for c in results["claims"])
     for c in results["claims"]:
         print(f"{c['verdict']:12s} {c['id']:{width}s} {c['seconds']:7.2f}s  {c['message']}")
+        if c.get("hint"):
+            print(f"{'':12s} hint: {c['hint']}")
     summary = ", ".join(f"{v} {k}" for k, v in results["summary"].items())
     print(f"{len(results['claims'])} claims: {summary}; {results['seconds']:.1f} s")
     print(f"report: {paths['html']} (also {paths['md'].name}, {paths['json'].name})")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from toytheory.claims import execute_claim, run_claims, select
@@ -223,3 +225,23 @@ def test_unreachable_dask_scheduler_fails_within_5_s_and_says_it_is_waiting(caps
     assert _time.perf_counter() - start < 5.0
     assert "waiting up to 4 s for the Dask scheduler at tcp://127.0.0.1:9" in (
         capsys.readouterr().err)
+
+
+def test_recorded_typical_times_are_rounded_up_and_errors_keep_their_entry(tmp_path,
+                                                                          monkeypatch):
+    from toytheory.claims.runner import record_typical_seconds
+
+    path = tmp_path / "typical.json"
+    path.write_text(json.dumps({"_about": "kept", "quick": {"a.b.crash": 3.0, "a.b.old": 1.0},
+                                "full": {}}))
+    records = [{"id": "a.b.fast", "verdict": "holds", "seconds": 0.0123},
+               {"id": "a.b.slow", "verdict": "refuted", "seconds": 12.31},
+               {"id": "a.b.crash", "verdict": "error", "seconds": 90.0}]
+    written = record_typical_seconds(records, "quick", path)
+    assert written == {"a.b.fast": 0.1, "a.b.slow": 13.0}
+    data = json.loads(path.read_text())
+    assert data["_about"] == "kept"
+    assert data["quick"] == {"a.b.crash": 3.0, "a.b.fast": 0.1, "a.b.old": 1.0,
+                             "a.b.slow": 13.0}
+    with pytest.raises(ValueError, match="tier: must be"):
+        record_typical_seconds(records, "medium", path)

@@ -406,14 +406,13 @@ def render_markdown(results: dict) -> str:
         "A paper's verdict counts only its `paper` claims; derived, library and background "
         "claims are listed beside it.",
         "",
-        "| paper | verdict | paper claims | derived | library | background | note |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        "| paper | verdict | paper claims | other claims | note |",
+        "| --- | --- | --- | --- | --- |",
     ]
     for row in _papers(results):
         title = row["title"] if row.get("seed", True) else f"{row['title']} (reference)"
         lines.append(f"| {_md_escape(title)} | **{row['verdict']}** | "
-                     f"{_paper_counts(row)} | {row.get('derived', 0)} | "
-                     f"{row.get('library', 0)} | {row.get('background', 0)} | "
+                     f"{_paper_counts(row)} | {_others(row)} | "
                      f"{_md_escape(_paper_note(row))} |")
     lines += [
         "",
@@ -475,13 +474,13 @@ def render_markdown(results: dict) -> str:
 _CSS = """
 *{box-sizing:border-box}
 body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;max-width:1100px;margin:2em auto;
-padding:0 1em;color:#222;line-height:1.45;overflow-wrap:anywhere}
+padding:0 1em;color:#222;line-height:1.45;overflow-wrap:break-word}
 .table{max-width:100%;overflow-x:auto;margin:.6em 0}
-table{border-collapse:collapse;font-size:.92em;width:100%}
+table{border-collapse:collapse;font-size:.92em}
 th,td{border:1px solid #ccc;padding:.25em .5em;text-align:left;vertical-align:top;
-overflow-wrap:anywhere;word-break:break-word}
+overflow-wrap:break-word}
 th{background:#f3f3f3}
-h1,h2,h3{overflow-wrap:anywhere}
+td.nowrap,th.nowrap{white-space:nowrap}
 .v-holds{color:#0a6b2c;font-weight:600}.v-refuted{color:#8a4b00;font-weight:600}
 .v-inconclusive{color:#5a5a00;font-weight:600}
 .v-fails{color:#b00020;font-weight:700}.v-error{color:#6a00a8;font-weight:700}
@@ -491,9 +490,20 @@ blockquote{margin:.4em 0;padding:.2em .8em;border-left:4px solid #ccd;color:#333
 .referee{background:#fbf8ef;border:1px solid #e6dcb8;padding:.4em .8em}
 pre{background:#f7f7f7;padding:.6em;overflow-x:auto;font-size:.85em;white-space:pre-wrap}
 img{max-width:100%;height:auto;border:1px solid #eee}
-code{font-size:.92em;overflow-wrap:anywhere;word-break:break-all}
+code{font-size:.92em}
 figure{margin:.6em 0}
 """
+
+
+def _breakable(text: str) -> str:
+    """Escape ``text`` for HTML and let it break after dots and underscores (long ids)."""
+    return re.sub(r"([._/])", r"\1<wbr>", html.escape(text))
+
+
+def _others(row: dict) -> str:
+    parts = [f"{row.get(k, 0)} {k}" for k in ("derived", "library", "background")
+             if row.get(k, 0)]
+    return ", ".join(parts) if parts else "none"
 
 
 def _table(head: list[str], rows: list[str]) -> str:
@@ -523,26 +533,25 @@ def render_html(results: dict, embedded: dict[str, bytes] | None = None) -> str:
         title = e(row["title"]) + ("" if row.get("seed", True) else " <i>(reference)</i>")
         v = row["verdict"]
         rows.append(f"<tr><td>{title}</td><td class=\"v-{_slug(v)}\">{e(v)}</td>"
-                    f"<td>{e(_paper_counts(row))}</td><td>{row.get('derived', 0)}</td>"
-                    f"<td>{row.get('library', 0)}</td><td>{row.get('background', 0)}</td>"
+                    f"<td>{e(_paper_counts(row))}</td><td>{e(_others(row))}</td>"
                     f"<td>{e(_paper_note(row))}</td></tr>")
-    out.append(_table(["paper", "verdict", "paper claims", "derived", "library", "background",
-                       "note"], rows))
+    out.append(_table(["paper", "verdict", "paper claims", "other claims", "note"], rows))
     out.append("<h2 id=\"summary\">Summary</h2>")
     rows = []
     for c in _by_verdict(results["claims"]):
         anchor = "claim-" + _slug(c["id"])
-        rows.append(f"<tr><td><a href=\"#{anchor}\"><code>{e(c['id'])}</code></a></td>"
-                    f"<td>{e(c.get('kind', 'unset'))}</td><td>{e(c['paper'])}</td>"
+        rows.append(f"<tr><td><a href=\"#{anchor}\"><code>{_breakable(c['id'])}</code></a></td>"
+                    f"<td>{e(c.get('kind', 'unset'))}</td><td>{_breakable(c['paper'])}</td>"
                     f"<td class=\"v-{e(c['verdict'])}\">{e(c['verdict'])}</td>"
-                    f"<td>{e(_headline(c))}</td><td>{c['seconds']:.2f}</td></tr>")
+                    f"<td>{e(_headline(c))}</td><td class=\"nowrap\">{c['seconds']:.2f}</td>"
+                    "</tr>")
     out.append(_table(["claim", "kind", "paper", "verdict", "headline number", "time (s)"],
                       rows))
     for paper, claims in _by_paper(results["claims"]).items():
         out.append(f"<h2>{e(paper)}</h2>")
         for c in claims:
             anchor = "claim-" + _slug(c["id"])
-            out.append(f"<h3 id=\"{anchor}\"><code>{e(c['id'])}</code>: "
+            out.append(f"<h3 id=\"{anchor}\"><code>{_breakable(c['id'])}</code>: "
                        f"<span class=\"v-{e(c['verdict'])}\">{e(c['verdict'])}</span> "
                        f"<small>({e(c.get('kind', 'unset'))})</small></h3>")
             out.append(f"<blockquote>{e(c['statement'])}</blockquote>")

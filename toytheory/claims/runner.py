@@ -122,6 +122,44 @@ def typical_seconds(claim_id: str, tier: str) -> float | None:
     return None if value is None else float(value)
 
 
+def _round_up(seconds: float) -> float:
+    """Round up to two significant digits, at least 0.1 s."""
+    x = max(float(seconds), 0.1)
+    step = 10.0 ** (math.floor(math.log10(x)) - 1)
+    return round(math.ceil(x / step - 1e-9) * step, 6)
+
+
+def record_typical_seconds(records: list[dict], tier: str,
+                           path: str | os.PathLike | None = None) -> dict:
+    """Write the measured times of ``records`` into the typical-times file, for ``tier``.
+
+    Claims that ended in ``error`` (a crash, a time limit) keep their old
+    entry; the others get their time, rounded up to two significant digits.
+    Measure on an idle machine, serially (``--jobs 1``): the limits are
+    multiples of these times.
+
+    Returns
+    -------
+    dict
+        The ids written, with their times.
+    """
+    if tier not in ("quick", "full"):
+        raise ValueError(f"tier: must be 'quick' or 'full' (got {tier!r})")
+    target = Path(path) if path is not None else TYPICAL_SECONDS_FILE
+    try:
+        data = json.loads(target.read_text())
+    except (OSError, ValueError):
+        data = {}
+    table = dict(data.get(tier, {}))
+    written = {r["id"]: _round_up(r["seconds"]) for r in records if r["verdict"] != "error"}
+    table.update(written)
+    data[tier] = dict(sorted(table.items()))
+    data.setdefault("quick" if tier == "full" else "full", {})
+    target.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n")
+    _typical_table.cache_clear()
+    return written
+
+
 def parse_time_limit(spec, name: str = "--time-limit"):
     """Read a time-limit setting.
 
