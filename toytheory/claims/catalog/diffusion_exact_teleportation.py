@@ -383,9 +383,9 @@ def fid_noise(ctx, split, reps):
              "in the paper, detects at level 1e-6 with power 1/2: tau = z(1e-6) sqrt(2) s, s "
              "the seed-to-seed standard deviation of an exact sampler's FID at 50,000 samples "
              "(simulated). Held at every grid level in the claimed range (3, 4, 5 of 18 = "
-             "16.7-27.8%) by the interval of Delta / tau. The paper uses learned scores; the "
-             "toy uses the exact score, so only the Gaussian jump costs anything here: the toy "
-             "tests the jump, not the network's errors."),
+             "16.7-27.8%; the range's strongest reading) by the interval of Delta / tau. The "
+             "paper uses learned scores; the toy uses the exact score, so only the Gaussian "
+             "jump costs anything here: the toy tests the jump, not the network's errors."),
     witnesses=("exact", "simulated"),
     quick={"n_pairs": 16_000, "batches": 40, "sub": 1, "null_reps": 60, "n_ks": 2000,
            "n_law": 20_000, "extra_level": False},
@@ -477,8 +477,8 @@ def teleportation_64d(ctx, n_pairs, batches, sub, null_reps, n_ks, n_law,
                     f"of the steps", deltas[k] / tau, ratio_iv, 1.0, side="<=", level=LEVEL,
                     headline=(k == max(ks)),
                     decide_n=decide if ratio_iv[0] <= 1.0 <= ratio_iv[1] else None,
-                    detectable=f"Delta above {hi / lo * tau_hi if lo > 0 else tau_hi:.3g} "
-                               "(interval's upper end of tau, widened by Delta's interval)",
+                    detectable=f"a cost Delta above {tau_hi + (hi - lo) / 2:.3g} (tau's upper "
+                               "end plus the half-width of Delta's interval) is refuted",
                     note=f"Delta = {deltas[k]:.3g} [{lo:.3g}, {hi:.3g}] (batch means of "
                          f"{batches} control-variate estimates, level {LEVEL / 2:g}); "
                          f"tau = {tau:.3g} [{tau_lo:.3g}, {tau_hi:.3g}] (level {LEVEL / 2:g})")
