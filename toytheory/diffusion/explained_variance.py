@@ -43,6 +43,7 @@ from .._validation import as_float_array, check_int, check_real
 from .laws import GaussianMixture
 
 __all__ = ["ExplainedVariance", "gaussian_score", "gaussian_score_fraction",
+           "fraction_lower_bound",
            "explained_variance_curve", "mixture_expectation", "score_errors"]
 
 
@@ -235,3 +236,30 @@ def explained_variance_curve(law, sigmas, *, method: str = "auto", n: int = 100_
     gen = as_generator(rng)
     return [gaussian_score_fraction(law, 1.0, float(v), method=method, n=n, order=order,
                                     rng=gen) for v in sig]
+
+
+def fraction_lower_bound(law, alpha: float, sigma: float) -> float:
+    r"""The smallest explained fraction any law with this covariance can have.
+
+    .. math:: \mathrm{EV}(\sigma) \ge \frac{\sigma^2}{\alpha^2\lambda_{max} + \sigma^2}
+
+    since :math:`E\|s\|^2 \le d/\sigma^2` (the Fisher information of
+    :math:`\alpha x_0 + \sigma\varepsilon` is at most that of the noise, :math:`I/\sigma^2`)
+    and :math:`\operatorname{tr}(\alpha^2\Sigma + \sigma^2 I)^{-1} \ge
+    d/(\alpha^2\lambda_{max} + \sigma^2)`. At :math:`\sigma/\alpha` equal to the data's
+    largest standard deviation it is 1/2.
+
+    Parameters
+    ----------
+    law : GaussianMixture
+    alpha : float
+        > 0.
+    sigma : float
+        > 0.
+    """
+    if not isinstance(law, GaussianMixture):
+        raise ValueError(f"law: must be a GaussianMixture (got {type(law).__name__})")
+    a = check_real("alpha", alpha, low=0.0, low_open=True)
+    s = check_real("sigma", sigma, low=0.0, low_open=True)
+    top = float(np.linalg.eigvalsh(law.covariance()).max())
+    return s * s / (a * a * top + s * s)

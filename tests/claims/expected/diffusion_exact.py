@@ -8,9 +8,11 @@ EXPECTED = {
     "diffusion.exact.torch_simulators_match_exact_marginals": "holds",
     "diffusion.exact.gaussian_score_dominates_at_high_noise": "holds",
     "diffusion.exact.teleportation_skip_fraction": "holds",
-    # on a 64-d mixture at CIFAR-10's scale (top std 15) skipping more than ~17% of the
-    # 18-step grid is detectable from 50,000 samples: the 15-30% claim does not hold there
-    "diffusion.exact.teleportation_skip_fraction_64d": "refuted",
+    # in the paper's metric (FID, identity features) the cost of skipping up to 27.8% stays
+    # below what one 50,000-sample FID comparison detects (issue 13)
+    "diffusion.exact.teleportation_skip_fraction_64d": "holds",
+    # derived: any test (likelihood ratio) sees the skip from 22.2% on at 50,000 samples
+    "diffusion.exact.teleportation_kl_detectability_64d": "holds",
     "diffusion.exact.gaussian_kl_closed_form": "holds",
     "diffusion.exact.affine_sampler_law": "holds",
 }

@@ -9,7 +9,7 @@ from toytheory import stats
 from toytheory.claims import claim
 from toytheory.diffusion import explained_variance as evar
 from toytheory.diffusion.figures_exact import explained_variance_figure
-from toytheory.diffusion.laws import Gaussian
+from toytheory.diffusion.laws import Gaussian, GaussianMixture
 from toytheory.diffusion.toys import grid_25, structured_gmm, two_mode_1d
 
 PAPER = ("The Unreasonable Effectiveness of Gaussian Score Approximation for Diffusion Models "
@@ -45,13 +45,21 @@ def crossing(ratios, fractions, level):
     return float(np.exp(np.log(ratios[i - 1]) + w * (np.log(ratios[i]) - np.log(ratios[i - 1]))))
 
 
+def near_extreme_law():
+    """1-D, 0.9995 N(0, 1e-4) + 0.0005 N(150, 1e-4): a far, light second mode, where the
+    explained fraction at sigma = top std comes within 1e-3 of the bound 1/2."""
+    return GaussianMixture.isotropic([0.9995, 0.0005], [[0.0], [150.0]], [1e-4, 1e-4])
+
+
 @claim(
     "diffusion.exact.gaussian_score_dominates_at_high_noise",
     paper=PAPER,
-    statement=("The score of the data law is dominated by its linear (Gaussian) approximation "
-               "at moderate to high noise: it explains over 99% of the score's variance at high "
-               "noise (here: sigma >= 2 x the data's largest standard deviation) and most of it "
-               "(> 50%) at moderate noise (sigma >= 1 x)."),
+    statement=("On any data law the Gaussian approximation explains at least sigma^2 / "
+               "(sigma^2 + lambda_max) of the exact score's variance (Fisher information "
+               "bound), so more than half at every sigma at or above the data's largest "
+               "standard deviation, and the bound 1/2 there is nearly attained by a law with "
+               "a far, light second mode."),
+    kind="derived",
     witnesses=("exact", "simulated"),
     quick={"ratios": 12, "order": 32, "n": 4000},
     full={"ratios": 30, "order": 64, "n": 100_000},
@@ -61,7 +69,7 @@ def gaussian_score_dominates(ctx, ratios, order, n):
     grid = np.geomspace(0.03, 10.0, ratios)
     grid = np.union1d(grid, [1.0, 2.0])
     curves = {}
-    mc_checks, stein_checks = [], []
+    mc_checks, stein_checks, statements = [], [], []
     for name, (law, method) in toy_laws().items():
         top = top_std(law)
         res = []
@@ -92,34 +100,63 @@ def gaussian_score_dominates(ctx, ratios, order, n):
         frac = np.array([v.fraction for v in res])
         err = np.array([v.stderr for v in res])
         curves[name] = (grid, frac, err)
-        lower = frac - (Z * err if method == "monte_carlo" else err)
+        half = Z * err if method == "monte_carlo" else err
         high = grid >= 2.0 - 1e-12
         moderate = grid >= 1.0 - 1e-12
-        ev.at_least(f"{name}: smallest explained fraction for sigma >= 2 x top std",
-                    float(lower[high].min()), 0.99, role="statement",
-                    headline=name.startswith("2-D"),
-                    note=f"top std {top:.3g}; " + ("lower end at 1e-6 of the Monte Carlo "
-                                                   "estimate" if method == "monte_carlo"
-                                                   else "quadrature minus its error estimate"))
-        ev.at_least(f"{name}: smallest explained fraction for sigma >= 1 x top std",
-                    float(lower[moderate].min()), 0.5, role="statement")
+        bound = np.array([evar.fraction_lower_bound(law, 1.0, float(r * top)) for r in grid])
+        i_min = int(np.argmin(frac - half - bound))
+        statements.append(dict(
+            name=f"{name}: smallest margin explained fraction - Fisher bound over sigma/top "
+                 f"std in [{grid[0]:.3g}, {grid[-1]:.3g}] (at {grid[i_min]:.3g} x)",
+            estimate=float(frac[i_min] - bound[i_min]),
+            interval=(float(frac[i_min] - half[i_min] - bound[i_min]),
+                      float(frac[i_min] + half[i_min] - bound[i_min])),
+            threshold=0.0, side=">=", headline=name.startswith("2-D"),
+            note=f"top std {top:.3g}; " + ("interval: estimate +- z(1e-6) x standard error "
+                                           "(Monte Carlo)" if method == "monte_carlo" else
+                                           "interval: quadrature +- its error estimate")))
+        moderate = grid >= 1.0 - 1e-12
+        ev.record(f"{name}: smallest explained fraction for sigma >= 1 x top std",
+                  float(frac[moderate].min()), note="the bound guarantees > 1/2 there")
+        ev.record(f"{name}: smallest explained fraction for sigma >= 2 x top std (lower end; "
+                  "99% there would be sharper than the paper, recorded only)",
+                  float((frac - half)[high].min()))
         ev.record(f"{name}: sigma / top std where the fraction reaches 99%",
                   crossing(grid, frac, 0.99))
         ev.record(f"{name}: sigma / top std where the fraction reaches 50%",
                   crossing(grid, frac, 0.5))
         ev.record(f"{name}: explained fraction at the smallest sigma ({grid[0]:.3g} x top std)",
                   float(frac[0]))
+    g = Gaussian(np.zeros(3), np.diag([4.0, 1.0, 0.25]))
+    ev.close("Gaussian data: explained fraction (must be exactly 1)",
+             evar.gaussian_score_fraction(g, 1.0, 0.7, order=8).fraction, 1.0, atol=1e-12)
     ev.test(f"Monte Carlo against quadrature, 2 laws x {grid.size} noise levels (t-tests of "
             "E[|s - s_G|^2 - R |s|^2] = 0, Bonferroni)", stats.bonferroni(mc_checks, LEVEL),
             note=f"{n} exact samples per noise level")
     ev.test(f"Stein identity E[|s - s_G|^2 - |s|^2] = -tr A in 64-d, {grid.size} noise levels "
             "(t-tests, Bonferroni)", stats.bonferroni(stein_checks, LEVEL),
             note="checks the score against samples of the law it claims to be the score of")
-    g = Gaussian(np.zeros(3), np.diag([4.0, 1.0, 0.25]))
-    ev.close("Gaussian data: explained fraction (must be exactly 1)",
-             evar.gaussian_score_fraction(g, 1.0, 0.7, order=8).fraction, 1.0, atol=1e-12)
+    extreme = near_extreme_law()
+    top_x = top_std(extreme)
+    q = evar.gaussian_score_fraction(extreme, 1.0, top_x, method="quadrature", order=8 * order)
+    statements.append(dict(
+        name="1-D far light mode (0.9995 N(0, 1e-4) + 0.0005 N(150, 1e-4)): explained "
+             "fraction at sigma = top std (the bound there is 1/2)", estimate=q.fraction,
+        interval=(q.fraction - q.stderr - 1e-9, q.fraction + q.stderr + 1e-9),
+        threshold=0.5 + 1e-3, side="<=", headline=False,
+        note=f"quadrature, {8 * order} nodes; error estimate {q.stderr:.2g}"))
+    for st in statements:  # statement numbers after every witness
+        ev.interval(st["name"], st["estimate"], st["interval"], st["threshold"],
+                    side=st["side"], level=LEVEL, headline=st["headline"], note=st["note"],
+                    detectable="the interval's half-width")
     ev.figure("explained_variance", explained_variance_figure(ctx.seed, curves),
               caption="explained fraction against sigma / largest data standard deviation")
+    ev.note("Why derived, not the paper's claim: the paper says the *learned* score is "
+            "dominated by the Gaussian approximation at moderate to high noise. For the exact "
+            "score this is a theorem at sigma >= the data's largest standard deviation (the "
+            "Fisher bound above), so a toy with exact scores cannot test the paper there; "
+            "what the toy adds is how far above the bound the toys sit, and that 1/2 is the "
+            "best uniform constant.")
     ev.note("Explained fraction 1 - E|s - s_G|^2 / E|s|^2 under p_sigma (VE, alpha = 1), s_G "
             "the score of the Gaussian with the data's mean and covariance. By Stein's identity "
             "it equals tr(Sigma + sigma^2 I)^-1 / E|s|^2 (Cramer-Rao: <= 1). At low noise the "

@@ -71,6 +71,15 @@ def torch_flow(law, schedule, x, grid, device):
     statement=("For Gaussian data the probability-flow ODE has the closed-form solution "
                "x_t = alpha_t mu + alpha_t U diag(sqrt((lambda + rho_t^2)/(lambda + rho_s^2))) "
                "U^T (x_s/alpha_s - mu), rho = sigma/alpha, under any noise schedule."),
+    kind="paper",
+    source=("Abstract: \"The simplicity of the Gaussian model makes it theoretically "
+            "attractive, and we show that it admits a closed-form solution and predicts many "
+            "qualitative aspects of sample generation dynamics.\""),
+    reading=("The closed-form solution is that of the probability-flow ODE with the exact "
+             "score of Gaussian data (the paper's Gaussian model); the toy proves it with "
+             "sympy and holds fine RK4 solves (Numba, torch) of the same ODE to it at a "
+             "relative error of 1e-8, under five schedules and for a singular covariance. "
+             "It says nothing about the 'qualitative aspects' half of the sentence."),
     witnesses=("symbolic", "exact", "simulated"),
     quick={"steps": 400, "points": 4, "torch_schedules": ("EDM",)},
     full={"steps": 2000, "points": 64,

@@ -138,6 +138,10 @@ def kl_monte_carlo_terms(m1, s1, m2, s2, n, rng):
     statement=("KL(N(m1, S1) || N(m2, S2)) = 1/2 [tr(S2^-1 S1) + (m2 - m1)^T S2^-1 (m2 - m1) "
                "- d + log det S2 - log det S1], the closed form in which toytheory states the "
                "cost of teleportation and of exact sampler laws."),
+    kind="background",
+    source=("The KL divergence between two multivariate normals: Kullback (1959), "
+            "'Information Theory and Statistics', Wiley, ch. 9; e.g. Pardo (2006), "
+            "'Statistical Inference Based on Divergence Measures', p. 45."),
     witnesses=("exact", "simulated"),
     quick={"d": 5, "n": 200_000, "condition": 1e4},
     full={"d": 16, "n": 4_000_000, "condition": 1e6},
@@ -276,6 +280,7 @@ def law_tests(out, mean, cov, rng, n_random=3):
                "affine, so the sampler is x_T, z -> M x_T + N z + c and its output law is "
                "exactly N(M m + c, M S M^T + N N^T) for x_T ~ N(m, S) and injected noise "
                "z ~ N(0, I), with no Monte Carlo."),
+    kind="derived",
     witnesses=("exact", "simulated"),
     quick={"n": 100_000, "steps": 8},
     full={"n": 2_000_000, "steps": 25},

@@ -65,6 +65,7 @@ def finite_difference_score(law, x, alpha, sigma):
                "component scores, sum_k w_k(x) [-(alpha^2 Sigma_k + sigma^2 I)^-1 "
                "(x - alpha mu_k)], with w_k a softmax of log pi_k + log N_k(x): the gradient of "
                "log p_t."),
+    kind="derived",
     witnesses=("symbolic", "exact"),
     quick={"points": 6},
     full={"points": 64},
@@ -148,6 +149,11 @@ def bayes_terms(law, x, n, alpha, sigma, rng):
     statement=("The exact denoiser D(x, t) = E[x0 | x_t = x] satisfies Tweedie's formula "
                "D = (x + sigma^2 grad log p_t)/alpha; for Gaussian data it is "
                "mu + alpha Sigma (alpha^2 Sigma + sigma^2 I)^-1 (x - alpha mu)."),
+    kind="background",
+    source=("Tweedie's formula: Robbins (1956), 'An empirical Bayes approach to statistics', "
+            "Proc. Third Berkeley Symp. 1; Efron (2011), 'Tweedie's formula and selection "
+            "bias', JASA 106(496):1602-1614, eq. (1.4). The Gaussian posterior mean is the "
+            "textbook conditional of a joint Gaussian (e.g. Bishop, PRML, eq. 2.116)."),
     witnesses=("symbolic", "simulated"),
     quick={"n": 20_000, "bayes_n": 50_000, "integrate_1d": False},
     full={"n": 400_000, "bayes_n": 1_000_000, "integrate_1d": True},

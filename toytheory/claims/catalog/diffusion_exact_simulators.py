@@ -134,6 +134,7 @@ def check_simulators(ctx, ev, simulators, n, t_end, sde_steps, ode_steps, energy
                "the probability-flow ODE (RK4), simulated by Numba kernels that compute the "
                "mixture score from its parameters, produce samples whose law at time t is the "
                "exact diffused marginal p_t."),
+    kind="derived",
     witnesses=("exact", "simulated"),
     quick={"n": 5000, "t_end": 0.05, "sde_steps": 1000, "ode_steps": 200, "energy_n": 300},
     full={"n": 100_000, "t_end": 1e-3, "sde_steps": 2000, "ode_steps": 400, "energy_n": 1000},
@@ -156,6 +157,7 @@ def numba_simulators_match(ctx, n, t_end, sde_steps, ode_steps, energy_n):
     statement=("Started from the exact marginal at t = 1, the batched torch reverse SDE "
                "(Euler-Maruyama) and probability-flow ODE (RK4), driven by toytheory's torch "
                "score, produce samples whose law at time t is the exact diffused marginal p_t."),
+    kind="derived",
     witnesses=("exact", "simulated"),
     quick={"n": 3000, "t_end": 0.05, "sde_steps": 1000, "ode_steps": 100, "energy_n": 300},
     full={"n": 100_000, "t_end": 1e-3, "sde_steps": 2000, "ode_steps": 400, "energy_n": 1000},
