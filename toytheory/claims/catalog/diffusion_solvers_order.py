@@ -161,13 +161,12 @@ ORDER_KINDS = {
            "the direct reading is the measured order: " + _FIT + ". The log-SNR grid is not "
            "the paper's, but a convergence theorem for a method on smooth grids covers it."),
     "ghvb_2": ("derived", "", ""),
-    "ghvb_3": ("derived", "", ""),   # TEMPORARY: replaced by the paper-grid claim
     "dpm_solver_v3_1": ("derived", "", ""),
     "dpm_solver_v3_2": ("derived", "", ""),
     "dpm_solver_v3_3": ("derived", "", ""),
 }
 #: claims registered by hand below (not by the generic order check)
-SPECIAL = ("dpmpp_3m_reference", "dpm_solver_3m_reference")
+SPECIAL = ("ghvb_3", "dpmpp_3m_reference", "dpm_solver_3m_reference")
 
 
 def _register(name: str):

@@ -68,7 +68,7 @@ _EXPORTS = {
     "reference_pf_ode_solution": "analysis", "fit_convergence_order": "analysis",
     "start_law": "analysis", "solver_affine_map": "analysis",
     "fused_elementwise": "_fused", "SolvePlan": "plan",
-    "multistep_local_error": "local_order",
+    "multistep_local_error": "local_order", "adams_bashforth_local_error": "local_order",
 }
 
 __all__ = sorted(_EXPORTS)

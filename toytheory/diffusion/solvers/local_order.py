@@ -29,7 +29,7 @@ from __future__ import annotations
 from ..._validation import check_int
 from ._base import check_choice
 
-__all__ = ["multistep_local_error"]
+__all__ = ["multistep_local_error", "adams_bashforth_local_error"]
 
 PREDICTIONS = ("data", "noise")
 
@@ -98,3 +98,59 @@ def multistep_local_error(prediction: str, order: int, d2_factor: int = 2, *,
         if coefficient != 0:
             return p, coefficient
     raise ArithmeticError("no non-zero term found; raise n_terms")  # pragma: no cover
+
+
+def adams_bashforth_local_error(order: int, *, varying: bool = True):
+    """Leading local error of constant-coefficient Adams-Bashforth-k on a varying grid.
+
+    One step of :math:`y' = f(\\rho)` from :math:`\\rho_n` with step :math:`h`, using
+    :math:`f` at the previous nodes :math:`\\rho_n - h/\\omega`,
+    :math:`\\rho_n - h/\\omega - h/\\omega^2, \\dots` (step ratio :math:`\\omega` between
+    successive steps), with the weights of AB-k for equal steps (PLMS; PNDM). A smoothly
+    varying grid has :math:`\\omega = 1 + \\delta h`; ``varying=False`` sets
+    :math:`\\delta = 0` (equal steps, the textbook case).
+
+    Returns
+    -------
+    (int, sympy.Expr)
+        The lowest power :math:`p` of :math:`h` in (exact increment - AB increment), and its
+        coefficient in the Taylor coefficients ``c0, c1, ...`` of :math:`f` and ``delta``.
+        Equal steps: :math:`p = k + 1`; varying steps: :math:`p = \\min(k + 1, 3)`, so the
+        global order is :math:`\\min(k, 2)`.
+    """
+    import sympy as sp
+
+    from .momentum import adams_bashforth_coefficients
+
+    order = check_int("order", order, low=1, high=5)
+    h, delta = sp.symbols("h delta")
+    n_terms = order + 3
+    c = sp.symbols(f"c0:{n_terms}")
+    top = order + 3
+    inv = sum((-delta * h) ** i for i in range(top + 2)) if varying else sp.Integer(1)
+
+    def trunc(expr):
+        """Drop the powers of h above ``top`` (they cannot reach the leading term)."""
+        poly = sp.Poly(sp.expand(expr), h)
+        return sum(coef * h ** k for (k,), coef in poly.terms() if k <= top)
+
+    def f(u):
+        total, power = sp.Integer(0), sp.Integer(1)
+        for j in range(n_terms):
+            total += c[j] * power / sp.factorial(j)
+            power = trunc(power * u)
+        return total
+
+    exact = sum(c[j] * h ** (j + 1) / sp.factorial(j + 1) for j in range(n_terms))
+    weights = [sp.nsimplify(w) for w in adams_bashforth_coefficients(order, 1.0)]
+    node, step, update = sp.Integer(0), h, sp.Integer(0)
+    for w in weights:
+        update += w * f(node)
+        step = trunc(step * inv)
+        node = node - step
+    err = sp.expand(exact - h * update)
+    for p in range(top + 1):
+        coefficient = sp.factor(err.coeff(h, p))
+        if coefficient != 0:
+            return p, coefficient
+    raise ArithmeticError("no non-zero term found")  # pragma: no cover
