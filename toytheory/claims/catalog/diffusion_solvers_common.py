@@ -42,6 +42,16 @@ ORDER_RULE = ("grids uniform in log-SNR on VP-linear from t = 1 to t = 1e-3 (lam
 FLOOR = 1e-11
 
 
+def diffusers_version() -> str:
+    """The installed diffusers version (without importing torch), or "not installed"."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("diffusers")
+    except PackageNotFoundError:
+        return "(not installed here; written against 0.42.1)"
+
+
 # ---------------------------------------------------------------------- toys
 @lru_cache(maxsize=None)
 def gaussian_toy():

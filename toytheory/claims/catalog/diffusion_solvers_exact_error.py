@@ -103,6 +103,7 @@ def error_vs_nfe_figure(seed: int = 0, nfes=(5, 7, 10, 14, 20, 28, 40)):
 @claim(
     "diffusion.solvers.exact_error.gaussian_laws_vs_nfe",
     paper=C.PAPER_DPMPP,
+    kind="derived",
     statement=("On Gaussian data every linear solver's output law is exactly Gaussian, and its "
                "KL and W2 to the data law are smaller at NFE 40 than at NFE 5 for every solver "
                "(started from the exact marginal; the N(0, I) prior error is reported apart)."),

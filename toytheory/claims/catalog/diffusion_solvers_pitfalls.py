@@ -16,6 +16,8 @@ from toytheory.claims import claim
 
 from . import diffusion_solvers_common as C
 
+_DIFFUSERS = C.diffusers_version()
+
 
 # ---------------------------------------------------------------------- library emulations
 def library_third_order_update(x, m0, m1, m2, lam_t, lam_s0, lam_s1, lam_s2, alpha_t, sigma_t,
@@ -84,6 +86,13 @@ def diffusers_ddim_linspace(model, x, schedule_vp, n: int):
 @claim(
     "diffusion.solvers.pitfalls.repeated_final_sigma",
     paper=C.PAPER_DPMPP,
+    kind="library",
+    library=f"diffusers {_DIFFUSERS}, DPMSolverMultistepScheduler (use_karras_sigmas=True, "
+            "final_sigmas_type='sigma_min', solver_order=3)",
+    source=("diffusers DPMSolverMultistepScheduler.set_timesteps appends sigma_min after the "
+            "Karras levels, whose last entry is already sigma_min; "
+            "multistep_dpm_solver_third_order_update then divides by h = 0 (its formula is "
+            "library_third_order_update here)."),
     statement=("A grid whose last noise level is repeated (a step with h = 0, as diffusers "
                "builds with Karras sigmas and final_sigmas_type='sigma_min') makes the "
                "third-order multistep update 0/0 (NaN) and turns the last first- or "
@@ -142,6 +151,12 @@ def repeated_final_sigma(ctx, n):
 @claim(
     "diffusion.solvers.pitfalls.second_order_near_zero",
     paper=C.PAPER_DPMPP,
+    kind="library",
+    library=f"diffusers {_DIFFUSERS}, DPMSolverMultistepScheduler (lower_order_final, "
+            "timestep_spacing='linspace', final_sigmas_type='zero')",
+    source=("diffusers DPMSolverMultistepScheduler: lower_order_final=True (the default) uses a "
+            "first-order final step below 15 steps, documented as stabilising sampling with "
+            "fewer than 15 steps; the released DPM-Solver code does the same below 10 steps."),
     statement=("With 10 steps or fewer on the Stable Diffusion schedule's linspace grid, a "
                "second-order DPM-Solver++(2M) final step into t = 0 has a larger exact error "
                "than a first-order one (the reason for lower_order_final)."),
@@ -194,6 +209,13 @@ def second_order_near_zero(ctx, steps):
 @claim(
     "diffusion.solvers.pitfalls.singlestep_order3_3n_minus_1",
     paper=C.PAPER_DPM,
+    kind="library",
+    library=("diffusers DPMSolverSinglestepScheduler before the fix of diffusers issue 9007 "
+             f"(emulated here; diffusers {_DIFFUSERS} ends with a first-order step, checked in "
+             "tests/diffusion_solvers/test_peers.py)"),
+    source=("diffusers issue 9007: DPMSolverSinglestepScheduler with solver_order=3 and 3n - 1 "
+            "steps ended with singlestep_dpm_solver_second_order_update into sigma = 0 "
+            "(library_singlestep_second_order_update here)."),
     statement=("Single-step DPM-Solver-3 with 3n - 1 evaluations ends with a second-order step; "
                "into zero noise that update has h = infinity and returns non-finite values "
                "(diffusers issue 9007), while the step split into two first-order steps is "
@@ -233,6 +255,11 @@ def singlestep_order3(ctx, nfes):
 @claim(
     "diffusion.solvers.pitfalls.ddim_linspace_stride",
     paper=C.PAPER_DDIM,
+    kind="library",
+    library=f"diffusers {_DIFFUSERS}, DDIMScheduler (timestep_spacing='linspace')",
+    source=("diffusers DDIMScheduler.step: prev_timestep = timestep - num_train_timesteps // "
+            "num_inference_steps, whatever the spacing (diffusers_ddim_linspace here; the "
+            "emulation is checked against the library in tests/diffusion_solvers/test_peers.py)."),
     statement=("diffusers' DDIMScheduler with timestep_spacing='linspace' is not DDIM on its own "
                "timesteps: each step goes from t to t - 1000 // N and the next starts as if at "
                "the next scheduled timestep, so its exact output law differs from DDIM's on the "

@@ -29,6 +29,8 @@ models
 analysis
     Exact output laws, flow maps, pathwise errors, reference solves, order fits.
 
+local_order
+    Local truncation error of the multistep 2M/3M updates (sympy Taylor expansion).
 plan
     :class:`SolvePlan`: a deterministic torch solve recorded once and replayed
     with little Python (equal to the fused solve bit for bit).
@@ -66,6 +68,7 @@ _EXPORTS = {
     "reference_pf_ode_solution": "analysis", "fit_convergence_order": "analysis",
     "start_law": "analysis", "solver_affine_map": "analysis",
     "fused_elementwise": "_fused", "SolvePlan": "plan",
+    "multistep_local_error": "local_order", "adams_bashforth_local_error": "local_order",
 }
 
 __all__ = sorted(_EXPORTS)
