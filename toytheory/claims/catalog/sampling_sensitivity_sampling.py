@@ -12,11 +12,12 @@ from toytheory.claims import claim
 from toytheory.figures import register_figure
 
 PAPER = "Sharper Bounds for ell_p Sensitivity Sampling"
+LEVEL_SKETCH = 1e-6
 
 
 @claim(
     "sampling.sensitivity_sampling.unbiased_sketch",
-    paper=PAPER,
+    paper=PAPER, kind="derived",
     statement=("Keeping row i with probability q_i = min(1, alpha s_i) and rescaling it by "
                "q_i^{-1/p} gives E ||SAx||_p^p = ||Ax||_p^p for every x."),
     witnesses=("exact", "simulated"),
@@ -30,28 +31,47 @@ def unbiased_sketch(ctx, n, d, ps, draws, directions):
     ev = ctx.evidence()
     rng = ctx.rng("matrix")
     a = rng.standard_normal((n, d)) * (rng.pareto(2.0, size=(n, 1)) + 1.0)
-    results = []
+    from toytheory.sampling.bounds import empirical_bernstein_interval
+
+    cases = []
     for p in ps:
         s = lp_sensitivities(a, p).values
         xs = rng.standard_normal((directions, d))
-        target = np.sum(np.abs(xs @ a.T) ** p, axis=1)
+        c = np.abs(xs @ a.T) ** p                       # (directions, n)
+        target = c.sum(axis=1)
         vals = np.empty((draws, directions))
         gen = ctx.rng(f"draws p={p}")
+        alpha = None
         for r in range(draws):
             smp = sample_rows(s, p, expected_size=n / 6, rng=gen)
+            alpha = smp.alpha
             vals[r] = np.sum((smp.weights[:, None] ** p)
                              * np.abs(a[smp.indices] @ xs.T) ** p, axis=0)
+        q = np.minimum(1.0, alpha * s)
         for j in range(directions):
-            results.append(stats.mean_test(vals[:, j] / target[j], 1.0, 1e-6))
-    ev.test(f"E ||SAx||_p^p / ||Ax||_p^p = 1 ({len(results)} (p, x) pairs, Bonferroni)",
-            stats.bonferroni(results, 1e-6), headline=True)
-    ev.note(f"{draws} samples per p of expected size n/6 = {n / 6:.0f} rows out of {n}.")
+            # every draw lies in [0, sum_i c_i / q_i / ||Ax||_p^p] (all rows kept)
+            cases.append((p, vals[:, j] / target[j], float(np.sum(c[j] / q) / target[j])))
+    level = LEVEL_SKETCH / len(cases)
+    worst, widest = 0.0, 0.0
+    for p, ratio, top in cases:
+        lo, hi = empirical_bernstein_interval(ratio, 0.0, top * (1 + 1e-12), level)
+        worst = max(worst, lo - 1.0, 1.0 - hi)
+        widest = max(widest, hi - lo)
+    ev.at_most(f"largest distance of 1 outside the empirical-Bernstein intervals of "
+               f"E ||SAx||_p^p / ||Ax||_p^p ({len(cases)} (p, x) pairs, Bonferroni at "
+               f"{LEVEL_SKETCH:g})", worst, 0.0, headline=True,
+               note="Maurer-Pontil empirical Bernstein: valid for any law on the known range")
+    ev.record("widest interval (the smallest bias this size detects is about half of it)",
+              widest)
+    ev.note(f"{draws} samples per p of expected size n/6 = {n / 6:.0f} rows out of {n}. The "
+            "ratio is a sum of independent bounded terms; its range is known exactly (every "
+            "row kept), so the interval holds its level whatever the skew.")
     return ev
 
 
 @claim(
     "sampling.sensitivity_sampling.distortion_oracles_agree",
-    paper=PAPER,
+    paper=PAPER, kind="derived",
     statement=("The exact distortions of a row sample (eigenvalues for p = 2, arrangement rays "
                "for p = 1) lie inside the certified branch-and-bound bracket."),
     witnesses=("exact",),
