@@ -51,7 +51,7 @@ def error_ratios(basis, f, scheme, n, draws, rng, condition=None):
     statement=("Interpolation at the m points of the projection DPP of V_m has "
                "E||f - f_hat||^2 = (m + 1)||f - P_m f||^2."),
     witnesses=("exact", "symbolic", "simulated"),
-    quick={"ms": (2, 3), "symbolic": ((2, 3),), "draws": 1000},
+    quick={"ms": (2, 3), "symbolic": ((2, 3),), "draws": 4000},
     full={"ms": (2, 3, 4), "symbolic": ((2, 3), (3, 4)), "draws": 20000},
 )
 def interpolation_identity(ctx, ms, symbolic, draws):
