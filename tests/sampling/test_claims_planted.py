@@ -19,12 +19,24 @@ from toytheory.claims.catalog import sampling_dpp_volume, sampling_weighted_ls
 REGISTRY = load_catalog()
 
 
+SEED = {"value": 0}
+
+
+@pytest.fixture(autouse=True)
+def _suite_seed(test_seed):
+    """Every planted-bug run below uses the suite seed (``--toytheory-seed``)."""
+    SEED["value"] = test_seed
+
+
 def run(claim_id):
-    result = execute_claim(REGISTRY[claim_id], "quick", 0)
+    result = execute_claim(REGISTRY[claim_id], "quick", SEED["value"])
     return result["verdict"], {n["name"] for n in result["numbers"] if n["passed"] is False}
 
 
 def test_unbiased_sketch_fails_when_rows_are_rescaled_by_q_to_the_minus_half_p(monkeypatch):
+    """Weights q^{-1/(2p)}: E ratio = sum q_i^{1/2} c_i / sum c_i <= 0.6 for q ~ 1/6, while the
+    empirical-Bernstein interval at 1e-6 is narrower than 0.2: caught with probability
+    at least 1 - 1e-6 under any seed (its coverage)."""
     real = ss_mod.sample_rows
 
     def buggy(scores, p, **kw):
@@ -36,6 +48,8 @@ def test_unbiased_sketch_fails_when_rows_are_rescaled_by_q_to_the_minus_half_p(m
 
 
 def test_distortion_claim_fails_when_the_exact_distortion_is_underestimated(monkeypatch):
+    """Exact distortion reported 10% low: 2000 random directions in d <= 3 come within 1% of the
+    supremum, above 0.9 x the exact value: caught at every sample (deterministic margin)."""
     real = ss_mod.embedding_distortion
 
     def buggy(*args, **kw):
@@ -50,6 +64,7 @@ def test_distortion_claim_fails_when_the_exact_distortion_is_underestimated(monk
 
 
 def test_bounds_claim_is_refuted_by_sensitivities_inflated_by_half(monkeypatch):
+    """Inflated sensitivities exceed d (p <= 2) on every matrix: deterministic."""
     real = sens_mod.lp_sensitivities
 
     def buggy(a, p, **kw):
@@ -63,6 +78,7 @@ def test_bounds_claim_is_refuted_by_sensitivities_inflated_by_half(monkeypatch):
 
 
 def test_lewis_claim_fails_when_weights_are_off_by_ten_percent(monkeypatch):
+    """Weights summing to 0.9 d: the exact sum witness fails; deterministic."""
     real = lewis_mod.lewis_weights
 
     def buggy(a, p, **kw):
@@ -151,6 +167,9 @@ def test_tightness_fails_when_the_rank_bound_counts_rows_wrongly(monkeypatch):
 
 
 def test_chain_rule_claim_fails_with_a_sampler_that_ignores_repulsion(monkeypatch):
+    """Independent draws proportional to K_ii put mass on sets of probability det K_S far
+    from theirs (total variation > 0.2 on 35 subsets); with 5000 draws the chi-square
+    statistic exceeds its 1e-6 critical value by a factor > 5: power > 1 - 1e-6."""
     real = sampling_dpp_volume.dpp_samplers
 
     def independent(v, g):
@@ -163,12 +182,15 @@ def test_chain_rule_claim_fails_with_a_sampler_that_ignores_repulsion(monkeypatc
 
 
 def test_marginals_claim_fails_with_uniform_subsets(monkeypatch):
+    """Uniform subsets give inclusion k/n, while K_ii ranges widely (uneven leverage): with 6000
+    draws the binomial tests reject with power > 1 - 1e-6 (deviation > 10 sd)."""
     monkeypatch.setattr(sims_dpp, "sample_projection_dpp_rejection",
                         lambda v, g: g.choice(v.shape[0], size=v.shape[1], replace=False))
     assert run("sampling.dpp.marginals_equal_diagonal")[0] == "fails"
 
 
 def test_coupling_claim_fails_when_the_numba_sampler_draws_once_more(monkeypatch):
+    """An extra draw desynchronises the generators: deterministic mismatch."""
     real = sims_dpp.sample_projection_dpp_numba
 
     def shifted(v, rng, method="rejection"):
@@ -183,6 +205,9 @@ def test_coupling_claim_fails_when_the_numba_sampler_draws_once_more(monkeypatch
                                       "sampling.volume.unbiased_least_squares",
                                       "sampling.volume.loss_d_plus_one"])
 def test_volume_claims_fail_with_uniform_subsets(monkeypatch, claim_id):
+    """Uniform subsets vs the volume law (rows scaled 0.5-2, so det X_S^T X_S varies > 10x):
+    total variation > 0.2; the chi-square on >= 2000 draws rejects at 1e-6 with power
+    > 1 - 1e-6."""
     def uniform(x, k, *, rng=None, method=None):
         return np.sort(np.random.default_rng(rng.integers(2**31)).choice(len(x), k, replace=False))
 
@@ -191,6 +216,8 @@ def test_volume_claims_fail_with_uniform_subsets(monkeypatch, claim_id):
 
 
 def test_continuous_dpp_law_fails_with_iid_optimal_points(monkeypatch):
+    """i.i.d. points ignore repulsion: the bin-multiset law differs by > 0.1 in total variation;
+    2500 draws give power > 1 - 1e-6 at level 1e-6."""
     monkeypatch.setattr(cdpp, "sample_continuous_projection_dpp",
                         lambda basis, rng=None: cdpp.sample_optimal_density(basis, basis.m,
                                                                             rng=rng))
@@ -214,6 +241,8 @@ def test_interpolation_claim_fails_when_dpp_points_are_uniform(monkeypatch):
 
 
 def test_quasi_optimality_is_refuted_when_the_error_ratio_grows_with_m(monkeypatch):
+    """Ratios multiplied by m^1.5: the fitted exponent is about 1.4 with a 1e-6 interval
+    narrower than +-0.3, wholly above 0.25: refuted with probability > 1 - 1e-6."""
     real = sampling_weighted_ls.error_ratios
 
     def growing(basis, f, scheme, n, draws, rng, condition=None):
@@ -224,6 +253,8 @@ def test_quasi_optimality_is_refuted_when_the_error_ratio_grows_with_m(monkeypat
 
 
 def test_repetitions_advantage_is_refuted_when_repetitions_are_iid_points(monkeypatch):
+    """Both schemes i.i.d.: the exact two-sample test rejects with probability at most 1e-6,
+    so the statement (a difference) is refuted with probability >= 1 - 1e-6."""
     real = wls_mod.draw_points
 
     def no_dpp(basis, scheme, n, **kw):
@@ -231,3 +262,28 @@ def test_repetitions_advantage_is_refuted_when_repetitions_are_iid_points(monkey
 
     monkeypatch.setattr(wls_mod, "draw_points", no_dpp)
     assert run("sampling.wls.repetitions_advantage")[0] == "refuted"
+
+
+def test_certified_values_claim_fails_when_the_lp_route_is_off_by_one_percent(monkeypatch):
+    """The HiGHS route scaled by 1.01: the vertex-walk agreement witness (1e-8) fails;
+    deterministic."""
+    real = sens_mod.lp_sensitivities
+
+    def buggy(a, p, **kw):
+        r = real(a, p, **kw)
+        if kw.get("method") == "lp":
+            return sens_mod.SensitivityResult(1.01 * r.values, 1.01 * r.lower, 1.01 * r.upper,
+                                              r.p, r.method, r.rank, r.iterations)
+        return r
+
+    monkeypatch.setattr(sens_mod, "lp_sensitivities", buggy)
+    assert run("sampling.sensitivities.certified_exact_values")[0] == "fails"
+
+
+def test_sign_matrix_claim_is_refuted_when_the_formula_forgets_the_denominator(monkeypatch):
+    """A planted false statement: total = d (no E|sum eps| denominator) against the LP total
+    d / E|sum eps| < d for d >= 2; deterministic."""
+    from toytheory.claims.catalog import sampling_sensitivities as mod
+
+    monkeypatch.setattr(mod, "sign_matrix_total_exact", lambda d: mod.Fraction(d, 1))
+    assert run("sampling.sensitivities.sign_matrix_total")[0] == "refuted"
