@@ -12,7 +12,7 @@ from toytheory.claims.catalog import foundation_dppy_proportions, foundation_w2
 REGISTRY = load_catalog()
 
 
-def _plant_cross_term_bug(monkeypatch, fraction):
+def _plant_cross_term_bug(monkeypatch, fraction, seed):
     real = foundation_w2.bures_wasserstein_distance
 
     def buggy(m1, s1, m2, s2):  # 2 tr(...)^1/2 replaced by (2 - fraction) tr(...)^1/2
@@ -21,23 +21,31 @@ def _plant_cross_term_bug(monkeypatch, fraction):
         return float(np.sqrt(w + fraction * cross))
 
     monkeypatch.setattr(foundation_w2, "bures_wasserstein_distance", buggy)
-    result = execute_claim(REGISTRY["foundation.gaussian.w2_closed_form"], "quick", 0)
+    result = execute_claim(REGISTRY["foundation.gaussian.w2_closed_form"], "quick", seed)
     return result, {n["name"] for n in result["numbers"] if n["passed"] is False}
 
 
-def test_w2_claim_fails_when_the_closed_form_drops_one_percent_of_the_cross_term(monkeypatch):
-    result, failed = _plant_cross_term_bug(monkeypatch, 0.02)
+def test_w2_claim_fails_when_the_closed_form_drops_one_percent_of_the_cross_term(monkeypatch,
+                                                                                 test_seed):
+    """The algebraic cross-check (rtol 1e-10) sees a 1% change: deterministic."""
+    result, failed = _plant_cross_term_bug(monkeypatch, 0.02, test_seed)
     assert result["verdict"] == "fails"
     assert "W2^2: Bures formula vs nuclear-norm route" in failed
 
 
-def test_w2_monte_carlo_witness_alone_sees_a_five_percent_cross_term_bug(monkeypatch):
-    result, failed = _plant_cross_term_bug(monkeypatch, 0.1)
+def test_w2_monte_carlo_witness_alone_sees_a_five_percent_cross_term_bug(monkeypatch,
+                                                                         test_seed):
+    """A 10% cross-term error moves W2^2 by many Monte Carlo standard errors (2e5 draws,
+    relative se < 0.5%): the t-test at 1e-6 rejects with power > 1 - 1e-6."""
+    result, failed = _plant_cross_term_bug(monkeypatch, 0.1, test_seed)
     assert result["verdict"] == "fails"
     assert "Monte Carlo E|X - T(X)|^2 equals W2^2" in failed
 
 
-def test_calibration_claim_fails_when_chisquare_uses_the_wrong_degrees_of_freedom(monkeypatch):
+def test_calibration_claim_fails_when_chisquare_uses_the_wrong_degrees_of_freedom(monkeypatch,
+                                                                                 test_seed):
+    """df + 2: the null rejection rate at 0.05 falls to about 0.004; with 1500 runs the exact
+    binomial audit at 1e-6 rejects with power > 1 - 1e-6."""
     def buggy(counts, probabilities, level, **kwargs):
         counts = np.asarray(counts)
         p = np.asarray(probabilities)
@@ -47,14 +55,27 @@ def test_calibration_claim_fails_when_chisquare_uses_the_wrong_degrees_of_freedo
         return stats.TestResult("buggy", stat, pv, level, pv <= level)
 
     monkeypatch.setattr(stats, "chisquare_gof", buggy)
-    result = execute_claim(REGISTRY["foundation.stats.tests_are_calibrated"], "quick", 0)
+    result = execute_claim(REGISTRY["foundation.stats.tests_are_calibrated"], "quick", test_seed)
     assert result["verdict"] == "fails"
     assert any(n["name"].startswith("chi-square goodness of fit") and n["passed"] is False
                for n in result["numbers"])
 
 
-def test_proportions_claim_would_hold_if_the_flawed_test_were_done_on_counts(monkeypatch):
+def test_proportions_claim_would_hold_if_the_flawed_test_were_done_on_counts(monkeypatch,
+                                                                           test_seed):
+    """With counts, the planted 0.036 mass shift over 6000 draws is detected in essentially
+    every run (power per run > 0.999), so the Clopper-Pearson lower end over 200 runs is
+    above 0.5 with probability > 1 - 1e-6: the library claim then holds."""
     monkeypatch.setattr(foundation_dppy_proportions, "proportions_test",
                         foundation_dppy_proportions.counts_test)
     claim = REGISTRY["foundation.stats.chisquare_on_proportions_detects_a_wrong_sampler"]
-    assert execute_claim(claim, "quick", 0)["verdict"] == "holds"
+    assert execute_claim(claim, "quick", test_seed)["verdict"] == "holds"
+
+
+def test_proportions_claim_is_refuted_as_dppy_computes_it(test_seed):
+    """DPPy's statistic on proportions is the count statistic / 6000: its p-value is near 1,
+    no run rejects, and the interval's upper end (< 0.07) lies below 0.5: refuted."""
+    claim = REGISTRY["foundation.stats.chisquare_on_proportions_detects_a_wrong_sampler"]
+    result = execute_claim(claim, "quick", test_seed)
+    assert result["verdict"] == "refuted"
+    assert result["kind"] == "library"

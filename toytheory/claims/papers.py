@@ -85,6 +85,10 @@ REFERENCE_PAPERS: tuple[str, ...] = (
     "Data Analysis",
     "Jung, Ligett, Neel, Roth, Sharifi-Malvajerdi and Shenfeld: A New Analysis of "
     "Differential Privacy's Generalization Guarantees",
+    "Derezinski and Warmuth: Unbiased estimates for linear regression via volume sampling "
+    "(NeurIPS 2017)",
+    "Hough, Krishnapur, Peres and Virag: Determinantal processes and independence "
+    "(Probability Surveys 2006)",
 )
 
 KNOWN_PAPERS = frozenset(SEED_PAPERS + REFERENCE_PAPERS)

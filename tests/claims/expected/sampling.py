@@ -11,6 +11,7 @@ EXPECTED = {
     "sampling.sample_complexity.root_leverage_sampling": "holds",
     "sampling.sample_complexity.lp_sensitivity_sampling_p4": "holds",
     "sampling.sample_complexity.leverage_sampling_p2": "holds",
+    "sampling.sample_complexity.tightness_s2": "holds",
     "sampling.dpp.chain_rule_law": "holds",
     "sampling.dpp.marginals_equal_diagonal": "holds",
     "sampling.dpp.coupling_numpy_numba": "holds",

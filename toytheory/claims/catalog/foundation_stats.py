@@ -60,7 +60,7 @@ def holm_null(rng, m=10):
 
 @claim(
     "foundation.stats.tests_are_calibrated",
-    paper=PAPER,
+    paper=PAPER, kind="derived",
     statement=("Under the null, toytheory's chi-square, KS, energy-distance and "
                "multiplicity-corrected tests reject at their stated rate, and each detects a "
                "planted difference of a stated size."),

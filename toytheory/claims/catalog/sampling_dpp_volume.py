@@ -11,6 +11,10 @@ from toytheory.figures import register_figure
 PAPER = ("Weighted least-squares approximation with determinantal point processes and "
          "generalized volume sampling")
 LEVEL = 1e-6
+DW2017 = ("Derezinski and Warmuth: Unbiased estimates for linear regression via volume sampling "
+          "(NeurIPS 2017)")
+HKPV = ("Hough, Krishnapur, Peres and Virag: Determinantal processes and independence "
+        "(Probability Surveys 2006)")
 
 
 def random_features(rng, n, k):
@@ -63,7 +67,10 @@ def dpp_law_figure(seed: int = 0, n: int = 7, k: int = 3, draws: int = 20000, co
 
 @claim(
     "sampling.dpp.chain_rule_law",
-    paper=PAPER,
+    paper=HKPV, kind="background",
+    source=("Hough, Krishnapur, Peres and Virag (2006), Algorithm 18 and Proposition 19: the "
+            "sequential (chain-rule) algorithm samples the projection DPP with kernel K = V V^T, "
+            "whose law is P(S) = det K_S on sets of size rank K."),
     statement=("The chain rule samples the projection DPP exactly: subset counts match "
                "P(S) = det K_S (numpy and Numba, full-vector and rejection variants)."),
     witnesses=("exact", "simulated"),
@@ -94,7 +101,9 @@ def chain_rule_law(ctx, n, k, draws):
 
 @claim(
     "sampling.dpp.marginals_equal_diagonal",
-    paper=PAPER,
+    paper=HKPV, kind="background",
+    source=("Macchi (1975); Hough, Krishnapur, Peres and Virag (2006), Definition 1: the "
+            "correlation functions of a DPP are det K_A, so P(i in X) = K_ii."),
     statement="A projection DPP with kernel K includes item i with probability K_ii.",
     witnesses=("exact", "simulated"),
     quick={"n_exact": 9, "k_exact": 3, "n": 40, "k": 6, "draws": 6000},
@@ -130,7 +139,7 @@ def marginals_equal_diagonal(ctx, n_exact, k_exact, n, k, draws):
 
 @claim(
     "sampling.dpp.coupling_numpy_numba",
-    paper=PAPER,
+    paper=PAPER, kind="derived",
     statement=("Given generators in the same state, the numpy and Numba implementations of the "
                "same chain-rule sampler return identical subsets."),
     witnesses=("simulated",),
@@ -163,7 +172,12 @@ def _design(rng, n, d):
 
 @claim(
     "sampling.volume.law_by_enumeration",
-    paper=PAPER,
+    paper=DW2017, kind="background",
+    source=("Derezinski and Warmuth (NeurIPS 2017), Section 2: volume sampling "
+            "P(S) proportional to det(X_S^T X_S) for |S| = k >= d, normaliser "
+            "C(n-d, k-d) det X^T X, E (X_S^T X_S)^-1 = (n-d+1)/(k-d+1) (X^T X)^-1, and reverse "
+            "iterative sampling; the size-d DPP plus k - d uniform rows is the toolkit's second "
+            "sampler, checked against the same law."),
     statement=("Volume sampling P(S) = det(X_S^T X_S) / (C(n-d, k-d) det X^T X) is sampled "
                "exactly for every k >= d by a projection DPP of size d plus k - d uniform rows, "
                "and by reverse iterative removal."),
@@ -197,7 +211,9 @@ def volume_law(ctx, n, d, ks, draws):
 
 @claim(
     "sampling.volume.unbiased_least_squares",
-    paper=PAPER,
+    paper=DW2017, kind="background",
+    source=("Derezinski and Warmuth (NeurIPS 2017): under volume sampling of size k >= d, "
+            "the least-squares solution of the sampled rows is an unbiased estimator of w*."),
     statement=("Under volume sampling of any size k >= d, least squares on the sampled rows is "
                "unbiased: E[w_S] = w*."),
     witnesses=("exact", "simulated"),
@@ -205,32 +221,44 @@ def volume_law(ctx, n, d, ks, draws):
     full={"n": 10, "d": 3, "ks": (3, 4, 6, 8), "draws": 100000},
 )
 def unbiased_least_squares(ctx, n, d, ks, draws):
+    from toytheory.sampling.dpp import count_subsets
     from toytheory.sampling.volume import (expected_subset_solution, sample_volume,
-                                           subset_least_squares)
+                                           subset_least_squares, volume_sampling_law)
 
     ev = ctx.evidence()
     rng = ctx.rng("design")
     x = _design(rng, n, d)
     y = x @ rng.standard_normal(d) + rng.standard_normal(n) * 2.0
     w_star = np.linalg.lstsq(x, y, rcond=None)[0]
-    tests = []
+    # witnesses first: the sampler's subset law (counts, chi-square; valid for any statistic
+    # of S, unlike a mean test on the heavy-tailed w_S) and the law-weighted sum by hand
+    tests, gaps = [], []
+    for k in ks:
+        subsets, probs = volume_sampling_law(x, k)
+        by_hand = sum(p * subset_least_squares(x, y, np.array(s)) for s, p in zip(subsets, probs))
+        gaps.append(float(np.max(np.abs(by_hand - expected_subset_solution(x, y, k)))))
+        gen = ctx.rng(f"draws {k}")
+        counts = count_subsets((sample_volume(x, k, rng=gen, method="reverse_iterative")
+                                for _ in range(draws)), subsets)
+        tests.append(stats.chisquare_gof(counts, probs / probs.sum(), LEVEL))
+    ev.at_most("max |expected_subset_solution - sum_S P(S) w_S by hand|", max(gaps), 1e-10)
+    ev.test(f"reverse-iterative subset counts vs the volume law ({len(tests)} sizes, Holm)",
+            stats.holm(tests, LEVEL))
     for k in ks:
         ev.close(f"k = {k}: max |sum_S P(S) w_S - w*| (enumeration)",
                  float(np.max(np.abs(expected_subset_solution(x, y, k) - w_star))), 0.0,
                  atol=1e-12, role="statement", headline=(k == d))
-        gen = ctx.rng(f"draws {k}")
-        ws = np.array([subset_least_squares(x, y, sample_volume(x, k, rng=gen,
-                                                                method="reverse_iterative"))
-                       for _ in range(draws)])
-        tests += [stats.mean_test(ws[:, j], float(w_star[j]), LEVEL) for j in range(d)]
-    ev.test(f"sampled mean of w_S equals w* ({len(tests)} coordinates, Bonferroni)",
-            stats.bonferroni(tests, LEVEL))
+    ev.note("The expectation is exact: a sum over all C(n, k) subsets weighted by the law. The "
+            "sampler is checked by its subset counts (exact chi-square on the finite law); "
+            "w_S itself is heavy-tailed (near-singular subsets), so no mean test is used.")
     return ev
 
 
 @claim(
     "sampling.volume.loss_d_plus_one",
-    paper=PAPER,
+    paper=DW2017, kind="background",
+    source=("Derezinski and Warmuth (NeurIPS 2017): for volume sampling of size d, "
+            "E L(w_S) = (d + 1) L(w*)."),
     statement=("For volume sampling of size k = d, the expected loss of least squares on the "
                "sample is E L(w_S) = (d + 1) L(w*)."),
     witnesses=("exact", "simulated"),
@@ -238,23 +266,43 @@ def unbiased_least_squares(ctx, n, d, ks, draws):
     full={"shapes": ((6, 2), (9, 3), (11, 4), (12, 5)), "draws": 100000},
 )
 def loss_d_plus_one(ctx, shapes, draws):
+    from toytheory.sampling.dpp import count_subsets
     from toytheory.sampling.volume import (expected_subset_loss, least_squares_loss,
-                                           sample_volume, subset_least_squares)
+                                           sample_volume, subset_least_squares,
+                                           volume_sampling_law)
 
     ev = ctx.evidence()
-    tests = []
+    tests, gaps, cases = [], [], []
     for n, d in shapes:
         rng = ctx.rng(f"design {n} {d}")
         x = _design(rng, n, d)
         y = rng.standard_normal(n)
         l_star = least_squares_loss(x, y, np.linalg.lstsq(x, y, rcond=None)[0])
+        subsets, probs = volume_sampling_law(x, d)
+        losses = np.array([least_squares_loss(x, y, subset_least_squares(x, y, np.array(s)))
+                           for s in subsets])
+        gaps.append(abs(float(probs @ losses) - expected_subset_loss(x, y, d))
+                    / expected_subset_loss(x, y, d))
+        gen = ctx.rng(f"draws {n} {d}")
+        counts = count_subsets((sample_volume(x, d, rng=gen) for _ in range(draws)), subsets)
+        tests.append(stats.chisquare_gof(counts, probs / probs.sum(), LEVEL))
+        cases.append((n, d, x, y, l_star, losses))
+    # witnesses first: the exact law's loss by hand, and the sampler against the exact law
+    ev.at_most("max relative |expected_subset_loss - sum_S P(S) L(w_S) by hand|", max(gaps),
+               1e-10)
+    ev.test(f"sampled subsets vs the exact volume law ({len(tests)} shapes, Holm)",
+            stats.holm(tests, LEVEL))
+    for n, d, x, y, l_star, losses in cases:
         ev.close(f"(n, d) = ({n}, {d}): E L(w_S) / L(w*) by enumeration",
                  expected_subset_loss(x, y, d) / l_star, d + 1.0, rtol=1e-10, role="statement",
                  headline=(d == 3))
-        gen = ctx.rng(f"draws {n} {d}")
-        ratio = np.array([least_squares_loss(x, y, subset_least_squares(
-            x, y, sample_volume(x, d, rng=gen))) for _ in range(draws)]) / l_star
-        tests.append(stats.mean_test(ratio, d + 1.0, LEVEL))
-    ev.test(f"sampled mean of L(w_S) / L(w*) equals d + 1 ({len(tests)} shapes, Bonferroni)",
-            stats.bonferroni(tests, LEVEL))
+        ev.record(f"(n, d) = ({n}, {d}): largest L(w_S) / L(w*) over subsets",
+                  float(losses.max() / l_star),
+                  note="the heavy tail that rules out a mean test on sampled losses")
+    ev.note("Issue 14: a t-test of the sampled mean of L(w_S)/L(w*) at 1e-6 rejected far more "
+            "often than 1e-6, because the ratio is heavy-tailed (rare subsets give 1e3-1e8). "
+            "The statement is now evaluated on the exact law (enumeration over all C(n, d) "
+            "subsets), and the sampler is checked by its subset counts against that law "
+            "(chi-square on a finite law with cells pooled to expected counts >= 5), which "
+            "is valid whatever the loss's tail.")
     return ev

@@ -55,7 +55,11 @@ def total_sensitivity_figure(seed: int = 0, dims=(2, 3, 4, 5), ps=(1.0, 1.5, 3.0
 
 @claim(
     "sampling.sensitivities.total_sensitivity_bounds",
-    paper=PAPER,
+    paper=PAPER, kind="background",
+    source=("Woodruff and Yasuda, Section 4 (Properties of l_p sensitivities): the total l_p "
+            "sensitivity of a rank-d matrix is at most d for p <= 2 and at most d^{p/2} for "
+            "p > 2 (via Lewis weights: Lewis 1978; Cohen and Peng, STOC 2015), with the lower "
+            "ends d^{p/2} and d; s_i <= tau_i^{p/2} by Cauchy-Schwarz."),
     statement=("For a rank-d matrix the total l_p sensitivity lies in [d^{p/2}, d] for p <= 2 "
                "and in [d, d^{p/2}] for p > 2, and s_i <= tau_i^{p/2} for p <= 2."),
     witnesses=("exact",),
@@ -130,7 +134,7 @@ def sign_matrix_total_exact(d: int) -> Fraction:
 
 @claim(
     "sampling.sensitivities.sign_matrix_total",
-    paper=PAPER,
+    paper=PAPER, kind="derived",
     statement=("The matrix of all 2^d sign vectors has equal l_1 sensitivities and total "
                "sensitivity d / E|eps_1 + ... + eps_d| (8/3 for d = 4)."),
     witnesses=("exact",),
@@ -155,7 +159,7 @@ def sign_matrix_total(ctx, dims):
 
 @claim(
     "sampling.sensitivities.certified_exact_values",
-    paper=PAPER,
+    paper=PAPER, kind="derived",
     statement=("The exact sensitivity oracles agree with one another: the batched vertex walk "
                "with the HiGHS LP (p = 1), Newton with the leverage scores (p = 2), and every "
                "sensitivity is invariant under A -> A R for invertible R."),
@@ -201,7 +205,10 @@ def certified_exact_values(ctx, n, d, ps):
 
 @claim(
     "sampling.lewis.weights_sum_to_d_and_sandwich_sensitivities",
-    paper=PAPER,
+    paper=PAPER, kind="background",
+    source=("Lewis (1978); Cohen and Peng, 'l_p Row Sampling by Lewis Weights' (STOC 2015): "
+            "the l_p Lewis weights exist, are unique and sum to d; the sandwich between Lewis "
+            "weights and sensitivities: Woodruff and Yasuda, Section 4."),
     statement=("l_p Lewis weights sum to d, and sandwich the sensitivities: "
                "d^{p/2-1} w_i <= s_i <= w_i for p <= 2, w_i <= s_i <= d^{p/2-1} w_i for p >= 2."),
     witnesses=("exact",),

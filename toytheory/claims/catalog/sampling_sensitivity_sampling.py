@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
+from math import comb
+
 import numpy as np
 
 from toytheory import stats
@@ -9,11 +12,12 @@ from toytheory.claims import claim
 from toytheory.figures import register_figure
 
 PAPER = "Sharper Bounds for ell_p Sensitivity Sampling"
+LEVEL_SKETCH = 1e-6
 
 
 @claim(
     "sampling.sensitivity_sampling.unbiased_sketch",
-    paper=PAPER,
+    paper=PAPER, kind="derived",
     statement=("Keeping row i with probability q_i = min(1, alpha s_i) and rescaling it by "
                "q_i^{-1/p} gives E ||SAx||_p^p = ||Ax||_p^p for every x."),
     witnesses=("exact", "simulated"),
@@ -27,28 +31,47 @@ def unbiased_sketch(ctx, n, d, ps, draws, directions):
     ev = ctx.evidence()
     rng = ctx.rng("matrix")
     a = rng.standard_normal((n, d)) * (rng.pareto(2.0, size=(n, 1)) + 1.0)
-    results = []
+    from toytheory.sampling.bounds import empirical_bernstein_interval
+
+    cases = []
     for p in ps:
         s = lp_sensitivities(a, p).values
         xs = rng.standard_normal((directions, d))
-        target = np.sum(np.abs(xs @ a.T) ** p, axis=1)
+        c = np.abs(xs @ a.T) ** p                       # (directions, n)
+        target = c.sum(axis=1)
         vals = np.empty((draws, directions))
         gen = ctx.rng(f"draws p={p}")
+        alpha = None
         for r in range(draws):
             smp = sample_rows(s, p, expected_size=n / 6, rng=gen)
+            alpha = smp.alpha
             vals[r] = np.sum((smp.weights[:, None] ** p)
                              * np.abs(a[smp.indices] @ xs.T) ** p, axis=0)
+        q = np.minimum(1.0, alpha * s)
         for j in range(directions):
-            results.append(stats.mean_test(vals[:, j] / target[j], 1.0, 1e-6))
-    ev.test(f"E ||SAx||_p^p / ||Ax||_p^p = 1 ({len(results)} (p, x) pairs, Bonferroni)",
-            stats.bonferroni(results, 1e-6), headline=True)
-    ev.note(f"{draws} samples per p of expected size n/6 = {n / 6:.0f} rows out of {n}.")
+            # every draw lies in [0, sum_i c_i / q_i / ||Ax||_p^p] (all rows kept)
+            cases.append((p, vals[:, j] / target[j], float(np.sum(c[j] / q) / target[j])))
+    level = LEVEL_SKETCH / len(cases)
+    worst, widest = 0.0, 0.0
+    for p, ratio, top in cases:
+        lo, hi = empirical_bernstein_interval(ratio, 0.0, top * (1 + 1e-12), level)
+        worst = max(worst, lo - 1.0, 1.0 - hi)
+        widest = max(widest, hi - lo)
+    ev.at_most(f"largest distance of 1 outside the empirical-Bernstein intervals of "
+               f"E ||SAx||_p^p / ||Ax||_p^p ({len(cases)} (p, x) pairs, Bonferroni at "
+               f"{LEVEL_SKETCH:g})", worst, 0.0, headline=True,
+               note="Maurer-Pontil empirical Bernstein: valid for any law on the known range")
+    ev.record("widest interval (the smallest bias this size detects is about half of it)",
+              widest)
+    ev.note(f"{draws} samples per p of expected size n/6 = {n / 6:.0f} rows out of {n}. The "
+            "ratio is a sum of independent bounded terms; its range is known exactly (every "
+            "row kept), so the interval holds its level whatever the skew.")
     return ev
 
 
 @claim(
     "sampling.sensitivity_sampling.distortion_oracles_agree",
-    paper=PAPER,
+    paper=PAPER, kind="derived",
     statement=("The exact distortions of a row sample (eigenvalues for p = 2, arrangement rays "
                "for p = 1) lie inside the certified branch-and-bound bracket."),
     witnesses=("exact",),
@@ -96,7 +119,7 @@ def _fit_rows(rows, x_of):
 
     ok = [r for r in rows if not r.censored]
     x = np.array([x_of(r) for r in ok])
-    y = np.array([r.m_needed / np.log(np.e * r.d) for r in ok])  # one log(e d) divided out
+    y = np.array([r.m_needed for r in ok])
     fit = fit_exponent(x, y, groups=[r.family for r in ok])
     return fit, ok
 
@@ -108,7 +131,7 @@ def study_figure(rows, x_of, xlabel, fit, reference, title):
     ax = fig.add_subplot()
     fams = sorted({r.family for r in rows})
     for fam, mk in zip(fams, "osD^v"):
-        pts = [(x_of(r), r.m_needed / np.log(np.e * r.d), r.censored) for r in rows
+        pts = [(x_of(r), r.m_needed, r.censored) for r in rows
                if r.family == fam]
         xs = [p[0] for p in pts if not p[2]]
         ys = [p[1] for p in pts if not p[2]]
@@ -120,14 +143,14 @@ def study_figure(rows, x_of, xlabel, fit, reference, title):
     grid = np.geomspace(allx.min(), allx.max(), 20)
     ok = [r for r in rows if not r.censored]
     if ok:
-        y0 = np.exp(np.mean([np.log(r.m_needed / np.log(np.e * r.d)) for r in ok]))
+        y0 = np.exp(np.mean([np.log(r.m_needed) for r in ok]))
         x0 = np.exp(np.mean([np.log(x_of(r)) for r in ok]))
         ax.loglog(grid, y0 * (grid / x0) ** fit.slope, "k-", lw=1,
                   label=f"fit slope {fit.slope:.2f} [{fit.interval[0]:.2f}, {fit.interval[1]:.2f}]")
         ax.loglog(grid, y0 * (grid / x0) ** reference, "k--", lw=1,
                   label=f"claimed slope {reference:.2f}")
     ax.set_xlabel(xlabel)
-    ax.set_ylabel("samples needed / log(e d)")
+    ax.set_ylabel("samples needed m_eps")
     ax.set_title(title, fontsize=9)
     ax.legend(fontsize=6)
     return fig
@@ -136,130 +159,293 @@ def study_figure(rows, x_of, xlabel, fit, reference, title):
 @register_figure("sampling.sample_complexity_p1",
                  caption="Samples needed by l1 sensitivity sampling against total sensitivity")
 def sample_complexity_figure(seed: int = 0):
-    from toytheory.sampling.sample_complexity import sample_complexity_study
+    from toytheory.sampling.sample_complexity import block_study
 
-    rows = sample_complexity_study(1.0, dims=(2, 3), families=("sign", "gaussian",
-                                                                "heavy_tailed"),
-                                   n=80, eps=0.3, reps=5, sizes=7, matrices=2, rng=seed)
+    rows = []
+    for fam in ("gaussian", "heavy_tailed"):
+        rows += block_study(1.0, blocks=(1, 2, 4, 8, 16), family=fam, block_rows=24,
+                            block_dim=2, eps=0.3, reps=5, sizes=7, matrices=2, rng=seed)
     fit, _ = _fit_rows(rows, lambda r: r.total_sensitivity)
     return study_figure(rows, lambda r: r.total_sensitivity, "total sensitivity", fit, 2.0,
                         "p = 1, eps = 0.3")
 
 
-def _study_claim(ctx, *, p, scores, dims, families, n, eps, reps, sizes, matrices,
-                 reference, x_name, role_note):
-    from toytheory.sampling.sample_complexity import sample_complexity_study
+ABSTRACT_BOUNDS = ("In this work, we show the first bounds for sensitivity sampling for ell_p "
+                   "subspace embeddings for pneq 2 that improve over the general mathfrak S d "
+                   "bound, achieving a bound of roughly mathfrak S^{2/p} for 1leq p<2 and "
+                   "mathfrak S^{2-2/p} for 2<p<infty.")
+ABSTRACT_ROOT = ("Furthermore, our techniques yield further new results in the study of sampling "
+                 "algorithms, showing that the root leverage score sampling algorithm achieves a "
+                 "bound of roughly d for 1leq p<2, and that a combination of leverage score and "
+                 "sensitivity sampling achieves an improved bound of roughly "
+                 "d^{2/p}mathfrak S^{2-4/p} for 2<p<infty.")
+ABSTRACT_TIGHT = ("For 1leq p<2, we show that this bound is tight, in the sense that there exist "
+                  "matrices for which mathfrak S^{2/p} samples is necessary.")
+LOG_POWER = 2.0     # "roughly": the polylog factors a bound may hide (log^2 of the scale)
+FIT_LEVEL = 1e-6
+
+
+def _block_oracle_gap(p, family, block_rows, block_dim, scores, rng):
+    """Largest disagreement between BlockDiagonalOracle and DistortionOracle on diag(B1, B2)."""
+    from toytheory.sampling.leverage import leverage_scores
+    from toytheory.sampling.sample_complexity import BlockDiagonalOracle, family_matrix
+    from toytheory.sampling.sensitivities import lp_sensitivities
+    from toytheory.sampling.sensitivity_sampling import DistortionOracle, sample_rows
+
+    blocks = [family_matrix(family, block_rows, block_dim, rng=rng) for _ in range(2)]
+    block = BlockDiagonalOracle(blocks, p, tol=1e-3)
+    whole = DistortionOracle(block.a, p, tol=1e-3)
+    if scores == "sensitivity":
+        sc = lp_sensitivities(block.a, p).values
+    else:
+        sc = leverage_scores(block.a) ** (p / 2.0 if scores == "root_leverage" else 1.0)
+    gap = 0.0
+    for m in np.geomspace(2 * block_dim, block.a.shape[0] / 2, 6):
+        smp = sample_rows(sc, p, expected_size=float(m), rng=rng)
+        a, b = block(smp.indices, smp.weights), whole(smp.indices, smp.weights)
+        if a.exact and b.exact:
+            gap = max(gap, abs(a.value - b.value))
+        else:
+            gap = max(gap, a.lower - b.upper, b.lower - a.upper, 0.0)
+    return float(gap)
+
+
+def _study_claim(ctx, *, p, scores, blocks, families, block_rows, block_dim, eps, reps, sizes,
+                 matrices, reference, x_name, role_note):
+    from toytheory.sampling.sample_complexity import block_study, fit_exponent, polylog_slack
 
     ev = ctx.evidence()
-    rows = sample_complexity_study(p, dims=dims, families=families, n=n, eps=eps, reps=reps,
-                                   sizes=sizes, matrices=matrices, scores=scores,
-                                   rng=ctx.rng("study"))
+    rows = []
+    for fam in families:
+        rows += block_study(p, blocks=blocks, family=fam, block_rows=block_rows,
+                            block_dim=block_dim, eps=eps, reps=reps, sizes=sizes,
+                            matrices=matrices, scores=scores, rng=ctx.rng("study", fam))
     x_of = (lambda r: r.total_sensitivity) if x_name == "total sensitivity" else \
         (lambda r: float(r.d))
-    fit, ok = _fit_rows(rows, x_of)
-    ev.at_most(f"lower end of the 95% interval of the exponent of m_eps / log(e d) in {x_name}",
-               fit.interval[0], reference, role="statement", headline=True,
-               note=f"fit {fit.slope:.3f} +- {fit.stderr:.3f} (95%: [{fit.interval[0]:.3f}, "
-                    f"{fit.interval[1]:.3f}]); claimed {reference:.3f}; {role_note}")
+    ok = [r for r in rows if not r.censored]
+    # witnesses first: the block-by-block distortion against the whole matrix's oracle
+    ev.at_most("max |block-by-block distortion - whole-matrix distortion| (k = 2, 6 samples)",
+               _block_oracle_gap(p, families[0], block_rows, block_dim, scores,
+                                 ctx.rng("block witness")), 1e-9 if p in (1.0, 2.0) else 0.0,
+               note="exact whole-matrix oracle for p in {1, 2}; for p = 4 the gap is between "
+                    "certified brackets (0 when they overlap)")
+    # no embedding with fewer rows than the rank (exact, by rank)
+    ev.at_least("smallest measured m_eps / d (no (1 +- eps) embedding below d rows)",
+                min(r.m_needed / r.d for r in ok), 0.5,
+                note="a sample with fewer than d rows leaves distortion 1; the median sample "
+                     "size at expected size m is about m, so m_eps >= d - 1/2 for every matrix")
+    ev.at_least("measured (uncensored) matrices", len(ok), 0.75 * len(rows),
+                note=f"{sum(r.censored == 'below' for r in rows)} censored below, "
+                     f"{sum(r.censored == 'above' for r in rows)} above the size grid")
+    xs = np.array([x_of(r) for r in ok])
+    span = float(xs.max() / xs.min())
+    ev.at_least(f"span of {x_name} over the measured family (max / min)", span, 10.0,
+                note="the exponent is read off a range of at least 10x")
+    fit = fit_exponent(xs, np.array([r.m_needed for r in ok]),
+                       groups=[r.family for r in ok], level=FIT_LEVEL)
+    slack = polylog_slack(float(xs.min()), float(xs.max()), LOG_POWER)
+    ev.interval(f"exponent of m_eps in {x_name} (upper bound: at most {reference:g} + polylog "
+                "allowance)", fit.slope, fit.interval, reference + slack, side="<=",
+                level=FIT_LEVEL, headline=True,
+                detectable=f"an exponent above {reference + slack + (fit.interval[1] - fit.slope):.2f}"
+                           f" (interval half-width {fit.interval[1] - fit.slope:.2f})",
+                decide_n=4 * len(ok),
+                note=f"fit {fit.slope:.3f} +- {fit.stderr:.3f}; claimed {reference:.3f}, plus "
+                     f"{slack:.3f} for a log^{LOG_POWER:g} factor over the range; {role_note}")
     ev.record("fitted exponent", fit.slope)
-    from toytheory.sampling.sample_complexity import fit_exponent
-
-    raw = fit_exponent(np.array([x_of(r) for r in ok]), np.array([r.m_needed for r in ok]),
-                       groups=[r.family for r in ok])
-    ev.record("fitted exponent of m_eps itself (no log divided out)", raw.slope,
-              note=f"95%: [{raw.interval[0]:.3f}, {raw.interval[1]:.3f}]")
-    ev.record("fitted exponent: standard error", fit.stderr)
-    ev.record("fitted exponent: 95% interval low", fit.interval[0])
-    ev.record("fitted exponent: 95% interval high", fit.interval[1])
-    ev.record("claimed exponent inside the 95% interval",
-              "yes" if fit.interval[0] <= reference <= fit.interval[1] else "no")
+    ev.record("polylog allowance added to the claimed exponent", slack)
+    ev.record(f"span of {x_name} (max / min)", span)
     ev.record("matrices measured / censored below / censored above",
               f"{len(ok)} / {sum(r.censored == 'below' for r in rows)} / "
               f"{sum(r.censored == 'above' for r in rows)}")
     ev.figure("fit", study_figure(rows, x_of, x_name, fit, reference,
                                   f"p = {p:g}, scores = {scores}, eps = {eps}"),
               caption=f"samples needed against {x_name}, one intercept per family")
-    ev.note("m_eps is the expected sample size at which the median exact (or certified) "
-            f"distortion over {reps} samples reaches eps = {eps}, interpolated on a geometric "
-            f"grid of {sizes} sizes from d to n/2 (n = {n}). The exponent is the common slope "
-            "of log(m_eps / log(e d)) on log x with one intercept per matrix family "
-            "(within-family "
-            "scaling; across families, structure the total sensitivity does not see matters "
-            "more: spiky matrices have the largest total sensitivity for p <= 2 and need the "
-            "fewest rows). Matrices whose median distortion is below eps already at the "
-            "smallest size, or never reaches it, are censored and left out. The bounds hold "
-            "up to polylogarithmic factors ('roughly'); one factor log(e d) (the d log d of "
-            "the classical p = 2 bound) is divided out before fitting, and larger polylog "
-            "factors of the theorems would push the fitted exponent up, so a hold is "
-            "conservative.")
+    ev.note("Each matrix is block-diagonal, diag(B_1, ..., B_k) with k in "
+            f"{tuple(blocks)} i.i.d. {block_rows} x {block_dim} blocks of one family: its "
+            "total sensitivity is the sum of the blocks' and its distortion is the largest "
+            "block distortion, exact block by block, so the range of the total sensitivity "
+            "(and of d) covers more than 10x while every distortion stays exact. m_eps is the "
+            f"expected sample size at which the median distortion over {reps} samples reaches "
+            f"eps = {eps}, interpolated on a geometric grid of {sizes} sizes from d to 0.9 n. "
+            "The exponent is the common slope of log m_eps on log x with one intercept per "
+            f"family, and its interval is the OLS t-interval at level {FIT_LEVEL:g} (log m_eps "
+            "is bounded, between log d and log n, so its errors have no heavy tail). The "
+            "bound is 'roughly' x^a: the toy allows a log^2 factor, which can steepen a "
+            "log-log chord by the recorded allowance; holds needs the whole interval below "
+            "a + allowance, refuted the whole interval above.")
     return ev
 
 
-_QUICK_STUDY = {"dims": (2, 3), "families": ("sign", "gaussian", "heavy_tailed"), "n": 80,
-                "eps": 0.3, "reps": 5, "sizes": 7, "matrices": 2}
-_FULL_STUDY = {"dims": (2, 3, 4), "families": ("sign", "spiky", "gaussian", "heavy_tailed"),
-               "n": 120, "eps": 0.25, "reps": 11, "sizes": 10, "matrices": 3}
+_QUICK_STUDY = {"blocks": (1, 2, 4, 8, 16), "families": ("gaussian", "heavy_tailed"),
+                "block_rows": 24, "block_dim": 2, "eps": 0.3, "reps": 5, "sizes": 7,
+                "matrices": 4}
+_FULL_STUDY = {"blocks": (1, 2, 3, 4, 6, 8, 12, 16, 24, 32),
+               "families": ("sign", "gaussian", "heavy_tailed", "spiky"), "block_rows": 40,
+               "block_dim": 2, "eps": 0.25, "reps": 11, "sizes": 10, "matrices": 3}
 
 
 @claim(
     "sampling.sample_complexity.l1_sensitivity_sampling",
-    paper=PAPER,
-    statement=("For 1 <= p < 2, l_p sensitivity sampling needs about S^{2/p} rows (up to "
-               "logarithmic factors) for a (1 +- eps) subspace embedding (p = 1: S^2)."),
+    paper=PAPER, kind="paper",
+    statement=("For 1 <= p < 2, l_p sensitivity sampling needs at most roughly S^{2/p} rows for "
+               "a (1 +- eps) subspace embedding (p = 1: S^2, up to polylogarithmic factors)."),
+    source=ABSTRACT_BOUNDS + " (abstract)",
+    reading=("p = 1, upper bound only: the exponent of the measured sample size m_eps in the "
+             "total sensitivity S, over block-diagonal matrices whose S spans more than 10x, must "
+             "be at most 2 plus the slope a log^2 factor adds over that range; refuted if the "
+             "whole 1e-6 interval lies above. The matching lower bound holds only for some "
+             "matrices (the paper's tightness), held by sampling.sample_complexity.tightness_s2."),
     witnesses=("exact", "simulated"),
     quick=_QUICK_STUDY, full=_FULL_STUDY, timeout={"full": 7200},
 )
 def l1_sensitivity_sampling(ctx, **kw):
     return _study_claim(ctx, p=1.0, scores="sensitivity", reference=2.0,
                         x_name="total sensitivity",
-                        role_note="holds unless the data show faster growth than S^{2/p}",
-                        **kw)
+                        role_note="exact distortions (arrangement rays, block by block)", **kw)
 
 
 @claim(
     "sampling.sample_complexity.root_leverage_sampling",
-    paper=PAPER,
+    paper=PAPER, kind="paper",
     statement=("For 1 <= p < 2, sampling rows with probabilities proportional to the root "
-               "leverage scores tau_i^{p/2} needs about d rows, up to logarithmic factors "
-               "(p = 1)."),
+               "leverage scores tau_i^{p/2} needs at most roughly d rows (p = 1)."),
+    source=ABSTRACT_ROOT + " (abstract)",
+    reading=("p = 1, upper bound only: the exponent of m_eps in d over block-diagonal matrices "
+             "with d from 2 to 32 must be at most 1 plus the slope of a log^2 factor over the "
+             "range. The paper proves no lower bound here; d rows are necessary by rank, which "
+             "the toy checks as a witness (m_eps >= d/2)."),
     witnesses=("exact", "simulated"),
     quick=_QUICK_STUDY, full=_FULL_STUDY, timeout={"full": 7200},
 )
 def root_leverage_sampling(ctx, **kw):
     return _study_claim(ctx, p=1.0, scores="root_leverage", reference=1.0, x_name="d",
-                        role_note="holds unless the data show faster growth than d", **kw)
+                        role_note="exact distortions (arrangement rays, block by block)", **kw)
 
 
 @claim(
     "sampling.sample_complexity.lp_sensitivity_sampling_p4",
-    paper=PAPER,
-    statement=("For p > 2, l_p sensitivity sampling needs about S^{2-2/p} rows, up to "
-               "logarithmic factors (p = 4: S^{3/2})."),
+    paper=PAPER, kind="paper",
+    statement=("For p > 2, l_p sensitivity sampling needs at most roughly S^{2-2/p} rows "
+               "(p = 4: S^{3/2}, up to polylogarithmic factors)."),
+    source=ABSTRACT_BOUNDS + " (abstract)",
+    reading=("p = 4, upper bound only (the paper claims no matching lower bound for p > 2): the "
+             "exponent of m_eps in S over block-diagonal matrices whose S spans more than 10x "
+             "must be at most 3/2 plus the log^2 allowance. Distortions are certified "
+             "branch-and-bound brackets of width at most eps/50, so m_eps is exact to that "
+             "width."),
     witnesses=("exact", "simulated"),
-    quick={"dims": (2, 3), "families": ("sign", "gaussian"), "n": 64, "eps": 0.3, "reps": 5,
-           "sizes": 6, "matrices": 2},
-    full={"dims": (2, 3), "families": ("sign", "spiky", "gaussian", "heavy_tailed"), "n": 120,
-          "eps": 0.25, "reps": 9, "sizes": 9, "matrices": 3},
+    quick={**_QUICK_STUDY, "families": ("gaussian",), "block_rows": 16, "matrices": 3},
+    full={**_FULL_STUDY, "families": ("sign", "gaussian", "heavy_tailed"), "block_rows": 24,
+          "blocks": (1, 2, 4, 6, 8, 12, 16)},
     timeout={"full": 7200},
 )
 def lp_sensitivity_sampling_p4(ctx, **kw):
     return _study_claim(ctx, p=4.0, scores="sensitivity", reference=1.5,
                         x_name="total sensitivity",
-                        role_note="distortions are certified brackets of width <= eps/50",
-                        **kw)
+                        role_note="distortions are certified brackets of width <= eps/50", **kw)
 
 
 @claim(
     "sampling.sample_complexity.leverage_sampling_p2",
-    paper=PAPER,
-    statement=("For p = 2 (the known case), leverage-score sampling needs about "
-               "S^{2/p} = d rows, up to logarithmic factors (d log d)."),
+    paper=PAPER, kind="background",
+    statement=("For p = 2, leverage-score sampling gives a (1 +- eps) subspace embedding with "
+               "O(d log d / eps^2) rows."),
+    source=("Matrix Chernoff bound for leverage-score sampling: Tropp, 'User-friendly tail "
+            "bounds for sums of random matrices' (FoCM 2012); Drineas, Mahoney and "
+            "Muthukrishnan (2006). Cited by the paper as the one known setting: 'guarantees "
+            "going beyond this general bound of mathfrak S d are known in perhaps only one "
+            "setting, for ell_2 subspace embeddings' (abstract)."),
     witnesses=("exact", "simulated"),
-    quick={"dims": (2, 4, 8), "families": ("sign", "gaussian", "heavy_tailed"), "n": 200,
-           "eps": 0.3, "reps": 5, "sizes": 8, "matrices": 1},
-    full={"dims": (2, 3, 4, 6, 8, 12, 16), "families": ("sign", "gaussian", "heavy_tailed"),
-          "n": 600, "eps": 0.25, "reps": 11, "sizes": 12, "matrices": 2},
+    quick=_QUICK_STUDY, full=_FULL_STUDY,
 )
 def leverage_sampling_p2(ctx, **kw):
     return _study_claim(ctx, p=2.0, scores="leverage", reference=1.0, x_name="d",
                         role_note="exact distortions from generalised eigenvalues", **kw)
+
+
+# ----------------------------------------------------------------------------- tightness
+
+def flat_family_total(d: int) -> Fraction:
+    """Total l_1 sensitivity of the 2^d sign vectors: d / E|eps_1 + ... + eps_d| (exact)."""
+    mean_abs = Fraction(sum(comb(d, k) * abs(2 * k - d) for k in range(d + 1)), 2 ** d)
+    return Fraction(d) / mean_abs
+
+
+def tightness_family_total(d: int) -> float:
+    """Total sensitivity of the family whose necessary size the statement measures."""
+    return float(flat_family_total(d))
+
+
+@claim(
+    "sampling.sample_complexity.tightness_s2",
+    paper=PAPER, kind="paper",
+    statement=("For p = 1 there are matrices (the 2^d sign vectors) for which l_1 sensitivity "
+               "sampling needs of order S^2 samples: below about S^2 rows it gives no "
+               "(1 +- eps) subspace embedding for any eps < 1."),
+    source=ABSTRACT_TIGHT + " (abstract)",
+    reading=("p = 1. 'Necessary' is read as: at expected size below m_lower(A) the median "
+             "sample has fewer than d rows, so its distortion is at least 1; m_lower is exact "
+             "(binomial). On the sign-vector family, S is exact (d / E|sum eps|) and spans more "
+             "than 10x; the paper's statement holds if the exponent of m_lower in S is at "
+             "least 2 less the log^2 allowance (a lower bound up to polylog factors), and is "
+             "refuted below it. The toy's lower bound is the rank bound, the mechanism for flat "
+             "matrices, where S is near its minimum d^{1/2}."),
+    witnesses=("exact", "simulated"),
+    quick={"dims": (4, 8, 16, 32, 64, 128, 256, 512), "witness_dims": (2, 3, 4),
+           "lp_dims": (5, 6), "draws": 60},
+    full={"dims": (4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512),
+          "witness_dims": (2, 3, 4, 5), "lp_dims": (6, 7, 8), "draws": 400},
+)
+def tightness_s2(ctx, dims, witness_dims, lp_dims, draws):
+    from toytheory.sampling.sample_complexity import polylog_slack, rank_bound_size
+    from toytheory.sampling.sensitivities import lp_sensitivities
+    from toytheory.sampling.sensitivity_sampling import DistortionOracle, sample_rows
+
+    from .sampling_sensitivities import sign_matrix
+
+    ev = ctx.evidence()
+    gen = ctx.rng("samples")
+    worst_lp, rank_ok, short = 0.0, 0, 0
+    for d in tuple(witness_dims) + tuple(lp_dims):
+        a = sign_matrix(d)
+        res = lp_sensitivities(a, 1.0)
+        worst_lp = max(worst_lp, abs(res.total / float(flat_family_total(d)) - 1.0),
+                       float(np.ptp(res.values)) / float(res.values.mean()))
+        if d not in witness_dims:
+            continue
+        oracle = DistortionOracle(a, 1.0)
+        m = rank_bound_size(a.shape[0], d)
+        for _ in range(draws):
+            smp = sample_rows(res.values, 1.0, expected_size=m, rng=gen)
+            if np.unique(smp.indices).size < d:
+                short += 1
+                rank_ok += bool(oracle(smp.indices, smp.weights).value >= 1.0 - 1e-9)
+    ev.at_most("max over d of |LP total / (d / E|sum eps|) - 1| and spread of s_i / mean",
+               worst_lp, 1e-8, note=f"sign matrices with d in {tuple(witness_dims) + tuple(lp_dims)}, "
+                                    "HiGHS/vertex-walk sensitivities")
+    ev.equal("sampled sets with fewer than d rows whose exact distortion is 1",
+             rank_ok, short, note=f"{short} of {draws * len(witness_dims)} samples at m_lower")
+    ev.at_least("sampled sets with fewer than d rows (the witness is exercised)", short, 1)
+    totals = np.array([tightness_family_total(d) for d in dims])
+    m_lower = np.array([rank_bound_size(2 ** d, d) for d in dims])
+    span = float(totals.max() / totals.min())
+    ev.at_least("span of S over the family (max / min)", span, 10.0)
+    slope = float(np.polyfit(np.log(totals), np.log(m_lower), 1)[0])
+    slack = polylog_slack(float(totals.min()), float(totals.max()), LOG_POWER)
+    ratio = m_lower / totals ** 2
+    ev.at_least("exponent of the necessary size m_lower in S (at least 2 less the log^2 "
+                "allowance)", slope, 2.0 - slack, role="statement", headline=True,
+                note=f"exact least-squares slope over d in {tuple(dims)}; allowance "
+                     f"{slack:.3f}")
+    ev.record("m_lower / S^2 over the family (min, max)",
+              f"{ratio.min():.3f}, {ratio.max():.3f}",
+              note="tends to 2/pi = 0.637 as d grows (S^2 ~ pi d / 2, m_lower ~ d)")
+    ev.record("largest S in the family", float(totals.max()))
+    ev.note("The 2^d sign vectors have equal l_1 sensitivities, so sensitivity sampling keeps "
+            "each row with the same probability m / 2^d and the number of kept rows is "
+            "Binomial(2^d, m / 2^d) (its Poisson limit above 2^40 rows, error below 1e-9). A "
+            "sample with fewer than d rows has rank below d and distortion at least 1. The "
+            "matrix is never formed for d > 8: S and m_lower are exact functions of d; the "
+            "witnesses form it for small d and check both facts on it.")
+    return ev

@@ -13,6 +13,8 @@ from toytheory.figures import register_figure
 PAPER = ("Weighted least-squares approximation with determinantal point processes and "
          "generalized volume sampling")
 LEVEL = 1e-6
+ABSTRACT_QUASI = ("We first provide a generalized version of volume-rescaled sampling yielding quasi-optimality results in expectation with a number of samples n = O(mlog(m)), that means that the expected L^2 error is bounded by a constant times the best approximation error in L^2.")
+ABSTRACT_REPEATED = ("Finally, we present an alternative strategy consisting in using independent repetitions of projection DPP (or volume sampling), yielding similar error bounds as with i.i.d. or volume sampling, but in practice with a much lower number of samples.")
 
 
 def _setting(name, m):
@@ -45,18 +47,19 @@ def error_ratios(basis, f, scheme, n, draws, rng, condition=None):
 
 @claim(
     "sampling.wls.interpolation_identity",
-    paper=PAPER,
+    paper=PAPER, kind="derived",
     statement=("Interpolation at the m points of the projection DPP of V_m has "
                "E||f - f_hat||^2 = (m + 1)||f - P_m f||^2."),
     witnesses=("exact", "symbolic", "simulated"),
-    quick={"ms": (2, 3), "symbolic": ((2, 3),), "draws": 1000},
+    quick={"ms": (2, 3), "symbolic": ((2, 3),), "draws": 4000},
     full={"ms": (2, 3, 4), "symbolic": ((2, 3), (3, 4)), "draws": 20000},
 )
 def interpolation_identity(ctx, ms, symbolic, draws):
     from proofs.sampling_dpp_interpolation import prove_interpolation_identity
     from toytheory.sampling.bases import gauss_legendre_rule, legendre_basis
     from toytheory.sampling.continuous_dpp import sample_continuous_projection_dpp
-    from toytheory.sampling.interpolation import dpp_interpolation_expected_error
+    from toytheory.sampling.interpolation import (dpp_interpolation_expected_error,
+                                                  optimal_density_cdf)
     from toytheory.sampling.weighted_ls import TEST_FUNCTIONS, TestFunction, best_approximation
 
     ev = ctx.evidence()
@@ -89,10 +92,11 @@ def interpolation_identity(ctx, ms, symbolic, draws):
     phi_n = basis(nodes)
     e_n = f.f(nodes) - phi_n @ coef
     gen = ctx.rng("dpp")
-    rb, direct = np.empty(draws), np.empty(draws)
+    rb, direct, x1s = np.empty(draws), np.empty(draws), np.empty(draws)
     for r in range(draws):
         pts = sample_continuous_projection_dpp(basis, rng=gen)
         x1 = pts[gen.integers(2)][None, :]
+        x1s[r] = x1[0, 0]
         p1 = basis(x1)[0]
         e1 = float(f.f(x1)[0] - p1 @ coef)
         det1 = e1 * phi_n[:, 1] - p1[1] * e_n      # column 0 replaced by e
@@ -101,8 +105,22 @@ def interpolation_identity(ctx, ms, symbolic, draws):
         phi = basis(pts)
         chat = np.linalg.solve(phi, f.f(pts))
         direct[r] = (best + float(np.sum((chat - coef) ** 2))) / best
-    ev.test("sampled (Rao-Blackwellised, m = 2): mean ratio equals m + 1 = 3",
-            stats.mean_test(rb, 3.0, LEVEL))
+    # rb is bounded: det1^2 + det2^2 <= 2 e1^2 k_2(t) + 2 e(t)^2 k_2(x1), so with k_2 >= 1,
+    # int k_2 = 2 and int e^2 = best: rb - 1 <= 2 (1 + 2 e1_max^2 / best) (e1_max certified
+    # below from |f| <= 1 on [-1, 1] and the linear P_2 f)
+    e_max = 1.0 + abs(coef[0]) * float(np.max(np.abs(basis(np.array([[-1.0], [1.0]]))[:, 0]))) \
+        + abs(coef[1]) * float(np.max(np.abs(basis(np.array([[-1.0], [1.0]]))[:, 1])))
+    top = 1.0 + 2.0 * (1.0 + 2.0 * e_max ** 2 / best)
+    from toytheory.sampling.bounds import empirical_bernstein_interval
+
+    lo, hi = empirical_bernstein_interval(rb, 1.0, max(top, float(rb.max())), LEVEL)
+    ev.interval("sampled (Rao-Blackwellised, m = 2): mean ratio vs m + 1 = 3 (empirical "
+                "Bernstein)", float(rb.mean()), (lo, hi), 3.0, side=">=", level=LEVEL,
+                role="witness", note=f"range [1, {top:.1f}] from the bound in the code")
+    ev.interval("sampled (Rao-Blackwellised, m = 2): mean ratio vs m + 1 = 3, upper side",
+                float(rb.mean()), (lo, hi), 3.0, side="<=", level=LEVEL, role="witness")
+    ev.test("sampled one-point marginal of the DPP vs k_m / m (KS)",
+            stats.ks_1samp(x1s, lambda t: optimal_density_cdf(basis, t), LEVEL))
     ev.record("direct Monte Carlo mean of the ratio (m = 2, heavy-tailed)", float(direct.mean()),
               note="||Phi^-1 e||^2 has tail index 3/2 under the DPP: finite mean, infinite "
                    "variance, so no t-test on the direct estimate")
@@ -115,7 +133,7 @@ def interpolation_identity(ctx, ms, symbolic, draws):
 
 @claim(
     "sampling.wls.continuous_dpp_law",
-    paper=PAPER,
+    paper=PAPER, kind="derived",
     statement=("The chain rule with rejection samples the continuous projection DPP of a basis "
                "exactly, and its proposal samples the optimal density k_m/m."),
     witnesses=("exact", "simulated"),
@@ -186,15 +204,27 @@ def wls_figure(seed: int = 0, m: int = 8, ratios=(1, 2, 3, 4), draws: int = 150,
     return fig
 
 
+GROWTH = 0.25      # a growth exponent the statement tolerates: m^0.25 over 3..16 is x1.5
+
+
 @claim(
     "sampling.wls.quasi_optimality_m_log_m",
-    paper=PAPER,
+    paper=PAPER, kind="paper",
     statement=("With n ~ m log m points, volume-rescaled sampling and independent repetitions "
-               "of projection DPPs are quasi-optimal in expectation: E||f - f_hat||^2 <= "
-               "C ||f - P_m f||^2 with a constant C that does not grow with m."),
+               "of projection DPPs are quasi-optimal: the error ratio "
+               "||f - f_hat||^2 / ||f - P_m f||^2 does not grow with m."),
+    source=ABSTRACT_QUASI + " (abstract); " + ABSTRACT_REPEATED,
+    reading=("The constant is not given, so the toy reads 'bounded by a constant' as no "
+             "growth in m: the exponent of the median error ratio in m over m in 3..16 (5x), "
+             "fitted with one intercept per (function, scheme), must be at most 0.25 at "
+             "level 1e-6. The median is used because the ratio is heavy-tailed; by Markov, "
+             "a bounded expectation bounds the median by twice it, so growth of the median "
+             "contradicts the statement, while a bounded median is weaker than a bounded "
+             "mean (the toy is weaker than the source there). An i.i.d. control at n = m "
+             "shows the check detects growth."),
     witnesses=("exact", "simulated"),
-    quick={"ms": (4, 6, 8), "functions": ("runge", "abs"), "draws": 80},
-    full={"ms": (4, 6, 8, 12, 16, 20), "functions": ("runge", "abs", "smooth_2d"),
+    quick={"ms": (3, 4, 6, 8, 12, 16), "functions": ("runge", "abs"), "draws": 60},
+    full={"ms": (3, 4, 6, 8, 12, 16, 24, 32, 48), "functions": ("runge", "abs", "smooth_2d"),
           "draws": 1000},
     timeout={"full": 7200},
 )
@@ -202,41 +232,59 @@ def quasi_optimality(ctx, ms, functions, draws):
     from toytheory.sampling.sample_complexity import fit_exponent
 
     ev = ctx.evidence()
-    xs, ys, groups = [], [], []
+    xs, ys, groups, means = [], [], [], []
+    cx, cy = [], []
     for fname in functions:
         for m in ms:
             basis, f = _setting(fname, m)
             m = basis.m
             reps = max(1, math.ceil(math.log(m)))
+            iid = error_ratios(basis, f, "iid", m, draws, ctx.rng(fname, "iid", str(m)))
+            cx.append(m)
+            cy.append(float(np.median(iid)))
             for scheme, n in (("volume_rescaled", max(m, math.ceil(m * math.log(m)))),
                               ("repeated_dpp", reps * m)):
                 vals = error_ratios(basis, f, scheme, n, draws, ctx.rng(fname, scheme, str(m)))
                 xs.append(m)
-                ys.append(float(vals.mean()))
+                ys.append(float(np.median(vals)))
+                means.append(float(vals.mean()))
                 groups.append(f"{fname}/{scheme}")
-                ev.note(f"{f.name}, m = {m}, {scheme}, n = {n}: mean ratio {vals.mean():.3f} "
-                        f"(se {vals.std(ddof=1) / math.sqrt(draws):.3f}), median "
-                        f"{np.median(vals):.3f}")
-    fit = fit_exponent(np.array(xs, float), np.array(ys), groups=groups)
-    ev.at_most("lower end of the 95% interval of the growth exponent of E ratio in m",
-               fit.interval[0], 0.0, role="statement", headline=True,
-               note=f"fit {fit.slope:.3f} +- {fit.stderr:.3f}, 95% [{fit.interval[0]:.3f}, "
-                    f"{fit.interval[1]:.3f}]; one intercept per (function, scheme)")
-    ev.record("largest mean error ratio", max(ys))
-    ev.record("growth exponent of the mean ratio in m", fit.slope)
+    span = max(xs) / min(xs)
+    ev.at_least("span of m (max / min)", span, 5.0)
+    control = fit_exponent(np.array(cx, float), np.array(cy), groups=None if len(functions) == 1
+                           else [g for g in functions for _ in ms], level=LEVEL)
+    ev.interval("control: exponent of the median ratio of i.i.d. sampling at n = m (not "
+                "quasi-optimal) exceeds the tolerance", control.slope, control.interval,
+                GROWTH, side=">=", level=LEVEL, role="witness",
+                note="shows the fit detects growth; fails only if its interval lies below 0.25")
+    fit = fit_exponent(np.array(xs, float), np.array(ys), groups=groups, level=LEVEL)
+    ev.interval(f"growth exponent of the median error ratio in m (at most {GROWTH})",
+                fit.slope, fit.interval, GROWTH, side="<=", level=LEVEL, headline=True,
+                detectable=f"growth faster than m^{GROWTH + fit.interval[1] - fit.slope:.2f}",
+                decide_n=4 * draws,
+                note=f"fit {fit.slope:.3f} +- {fit.stderr:.3f}; one intercept per (function, "
+                     "scheme); OLS t-interval on log medians (medians of bounded-below ratios: "
+                     "no heavy tail)")
+    ev.record("largest median error ratio", max(ys))
+    ev.record("largest mean error ratio (heavy-tailed; not held)", max(means))
+    ev.record("control: fitted exponent of i.i.d. at n = m", control.slope)
     ev.figure("ratios", wls_figure(ctx.seed_for("figure"), m=6, ratios=(1, 2, 3),
                                    draws=25 if ctx.tier == "quick" else 400),
               caption="median (solid) and 90% quantile (dotted) of the error ratio")
-    ev.note("Quasi-optimality is read as: the expected ratio ||f - f_hat||^2 / ||f - P_m f||^2 "
-            "at n = ceil(m log m) (volume-rescaled) or ceil(log m) DPP repetitions stays "
-            "bounded as m grows. The paper's constant is not used; the check is that the mean "
-            "ratio shows no growth in m (slope of log mean ratio on log m).")
+    ev.note("Volume-rescaled sampling uses n = ceil(m log m) points; repeated DPPs use "
+            "ceil(log m) independent projection DPPs of m points. The range of m was 4..8 "
+            "before issue 13 (too narrow to see growth); it is now 3..16 in quick and 3..48 "
+            "in full.")
     return ev
 
 
 @claim(
     "sampling.wls.repetitions_advantage",
-    paper=PAPER,
+    paper=PAPER, kind="paper", source=ABSTRACT_REPEATED + " (abstract)",
+    reading=("'In practice with a much lower number of samples' is read at equal numbers of "
+             "points: repeated DPPs reach quasi-optimality (error ratio <= 2) more often than "
+             "i.i.d. optimal sampling, decided by an exact two-sample test at 1e-6. This is "
+             "the practical comparison the sentence makes, not its error bound."),
     statement=("At equal numbers of points, independent repetitions of projection DPPs give "
                "quasi-optimal weighted least squares more often than i.i.d. optimal sampling."),
     witnesses=("simulated",),
