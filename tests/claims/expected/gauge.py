@@ -1,8 +1,15 @@
 """Expected quick-tier verdicts of the gauge-freedom claims (toytheory/claims/catalog/gauge_*.py).
 
-``gauge_field_breaks_flow_jacobian`` is refuted on the toy: under every gauge field tried
-(score rotations with 3x and 10x the score's energy, a sheared plane-wave field) the
-flow-Jacobian estimate stays k, while the score-SVD estimator is broken by the same fields.
+Kinds: ``paper`` for the decomposition, exact sampling (not necessary, not sufficient), exact
+density estimation and the two 'conservative is desirable' intrinsic-dimension claims;
+``derived`` for the gauge-field identities, the loss split and the flow-Jacobian estimator on
+exact scores; ``background`` for Stanczuk et al.'s score-SVD estimator.
+
+``gauge_field_breaks_flow_jacobian`` now holds the abstract's 'desirable' (the gauge part
+increases the estimator's error more often than it decreases it: plane-wave gauge fields make
+it wrong at some base points and never right where it was wrong); the earlier, sharper
+reading ('breaks it at every base point') was refuted and is no longer claimed. Verdicts were
+checked under run seeds 0..19.
 """
 EXPECTED = {
     "gauge.fields.divergence_free": "holds",
@@ -13,6 +20,6 @@ EXPECTED = {
     "gauge.likelihood.exact_iff_conservative_part_is_score": "holds",
     "gauge.intrinsic_dimension.score_svd_recovers_k": "holds",
     "gauge.intrinsic_dimension.flow_jacobian_recovers_k": "holds",
-    "gauge.intrinsic_dimension.gauge_field_breaks_flow_jacobian": "refuted",
+    "gauge.intrinsic_dimension.gauge_field_breaks_flow_jacobian": "holds",
     "gauge.intrinsic_dimension.gauge_field_breaks_score_svd": "holds",
 }

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from toytheory.claims import claim
+from toytheory.claims.catalog.gauge_common import ABSTRACT_LOCAL
 
 SEED = ("On gauge freedom, conservativity and intrinsic dimensionality estimation in "
         "diffusion models")
@@ -60,7 +61,7 @@ def gauge_variants(manifold, schedule, rng):
     return {"rotation a=3": (SkewTensorGaugeField(manifold, schedule, c, amplitude=3.0), 1),
             "rotation a=10": (SkewTensorGaugeField(manifold, schedule, c, amplitude=10.0), 3),
             "plane-wave h": (SkewTensorGaugeField(manifold, schedule, c, h=wave, amplitude=1.0),
-                             1)}
+                             4)}
 
 
 def n_samples(d):
@@ -109,6 +110,12 @@ def manifold_witnesses(ev, rng):
 @claim(
     "gauge.intrinsic_dimension.score_svd_recovers_k",
     paper=STANCZUK,
+    kind="background",
+    source=("Stanczuk, Batzolis, Deveney and Schönlieb, 'Your diffusion model secretly knows "
+            "the dimension of the data manifold' (arXiv:2212.12611; ICML 2024 as 'Diffusion "
+            "models encode the intrinsic dimension of data manifolds'): as the noise level "
+            "decreases the score points towards the manifold (normal bundle), and the "
+            "dimension is read from the singular values of scores sampled around a point."),
     statement=("The singular values of K exact scores sampled around a point of a k-manifold at "
                "small noise have their largest gap after the D - k normal directions, so "
                "D - argmax_i(s_i - s_{i+1}) = k (spheres, tori, Swiss roll, subspaces; "
@@ -157,6 +164,7 @@ def score_svd_recovers_k(ctx, suite, points, small_k_points):
 @claim(
     "gauge.intrinsic_dimension.flow_jacobian_recovers_k",
     paper=SEED,
+    kind="derived",
     statement=("The Jacobian Y(x_1, t) of the backward probability-flow map of the exact score "
                "has k singular values that saturate and D - k that vanish as t -> 0, so the "
                "largest gap in its log singular values at small t is after the k-th."),
@@ -228,12 +236,26 @@ def _trajectory_figure(rows):
     return fig
 
 
-def gauge_experiment(ctx, suite, points, steps, estimator):
-    """Estimates with the exact score and with each gauge variant, per manifold.
+LEVEL = 1e-6
+DRIFT_TOL = 1e-2
+"""Tolerance on the largest change of a log10 singular value of Y(t0) between N and N/2 RK4
+steps. Measured over run seeds 0..19 of the quick tier (plane-wave gauge fields, N = 160):
+at most 2e-3 decades (records in the claim), so the bound sits 5x outside the seed-to-seed
+spread; it is 100x below the 1-2 decades of the gap the estimator reads."""
 
-    For the flow Jacobian every gauge run is repeated with half the steps; the
-    largest change of the log10 singular values between the two (``drift``)
-    shows whether the integration has converged.
+
+def paired_experiment(ctx, suite, draws, points, steps, estimator, variants):
+    r"""The estimator's error with the exact score and with score + gauge field, paired.
+
+    For each manifold of ``suite`` and each of ``draws`` gauge fields drawn
+    afresh (a random skew C and, for the plane wave, a random wave vector and
+    phase), ``points`` base points are drawn uniformly on the manifold; the
+    estimate at each base point is computed with the exact score and with the
+    exact score plus the gauge field (the score SVD uses the same K noise draws
+    for both). Returns one row per (manifold, draw, variant) with the errors
+    :math:`|\hat k - k|`, and, for the flow Jacobian, the largest change of a
+    log10 singular value between ``steps`` and ``steps // 2`` RK4 steps
+    (``drift``, over both fields).
     """
     from toytheory.gauge.fields import ModelField
     from toytheory.gauge.id_experiments import time_at_noise
@@ -243,125 +265,206 @@ def gauge_experiment(ctx, suite, points, steps, estimator):
 
     sched = schedule()
     t0 = time_at_noise(sched, 0.01)
+    a0, s0 = (float(v) for v in sched.marginal(t0))
     out = []
     for i, (kind, k, d) in enumerate(suite):
-        rng = ctx.rng(estimator, str(i))
         m = make_manifold(kind, k, d, ctx.seed_for("manifold", str(i)))
-        y = m.sample_data(points, rng)
-        variants = gauge_variants(m, sched, rng)
+        xs = m.sample(400, a0, s0, ctx.rng(estimator, "energy", str(i)))
+        score_energy = float(np.mean(np.sum(m.score(xs, a0, s0) ** 2, axis=1)))
+        for j in range(draws):
+            rng = ctx.rng(estimator, str(i), str(j))
+            y = m.sample_data(points, rng)
+            fields = gauge_variants(m, sched, rng)
+            seed = ctx.seed_for("samples", str(i), str(j))
 
-        def run(field, r, n_steps):
-            if estimator == "jac":
-                grid = log_snr_time_grid(sched, t0, float(sched.t_max), n_steps)
-                return flow_jacobian_estimate(field, y, grid)
-            return score_svd_estimate(field, y, t0, n_samples(d), r)
+            def run(field, n_steps):
+                if estimator == "jac":
+                    return flow_jacobian_estimate(
+                        field, y, log_snr_time_grid(sched, t0, float(sched.t_max), n_steps))
+                return score_svd_estimate(field, y, t0, n_samples(d),
+                                          np.random.default_rng(seed))
 
-        seed = ctx.seed_for("samples", str(i))
-        cons = run(ModelField(m, sched), np.random.default_rng(seed), steps)
-        row = {"label": _label(kind, k, d), "k": k, "conservative": cons, "gauge": {},
-               "energy": {}, "drift": {}}
-        a, s = (float(v) for v in sched.marginal(t0))
-        xs = m.sample(400, a, s, rng)
-        score_energy = float(np.mean(np.sum(m.score(xs, a, s) ** 2, axis=1)))
-        for name, (g, factor) in variants.items():
-            field = ModelField(m, sched, gauges=[g])
-            est = run(field, np.random.default_rng(seed), steps * factor)
-            row["gauge"][name] = est
-            row["energy"][name] = float(np.mean(np.sum(g(xs, t0) ** 2, axis=1))) / score_energy
-            if estimator == "jac":
-                half = run(field, None, steps * factor // 2)
+            def drift(field, n_steps, est):
+                if estimator != "jac":
+                    return 0.0
+                half = run(field, n_steps // 2)
+                return float(np.max(np.abs(np.log10(est.singular_values)
+                                           - np.log10(half.singular_values))))
 
-                def log_gap(e):
-                    return np.log10(e.singular_values[:, k - 1] / e.singular_values[:, k])
-
-                same = bool(np.all(half.estimates == est.estimates))
-                row["drift"][name] = (float(np.max(np.abs(log_gap(est) - log_gap(half))))
-                                      if same else np.inf)
-        out.append(row)
+            exact_field = ModelField(m, sched)
+            cons = run(exact_field, steps)
+            cons_drift = drift(exact_field, steps, cons)
+            for name in variants:
+                g, factor = fields[name]
+                field = ModelField(m, sched, gauges=[g])
+                est = run(field, steps * factor)
+                flux = g.flux_divergence(xs[:100], t0)
+                scale = np.sqrt(np.mean(np.sum(g(xs[:100], t0) ** 2, axis=1)) * score_energy)
+                out.append({
+                    "label": _label(kind, k, d), "variant": name, "k": k, "draw": j,
+                    "conservative": cons, "gauge": est,
+                    "err_cons": np.abs(cons.estimates - k), "err_gauge": np.abs(est.estimates - k),
+                    "energy": float(np.mean(np.sum(g(xs, t0) ** 2, axis=1))) / score_energy,
+                    "flux": float(np.max(np.abs(flux)) / scale),
+                    "drift": max(cons_drift, drift(field, steps * factor, est))})
     return out
 
 
-def _summarise(ev, rows, estimator_name):
-    """Record the outcome of a gauge experiment; return (wrong_cons, broken configs, frac wrong)."""
-    wrong_cons, wrong_gauge, total_gauge, broken, lines = 0, 0, 0, [], []
-    for row in rows:
-        k = row["k"]
-        wrong_cons += int(np.sum(row["conservative"].estimates != k))
-        parts = [f"exact {row['conservative'].estimates.tolist()}"]
-        for name, est in row["gauge"].items():
-            bad = int(np.sum(est.estimates != k))
-            wrong_gauge += bad
-            total_gauge += est.estimates.size
-            if bad == est.estimates.size and np.all(row["conservative"].estimates == k):
-                broken.append(f"{row['label']} / {name}")
-            parts.append(f"{name} {est.estimates.tolist()} (E|r|^2/E|score|^2 = "
-                         f"{row['energy'][name]:.3g})")
-        lines.append(f"{row['label']} (k = {k}): " + ", ".join(parts))
-    for line in lines:
-        ev.note(f"{estimator_name}: {line}")
-    return wrong_cons, broken, wrong_gauge / max(total_gauge, 1)
+def decisive_fraction(worse, better, level=LEVEL):
+    """Clopper-Pearson interval of q = P(gauge worse | the gauge part changes the error).
+
+    Given the number D = worse + better of pairs whose errors differ, ``worse``
+    is binomial(D, q) for i.i.d. pairs (and less dispersed than that for the
+    stratified design, so the interval stays valid). Returns (estimate, (lo, hi),
+    detectable, decide_n) where ``detectable`` is the smallest q whose
+    1e-6-quantile of Bin(D, q) still puts the interval above 1/2 (power 1 - 1e-6)
+    and ``decide_n`` the number of discordant pairs at which the observed
+    fraction would decide.
+    """
+    from scipy import stats as st
+
+    from toytheory.stats import exact_binomial_interval
+
+    n = worse + better
+    if n == 0:
+        return 0.5, (0.0, 1.0), "no pair changed: nothing detectable", None
+    lo, hi = exact_binomial_interval(worse, n, level)
+
+    def decides(x, m):
+        low, high = exact_binomial_interval(x, m, level)
+        return low >= 0.5 or high < 0.5
+
+    detectable = None
+    for q in np.linspace(0.5, 1.0, 51)[1:]:
+        x = int(st.binom.ppf(level, n, q))
+        if exact_binomial_interval(x, n, level)[0] >= 0.5:
+            detectable = float(q)
+            break
+    det = (f"q >= {detectable:.2f} is detected with probability 1 - 1e-6 at D = {n} "
+           "discordant pairs" if detectable is not None else
+           f"no q is detected with probability 1 - 1e-6 at D = {n} discordant pairs "
+           "(needs D >= 21)")
+    decide = None
+    qhat = worse / n
+    if not (lo >= 0.5 or hi < 0.5) and qhat != 0.5:
+        m = n
+        while m < 10 ** 6 and not decides(int(round(qhat * m)), m):
+            m = int(m * 1.25) + 1
+        decide = m
+    return qhat, (lo, hi), det, decide
+
+
+def hold_desirable(ev, rows, estimator_name):
+    """Witness and statement numbers shared by the two 'conservative is desirable' claims."""
+    from toytheory.stats import exact_binomial_interval
+
+    err_c = np.concatenate([r["err_cons"] for r in rows])
+    err_g = np.concatenate([r["err_gauge"] for r in rows])
+    worse, better = int(np.sum(err_g > err_c)), int(np.sum(err_g < err_c))
+    n = err_c.size
+    qhat, (lo, hi), det, decide = decisive_fraction(worse, better)
+    ev.interval(f"{estimator_name}: among (manifold, base point, gauge field) draws where the "
+                "gauge part changes the estimator's error |k_hat - k|, the fraction where it "
+                "increases it", qhat, (lo, hi), 0.5, side=">=", level=LEVEL, headline=True,
+                detectable=det, decide_n=decide,
+                note=f"{worse} worse, {better} better, {n - worse - better} unchanged of {n} "
+                     "draws; exact binomial (Clopper-Pearson) interval given the number of "
+                     "discordant draws")
+    if not lo >= 0.5:
+        ev.referee_note(
+            says="'when it comes to inferring local information of the data manifold, "
+                 "constraining the vector field to be conservative is desirable' (abstract)",
+            toy=f"the {estimator_name} intrinsic-dimension estimator on exact scores of noised "
+                "spheres, tori and subspaces, with and without an exact gauge field "
+                "(div(p_t r) = 0, checked), paired at the same base points",
+            measured=f"{worse} draws where the gauge part increased the error |k_hat - k|, "
+                     f"{better} where it decreased it, of {n}; fraction worse among the "
+                     f"changed: {qhat:.3g}, Clopper-Pearson interval at 1e-6 [{lo:.3g}, "
+                     f"{hi:.3g}] against 1/2",
+            inside="the paper's statement is about any vector field with the exact marginals; "
+                   "exact scores and exact gauge fields are its idealised setting, and the "
+                   "estimator reads the local dimension, the 'local information' it names",
+            would_change="more draws (decide_n) if the interval straddles 1/2; a gauge "
+                         "family that changes the error more often")
+    plo, phi = exact_binomial_interval(worse, n, LEVEL)
+    ev.record(f"{estimator_name}: fraction of all draws where the gauge part increases the "
+              "error", worse / n, note=f"Clopper-Pearson interval at 1e-6: [{plo:.3g}, {phi:.3g}]")
+    ev.record(f"{estimator_name}: mean error with the exact score / with score + gauge field",
+              f"{np.mean(err_c):.3g} / {np.mean(err_g):.3g}",
+              note="error |k_hat - k| per base point")
+    table = {}
+    for r in rows:
+        key = f"{r['label']} / {r['variant']}"
+        w, b, c = table.get(key, (0, 0, 0))
+        table[key] = (w + int(np.sum(r["err_gauge"] > r["err_cons"])),
+                      b + int(np.sum(r["err_gauge"] < r["err_cons"])), c + r["err_cons"].size)
+    ev.note(f"{estimator_name}, gauge part worse / better / draws per manifold and gauge "
+            "family: " + "; ".join(f"{key}: {w}/{b}/{c}" for key, (w, b, c) in table.items()))
+    return worse, better, n
+
+
+def gauge_witnesses(ev, rows, rng):
+    """Witnesses before statements: the laws, the gauge fields, (flow) the integration."""
+    manifold_witnesses(ev, rng)
+    ev.at_most("every gauge field used: max |div(p_t r)/p_t| / (|r| |score|) at points of "
+               "p_t0", max(r["flux"] for r in rows), 1e-10,
+               note="the gauge condition, so the field has the exact marginals")
 
 
 @claim(
     "gauge.intrinsic_dimension.gauge_field_breaks_flow_jacobian",
     paper=SEED,
-    statement=("Adding a gauge field (a non-conservative field with the same marginals) breaks "
-               "the flow-Jacobian intrinsic-dimension estimator, while the conservative field "
-               "(the exact score) keeps it working."),
+    statement=("For the flow-Jacobian intrinsic-dimension estimator a conservative field is "
+               "desirable: where adding a gauge field (same marginals, non-conservative) to the "
+               "exact score changes the estimator's error, it increases it more often than it "
+               "decreases it."),
+    kind="paper",
+    source=ABSTRACT_LOCAL,
+    reading=("'Desirable' read for the flow-Jacobian estimator (the singular values of the "
+             "PF-ODE map's Jacobian Y(t0)): over draws of a manifold (sphere, torus, subspace; "
+             "k = 1, 2, D = 3..10), a base point uniform on it and a gauge field r "
+             "(div(p_t r) = 0), the gauge part must increase the estimator's error |k_hat - k| "
+             "more often than it decreases it: q = P(worse | error changed) >= 1/2, decided by "
+             "an exact binomial interval at 1e-6 (holds when it lies above 1/2, refuted below, "
+             "inconclusive if it straddles or the gauge part never changes the error). This is "
+             "the abstract's strength, no sharper: the earlier reading 'breaks the estimator at "
+             "every base point' was sharper than the paper and is not claimed. The quick tier "
+             "draws plane-wave gauge fields only (score rotations never change this estimate, "
+             "so they add no discordant pair; the full tier includes them)."),
     witnesses=("exact", "simulated"),
-    quick={"suite": GAUGE_SUITE_QUICK, "points": 2, "steps": 200},
-    full={"suite": GAUGE_SUITE_FULL, "points": 6, "steps": 400},
+    quick={"suite": GAUGE_SUITE_QUICK, "draws": 2, "points": 90, "steps": 160,
+           "variants": ("plane-wave h",)},
+    full={"suite": GAUGE_SUITE_FULL, "draws": 4, "points": 60, "steps": 400,
+          "variants": ("plane-wave h", "rotation a=3", "rotation a=10")},
 )
-def gauge_field_breaks_flow_jacobian(ctx, suite, points, steps):
+def gauge_field_breaks_flow_jacobian(ctx, suite, draws, points, steps, variants):
     ev = ctx.evidence()
-    rows = gauge_experiment(ctx, suite, points, steps, "jac")
-    wrong_cons, broken, frac = _summarise(ev, rows, "flow Jacobian")
-    ev.equal("exact score: wrong estimates", wrong_cons, 0, role="statement",
-             note="the conservative field keeps the estimator working")
-    ev.at_least("gauge configurations (manifold x gauge field) where the estimate is wrong at "
-                "every base point", len(broken), 1, role="statement", headline=True,
-                note=("broken: " + "; ".join(broken)) if broken else
-                "none: the estimate is k under every gauge field tried")
-    ev.record("fraction of wrong estimates with a gauge field", frac)
-    drift = max(max(r["drift"].values()) for r in rows)
-    ev.at_most("integration converged: max change of the gap log10(s_k / s_{k+1}) between N "
-               "and N/2 steps over the gauge runs (inf if an estimate changes)", drift, 0.05,
-               note=f"N = {steps} log-SNR steps (x3 for a = 10); a larger change would mean the "
-                    "estimate reflects RK4 error, not the field")
-    # the gauge field is active: it moves the flow, and for Gaussian data the spectrum is
-    # provably unchanged (Y Sigma_T Y^T = Sigma_t0 for any flow with the exact marginals)
-    for row in rows:
-        if row["label"].startswith("subspace"):
-            cons = row["conservative"].singular_values
-            for name, est in row["gauge"].items():
-                if not name.startswith("rotation"):
-                    continue
-                change = float(np.max(np.abs(est.singular_values - cons) / cons))
-                ev.record(f"{row['label']} / {name}: max relative change of the spectrum of "
-                          "Y(t0)", change,
-                          note="Gaussian data and a linear gauge field: the flow is linear and "
-                               "maps N(0, Sigma_T) to N(0, Sigma_t0), so Y Sigma_T Y^T = "
-                               "Sigma_t0; Sigma_T is isotropic to 1e-4, so the spectrum is "
-                               "gauge-invariant up to that and the RK4 error")
-    ev.record("gauge energy E|r|^2 / E|score|^2 at t0 (largest tried)",
-              max(max(r["energy"].values()) for r in rows))
-    fig_rows = [{"label": r["label"], "k": r["k"],
+    rows = paired_experiment(ctx, suite, draws, points, steps, "jac", variants)
+    gauge_witnesses(ev, rows, ctx.rng("witness"))
+    drift = max(r["drift"] for r in rows)
+    ev.at_most("integration converged: max change of a log10 singular value of Y(t0) between N "
+               "and N/2 RK4 steps (exact score and score + gauge field)", drift, DRIFT_TOL,
+               note=f"N = {steps} log-SNR steps (x3 for a score rotation with a = 10); the "
+                    "tolerance is 5x the largest drift seen over run seeds 0..19 (2e-3) and "
+                    "100x below the gap the estimator reads")
+    hold_desirable(ev, rows, "flow Jacobian")
+    ev.record("gauge energy E|r|^2 / E|score|^2 at t0 (largest drawn)",
+              max(r["energy"] for r in rows))
+    fig_rows = [{"label": f"{r['label']} / {r['variant']}", "k": r["k"],
                  "jac": r["conservative"].singular_values[0],
-                 "jac_gauge": r["gauge"]["rotation a=10"].singular_values[0]}
-                for r in rows[:3]]
+                 "jac_gauge": r["gauge"].singular_values[0]}
+                for r in rows[::max(draws * len(variants), 1)][:3]]
     ev.figure("spectra", _spectra_pair_figure(fig_rows, "jac", False),
-              caption="Log singular values of Y(t0): exact score vs score + gauge field "
-                      "(rotation a = 10); the dotted line is after the k-th value")
-    ev.note("Why the statement fails on the toy: every flow with the exact marginals maps p_T "
-            "onto p_t0, which lies within sigma_0 of the manifold, so its Jacobian must contract "
-            "the D - k normal directions (their product is fixed by the change of variables, "
-            "|det Y| = p_T(x_T) / p_t0(x_t0)); for Gaussian data and a linear gauge field the "
-            "spectrum is exactly unchanged (records above). A gauge field can still spread the "
-            "singular values: in the full tier a sheared (plane-wave) field made one normal "
-            "value much smaller than the others at a few base points, which moved the largest "
-            "log gap (the fraction of wrong estimates above), but no gauge field tried broke "
-            "the estimate at every base point, as the same fields do for the score-SVD "
-            "estimator (gauge.intrinsic_dimension.gauge_field_breaks_score_svd).")
+              caption="Log singular values of Y(t0): exact score vs score + gauge field; the "
+                      "dotted line is after the k-th value")
+    ev.note("Every flow with the exact marginals maps p_T onto p_t0, within sigma_0 of the "
+            "manifold, so its Jacobian must contract the D - k normal directions in product "
+            "(|det Y| = p_T(x_T) / p_t0(x_t0)); a gauge field can only redistribute the "
+            "contraction among them. Score rotations leave the estimate at k everywhere; a "
+            "sheared plane-wave field spreads the normal singular values and makes the estimate "
+            "wrong at some base points, and never makes a wrong estimate right. So the gauge "
+            "part does harm this estimator, but rarely, unlike the score-SVD estimator "
+            "(gauge.intrinsic_dimension.gauge_field_breaks_score_svd).")
     return ev
 
 
@@ -390,34 +493,49 @@ def _spectra_pair_figure(rows, key, gap_after_normal):
 @claim(
     "gauge.intrinsic_dimension.gauge_field_breaks_score_svd",
     paper=SEED,
-    statement=("For inferring local manifold information a conservative field is desirable: "
-               "adding a gauge field (same marginals, non-conservative) breaks the score-SVD "
-               "intrinsic-dimension estimator, while the exact score keeps it working."),
+    statement=("For the score-SVD intrinsic-dimension estimator a conservative field is "
+               "desirable: where adding a gauge field (same marginals, non-conservative) to the "
+               "exact score changes the estimator's error, it increases it more often than it "
+               "decreases it."),
+    kind="paper",
+    source=ABSTRACT_LOCAL,
+    reading=("'Desirable' read for the score-SVD estimator of Stanczuk et al. (the estimator "
+             "the paper analyses): over draws of a manifold (sphere, torus, subspace; k = 1, 2, "
+             "D = 3..10), a base point uniform on it and a gauge field r (score rotations with "
+             "a = 3, 10 and a sheared plane-wave field, each with a random skew C), the gauge "
+             "part must increase the estimator's error |k_hat - k| more often than it decreases "
+             "it: q = P(worse | error changed) >= 1/2 by an exact binomial interval at 1e-6. The "
+             "same K noise draws serve both fields, so the pair differs only by the gauge "
+             "part. Not sharper than the abstract: how often the gauge part breaks the estimate "
+             "is recorded, not claimed."),
     witnesses=("exact",),
-    quick={"suite": GAUGE_SUITE_QUICK, "points": 3},
-    full={"suite": GAUGE_SUITE_FULL, "points": 10},
+    quick={"suite": GAUGE_SUITE_QUICK, "draws": 2, "points": 8,
+           "variants": ("rotation a=3", "rotation a=10", "plane-wave h")},
+    full={"suite": GAUGE_SUITE_FULL, "draws": 4, "points": 25,
+          "variants": ("rotation a=3", "rotation a=10", "plane-wave h")},
 )
-def gauge_field_breaks_score_svd(ctx, suite, points):
-    ev = ctx.evidence()
-    rows = gauge_experiment(ctx, suite, points, 1, "svd")
-    wrong_cons, broken, frac = _summarise(ev, rows, "score SVD")
-    ev.equal("exact score: wrong estimates", wrong_cons, 0, role="statement")
-    ev.at_least("gauge configurations (manifold x gauge field) where the estimate is wrong at "
-                "every base point", len(broken), 1, role="statement", headline=True,
-                note=("broken: " + "; ".join(broken)) if broken else "none")
-    ev.record("fraction of wrong estimates with a gauge field", frac)
+def gauge_field_breaks_score_svd(ctx, suite, draws, points, variants):
     from toytheory.gauge.intrinsic_dimension import gap_dimension
 
-    wrong_log = sum(int(np.sum(gap_dimension(est.singular_values, log=True, normal=True)
-                               != r["k"])) for r in rows for est in r["gauge"].values())
-    total = sum(est.estimates.size for r in rows for est in r["gauge"].values())
+    ev = ctx.evidence()
+    rows = paired_experiment(ctx, suite, draws, points, 1, "svd", variants)
+    gauge_witnesses(ev, rows, ctx.rng("witness"))
+    hold_desirable(ev, rows, "score SVD")
+    broken = sorted({f"{r['label']} / {r['variant']}" for r in rows
+                     if np.all(r["err_gauge"] > 0) and np.all(r["err_cons"] == 0)})
+    ev.record("gauge draws that make the estimate wrong at every base point",
+              len(broken), note="; ".join(broken) if broken else "none")
+    wrong_log = sum(int(np.sum(gap_dimension(r["gauge"].singular_values, log=True, normal=True)
+                               != r["k"])) for r in rows)
+    total = sum(r["gauge"].estimates.size for r in rows)
     ev.record("with the largest gap of log s_i instead of s_i: wrong estimates with a gauge "
               "field", f"{wrong_log} of {total}",
               note="the gauge field spreads the normal singular values, which mostly fools the "
                    "linear-gap rule of the estimator")
     fig_rows = [{"label": r["label"], "k": r["k"],
                  "svd": r["conservative"].singular_values[0],
-                 "svd_gauge": r["gauge"]["rotation a=3"].singular_values[0]} for r in rows[:3]]
+                 "svd_gauge": r["gauge"].singular_values[0]}
+                for r in rows if r["variant"] == "rotation a=3" and r["draw"] == 0][:3]
     ev.figure("spectra", _spectra_pair_figure(fig_rows, "svd", True),
               caption="Score-SVD spectra: exact score vs score + gauge field (rotation a = 3)")
     ev.note("Why: the stacked field values (I + a C) grad log p span the same number of "
@@ -425,6 +543,6 @@ def gauge_field_breaks_score_svd(ctx, suite, points):
             "range wider than the gap to the k small ones, and the estimator's rule (largest "
             "linear gap) then lands inside the normal block. A gauge field cannot change the "
             "marginals, yet it changes what the field says about the local geometry. The "
-            "statement holds for the estimator as published (linear gaps); a log-gap rule is "
-            "fooled less often, but not never (see the record above).")
+            "estimator is the published one (linear gaps); a log-gap rule is fooled less "
+            "often, but not never (see the record above).")
     return ev
