@@ -11,6 +11,7 @@ from toytheory import stats
 from toytheory.adaptive import bounds
 from toytheory.claims import claim
 from toytheory.claims.catalog.adaptive_common import violation_interval
+from toytheory.claims.catalog.decisive_counts import holding_count, refuting_count
 from toytheory.figures import register_figure
 
 PAPER = ("Jung, Ligett, Neel, Roth, Sharifi-Malvajerdi and Shenfeld: A New Analysis of "
@@ -188,12 +189,11 @@ def stats_norm_sf(x: float) -> float:
 
 
 def _max_holding(reps: int, rate: float) -> int:
-    """The most exceedances whose exact upper end stays at or below ``rate``."""
-    return max((k for k in range(reps + 1)
-                if stats.exact_binomial_interval(k, reps, LEVEL)[1] <= rate), default=-1)
+    """The most exceedances whose exact upper end stays at or below ``rate`` (-1 if none)."""
+    k = holding_count(reps, rate, "<=", LEVEL)
+    return -1 if k is None else k
 
 
 def _min_refuting(reps: int, rate: float) -> int:
     """The fewest exceedances whose exact lower end lies above ``rate``."""
-    return next(k for k in range(reps + 1)
-                if stats.exact_binomial_interval(k, reps, LEVEL)[0] > rate)
+    return refuting_count(reps, rate, "<=", LEVEL)

@@ -11,6 +11,7 @@ from toytheory import stats
 from toytheory.adaptive import bounds
 from toytheory.adaptive.holdout_experiment import reusable_holdout_experiment, scaled_k_values
 from toytheory.claims import claim
+from toytheory.claims.catalog.decisive_counts import holding_count, refuting_count
 from toytheory.figures import register_figure
 
 PAPER = ("Dwork, Feldman, Hardt, Pitassi, Reingold and Roth: The reusable holdout: Preserving "
@@ -139,10 +140,8 @@ def standard_overfits_thresholdout_does_not(ctx, n, d, reps, n_ref, reps_ref, re
     # exact (Clopper-Pearson) statement on a count, valid whatever the law of the reports
     over = int(np.count_nonzero(thr > 0.5 + threshold))
     lo, hi = stats.exact_binomial_interval(over, thr.size, LEVEL)
-    refute_at = next(k for k in range(thr.size + 1)
-                     if stats.exact_binomial_interval(k, thr.size, LEVEL)[0] > 0.5)
-    hold_at = max((k for k in range(thr.size + 1)
-                   if stats.exact_binomial_interval(k, thr.size, LEVEL)[1] <= 0.5), default=-1)
+    refute_at = refuting_count(thr.size, 0.5, "<=", LEVEL)
+    hold_at = holding_count(thr.size, 0.5, "<=", LEVEL)
     ev.interval(f"Thresholdout: probability that its reported accuracy at k = {k_max} exceeds "
                 f"1/2 + T", over / thr.size, (lo, hi), 0.5, side="<=", level=LEVEL,
                 detectable=(f"{thr.size} repetitions: holds when at most {hold_at} report above "
