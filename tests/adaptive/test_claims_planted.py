@@ -108,3 +108,30 @@ def test_signal_claim_fails_when_the_simulators_truth_is_wrong(monkeypatch):
     assert any(name.startswith("fresh-set accuracy minus exact true accuracy") for name in failed)
     assert "Thresholdout arm: mean true accuracy of the k = 20 classifier" in failed
 
+
+
+def test_a_thresholdout_that_overfits_is_refuted(monkeypatch, test_seed):
+    """Plant a Thresholdout whose reports are 0.2 too high (an overfit holdout): every
+    repetition then reports about 0.75 > 1/2 + T = 0.626 (report sd about 0.02, so a
+    repetition below 0.626 is a 6-sigma event), 40 of 40 above, the exact interval at 1e-6
+    lies above 1/2 and the claim says ``refuted``. Probability of missing: far below 1e-6.
+    The simulator/reference agreement runs at another size and is left alone, so the
+    witnesses still pass."""
+    from toytheory.claims.catalog import adaptive_reusable_holdout as holdout_claims
+
+    real = holdout_claims.simulate
+    claim = REGISTRY["adaptive.holdout.standard_overfits_thresholdout_does_not"]
+    main_n = claim.tiers["quick"]["n"]
+
+    def overfit(n, d, reps, seed, device, informative=0, method="projection"):
+        result = real(n, d, reps, seed, device, informative, method)
+        if n == main_n:
+            result.thresholdout[:, :, 1] += 0.2
+        return result
+
+    monkeypatch.setattr(holdout_claims, "simulate", overfit)
+    result = execute_claim(claim, "quick", test_seed)
+    assert result["verdict"] == "refuted", result["message"]
+    failed = {n["name"] for n in result["numbers"] if n["passed"] is False}
+    assert any(name.startswith("Thresholdout: probability that its reported accuracy")
+               for name in failed)

@@ -15,6 +15,7 @@ import numpy as np
 
 from toytheory import stats
 from toytheory.claims import claim
+from toytheory.claims.catalog.decisive_counts import holding_count, refuting_count
 from toytheory.figures import register_figure
 
 PAPER = ("Free from Bellman Completeness: Trajectory Stitching via Model-based "
@@ -172,14 +173,20 @@ def decisive_runs(p_hat: float, level: float = LEVEL, threshold: float = 0.5) ->
     """The fewest runs at which a short-run rate of ``p_hat`` gives an exact interval off ``threshold``."""
     if abs(p_hat - threshold) < 0.02:
         return None  # no size in reach decides a rate this close to the threshold
-    n = 8
-    while n < 100_000:
-        k = int(round(p_hat * n))
-        lo, hi = stats.exact_binomial_interval(k, n, level)
-        if lo >= threshold or hi < threshold:
-            return n
-        n = int(n * 1.1) + 1
-    return None
+
+    def decides(n):
+        lo, hi = stats.exact_binomial_interval(int(round(p_hat * n)), n, level)
+        return lo >= threshold or hi < threshold
+
+    lo, hi = 8, 8
+    while not decides(hi):
+        lo, hi = hi, 2 * hi
+        if hi > 1_000_000:
+            return None
+    while lo < hi:  # bisection (decides is monotone up to rounding of p_hat n)
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if decides(mid) else (mid + 1, hi)
+    return hi
 
 
 def run_dqn(u, per_width, run_seed, settings=None):
@@ -286,9 +293,6 @@ def dqn_falls_short(ctx, us, per_width):
 
 def _decisive_rate(n: int, high: bool) -> float:
     """The smallest (largest) observed rate k/n whose exact interval lies above (below) 1/2."""
-    ks = range(n + 1) if high else range(n, -1, -1)
-    for k in ks:
-        lo, hi = stats.exact_binomial_interval(k, n, LEVEL)
-        if (high and lo >= 0.5) or (not high and hi < 0.5):
-            return k / n
-    return float("nan")
+    k = (holding_count(n, 0.5, ">=", LEVEL) if high
+         else refuting_count(n, 0.5, ">=", LEVEL))
+    return float("nan") if k is None else k / n

@@ -107,7 +107,9 @@ def mbrcsl_stitches(ctx, seeds, n_data, n_rollouts):
 
 def _decisive_n(level: float) -> int:
     """The fewest seeds for which 0/n (or n/n) puts the exact interval on one side of 1/2."""
-    n = 1
-    while stats.exact_binomial_interval(0, n, level)[1] >= 0.5:
-        n += 1
-    return n
+    lo, hi = 1, 64
+    while lo < hi:
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if stats.exact_binomial_interval(0, mid, level)[1] < 0.5 else (
+            mid + 1, hi)
+    return hi

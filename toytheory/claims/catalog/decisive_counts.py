@@ -1,0 +1,54 @@
+"""Which counts decide an exact (Clopper-Pearson) interval statement; registers no claim.
+
+For ``k`` successes in ``n`` trials, the Clopper-Pearson interval's ends grow with ``k``,
+so the counts that put the whole interval on one side of a threshold form a run at one
+end of ``0..n``; each limit is found by bisection (``log2 n`` intervals, each a scipy
+root search).
+"""
+
+from __future__ import annotations
+
+import functools
+
+from toytheory import stats
+
+
+def _first(n: int, pred) -> int:
+    """Smallest k in 0..n with pred(k) (pred monotone False -> True), or n + 1."""
+    lo, hi = 0, n + 1
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if pred(mid):
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
+@functools.lru_cache(maxsize=None)
+def holding_count(n: int, threshold: float, side: str, level: float) -> int | None:
+    """The count at the edge of ``holds`` for the statement ``p <side> threshold``.
+
+    ``side = "<="``: the largest ``k`` whose upper end is ``<= threshold`` (``holds`` for
+    every ``k`` up to it); ``">="``: the smallest ``k`` whose lower end is ``>= threshold``.
+    None if no count holds.
+    """
+    if side == "<=":
+        k = _first(n, lambda k: stats.exact_binomial_interval(k, n, level)[1] > threshold) - 1
+        return k if k >= 0 else None
+    k = _first(n, lambda k: stats.exact_binomial_interval(k, n, level)[0] >= threshold)
+    return k if k <= n else None
+
+
+@functools.lru_cache(maxsize=None)
+def refuting_count(n: int, threshold: float, side: str, level: float) -> int | None:
+    """The count at the edge of ``refuted`` for the statement ``p <side> threshold``.
+
+    ``side = "<="``: the smallest ``k`` whose lower end is ``> threshold``; ``">="``: the
+    largest ``k`` whose upper end is ``< threshold``. None if no count refutes.
+    """
+    if side == "<=":
+        k = _first(n, lambda k: stats.exact_binomial_interval(k, n, level)[0] > threshold)
+        return k if k <= n else None
+    k = _first(n, lambda k: stats.exact_binomial_interval(k, n, level)[1] >= threshold) - 1
+    return k if k >= 0 else None
