@@ -136,16 +136,18 @@ def _select_or_fail(registry, tier, patterns):
 
 def cmd_list(args) -> int:
     from .claims.registry import load_catalog, select
-    from .claims.report import ResultsError, load_results
+    from .claims.report import ResultsError, load_results, paper_table
 
     registry = load_catalog()
-    verdicts = {}
+    verdicts, paper_verdicts = {}, {}
     if args.results:
         try:
             data = load_results(args.results)
         except ResultsError as exc:
             raise UsageError(f"--results: {exc}") from None
         verdicts = {c["id"]: c["verdict"] for c in data["claims"]}
+        papers = data.get("papers") or paper_table(data["claims"])
+        paper_verdicts = {row["title"]: row["verdict"] for row in papers}
     claims = list(registry) if not args.tier else select(registry, args.tier)
     if args.patterns:
         tier = args.tier or "full"
@@ -154,7 +156,8 @@ def cmd_list(args) -> int:
     for c in claims:
         by_paper.setdefault(c.paper, []).append(c)
     for paper, group in by_paper.items():
-        print(paper)
+        print(f"{paper}  [paper: {paper_verdicts[paper]}]" if paper in paper_verdicts
+              else paper)
         for c in group:
             tiers = ",".join(t for t in ("quick", "full") if c.in_tier(t))
             verdict = f"  [{verdicts[c.id]}]" if c.id in verdicts else (

@@ -169,7 +169,14 @@ def paper_table(records: list[dict], no_toy: dict[str, str] | None = None) -> li
     """
     from .papers import NO_HONEST_TOY, SEED_PAPERS
 
-    no_toy = NO_HONEST_TOY if no_toy is None else no_toy
+    if no_toy is None:
+        try:  # the reasons are registered by a catalog module; it imports nothing heavy
+            import importlib
+
+            importlib.import_module(".catalog.no_honest_toy", __package__)
+        except ImportError:  # pragma: no cover - a trimmed catalog
+            pass
+        no_toy = NO_HONEST_TOY
     by_title: OrderedDict[str, list[dict]] = OrderedDict((t, []) for t in SEED_PAPERS)
     for r in records:
         by_title.setdefault(r["paper"], []).append(r)

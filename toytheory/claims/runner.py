@@ -52,7 +52,7 @@ HARD_KILL_GRACE = 15.0
 TIME_LIMIT_ENV = "TOYTHEORY_TIME_LIMIT"
 DEFAULT_MULTIPLIER = 10.0
 """A claim's limit is this many times its typical time (on an idle two-core machine)."""
-MIN_LIMIT = {"quick": 30.0, "full": 600.0}
+MIN_LIMIT = {"quick": 60.0, "full": 600.0}
 """The least limit a typical time gives, so that a claim of a fraction of a second still
 has room for imports and a busy machine."""
 TYPICAL_SECONDS_FILE = Path(__file__).with_name("typical_seconds.json")
@@ -231,7 +231,7 @@ def time_limit(claim: Claim, tier: str, setting=None) -> float | None:
     if declared != DEFAULT_TIMEOUT.get(tier) or typical is None:
         base = declared
     else:
-        base = max(DEFAULT_MULTIPLIER * typical, MIN_LIMIT.get(tier, 30.0))
+        base = max(DEFAULT_MULTIPLIER * typical, MIN_LIMIT.get(tier, 60.0))
     return round(base * value / DEFAULT_MULTIPLIER, 3)
 
 
