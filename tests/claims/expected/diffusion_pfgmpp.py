@@ -1,0 +1,6 @@
+"""Expected quick-tier verdicts of the PFGM++ claims."""
+
+EXPECTED = {
+    "diffusion.pfgmpp.large_d_recovers_diffusion": "holds",
+    "diffusion.pfgmpp.larger_d_concentrates_coupling": "holds",
+}
