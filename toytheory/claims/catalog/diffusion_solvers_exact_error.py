@@ -63,8 +63,7 @@ def prior_floor():
     from toytheory.diffusion.solvers import start_law, uniform_log_snr_grid
 
     law = C.gaussian_toy()
-    # two steps: the grid must start at t = 1 (a one-step final-zero grid is only the
-    # denoising step from t = 1e-3); the exact flow map depends on the two ends only
+    # two steps from t = 1 to zero noise; the exact flow map depends on the two ends only
     grid = uniform_log_snr_grid(C.schedule(), 2, final_zero=True)
     m, s = start_law(law, grid, "prior")
     mm, cc = gaussian_flow_to_grid_end(law, grid)
