@@ -1,6 +1,6 @@
 """The stochastic solver options against a peer library, with shared noise.
 
-SDE-DPM-Solver++ (orders 1 and 2, midpoint) against diffusers'
+SDE-DPM-Solver++ (orders 1 and 2, midpoint and heun) against diffusers'
 DPMSolverMultistepScheduler(algorithm_type="sde-dpmsolver++"), and DDIM with eta > 0
 against diffusers' DDIMScheduler.step(eta=..., variance_noise=...): the same standard normal
 draw enters both sides at every step, so the stochastic update (its noise scale and its
@@ -41,9 +41,9 @@ def _states(fn, model, x, grid, **kw):
 
 
 @pytest.mark.parametrize("n", [6, 12])
-@pytest.mark.parametrize("order", [1, 2])
-def test_sde_dpmpp_matches_diffusers_with_shared_noise(n, order, gmm_law, rng):
-    sch = _scheduler("DPMSolverMultistepScheduler", solver_order=order,
+@pytest.mark.parametrize("order, solver_type", [(1, "midpoint"), (2, "midpoint"), (2, "heun")])
+def test_sde_dpmpp_matches_diffusers_with_shared_noise(n, order, solver_type, gmm_law, rng):
+    sch = _scheduler("DPMSolverMultistepScheduler", solver_order=order, solver_type=solver_type,
                      algorithm_type="sde-dpmsolver++", final_sigmas_type="zero")
     sch.set_timesteps(n)
     schedule = diffusers_schedule(sch)
@@ -52,7 +52,7 @@ def test_sde_dpmpp_matches_diffusers_with_shared_noise(n, order, gmm_law, rng):
     x0 = rng.standard_normal((5, 2))
     z = rng.standard_normal((grid.n_steps, 5, 2))
     ours = _states(S.sample_sde_dpmpp, model, x0, grid, order=order, noise=z[:grid.n_steps - 1],
-                   lower_order_final=n < 15)
+                   lower_order_final=n < 15, solver_type=solver_type)
     x = torch.tensor(x0, dtype=torch.float32)
     lib = []
     for i, t in enumerate(sch.timesteps):
