@@ -26,6 +26,8 @@ The Taylor-consistent coefficient is :math:`2\varphi_3` (``d2_factor=2``).
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from ..._validation import check_int
 from ._base import check_choice
 
@@ -34,8 +36,9 @@ __all__ = ["multistep_local_error", "adams_bashforth_local_error"]
 PREDICTIONS = ("data", "noise")
 
 
+@lru_cache(maxsize=64)
 def multistep_local_error(prediction: str, order: int, d2_factor: int = 2, *,
-                          n_terms: int = 6):
+                          n_terms: int = 5):
     """Leading term of the local error of the multistep DPM-Solver(++) update.
 
     Parameters
@@ -100,6 +103,7 @@ def multistep_local_error(prediction: str, order: int, d2_factor: int = 2, *,
     raise ArithmeticError("no non-zero term found; raise n_terms")  # pragma: no cover
 
 
+@lru_cache(maxsize=64)
 def adams_bashforth_local_error(order: int, *, varying: bool = True):
     """Leading local error of constant-coefficient Adams-Bashforth-k on a varying grid.
 
