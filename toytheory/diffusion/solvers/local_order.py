@@ -103,7 +103,6 @@ def multistep_local_error(prediction: str, order: int, d2_factor: int = 2, *,
     raise ArithmeticError("no non-zero term found; raise n_terms")  # pragma: no cover
 
 
-@lru_cache(maxsize=64)
 def adams_bashforth_local_error(order: int, *, varying: bool = True):
     """Leading local error of constant-coefficient Adams-Bashforth-k on a varying grid.
 
