@@ -26,6 +26,7 @@ The Taylor-consistent coefficient is :math:`2\varphi_3` (``d2_factor=2``).
 
 from __future__ import annotations
 
+from fractions import Fraction
 from functools import lru_cache
 
 from ..._validation import check_int
@@ -145,7 +146,9 @@ def adams_bashforth_local_error(order: int, *, varying: bool = True):
         return total
 
     exact = sum(c[j] * h ** (j + 1) / sp.factorial(j + 1) for j in range(n_terms))
-    weights = [sp.nsimplify(w) for w in adams_bashforth_coefficients(order, 1.0)]
+    # the weights are rationals with denominators dividing 720: recover them exactly
+    weights = [sp.Rational(str(Fraction(w).limit_denominator(10 ** 4)))
+               for w in adams_bashforth_coefficients(order, 1.0)]
     node, step, update = sp.Integer(0), h, sp.Integer(0)
     for w in weights:
         update += w * f(node)
