@@ -6,9 +6,10 @@ The exponential-integrator form of the probability-flow ODE in log-SNR
 - data prediction :math:`m(\lambda)` (DPM-Solver++):
   :math:`x_t/\alpha_t - (\sigma_t/\sigma_s)x_s/\alpha_t = \int_0^h e^{-(h-u)} m(\lambda_s + u)\,du`;
 - noise prediction :math:`\varepsilon(\lambda)` (DPM-Solver):
-  :math:`x_t/\sigma_t - (\alpha_t/\alpha_s)x_s/\sigma_t = -\int_0^h e^{h-u}\varepsilon(\lambda_s + u)\,du`
+  :math:`x_t/\sigma_t - (\alpha_t/\alpha_s)x_s/\sigma_t
+  = -\int_0^h e^{h-u}\varepsilon(\lambda_s + u)\,du`
 
-(Lu et al., DPM-Solver, eq. (3.4); Lu et al., DPM-Solver++, eq. (9)). With
+(the exponential-integrator forms of the DPM-Solver and DPM-Solver++ papers). With
 :math:`m(\lambda_s + u) = \sum_k c_k u^k/k!` the integrals are exact in
 :math:`h`; the multistep updates replace the derivatives by divided
 differences of the previous model values at :math:`\lambda_s - r_0 h` and
