@@ -224,9 +224,9 @@ def test_a_ddim_linspace_emulation_that_is_ddim_is_refuted(monkeypatch, test_see
 def test_a_solver_whose_error_grows_with_nfe_is_refuted(monkeypatch, test_seed):
     """Planted: DDIM's output carries an offset growing with the number of
     steps; its W2 at NFE 40 exceeds that at NFE 5 and the exact-error claim is refuted.
-    The claim's Monte Carlo witness (a KS test at level 1e-6 on 20,000 draws, run on the
-    unplanted DPM-Solver++(2M) 10-step law) accepts a correct law with probability >= 1 - 1e-6 per the
-    test's level, so the verdict is refuted, not fails, with that probability."""
+    The claim's Monte Carlo witness (a KS test at level 1e-6 on 20,000 draws of the
+    unplanted DPM-Solver++(2M) 10-step law) accepts a correct law with probability
+    >= 1 - 1e-6 (its level), so the verdict is refuted with at least that probability."""
     from toytheory.claims.catalog import diffusion_solvers_common as common
 
     table = common.solver_table()

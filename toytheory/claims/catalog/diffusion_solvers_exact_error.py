@@ -63,8 +63,7 @@ def prior_floor():
     from toytheory.diffusion.solvers import start_law, uniform_log_snr_grid
 
     law = C.gaussian_toy()
-    # two steps: the grid must start at t = 1 (a one-step final-zero grid is only the
-    # denoising step from t = 1e-3); the exact flow map depends on the two ends only
+    # two steps from t = 1 to zero noise; the exact flow map depends on the two ends only
     grid = uniform_log_snr_grid(C.schedule(), 2, final_zero=True)
     m, s = start_law(law, grid, "prior")
     mm, cc = gaussian_flow_to_grid_end(law, grid)
@@ -126,8 +125,6 @@ def gaussian_laws_vs_nfe(ctx, nfes, n_mc):
         kl = np.array([r["kl"] for r in rows])
         ev.record(f"{name}: W2 at NFE {nfes[0]} / {nfes[-1]}", f"{w2[0]:.3g} / {w2[-1]:.3g}")
         worst_ratio = max(worst_ratio, float(w2[-1] / w2[0]), float(kl[-1] / kl[0]))
-    ev.at_most(f"largest (error at NFE {nfes[-1]}) / (error at NFE {nfes[0]}), W2 and KL, "
-               "over all solvers", worst_ratio, 1.0, role="statement")
     k10 = list(nfes).index(10) if 10 in nfes else 0
     w2_2m = table["dpmpp_2m"][k10]["w2"]
     ev.record("DPM-Solver++(2M) W2 at NFE 10", w2_2m, headline=True)
@@ -176,6 +173,9 @@ def gaussian_laws_vs_nfe(ctx, nfes, n_mc):
         tests.append(stats.ks_1samp(out @ u, sps.norm(float(u @ mean), sd).cdf, 1e-6))
     ev.test("Monte Carlo DPM-Solver++(2M) output ~ exact pushforward law along 5 directions "
             "(KS, Bonferroni)", stats.bonferroni(tests, 1e-6))
+    # the statement only after the witnesses (a toolkit bug shows as fails, not refuted)
+    ev.at_most(f"largest (error at NFE {nfes[-1]}) / (error at NFE {nfes[0]}), W2 and KL, "
+               "over all solvers", worst_ratio, 1.0, role="statement")
     ev.figure("error_vs_nfe", C.error_vs_nfe_figure(
         {n: (nfes, [r["w2"] for r in rows]) for n, rows in table.items()},
         "exact W2 to the data law, Gaussian toy (d = 3)"),

@@ -278,7 +278,9 @@ def uniform_log_snr_grid(schedule: NoiseSchedule, n: int, *, t_start=None, t_end
     lam = np.linspace(float(schedule.log_snr(t_start)), float(schedule.log_snr(t_end)),
                       n if final_zero else n + 1)
     times = schedule.t_from_log_snr(lam)
-    times[0], times[-1] = t_start, t_end
+    times[0] = t_start
+    if times.size > 1:          # one final-zero step: the single point is t_start
+        times[-1] = t_end
     return _times_to_grid(schedule, times, final_zero, n)
 
 
@@ -294,7 +296,9 @@ def quadratic_time_grid(schedule: NoiseSchedule, n: int, *, t_start=None, t_end=
     if t_end < 0:
         raise ValueError(f"t_end: must be >= 0 for a quadratic grid (got {t_end})")
     times = np.linspace(np.sqrt(t_start), np.sqrt(t_end), n if final_zero else n + 1) ** 2
-    times[0], times[-1] = t_start, t_end
+    times[0] = t_start
+    if times.size > 1:          # one final-zero step: the single point is t_start
+        times[-1] = t_end
     return _times_to_grid(schedule, times, final_zero, n)
 
 

@@ -6,9 +6,10 @@ The exponential-integrator form of the probability-flow ODE in log-SNR
 - data prediction :math:`m(\lambda)` (DPM-Solver++):
   :math:`x_t/\alpha_t - (\sigma_t/\sigma_s)x_s/\alpha_t = \int_0^h e^{-(h-u)} m(\lambda_s + u)\,du`;
 - noise prediction :math:`\varepsilon(\lambda)` (DPM-Solver):
-  :math:`x_t/\sigma_t - (\alpha_t/\alpha_s)x_s/\sigma_t = -\int_0^h e^{h-u}\varepsilon(\lambda_s + u)\,du`
+  :math:`x_t/\sigma_t - (\alpha_t/\alpha_s)x_s/\sigma_t
+  = -\int_0^h e^{h-u}\varepsilon(\lambda_s + u)\,du`
 
-(Lu et al., DPM-Solver, eq. (3.4); Lu et al., DPM-Solver++, eq. (9)). With
+(the exponential-integrator forms of the DPM-Solver and DPM-Solver++ papers). With
 :math:`m(\lambda_s + u) = \sum_k c_k u^k/k!` the integrals are exact in
 :math:`h`; the multistep updates replace the derivatives by divided
 differences of the previous model values at :math:`\lambda_s - r_0 h` and
@@ -26,6 +27,9 @@ The Taylor-consistent coefficient is :math:`2\varphi_3` (``d2_factor=2``).
 
 from __future__ import annotations
 
+from fractions import Fraction
+from functools import lru_cache
+
 from ..._validation import check_int
 from ._base import check_choice
 
@@ -34,8 +38,9 @@ __all__ = ["multistep_local_error", "adams_bashforth_local_error"]
 PREDICTIONS = ("data", "noise")
 
 
+@lru_cache(maxsize=64)
 def multistep_local_error(prediction: str, order: int, d2_factor: int = 2, *,
-                          n_terms: int = 6):
+                          n_terms: int = 5):
     """Leading term of the local error of the multistep DPM-Solver(++) update.
 
     Parameters
@@ -142,7 +147,9 @@ def adams_bashforth_local_error(order: int, *, varying: bool = True):
         return total
 
     exact = sum(c[j] * h ** (j + 1) / sp.factorial(j + 1) for j in range(n_terms))
-    weights = [sp.nsimplify(w) for w in adams_bashforth_coefficients(order, 1.0)]
+    # the weights are rationals with denominators dividing 720: recover them exactly
+    weights = [sp.Rational(str(Fraction(w).limit_denominator(10 ** 4)))
+               for w in adams_bashforth_coefficients(order, 1.0)]
     node, step, update = sp.Integer(0), h, sp.Integer(0)
     for w in weights:
         update += w * f(node)
