@@ -114,6 +114,10 @@ def gaussian_flow_solves_pf_ode(ctx, steps, points, torch_schedules):
                 ev.at_most(f"torch RK4 vs closed form, {sname}, {lname} (max rel. error)",
                            err_t, TOLERANCE, note=f"device {ctx.device}, float64")
     ev.record("largest relative error over all solves", worst, headline=True)
+    ev.note(f"Tolerance {TOLERANCE:g} against the seed-to-seed spread (quick tier, run seeds "
+            "0-7): the largest relative RK4 error ranged over 3e-12 .. 5e-11 for the VP, DDPM "
+            "and EDM schedules and 7e-10 .. 1.8e-9 for VE, so the tolerance sits 5.7x above the "
+            "worst seed; a closed form off by 1e-6 is 100x above it.")
     ev.note("The fine solves integrate dx/dt = f(t) x - g^2(t)/2 * score on a grid uniform in "
             "log-SNR (plus the integer knots of the discrete DDPM schedule, where its "
             "interpolated noise level has kinks). The Numba kernel computes the score from "
