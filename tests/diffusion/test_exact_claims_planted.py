@@ -131,3 +131,28 @@ def test_explained_variance_claim_is_refuted_with_a_bound_twice_too_strong(monke
     verdict, failed = _run(EV_CLAIM, test_seed)
     assert verdict == "refuted"
     assert any("Fisher bound" in name for name in failed)
+
+
+def test_flow_claim_is_refuted_when_the_closed_form_misses_its_square_root(monkeypatch,
+                                                                         test_seed):
+    """Planted false statement: the symbolic closed form scales by (lambda + rho_t^2) /
+    (lambda + rho_s^2) instead of its square root. The sympy residual of the PF-ODE is then
+    not 0 (a deterministic simplification, no randomness), while the RK4 witnesses, which
+    compare toytheory's numpy closed form with the fine solves, still pass: refuted with
+    probability 1 under any seed."""
+    import sympy as sp
+
+    import proofs.diffusion_gaussian_flow as flow_proof
+
+    def no_square_root(lam, mu, x_s):
+        t, s = flow_proof.t, flow_proof.s
+        rho_t2 = (flow_proof.sigma(t) / flow_proof.alpha(t)) ** 2
+        rho_s2 = (flow_proof.sigma(s) / flow_proof.alpha(s)) ** 2
+        return flow_proof.alpha(t) * mu + flow_proof.alpha(t) * sp.Mul(
+            (lam + rho_t2), 1 / (lam + rho_s2)) * (x_s / flow_proof.alpha(s) - mu)
+
+    monkeypatch.setattr(flow_proof, "closed_form_coordinate", no_square_root)
+    verdict, failed = _run("diffusion.exact.gaussian_flow_solves_pf_ode", test_seed,
+                           points=2)
+    assert verdict == "refuted"
+    assert any(name.startswith("sympy") for name in failed)

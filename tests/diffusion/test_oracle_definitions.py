@@ -290,3 +290,24 @@ def test_sample_moments_has_the_law_of_the_direct_route(test_seed):
     slow = [frechet_squared(*direct(), *ref) for _ in range(300)]
     assert sps.ks_2samp(fast, slow).pvalue > 1e-6
     assert basis.shape == (12, 12)
+
+
+def test_frechet_and_split_helpers_refuse_bad_input_naming_the_argument():
+    with pytest.raises(ValueError, match="mean2: must have shape"):
+        frechet_squared([0.0, 0.0], np.eye(2), [0.0], np.eye(1))
+    with pytest.raises(ValueError, match="cov1: must have shape"):
+        frechet_squared([0.0, 0.0], np.eye(3), [0.0, 0.0], np.eye(2))
+    with pytest.raises(ValueError, match="x, y: need at least 2 rows"):
+        fid_identity(np.zeros((1, 2)), np.zeros((5, 2)))
+    with pytest.raises(ValueError, match="y: must have 2 columns"):
+        fid_identity(np.zeros((3, 2)), np.zeros((5, 3)))
+    with pytest.raises(ValueError, match="b: must have the shape of a"):
+        coupled_moment_estimate(np.zeros((3, 2)), np.zeros((4, 2)), np.zeros(2), np.eye(2))
+    with pytest.raises(ValueError, match="estimates size: must be >= 2"):
+        batch_mean_interval([1.0], 0.01)
+    with pytest.raises(ValueError, match="law: must be a GaussianMixture"):
+        split_gaussian_part("law")
+    with pytest.raises(ValueError, match="law: the component means are all equal"):
+        split_gaussian_part(Gaussian(np.zeros(2), np.eye(2)))
+    with pytest.raises(ValueError, match="split: must be a MixtureSplit"):
+        sample_moments("split", 10)

@@ -103,6 +103,8 @@ def sample_moments(split: MixtureSplit, n: int, rng=None):
     from .._random import as_generator
     from .._validation import check_int
 
+    if not isinstance(split, MixtureSplit):
+        raise ValueError(f"split: must be a MixtureSplit (got {type(split).__name__})")
     gen = as_generator(rng)
     r = split.basis.shape[1]
     q = split.complement.shape[1]

@@ -90,8 +90,6 @@ def gaussian_flow_solves_pf_ode(ctx, steps, points, torch_schedules):
 
     ev = ctx.evidence()
     proof = prove_gaussian_flow_solves_pf_ode()
-    ev.equal("sympy: PF-ODE and initial-condition residuals of the closed form are 0",
-             proof.holds, True, note=f"{proof.name}; residuals {proof.residuals}")
     rng = ctx.rng("laws")
     laws = flow_laws(rng)
     worst = 0.0
@@ -113,7 +111,15 @@ def gaussian_flow_solves_pf_ode(ctx, steps, points, torch_schedules):
                 worst = max(worst, err_t)
                 ev.at_most(f"torch RK4 vs closed form, {sname}, {lname} (max rel. error)",
                            err_t, TOLERANCE, note=f"device {ctx.device}, float64")
-    ev.record("largest relative error over all solves", worst, headline=True)
+    # the statement: the paper's closed form solves the PF-ODE (after every witness)
+    ev.equal("sympy: PF-ODE and initial-condition residuals of the closed form are 0",
+             proof.holds, True, role="statement", headline=True,
+             note=f"{proof.name}; residuals {proof.residuals}")
+    ev.record("largest relative error over all solves", worst)
+    ev.note(f"Tolerance {TOLERANCE:g} against the seed-to-seed spread (quick tier, run seeds "
+            "0-7): the largest relative RK4 error ranged over 3e-12 .. 5e-11 for the VP, DDPM "
+            "and EDM schedules and 7e-10 .. 1.8e-9 for VE, so the tolerance sits 5.7x above the "
+            "worst seed; a closed form off by 1e-6 is 100x above it.")
     ev.note("The fine solves integrate dx/dt = f(t) x - g^2(t)/2 * score on a grid uniform in "
             "log-SNR (plus the integer knots of the discrete DDPM schedule, where its "
             "interpolated noise level has kinks). The Numba kernel computes the score from "

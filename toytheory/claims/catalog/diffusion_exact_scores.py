@@ -102,6 +102,10 @@ def gmm_score_is_gradient(ctx, points):
                       "(bottom) at sigma = 0.1, 0.5, 2")
     ev.record("largest relative deviation from torch autograd", worst_auto, headline=True)
     ev.record("largest relative deviation from finite differences", worst_fd)
+    ev.note("Tolerances against the seed-to-seed spread (quick tier, run seeds 0-9, 120 "
+            "comparisons each): autograd deviations <= 1.5e-14 against 1e-10; finite "
+            "differences 2e-13 .. 1.0e-9 against 1e-6 (the worst: the rank-2 Gaussian at sigma "
+            "0.01). A score scaled by 1.05 deviates by 0.05.")
     ev.note("Autograd differentiates toytheory's torch log-density (float64, device "
             f"{ctx.device}); the finite differences use the numpy log-density. Noise levels "
             "sigma/alpha from 0.01 to 100, VE and VP.")
