@@ -28,4 +28,5 @@ EXPECTED.update({
     "diffusion.solvers.seed.v3_first_order_exact_on_diagonal_gaussians": "holds",
     "diffusion.solvers.seed.step_search_beats_hand_grids": "holds",
     "diffusion.solvers.seed.dualfast_error_split": "holds",
+    "diffusion.solvers.guided.dpmpp_2m_stable_at_large_guidance": "holds",
 })
