@@ -63,8 +63,8 @@ def test_time_shift_with_a_wrong_marginal_variance_fails(monkeypatch, test_seed)
 
 
 def test_time_shift_variant_with_no_effect_is_refuted(monkeypatch, test_seed):
-    """If TS-DDIM were plain DDIM shifted by 0.3 per coordinate, it would lose every paired batch at
-    kappa = +0.1: 0 wins of 24 gives a Clopper-Pearson upper end 0.45 < 1/2 (refuted with
+    """If TS-DDIM were plain DDIM shifted by 0.3 per coordinate, it would lose every paired
+    batch at kappa = +0.1: 0 wins of 24 gives a Clopper-Pearson upper end 0.45 < 1/2 (refuted with
     probability 1: the planted sampler loses deterministically)."""
     import toytheory.diffusion.solvers.time_shift as ts
     from toytheory.diffusion import solvers as S
