@@ -102,17 +102,18 @@ def test_v3_with_wrong_statistics_fails(monkeypatch, test_seed):
     assert result["verdict"] == "fails"
 
 
-def test_step_search_that_does_not_search_is_refuted(monkeypatch, test_seed):
-    """A 'search' that returns its start (the uniform-t grid) has about 4 times the best hand
-    grid's held-out MSE: the paired t interval at level 1e-6 lies below 0 at NFE 4
-    (refuted with probability > 1 - 1e-6)."""
+def test_step_search_that_returns_a_bad_grid_is_refuted(monkeypatch, test_seed):
+    """A 'search' that returns a degenerate grid (almost the whole log-SNR range in the first
+    step) has a far larger held-out MSE than the uniform grids: the paired t interval at
+    level 1e-6 lies below 0 at NFE 4 (refuted with probability > 1 - 1e-6)."""
     import scipy.optimize
 
     class Result:
         def __init__(self, x):
             self.x = np.asarray(x, float)
 
-    monkeypatch.setattr(scipy.optimize, "minimize", lambda f, x0, **k: Result(x0))
+    monkeypatch.setattr(scipy.optimize, "minimize",
+                        lambda f, x0, **k: Result(np.r_[8.0, np.zeros(len(x0) - 1)]))
     result = run_quick("diffusion.solvers.seed.step_search_beats_hand_grids", test_seed,
                        nfes=(4,))
     assert result["verdict"] == "refuted"

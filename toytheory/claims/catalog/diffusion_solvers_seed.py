@@ -515,9 +515,9 @@ def v3_exact(ctx, nfes, refines):
     "diffusion.solvers.seed.step_search_beats_hand_grids",
     paper=C.PAPER_AUTODIFF,
     statement=("A time grid searched against the exact error at fixed NFE, started from the "
-               "uniform-t grid, gives DPM-Solver++(2M) a lower mean squared error than "
-               "the best of four hand-designed grids (uniform t, uniform log-SNR, quadratic, "
-               "Karras) on held-out starting points at NFE 4-10 on Gaussian-mixture data."),
+               "uniform-t grid, gives DPM-Solver++(2M) a lower mean squared error on held-out "
+               "starting points than the uniform grids (uniform t, uniform log-SNR) at NFE "
+               "4-10 on Gaussian-mixture data."),
     kind="paper",
     source=("Abstract: 'reducing steps uniformly is considered as an undisputed principle of "
             "diffusion models. We consider that such a uniform assumption is not the optimal "
@@ -527,12 +527,13 @@ def v3_exact(ctx, nfes, refines):
     reading=("The search (Nelder-Mead on softmax logits of the log-SNR increments, in place of "
              "the paper's evolutionary search; the exact ODE error on 48 training points in "
              "place of FID) starts from the uniform-t grid (the paper's 'uniform' "
-             "baseline), never from the best hand grid (quadratic at every NFE here). 'Better "
-             "than uniform' is read "
-             "as: a lower held-out mean squared error than the best hand grid (chosen on the "
-             "held-out points, a stronger baseline than uniform), by a paired t interval at "
-             "level 1e-6 per NFE (the per-point errors are smooth functions of Gaussian "
-             "starting points: light tails)."),
+             "baseline), never from the best hand grid (quadratic at every NFE here). The "
+             "abstract's 'such a uniform assumption is not the optimal solution' is read as: "
+             "a lower held-out mean squared error than uniform steps, in t (the paper's "
+             "baseline) and in log-SNR (DPM-Solver's default), by a paired t interval at "
+             "level 1e-6 per NFE (per-point errors are smooth functions of Gaussian starting "
+             "points: light tails). The gain over the best hand grid (quadratic) is "
+             "recorded with its interval, not held: the abstract does not claim it."),
     witnesses=("exact",),
     quick={"nfes": (4, 6, 8, 10), "n_train": 48, "n_test": 512, "maxiter": 600},
     full={"nfes": (4, 5, 6, 7, 8, 9, 10), "n_train": 128, "n_test": 2000, "maxiter": 1000},
@@ -595,21 +596,30 @@ def step_search(ctx, nfes, n_train, n_test, maxiter):
         searched = err(grid_from(res.x), x_te, r_te)
         per_s = per_point(grid_from(res.x), x_te, r_te)
         per_h = per_point(hand[best_test], x_te, r_te)
-        diff = per_h - per_s
         ev.record(f"NFE {nfe}: held-out RMS error per hand grid",
                   ", ".join(f"{k} {v:.4g}" for k, v in test_hand.items()))
         ev.record(f"NFE {nfe}: best hand grid on training / held-out points; search start",
                   f"{best_train} / {best_test}; uniform t")
         ev.record(f"NFE {nfe}: held-out RMS error searched / best hand grid",
                   searched / test_hand[best_test])
-        half = float(t_dist.ppf(1 - level / 2, n_test - 1) * diff.std(ddof=1) / np.sqrt(n_test))
-        mse_h = float(np.mean(per_h))
-        ev.interval(f"NFE {nfe}: (MSE best hand grid - MSE searched) / MSE best hand grid >= 0 "
-                    "(t interval, paired)", float(diff.mean()) / mse_h,
-                    ((diff.mean() - half) / mse_h, (diff.mean() + half) / mse_h), 0.0,
-                    side=">=", level=level, headline=(nfe == nfes[0]),
-                    detectable=(f"a relative MSE gain of {2 * half / mse_h:.2g} at "
-                                f"{n_test} held-out points"))
+
+        def gain(per_base):
+            diff = per_base - per_s
+            half = float(t_dist.ppf(1 - level / 2, n_test - 1) * diff.std(ddof=1)
+                         / np.sqrt(n_test))
+            m = float(np.mean(per_base))
+            return float(diff.mean()) / m, ((diff.mean() - half) / m,
+                                            (diff.mean() + half) / m), 2 * half / m
+
+        est, ci, width = gain(per_h)
+        ev.record(f"NFE {nfe}: relative MSE gain over the best hand grid ({best_test}), "
+                  f"t interval at level {level:g}", f"{est:.3f} in [{ci[0]:.3f}, {ci[1]:.3f}]")
+        for base in ("uniform t", "uniform log-SNR"):
+            est, ci, width = gain(per_point(hand[base], x_te, r_te))
+            ev.interval(f"NFE {nfe}: (MSE {base} - MSE searched) / MSE {base} >= 0 "
+                        "(paired t interval)", est, ci, 0.0, side=">=", level=level,
+                        headline=(nfe == nfes[0] and base == "uniform t"),
+                        detectable=f"a relative MSE gain of {width:.2g} at {n_test} points")
     ev.note("Search: the log-SNR increments are a softmax of NFE free logits (endpoints t = 1 "
             "and 1e-3 fixed), Nelder-Mead from the uniform-t grid on the training points, "
             "objective = RMS distance to the exact ODE solution (DOP853 at rtol 1e-12). The "
