@@ -28,6 +28,19 @@ def _rms(out, ref):
 @claim(
     "diffusion.solvers.seed.momentum_suppresses_divergence",
     paper=C.PAPER_MOMENTUM,
+    kind="paper",
+    source=("Abstract: 'The first technique involves the incorporation of Heavy Ball (HB) "
+            "momentum, a well-known technique for improving optimization, into existing "
+            "diffusion numerical methods to expand their stability regions.' and 'The second "
+            "technique, called Generalized Heavy Ball (GHVB), constructs a new high-order "
+            "method that offers a variable trade-off between accuracy and artifact "
+            "suppression.'"),
+    reading=("A divergence artifact is read as overshoot: an output standard deviation above "
+             "the exact one on a stiff Gaussian (the linear test problem of a stability "
+             "region); HB must at least halve the base method's overshoot (a clear, not "
+             "marginal, suppression), and GHVB-4 must beat PLMS-4 in exact W2 (the accuracy "
+             "side of its trade-off). Exact laws, no sampling noise; the paper's own measure "
+             "is image quality, so this is a stand-in for it, not FID."),
     statement=("On a stiff Gaussian toy (condition number 1e4) at NFE 6-10, heavy-ball momentum "
                "removes the overshoot (output standard deviation above the exact one in some "
                "direction) of PLMS-4 and DPM-Solver++(2M), and GHVB-4 has a lower W2 than "
@@ -50,6 +63,13 @@ def momentum_suppresses_divergence(ctx, nfes):
     ev.note("Toy: N(0.1, diag(geomspace(1e-4, 1, 4))) under EDM (sigma = t), Karras grids "
             "(rho = 7) from 80 to 0.002 without the final zero step; errors against the exact "
             "law at sigma = 0.002. Overshoot = max_i std_out,i / std_exact,i - 1.")
+    # witness: the exact output law of a converged solve is the exact law (W2 ~ 5e-6 at 1600
+    # steps, second order), so the law machinery and the Karras grid are right
+    fine = S.karras_grid(sch, 1600, final_zero=False)
+    f_m, f_c = law.marginal_moments(float(fine.alpha[-1]), float(fine.sigma[-1]))
+    mean, cov = S.solver_output_law(lambda x: S.sample_dpmpp_2m(model, x, fine), law, fine)
+    ev.at_most("DPM-Solver++(2M) at 1600 Karras steps: W2 to the exact law",
+               float(bures_wasserstein_distance(mean, cov, f_m, f_c)), 1e-4)
     solvers = {"PLMS-4": (S.sample_plms, dict(order=4)),
                "PLMS-4 + HB(0.8)": (S.sample_hb, dict(order=4, beta=0.8)),
                "GHVB-4 (beta 0.5)": (S.sample_ghvb, dict(order=4, beta=0.5)),
@@ -78,67 +98,265 @@ def momentum_suppresses_divergence(ctx, nfes):
 
 
 # ---------------------------------------------------------------------- time shift
-def _ts_toy():
+def _ts_toy(d: int = 64, k: int = 4):
+    """k isotropic components (variance 0.1) in d dimensions, means 0.7 N(0, I) (seed 0)."""
     from toytheory.diffusion import GaussianMixture
 
     rng = np.random.default_rng(0)
-    k, d = 4, 64
     means = rng.standard_normal((k, d)) * 0.7
     return GaussianMixture.isotropic(np.full(k, 1.0 / k), means, np.full(k, 0.1))
+
+
+def _ts_features(law, p: int):
+    """A fixed orthonormal feature map (d, p): the span of the component means, then random
+    directions (seed 1). The Frechet distance on these features is FID with a fixed linear
+    feature map in place of Inception."""
+    rng = np.random.default_rng(1)
+    m = law.means.T
+    q, _ = np.linalg.qr(np.concatenate([m, rng.standard_normal((law.dim, p - m.shape[1]))],
+                                       axis=1))
+    return q
+
+
+def _ts_grid(sch, steps: int):
+    """``steps`` DDIM steps on integer training steps from 999 to 0 (final step to t = 0)."""
+    from toytheory.diffusion import solvers as S
+
+    times = np.round(np.linspace(999, 0, steps + 1))[:-1]
+    return S.TimeGrid.from_times(sch, times, final_zero=True)
+
+
+def _ts_paired_batches(ctx, law, sch, grid, make_model, *, batches, n, window, cutoff,
+                       features=None, literal=False):
+    """Fréchet distances of DDIM and TS-DDIM on ``batches`` independent paired batches.
+
+    Each batch draws its own x_T from the exact marginal at t = 999 and its own stream of
+    model errors; DDIM and TS-DDIM see the same x_T and the same error stream (common
+    random numbers). Returns (plain, shifted, mean shift per step, literal) arrays; with
+    ``literal`` a second TS-DDIM run matches the paper's own target 1 - abar_tau = sigma_tau^2
+    (``literal`` is then its Frechet distances, else None).
+    """
+    from toytheory.diffusion import DiffusionProcess
+    from toytheory.diffusion import solvers as S
+    from toytheory.diffusion.solvers.time_shift import sample_ddim_time_shift
+    from toytheory.gaussian_distances import bures_wasserstein_distance
+
+    vfun = S.expected_sample_variance(law, sch)
+    q = np.eye(law.dim) if features is None else features
+    mu, cov = law.mean() @ q, q.T @ law.covariance() @ q
+    proc = DiffusionProcess(law, sch)
+
+    def fd(x):
+        f = x @ q
+        return float(bures_wasserstein_distance(f.mean(0), np.cov(f.T), mu, cov))
+
+    plain, shifted, shifts, lit = [], [], [], []
+    for r in range(batches):
+        x_T = proc.sample(n, 999.0, ctx.rng("x_T", str(r)))
+        seed = ctx.seed_for("model errors", str(r))
+        plain.append(fd(S.sample_ddim(make_model(seed), x_T, grid)))
+        record = []
+        out = sample_ddim_time_shift(make_model(seed), x_T, grid, expected_variance=vfun,
+                                     window=window / 2, cutoff=cutoff,
+                                     n_candidates=int(window) + 1,
+                                     callback=lambda info: record.append(
+                                         float(np.mean(info["t_shift"]) - info["t"])))
+        shifted.append(fd(out))
+        shifts.append(record)
+        if literal:
+            lit.append(fd(sample_ddim_time_shift(
+                make_model(seed), x_T, grid, window=window / 2, cutoff=cutoff,
+                expected_variance=lambda tau: np.asarray(sch.marginal(tau)[1], float) ** 2,
+                n_candidates=int(window) + 1)))
+    return (np.array(plain), np.array(shifted), np.mean(shifts, axis=0),
+            np.array(lit) if literal else None)
+
+
+def _ts_win_interval(ev, name, wins, batches, level, headline=False):
+    """Hold P(TS-DDIM has the lower Fréchet distance on a batch) >= 1/2 by its exact
+    Clopper-Pearson interval (a sign test on paired batches)."""
+    from toytheory import stats as st
+
+    lo, hi = st.exact_binomial_interval(int(wins), int(batches), level)
+    # smallest number of batches that decides when TS wins every batch (or none)
+    decide = int(np.ceil(np.log(level) / np.log(0.5))) + 1
+    return ev.interval(name, wins / batches, (lo, hi), 0.5, side=">=", level=level,
+                       detectable=(f"with {batches} batches only a win probability near 1 "
+                                   f"(holds) or 0 (refuted) is decided; a true probability "
+                                   f"near 1/2 is undecidable at any size (> {decide - 1} "
+                                   f"batches are needed to decide even at 0 or 1)"),
+                       headline=headline)
 
 
 @claim(
     "diffusion.solvers.seed.time_shift_lowers_exposure_bias",
     paper=C.PAPER_TS,
-    statement=("The Time-Shift sampler (window 20, cutoff 200 of 1000 training steps) lowers "
-               "the error of a 20-step DDIM sampler whose noise prediction is deliberately "
-               "mis-scaled by 10% (either way) on a 64-D Gaussian-mixture toy."),
+    statement=("With exposure bias planted as an x0-prediction error (std 0.1) on a 128-D "
+               "Gaussian mixture (256-D in the full tier), the Time-Shift sampler (window 10, "
+               "cutoff 300) gives 50-step "
+               "DDIM a lower Frechet distance on at least half of paired batches."),
+    kind="paper",
+    source=("Abstract: 'we find that the exposure bias could be alleviated with a novel "
+            "sampling method that we propose, without retraining the model. We empirically and "
+            "theoretically show that, during inference, for each backward time step t and "
+            "corresponding state x_t, there might exist another time step t_s which exhibits "
+            "superior coupling with x_t.' and 'Experimental results show our method brings "
+            "significant and consistent improvements in FID scores on different datasets and "
+            "sampling methods.'"),
+    reading=("Exposure bias is planted as the paper models it: the network's x0 prediction "
+             "carries an error (here N(0, delta^2 I), delta = 0.1, fresh at every call, on the "
+             "exact posterior mean), so DDIM's states leave the training marginals. TS-DDIM "
+             "follows the paper's sampler: while t > t_c, each sample's variance over its "
+             "coordinates picks t_s among the training steps in [t - w/2, t + w/2] whose "
+             "marginal variance is closest, the network is queried at t_s and x0 is read "
+             "with alpha, sigma at t_s (the next state keeps the grid's next time). The "
+             "matched variance is the exact expected per-sample variance of the training "
+             "marginal (alpha^2 c0 + sigma^2; the paper's images use 1 - abar_t, which drops "
+             "the data's own variance c0). 'Improvement in FID' is read as: on a batch, "
+             "TS-DDIM has the lower Frechet distance (Gaussian fits on a fixed 16-D linear "
+             "feature map) than DDIM with the same x_T and errors, with probability >= 1/2, "
+             "held by an exact sign-test interval at level 1e-6 (weaker than 'significant "
+             "and consistent', so a refutation is not sharper than the paper)."),
     witnesses=("exact", "simulated"),
-    quick={"n": 1000, "kappas": (-0.1, 0.1)},
-    full={"n": 20000, "kappas": (-0.1, -0.05, 0.05, 0.1)},
+    quick={"d": 128, "steps": 50, "delta": 0.1, "window": 10, "cutoff": 300, "n": 200,
+           "batches": 24, "literal": False},
+    full={"d": 256, "steps": 50, "delta": 0.1, "window": 10, "cutoff": 300, "n": 1000,
+          "batches": 40, "literal": True},
 )
-def time_shift_lowers_exposure_bias(ctx, n, kappas):
+def time_shift_lowers_exposure_bias(ctx, d, steps, delta, window, cutoff, n, batches, literal):
     from toytheory.diffusion import DiffusionProcess
-    from toytheory.diffusion.schedules import DiscreteVP
     from toytheory.diffusion import solvers as S
-    from toytheory.diffusion.solvers.time_shift import sample_ddim_time_shift
-    from toytheory.diffusion.solvers.models import DiagonalMixtureModel, PerturbedModel
-    from toytheory.gaussian_distances import bures_wasserstein_distance
+    from toytheory.diffusion.schedules import DiscreteVP
+    from toytheory.diffusion.solvers.exposure import X0ErrorModel
+    from toytheory.diffusion.solvers.models import DiagonalMixtureModel
 
     ev = ctx.evidence()
-    law = _ts_toy()
+    level = 1e-6
+    law = _ts_toy(d)
+    sch = DiscreteVP.ddpm_linear()
+    base = DiagonalMixtureModel(law, sch, prediction="x0")
+    vfun = S.expected_sample_variance(law, sch)
+    grid = _ts_grid(sch, steps)
+    # witness 1: the exact expected per-sample variance against draws of the marginal
+    x_w = DiffusionProcess(law, sch).sample(400, 500.0, ctx.rng("variance witness"))
+    ev.test("per-sample variance at t = 500: Monte Carlo mean equals the exact v(t) (t-test)",
+            stats.mean_test(np.var(x_w, axis=1, ddof=1), float(vfun(500.0)), level))
+    # witness 2: the planted exposure bias is what the error model says: one DDIM step from
+    # t = 500 to 450 moves each coordinate by (alpha' - sigma' alpha / sigma) delta e
+    pert = X0ErrorModel(base, sch, delta=delta, rng=ctx.rng("witness errors"))
+    g2 = S.TimeGrid.from_times(sch, np.array([500.0, 450.0]))
+    diff = S.sample_ddim(pert, x_w, g2) - S.sample_ddim(base, x_w, g2)
+    (a0, a1), (s0, s1) = (np.asarray(v, float) for v in sch.marginal(np.array([500.0, 450.0])))
+    coef = a1 - s1 * a0 / s0
+    ev.test("one DDIM step with the x0 error: mean squared displacement per coordinate equals "
+            "(alpha' - sigma' alpha/sigma)^2 delta^2 (t-test)",
+            stats.mean_test(np.mean(diff ** 2, axis=1), float(coef * coef * delta * delta),
+                            level))
+    ev.record("exposure bias: extra variance per coordinate of one step 500 -> 450",
+              float(coef * coef * delta * delta))
+
+    def make(seed):
+        return X0ErrorModel(base, sch, delta=delta, rng=np.random.default_rng(seed))
+
+    plain, shifted, shifts, lit = _ts_paired_batches(
+        ctx, law, sch, grid, make, batches=batches, n=n, window=window, cutoff=cutoff,
+        features=_ts_features(law, 16), literal=literal)
+    wins = int(np.sum(shifted < plain))
+    ev.record("mean Frechet distance DDIM / TS-DDIM over batches",
+              f"{plain.mean():.4g} / {shifted.mean():.4g}")
+    moved = shifts[shifts != 0]
+    ev.record("mean t_s - t per step while t > t_c (first, middle, last shifted step)",
+              ", ".join(f"{v:+.2f}" for v in moved[[0, len(moved) // 2, -1]])
+              if moved.size else "no shift")
+    ev.record("batches where TS-DDIM has the lower Frechet distance", f"{wins} of {batches}")
+    if lit is not None:
+        ev.record("paper's literal target 1 - abar_tau: mean FD; batches won against DDIM",
+                  f"{lit.mean():.4g}; {int(np.sum(lit < plain))} of {batches}")
+    num = _ts_win_interval(ev, "P(TS-DDIM beats DDIM on a batch) >= 1/2 (Clopper-Pearson)",
+                           wins, batches, level, headline=True)
+    ev.note(f"Toy: 4 isotropic components (variance 0.1, means 0.7 N(0, I)) in d = {d}, DDPM "
+            f"linear betas (1000 steps), {steps} DDIM steps on integer training steps from "
+            f"999 to 0, x_T from the exact marginal at t = 999; {batches} batches of {n} "
+            f"samples; window w = {window}, cutoff t_c = {cutoff} (candidates: the integer "
+            "training steps of the window). Frechet distance on the span of the component "
+            "means plus 12 fixed random directions.")
+    if num.passed is not True:
+        ev.referee_note(
+            says=("The Time-Shift sampler alleviates exposure bias without retraining and "
+                  "brings 'significant and consistent improvements in FID scores on different "
+                  "datasets and sampling methods'."),
+            toy=(f"A {d}-D Gaussian mixture with the exact denoiser plus the paper's kind of "
+                 f"prediction error (x0 error of std {delta}); DDIM vs TS-DDIM with w = "
+                 f"{window}, t_c = {cutoff} at {steps} steps; Frechet distance on fixed "
+                 "linear features, paired batches."),
+            measured=(f"TS-DDIM won {wins} of {batches} paired batches (mean FD "
+                      f"{plain.mean():.3g} vs {shifted.mean():.3g}); Clopper-Pearson interval "
+                      f"[{num.interval[0]:.3f}, {num.interval[1]:.3f}] at level 1e-6 for the "
+                      "win probability, threshold 1/2."),
+            inside=("The error is the paper's model of exposure bias (a prediction error that "
+                    "makes the sampled x_t differ from the training marginal), the sampler and "
+                    "its window/cutoff are the paper's, the step count is within the paper's "
+                    f"10-100. Outside: d = {d} instead of >= 3072 (the per-sample variance that "
+                    "picks t_s is noisier here), an idealized Gaussian error instead of a "
+                    "trained network's, and the matched variance includes the data's own "
+                    "variance (the paper's 1 - abar_t does not)."),
+            would_change=("A toy where the sampled states' variance sits above the training "
+                          "marginal by more than the per-sample variance's noise (larger d, "
+                          "larger or structured errors), or the paper's 1 - abar_t target, "
+                          "could favour TS; so could other (w, t_c). Recorded rows show the "
+                          "shifts chosen."))
+    return ev
+
+
+@claim(
+    "diffusion.solvers.seed.time_shift_eps_scale_variant",
+    paper=C.PAPER_TS,
+    statement=("Under a noise prediction mis-scaled by a constant factor 1 + kappa (not the "
+               "paper's error model), TS-DDIM (window 40, cutoff 200, 20 steps) beats DDIM on "
+               "most paired batches at kappa = +0.1 and on few at kappa = -0.1."),
+    kind="derived",
+    source=("Derived (not the paper's error model): the Time-Shift sampler's effect under a "
+            "noise prediction mis-scaled by a constant factor, eps_tilde = (1 + kappa) eps."),
+    reading=("The sign of the effect follows the sign of kappa (the direction in which the "
+             "states' variance leaves the marginal): held per kappa by an exact "
+             "Clopper-Pearson interval on the win probability over paired batches."),
+    witnesses=("exact", "simulated"),
+    quick={"n": 200, "batches": 24, "kappas": (-0.1, 0.1)},
+    full={"n": 1000, "batches": 40, "kappas": (-0.1, 0.1)},
+)
+def time_shift_eps_scale_variant(ctx, n, batches, kappas):
+    from toytheory.diffusion import DiffusionProcess
+    from toytheory.diffusion import solvers as S
+    from toytheory.diffusion.schedules import DiscreteVP
+    from toytheory.diffusion.solvers.models import DiagonalMixtureModel, PerturbedModel
+
+    ev = ctx.evidence()
+    level = 1e-6
+    law = _ts_toy(64)
     sch = DiscreteVP.ddpm_linear()
     base = DiagonalMixtureModel(law, sch, prediction="eps")
-    x_T = DiffusionProcess(law, sch).sample(n, 999.0, ctx.rng("x_T"))
-    mu, cov = law.mean(), law.covariance()
     vfun = S.expected_sample_variance(law, sch)
-    grid = S.TimeGrid.from_times(sch, np.linspace(999, 0, 21)[:-1], final_zero=True)
-
-    def fd(x):
-        return float(bures_wasserstein_distance(x.mean(0), np.cov(x.T), mu, cov))
-
-    # witness: the exact expected per-sample variance against the samples of x_T
+    x_w = DiffusionProcess(law, sch).sample(400, 999.0, ctx.rng("x_T"))
     ev.test("per-sample variance at t = 999: Monte Carlo mean equals the exact v(t) (t-test)",
-            stats.mean_test(np.var(x_T, axis=1, ddof=1), float(vfun(999.0)), 1e-6))
-    ev.record("Frechet distance, exact model (discretization only)",
-              fd(S.sample_ddim(base, x_T, grid)))
+            stats.mean_test(np.var(x_w, axis=1, ddof=1), float(vfun(999.0)), level))
+    grid = S.TimeGrid.from_times(sch, np.linspace(999, 0, 21)[:-1], final_zero=True)
     for kappa in kappas:
         pert = PerturbedModel(base, sch, eps_scale=kappa)
-        plain = fd(S.sample_ddim(pert, x_T, grid))
-        shifted = fd(sample_ddim_time_shift(pert, x_T, grid, expected_variance=vfun, window=20,
-                                            cutoff=200))
-        wrapped = fd(S.sample_ddim(S.TimeShiftModel(pert, sch, vfun, window=20, cutoff=200),
-                                   x_T, grid))
-        ev.record(f"kappa = {kappa:+}: FD DDIM / TS-DDIM / model-time-only shift",
-                  f"{plain:.4g} / {shifted:.4g} / {wrapped:.4g}")
-        ev.at_most(f"kappa = {kappa:+}: FD of TS-DDIM / FD of DDIM", shifted / plain, 1.0,
-                   role="statement", headline=(kappa == kappas[0]))
-    ev.note("Toy: 4 isotropic components (variance 0.1) in d = 64, DDPM linear betas, "
-            "x_T drawn from the exact marginal at t = 999, 20 DDIM steps to zero noise. Planted "
-            "error: eps_tilde = (1 + kappa) eps. Metric: Frechet distance (W2 between Gaussian "
-            "fits) of the samples to the exact data mean and covariance, seeded. TS-DDIM moves "
-            "each sample's state to its matched time t_s (x0 read with alpha, sigma at t_s); "
-            "'model-time-only' feeds t_s to the model and keeps t in the update.")
+        plain, shifted, _, _ = _ts_paired_batches(ctx, law, sch, grid, lambda seed: pert,
+                                               batches=batches, n=n, window=40, cutoff=200)
+        wins = int(np.sum(shifted < plain))
+        ev.record(f"kappa = {kappa:+}: mean FD DDIM / TS-DDIM; TS wins",
+                  f"{plain.mean():.4g} / {shifted.mean():.4g}; {wins} of {batches}")
+        lo, hi = stats.exact_binomial_interval(wins, batches, level)
+        side = ">=" if kappa > 0 else "<="
+        ev.interval(f"kappa = {kappa:+}: P(TS-DDIM beats DDIM on a batch) {side} 1/2", wins /
+                    batches, (lo, hi), 0.5, side=side, level=level,
+                    detectable=f"a win probability of 0 or 1 at {batches} batches",
+                    headline=(kappa == kappas[-1]))
+    ev.note("Toy: 4 isotropic components (variance 0.1) in d = 64, DDPM linear betas, 20 "
+            "DDIM steps, window 40 (t +- 20), cutoff 200; Frechet distance on all 64 "
+            "coordinates. The earlier ledger held this variant as the paper's claim ('either "
+            "way'); it helps when eps is too large and hurts when it is too small.")
     return ev
 
 
@@ -146,6 +364,17 @@ def time_shift_lowers_exposure_bias(ctx, n, kappas):
 @claim(
     "diffusion.solvers.seed.dc_solver_beats_unipc_at_nfe5",
     paper=C.PAPER_DC,
+    kind="paper",
+    source=("Abstract: 'The dynamic compensation is controlled by compensation ratios that are "
+            "adaptive to the sampling steps and can be optimized on only 10 datapoints by "
+            "pushing the sampling trajectory toward a ground truth trajectory.' and 'our "
+            "DC-Solver can consistently improve the sampling quality over previous methods'"),
+    reading=("Ratios fitted on 10 trajectories against the exact ODE solution; 'improve' is "
+             "read as a lower error than UniPC-3 at NFE 5 (the paper's headline NFE): the "
+             "exact pathwise RMS error on Gaussian data, and the RMS distance to a DOP853 "
+             "reference solve on held-out mixture points, held by a paired t interval on the "
+             "MSE difference at level 1e-6 (per-point errors are smooth functions of Gaussian "
+             "starting points: light tails)."),
     statement=("DC-Solver's dynamic compensation, with ratios fitted on 10 trajectories, lowers "
                "the error of UniPC-3 (bh1) at NFE 5 on held-out starting points."),
     witnesses=("exact",),
@@ -193,12 +422,23 @@ def dc_solver_beats_unipc(ctx, nfe, n_test):
     x_test = proc.sample(n_test, float(grid.t[0]), ctx.rng("gmm test"))
     ref_t = S.reference_pf_ode_solution(gmm, x_test / a0, float(grid.log_snr[0]),
                                         [float(grid.log_snr[-1])])[-1] * float(grid.alpha[-1])
-    e_u = _rms(S.sample_unipc(gmodel, x_test, grid, **opts), ref_t)
-    e_dc = _rms(S.sample_dc_solver(gmodel, x_test, grid, ratios=ratios_m, **opts), ref_t)
+    sq_u = np.sum((S.sample_unipc(gmodel, x_test, grid, **opts) - ref_t) ** 2, axis=1)
+    sq_dc = np.sum((S.sample_dc_solver(gmodel, x_test, grid, ratios=ratios_m, **opts)
+                    - ref_t) ** 2, axis=1)
+    e_u, e_dc = float(np.sqrt(sq_u.mean())), float(np.sqrt(sq_dc.mean()))
     ev.record("GMM: fitted ratios", np.array2string(ratios_m, precision=3))
-    ev.at_most("GMM (held out): RMS error DC / UniPC", e_dc / e_u, 1.0, role="statement",
-               headline=True)
-    ev.record("GMM: RMS error UniPC / DC", f"{e_u:.4g} / {e_dc:.4g}")
+    ev.record("GMM (held out): RMS error UniPC / DC", f"{e_u:.4g} / {e_dc:.4g}")
+    from scipy.stats import t as t_dist
+
+    level = 1e-6
+    diff = sq_u - sq_dc
+    half = float(t_dist.ppf(1 - level / 2, n_test - 1) * diff.std(ddof=1) / np.sqrt(n_test))
+    mse_u = float(sq_u.mean())
+    ev.interval("GMM (held out): (MSE UniPC - MSE DC) / MSE UniPC >= 0 (paired t interval)",
+                float(diff.mean()) / mse_u, ((diff.mean() - half) / mse_u,
+                                             (diff.mean() + half) / mse_u), 0.0, side=">=",
+                level=level, headline=True,
+                detectable=f"a relative MSE gain of {2 * half / mse_u:.2g} at {n_test} points")
     ev.note(f"Grid: {nfe} steps uniform in t on VP-linear from 1 to 1e-3 (DC-Solver's default "
             "time_uniform); ratios fitted step by step by bounded Brent on [-1, 3] against the "
             "exact states (closed form / DOP853 at rtol 1e-12); tested on fresh draws.")
@@ -209,6 +449,16 @@ def dc_solver_beats_unipc(ctx, nfe, n_test):
 @claim(
     "diffusion.solvers.seed.v3_first_order_exact_on_diagonal_gaussians",
     paper=C.PAPER_V3,
+    kind="derived",
+    source=("Derived from the abstract's 'a novel formulation towards the optimal "
+            "parameterization during sampling that minimizes the first-order discretization "
+            "error of the ODE solution': with exact empirical model statistics the first-order "
+            "error vanishes where the model is linear in x per coordinate (diagonal Gaussian "
+            "data, l = 1/(1 + e^{2 lambda} v), s = 0), leaving only the quadrature error."),
+    reading=("Exact affine laws: the v3 first-order error relative to DDIM at the finest "
+             "quadrature must be below 1e-5 at every NFE, and the error must fall with the "
+             "quadrature's order (Simpson 4, trapezoid 2; slope within 0.5). A consequence "
+             "toytheory derives, not a sentence of the paper."),
     statement=("DPM-Solver-v3 with exact empirical model statistics is exact at first order on "
                "diagonal Gaussian data, up to the quadrature of its integrals: its error does "
                "not depend on NFE and vanishes as the quadrature is refined (order 4 for "
@@ -264,12 +514,28 @@ def v3_exact(ctx, nfes, refines):
 @claim(
     "diffusion.solvers.seed.step_search_beats_hand_grids",
     paper=C.PAPER_AUTODIFF,
-    statement=("Optimising the time grid against the exact error at fixed NFE (AutoDiffusion / "
-               "S3 style) beats the best hand-designed grid (uniform t, uniform log-SNR, "
-               "quadratic, Karras) for DPM-Solver++(2M) at NFE 4-10 on Gaussian-mixture data, "
-               "on held-out starting points."),
+    statement=("A time grid searched against the exact error at fixed NFE, started from the "
+               "uniform-t grid, gives DPM-Solver++(2M) a lower mean squared error on held-out "
+               "starting points than the uniform grids (uniform t, uniform log-SNR) at NFE "
+               "4-10 on Gaussian-mixture data."),
+    kind="paper",
+    source=("Abstract: 'reducing steps uniformly is considered as an undisputed principle of "
+            "diffusion models. We consider that such a uniform assumption is not the optimal "
+            "solution in practice; i.e., we can find different optimal time steps for "
+            "different models. Therefore, we propose to search the optimal time steps "
+            "sequence'"),
+    reading=("The search (Nelder-Mead on softmax logits of the log-SNR increments, in place of "
+             "the paper's evolutionary search; the exact ODE error on 48 training points in "
+             "place of FID) starts from the uniform-t grid (the paper's 'uniform' "
+             "baseline), never from the best hand grid (quadratic at every NFE here). The "
+             "abstract's 'such a uniform assumption is not the optimal solution' is read as: "
+             "a lower held-out mean squared error than uniform steps, in t (the paper's "
+             "baseline) and in log-SNR (DPM-Solver's default), by a paired t interval at "
+             "level 1e-6 per NFE (per-point errors are smooth functions of Gaussian starting "
+             "points: light tails). The gain over the best hand grid (quadratic) is "
+             "recorded with its interval, not held: the abstract does not claim it."),
     witnesses=("exact",),
-    quick={"nfes": (4, 6, 8, 10), "n_train": 48, "n_test": 256, "maxiter": 250},
+    quick={"nfes": (4, 6, 8, 10), "n_train": 48, "n_test": 512, "maxiter": 600},
     full={"nfes": (4, 5, 6, 7, 8, 9, 10), "n_train": 128, "n_test": 2000, "maxiter": 1000},
 )
 def step_search(ctx, nfes, n_train, n_test, maxiter):
@@ -291,6 +557,11 @@ def step_search(ctx, nfes, n_train, n_test, maxiter):
     x_te = proc.sample(n_test, 1.0, ctx.rng("test"))
     r_tr = S.reference_pf_ode_solution(gmm, x_tr / a0, lam0, [lam1])[-1] * a1
     r_te = S.reference_pf_ode_solution(gmm, x_te / a0, lam0, [lam1])[-1] * a1
+    loose = S.reference_pf_ode_solution(gmm, x_te[:16] / a0, lam0, [lam1], rtol=1e-10,
+                                        atol=1e-10)[-1] * a1
+    ev.close("reference solve: rtol 1e-12 vs 1e-10 on 16 points (max deviation)",
+             float(np.max(np.abs(loose - r_te[:16]))), 0.0, atol=1e-7,
+             note="the reference is exact to far below the errors compared (>= 1e-2)")
 
     def grid_from(theta):
         w = np.exp(theta - theta.max())
@@ -303,26 +574,56 @@ def step_search(ctx, nfes, n_train, n_test, maxiter):
     def err(grid, x, r):
         return _rms(S.sample_dpmpp_2m(model, x, grid), r)
 
+    from scipy.stats import t as t_dist
+
+    def per_point(grid, x, r):
+        return np.sum((S.sample_dpmpp_2m(model, x, grid) - r) ** 2, axis=1)
+
+    level = 1e-6
+
     for nfe in nfes:
         hand = {"uniform t": S.uniform_time_grid(sch, nfe),
                 "uniform log-SNR": S.uniform_log_snr_grid(sch, nfe),
                 "quadratic": S.quadratic_time_grid(sch, nfe),
                 "Karras": S.karras_grid(sch, nfe, final_zero=False)}
         train = {k: err(g, x_tr, r_tr) for k, g in hand.items()}
-        best = min(train, key=train.get)
-        theta0 = np.log(np.diff(hand[best].log_snr))
+        best_train = min(train, key=train.get)
+        theta0 = np.log(np.diff(hand["uniform t"].log_snr))
         res = minimize(lambda th: err(grid_from(th), x_tr, r_tr), theta0, method="Nelder-Mead",
                        options={"maxiter": maxiter, "xatol": 1e-4, "fatol": 1e-10})
         test_hand = {k: err(g, x_te, r_te) for k, g in hand.items()}
-        best_test = min(test_hand.values())
+        best_test = min(test_hand, key=test_hand.get)
         searched = err(grid_from(res.x), x_te, r_te)
-        ev.record(f"NFE {nfe}: held-out error per hand grid",
+        per_s = per_point(grid_from(res.x), x_te, r_te)
+        per_h = per_point(hand[best_test], x_te, r_te)
+        ev.record(f"NFE {nfe}: held-out RMS error per hand grid",
                   ", ".join(f"{k} {v:.4g}" for k, v in test_hand.items()))
-        ev.at_most(f"NFE {nfe}: held-out error searched / best hand grid", searched / best_test,
-                   1.0, role="statement", headline=(nfe == nfes[0]))
+        ev.record(f"NFE {nfe}: best hand grid on training / held-out points; search start",
+                  f"{best_train} / {best_test}; uniform t")
+        ev.record(f"NFE {nfe}: held-out RMS error searched / best hand grid",
+                  searched / test_hand[best_test])
+
+        def gain(per_base):
+            diff = per_base - per_s
+            half = float(t_dist.ppf(1 - level / 2, n_test - 1) * diff.std(ddof=1)
+                         / np.sqrt(n_test))
+            m = float(np.mean(per_base))
+            return float(diff.mean()) / m, ((diff.mean() - half) / m,
+                                            (diff.mean() + half) / m), 2 * half / m
+
+        est, ci, width = gain(per_h)
+        ev.record(f"NFE {nfe}: relative MSE gain over the best hand grid ({best_test}), "
+                  f"t interval at level {level:g}", f"{est:.3f} in [{ci[0]:.3f}, {ci[1]:.3f}]")
+        for base in ("uniform t", "uniform log-SNR"):
+            est, ci, width = gain(per_point(hand[base], x_te, r_te))
+            ev.interval(f"NFE {nfe}: (MSE {base} - MSE searched) / MSE {base} >= 0 "
+                        "(paired t interval)", est, ci, 0.0, side=">=", level=level,
+                        headline=(nfe == nfes[0] and base == "uniform t"),
+                        detectable=f"a relative MSE gain of {width:.2g} at {n_test} points")
     ev.note("Search: the log-SNR increments are a softmax of NFE free logits (endpoints t = 1 "
-            "and 1e-3 fixed), Nelder-Mead from the best hand grid on the training points, "
-            "objective = RMS distance to the exact ODE solution (DOP853 at rtol 1e-12).")
+            "and 1e-3 fixed), Nelder-Mead from the uniform-t grid on the training points, "
+            "objective = RMS distance to the exact ODE solution (DOP853 at rtol 1e-12). The "
+            "baseline is the hand grid best on the held-out points themselves.")
     return ev
 
 
@@ -330,6 +631,16 @@ def step_search(ctx, nfes, n_train, n_test, maxiter):
 @claim(
     "diffusion.solvers.seed.dualfast_error_split",
     paper=C.PAPER_DUALFAST,
+    kind="paper",
+    source=("Abstract: 'we re-examine the nature of sampling errors, discerning that they "
+            "comprise two distinct elements: the widely recognized discretization error and "
+            "the less explored approximation error.'"),
+    reading=("'Comprise two distinct elements' is read as an approximately additive split: "
+             "with a planted denoiser error, total = discretization (exact denoiser) + "
+             "approximation (continuous perturbed flow) + an interaction at most 25% of the "
+             "total at NFE 10 and 20; 'less explored' is read as not negligible: the "
+             "approximation error at least a third of the total at NFE 10. Both thresholds "
+             "are the toy's (the abstract gives no number); exact affine laws, no sampling."),
     statement=("The total sampling error of a solver with an imperfect denoiser splits into a "
                "discretization error (exact denoiser, same grid) and an approximation error "
                "(imperfect denoiser, continuous flow): at NFE 10 and 20 the interaction term is "
