@@ -66,19 +66,6 @@ def interpolation_identity(ctx, ms, symbolic, draws):
     poly = TestFunction("x^5 - x^2", lambda x: x[:, 0] ** 5 - x[:, 0] ** 2, 1)
     funcs = [("x^5 - x^2", poly, 8), ("1/(1+5x^2)", TEST_FUNCTIONS["runge"], None),
              ("|x|", TEST_FUNCTIONS["abs"], None)]
-    for m in ms:
-        basis = legendre_basis(m)
-        for label, f, pts in funcs:
-            coef, best = best_approximation(basis, f, points=400)
-            nodes = pts or {2: 120, 3: 40, 4: 32}.get(m, 16)
-            expected, _ = dpp_interpolation_expected_error(basis, f.f, coef, points=nodes,
-                                                           breakpoints=f.breakpoints)
-            tol = 1e-10 if pts else 1e-6
-            ev.close(f"m = {m}, f = {label}: E||f - f_hat||^2 / ||f - P_m f||^2 (quadrature)",
-                     expected / best, m + 1.0, atol=tol, role="statement",
-                     headline=(m == 2 and label == "1/(1+5x^2)"),
-                     note="exact Gauss-Legendre rule" if pts else "Gauss-Legendre, composite "
-                     "at the kink of |x|")
     for m, deg in symbolic:
         proof = prove_interpolation_identity(m, deg)
         ev.equal(f"sympy: identity for m = {m} and a generic polynomial of degree {deg}",
@@ -124,6 +111,20 @@ def interpolation_identity(ctx, ms, symbolic, draws):
     ev.record("direct Monte Carlo mean of the ratio (m = 2, heavy-tailed)", float(direct.mean()),
               note="||Phi^-1 e||^2 has tail index 3/2 under the DPP: finite mean, infinite "
                    "variance, so no t-test on the direct estimate")
+    # statements last: the identity by exact quadrature
+    for m in ms:
+        basis = legendre_basis(m)
+        for label, f, pts in funcs:
+            coef, best = best_approximation(basis, f, points=400)
+            nodes = pts or {2: 120, 3: 40, 4: 32}.get(m, 16)
+            expected, _ = dpp_interpolation_expected_error(basis, f.f, coef, points=nodes,
+                                                           breakpoints=f.breakpoints)
+            tol = 1e-10 if pts else 1e-6
+            ev.close(f"m = {m}, f = {label}: E||f - f_hat||^2 / ||f - P_m f||^2 (quadrature)",
+                     expected / best, m + 1.0, atol=tol, role="statement",
+                     headline=(m == 2 and label == "1/(1+5x^2)"),
+                     note="exact Gauss-Legendre rule" if pts else "Gauss-Legendre, composite "
+                     "at the kink of |x|")
     ev.note("The quadrature integrand (1/m!) sum_j det(Phi with column j replaced by e)^2 is "
             "det(Phi)^2/m! (the DPP density) times ||Phi^-1 e||^2; it is a polynomial for "
             "polynomial f, integrated exactly. The symbolic proof does the same integral in "
