@@ -123,3 +123,15 @@ def test_median_interval_is_the_order_statistic_interval_and_covers(rng):
     assert sps.binomtest(misses, 300, 0.05, alternative="greater").pvalue > 1e-6
     with pytest.raises(ValueError, match="too few"):
         median_interval(np.arange(5.0), 1e-6)
+
+
+def test_block_study_grid_runs_geometrically_from_d_to_top_n(rng):
+    from toytheory.sampling.sample_complexity import block_study
+
+    rows = block_study(2.0, blocks=(1, 3), family="gaussian", block_rows=10, block_dim=2,
+                       eps=0.3, reps=2, sizes=5, top=0.8, rng=rng)
+    for r in rows:
+        sizes = r.curve.sizes
+        assert sizes[0] == pytest.approx(r.d) and sizes[-1] == pytest.approx(0.8 * r.n)
+        assert np.allclose(np.diff(np.log(sizes)), np.log(sizes[1] / sizes[0]))
+        assert r.n == 10 * (r.d // 2)
