@@ -253,7 +253,7 @@ def test_quasi_optimality_is_refuted_when_the_error_ratio_grows_with_m(monkeypat
 
 
 def test_repetitions_advantage_is_refuted_when_repetitions_are_iid_points(monkeypatch):
-    """Both schemes i.i.d.: the exact two-sample test rejects with probability at most 1e-6,
+    """Both schemes i.i.d.: the chi-square two-sample test rejects with probability at most 1e-6,
     so the statement (a difference) is refuted with probability >= 1 - 1e-6."""
     real = wls_mod.draw_points
 
@@ -287,3 +287,21 @@ def test_sign_matrix_claim_is_refuted_when_the_formula_forgets_the_denominator(m
 
     monkeypatch.setattr(mod, "sign_matrix_total_exact", lambda d: mod.Fraction(d, 1))
     assert run("sampling.sensitivities.sign_matrix_total")[0] == "refuted"
+
+
+def test_quasi_optimality_fails_when_the_iid_control_is_drawn_from_the_dpp(monkeypatch):
+    """A toolkit bug that draws the i.i.d. control from repeated DPPs removes its growth: the
+    control's distribution-free lower bound on the exponent (about -0.3 or less, since the
+    repeated-DPP medians are flat) falls below 0.25 and the claim reports ``fails``;
+    deterministic margin of the order-statistic bound over 600 draws."""
+    real = sampling_weighted_ls.error_ratios
+
+    def no_iid(basis, f, scheme, n, draws, rng, condition=None):
+        if scheme == "iid":
+            scheme, n = "repeated_dpp", n
+        return real(basis, f, scheme, n, draws, rng, condition)
+
+    monkeypatch.setattr(sampling_weighted_ls, "error_ratios", no_iid)
+    verdict, failed = run("sampling.wls.quasi_optimality_m_log_m")
+    assert verdict == "fails"
+    assert any(name.startswith("control") for name in failed)

@@ -63,3 +63,31 @@ def empirical_bernstein_interval(x, low: float, high: float, level: float) -> tu
     half = math.sqrt(2.0 * var * log_term / n) + 7.0 * (high - low) * log_term / (3.0 * (n - 1))
     mean = float(np.mean(x))
     return max(low, mean - half), min(high, mean + half)
+
+
+def median_interval(x, level: float) -> tuple[float, float]:
+    """Distribution-free interval for the median of i.i.d. continuous data (order statistics).
+
+    ``(x_(k), x_(n+1-k))`` with the largest ``k`` such that
+    :math:`P(\\mathrm{Bin}(n, 1/2) \\le k - 1) \\le` ``level / 2``: coverage at least
+    ``1 - level`` for every continuous law, whatever its tails.
+
+    Raises
+    ------
+    ValueError
+        Bad ``level``; too few values for any interval at that level.
+    """
+    from scipy import stats as sps
+
+    x = np.sort(as_float_array("x", x, ndim=1))
+    level = check_level("level", level)
+    n = x.size
+    k = int(sps.binom.ppf(level / 2.0, n, 0.5))     # P(B <= k) >= level/2 at this k
+    while k >= 1 and sps.binom.cdf(k - 1, n, 0.5) > level / 2.0:
+        k -= 1
+    if k < 1:
+        raise ValueError(f"x: {n} values are too few for a median interval at level {level}")
+    return float(x[k - 1]), float(x[n - k])
+
+
+__all__ += ["median_interval"]

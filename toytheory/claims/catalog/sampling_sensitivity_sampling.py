@@ -447,5 +447,10 @@ def tightness_s2(ctx, dims, witness_dims, lp_dims, draws):
             "Binomial(2^d, m / 2^d) (its Poisson limit above 2^40 rows, error below 1e-9). A "
             "sample with fewer than d rows has rank below d and distortion at least 1. The "
             "matrix is never formed for d > 8: S and m_lower are exact functions of d; the "
-            "witnesses form it for small d and check both facts on it.")
+            "witnesses form it for small d and check both facts on it. For these matrices S is "
+            "at its minimum order d^{1/2}, so the necessary d rows are of order S^2; this is "
+            "the sense of 'there exist matrices', not a lower bound for every matrix (on the "
+            "block-diagonal families of the upper-bound claims m_eps grows like S, far below "
+            "S^2). The arXiv v2 of the paper notes that its p < 2 upper bounds are subsumed "
+            "by Chen and Derezinski (2021); the seed abstract is the one held here.")
     return ev
