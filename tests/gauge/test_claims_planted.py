@@ -50,22 +50,22 @@ def _symmetric_c_field(law, sched):
 
 
 class _PlainRotation:
-    """r = 0.8 J x: non-conservative, but div(p r) != 0 for a non-radial p (not a gauge field)."""
+    """r = 2 J x: non-conservative, but div(p r) != 0 for a non-radial p (not a gauge field)."""
 
     def __new__(cls, law, sched):
         from toytheory.gauge.gauge_fields import J2, GaugeField
 
         class PlainRotation(GaugeField):
             def __call__(self, x, t):
-                return 0.8 * self._x(x) @ J2.T
+                return 2.0 * self._x(x) @ J2.T
 
             def jacobian(self, x, t):
-                return np.broadcast_to(0.8 * J2, (self._x(x).shape[0], 2, 2)).copy()
+                return np.broadcast_to(2.0 * J2, (self._x(x).shape[0], 2, 2)).copy()
 
             def torch(self, device="cpu", dtype=None):
                 import torch
 
-                j = torch.as_tensor(0.8 * J2, dtype=torch.float64, device=device)
+                j = torch.as_tensor(2.0 * J2, dtype=torch.float64, device=device)
                 return lambda x, t: x @ j.T
 
         return PlainRotation(law, sched)
@@ -81,16 +81,18 @@ def test_sampling_claim_holds_with_small_parameters(test_seed):
 
 
 def test_sampling_claim_is_refuted_by_a_field_that_is_not_a_gauge_field(monkeypatch, test_seed):
-    """Planted false statement: the 2-D 'gauge field' is the plain rotation 0.8 J x.
+    """Planted false statement: the 2-D 'gauge field' is the plain rotation 2 J x.
 
-    Power: its flow moves the mixture's projections by a Kolmogorov distance of about 0.2 at
-    t = 0 (measured: KS statistics 0.15-0.25 at n = 1500), far above the 0.10 the family
-    detects with probability 1 - 1e-6 at n = 1500 (DKW, ``ks_detectable``).
+    Power: its flow moves a projection of the 2-D mixture by a Kolmogorov distance of about
+    0.22 (family p-values 1e-60 to 1e-68 at n = 1500, seeds 1 and 2, i.e. statistics near
+    0.22). At n = 3000 the Bonferroni family's critical value is at most 0.052 (DKW), and a
+    distance of at least 0.17 (the measured one less its DKW error at 1e-6) is missed with
+    probability <= 2 exp(-6000 (0.17 - 0.052)^2) < 1e-30.
     """
     from toytheory.gauge import toys
 
     monkeypatch.setattr(toys, "gauge_fields_2d", lambda law, sched: [_PlainRotation(law, sched)])
-    ev = run("gauge.sampling.gauge_field_keeps_marginals", test_seed, **SAMPLING)
+    ev = run("gauge.sampling.gauge_field_keeps_marginals", test_seed, **{**SAMPLING, "n": 3000})
     assert ev.verdict == "refuted"
     assert any("2-D mixture" in name and "gauge field" in name for name in failed(ev))
 
@@ -99,9 +101,9 @@ def test_sampling_claim_fails_when_the_simulator_is_wrong(monkeypatch, test_seed
     """Planted toolkit bug: the simulator doubles the score term; the exact-score witness
     rejects, so the verdict is 'fails' (the toolkit cannot vouch for the statement).
 
-    Power: the doubled score moves p_0 by a Kolmogorov distance far above the detectable
-    0.10 (KS statistics above 0.3 measured), so the witness rejects with probability
-    >= 1 - 1e-6."""
+    Power: the doubled score moves p_0 far from p_t (family p-values below 1e-300, i.e. KS
+    statistics above 0.5 at n = 1500), far above the 0.142 the family detects with
+    probability 1 - 1e-6 at n = 1500 (``ks_detectable``)."""
     import sims.gauge_flow as gauge_flow
     from sims.diffusion_torch import pf_ode_rk4
 

@@ -80,8 +80,9 @@ def exact_density_estimation(ctx, n, steps):
     grid = np.linspace(0.0, float(sched.t_max), steps + 1)
     exact = change_of_variables_log_prob(ModelField(law, sched), x0, grid)
     gauged = ModelField(law, sched, gauges=toys.gauge_fields_2d(law, sched))
-    gauge_coarse = change_of_variables_log_prob(gauged, x0, grid)
-    grid_fine = np.linspace(0.0, float(sched.t_max), 2 * steps + 1)
+    grid_mid = np.linspace(0.0, float(sched.t_max), 2 * steps + 1)
+    gauge_coarse = change_of_variables_log_prob(gauged, x0, grid_mid)
+    grid_fine = np.linspace(0.0, float(sched.t_max), 4 * steps + 1)
     gauge = change_of_variables_log_prob(gauged, x0, grid_fine)
     wrong = change_of_variables_log_prob(
         ModelField(law, sched, potentials=[toys.wrong_potential(2)]), x0, grid)
@@ -104,10 +105,13 @@ def exact_density_estimation(ctx, n, steps):
     err_coarse = np.abs(gauge_coarse.log_prob - truth)
     ev.at_most("score + gauge field: max |CoV log p_0 - log p_0| (nats)", np.max(err_gauge), 1e-5,
                role="statement", headline=True,
-               note=f"RK4 with {2 * steps} steps (the gauge field makes the flow rougher); the "
+               note=f"RK4 with {4 * steps} steps (the gauge field makes the flow rougher: at "
+                    f"{2 * steps} steps its RK4 error reached 1.2e-5 nats on run seed 10, at "
+                    f"{4 * steps} it is 16x smaller, well inside the bound at every seed); the "
                     "density transported by the gauged flow is p_t at every t")
     ev.record("score + gauge field: observed order of the error, steps "
-              f"{steps} -> {2 * steps}", float(np.log2(np.max(err_coarse) / np.max(err_gauge))),
+              f"{2 * steps} -> {4 * steps}",
+              float(np.log2(np.max(err_coarse) / np.max(err_gauge))),
               note=f"max errors {np.max(err_coarse):.3g} -> {np.max(err_gauge):.3g} nats: "
                    "RK4 discretisation error (order 4), not a bias")
     ev.record("score + gauge field: mean |x_T(gauge) - x_T(exact)|",
