@@ -111,10 +111,12 @@ def test_signal_claim_fails_when_the_simulators_truth_is_wrong(monkeypatch):
 
 
 def test_a_thresholdout_that_overfits_is_refuted(monkeypatch, test_seed):
-    """Plant a Thresholdout whose reports are 0.2 too high (an overfit holdout): every
-    repetition then reports about 0.75 > 1/2 + T = 0.626 (report sd about 0.02, so a
-    repetition below 0.626 is a 6-sigma event), 40 of 40 above, the exact interval at 1e-6
-    lies above 1/2 and the claim says ``refuted``. Probability of missing: far below 1e-6.
+    """Plant a Thresholdout whose reports are 0.35 too high (an overfit of more than 2T):
+    the lowest of 100 unplanted reports seen was 0.466, so every repetition then reports
+    above 0.8 > 1/2 + 2T = 0.753 (the unplanted reports lie in [0.46, 0.72], each a mean
+    of 1000 holdout points plus Lap(0.008) noise: a report below 0.403 is a 6-sigma event),
+    40 of 40 above, the exact interval at 1e-6 lies above 1/2 and the claim says
+    ``refuted``. Probability of missing: far below 1e-6.
     The simulator/reference agreement runs at another size and is left alone, so the
     witnesses still pass."""
     from toytheory.claims.catalog import adaptive_reusable_holdout as holdout_claims
@@ -126,7 +128,7 @@ def test_a_thresholdout_that_overfits_is_refuted(monkeypatch, test_seed):
     def overfit(n, d, reps, seed, device, informative=0, method="projection"):
         result = real(n, d, reps, seed, device, informative, method)
         if n == main_n:
-            result.thresholdout[:, :, 1] += 0.2
+            result.thresholdout[:, :, 1] += 0.35
         return result
 
     monkeypatch.setattr(holdout_claims, "simulate", overfit)
@@ -135,3 +137,42 @@ def test_a_thresholdout_that_overfits_is_refuted(monkeypatch, test_seed):
     failed = {n["name"] for n in result["numbers"] if n["passed"] is False}
     assert any(name.startswith("Thresholdout: probability that its reported accuracy")
                for name in failed)
+
+
+def test_pmw_claim_fails_when_the_population_oracle_is_wrong(monkeypatch, test_seed):
+    """Plant a wrong oracle: true answers computed with the uniform law instead of p. The
+    witness "true answers of the point queries vs the law p" sees a difference of
+    1/N - 1/(2N) > 0 at every point, so the claim says ``fails`` (never ``refuted``).
+    Deterministic: caught with probability 1 under any seed."""
+    from toytheory.adaptive.populations import FinitePopulation
+
+    def uniform_truth(self, query):
+        table = query.table
+        return float(table.mean())
+
+    monkeypatch.setattr(FinitePopulation, "true_answer", uniform_truth)
+    result = execute_claim(REGISTRY["adaptive.pmw.many_adaptive_queries"], "quick", test_seed)
+    assert result["verdict"] == "fails", result["message"]
+    failed = {n["name"] for n in result["numbers"] if n["passed"] is False}
+    assert "true answers of the N point queries vs the law p (max abs difference)" in failed
+
+
+def test_pmw_without_its_threshold_is_refuted(monkeypatch, test_seed):
+    """Plant a PMW whose sparse-vector threshold is 0: nearly every comparison is then an
+    update round (the discrepancy beats Laplace noise of scale 0.04 about half the time),
+    the 40-update budget runs out within the first ~150 of 515 queries, the rest go
+    unanswered, and each repetition counts as a failure. 80 of 80 failures put the exact
+    interval above 1/4: ``refuted``. Probability that a repetition keeps its budget:
+    below 1e-20, so the plant is caught with probability >= 1 - 1e-6 under any seed."""
+    from toytheory.adaptive.mechanisms import PrivateMultiplicativeWeights
+    from toytheory.claims.catalog import adaptive_pmw
+
+    class NoThreshold(PrivateMultiplicativeWeights):
+        def __init__(self, counts, threshold, sigma, max_updates, learning_rate=None,
+                     rng=None):
+            super().__init__(counts, 1e-12, sigma, max_updates, learning_rate=0.05, rng=rng)
+
+    monkeypatch.setattr(adaptive_pmw.mechanisms_module, "PrivateMultiplicativeWeights",
+                        NoThreshold)
+    result = execute_claim(REGISTRY["adaptive.pmw.many_adaptive_queries"], "quick", test_seed)
+    assert result["verdict"] == "refuted", result["message"]
