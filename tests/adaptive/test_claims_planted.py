@@ -13,34 +13,48 @@ pytest.importorskip("torch")
 REGISTRY = load_catalog()
 
 
-def run(claim_id):
-    result = execute_claim(REGISTRY[claim_id], "quick", 0)
+def run(claim_id, seed=0):
+    """Run a claim's quick tier under ``seed`` (tests pass the suite's ``test_seed``)."""
+    result = execute_claim(REGISTRY[claim_id], "quick", seed)
     assert result["verdict"] != "error", result["traceback"]
     return result, {n["name"] for n in result["numbers"] if n["passed"] is False}
 
 
-def test_dp_audit_fails_when_the_laplace_noise_is_twenty_percent_too_small(monkeypatch):
+def test_dp_audit_fails_when_the_laplace_noise_is_twenty_percent_too_small(monkeypatch, test_seed):
+    """Planted: Laplace noise 20% too small. With 1e6 outputs per dataset the binned delta at
+    eps is about 0.05 against a tolerance of about 0.03, many standard deviations apart:
+    ``fails`` with probability >= 1 - 1e-6 under any seed.
+    """
     real = adaptive_dp_audit.laplace_module.laplace_release
 
     def weak(value, epsilon, sensitivity, rng=None, size=None):
         return real(value, epsilon / 0.8, sensitivity, rng, size=size)
 
     monkeypatch.setattr(adaptive_dp_audit.laplace_module, "laplace_release", weak)
-    result, failed = run("adaptive.privacy.laplace_mechanism_is_epsilon_dp")
+    result, failed = run("adaptive.privacy.laplace_mechanism_is_epsilon_dp", test_seed)
     assert result["verdict"] == "fails"
     assert "histogram audit: delta-hat minus tolerance" in failed
 
 
-def test_overfitting_claim_fails_when_the_reference_plays_a_different_attack(monkeypatch):
+def test_overfitting_claim_fails_when_the_reference_plays_a_different_attack(monkeypatch, test_seed):
+    """Planted: the reference interaction plays the boosting attack. Its final answers have
+    another law than the simulator's log-odds attack (a mean shift of several standard
+    errors at 200 repetitions), so the chi-square homogeneity test at 1e-6 rejects:
+    ``fails``.
+    """
     from toytheory.adaptive.analysts import BoostingAttack
 
     monkeypatch.setattr(adaptive_overfitting, "LogOddsCorrelationAttack", BoostingAttack)
-    result, failed = run("adaptive.overfitting.empirical_error_grows_like_sqrt_m_over_n")
+    result, failed = run("adaptive.overfitting.empirical_error_grows_like_sqrt_m_over_n", test_seed)
     assert result["verdict"] == "fails"
     assert any(name.startswith("final answer - 1/2: Numba simulator") for name in failed)
 
 
-def test_overfitting_claim_sees_a_simulator_whose_attack_is_not_adaptive(monkeypatch):
+def test_overfitting_claim_sees_a_simulator_whose_attack_is_not_adaptive(monkeypatch, test_seed):
+    """Planted: the simulator never adapts. The error exponent in m then falls from 1/2 to
+    about 0 (far outside its interval) and no seed exceeds the non-adaptive bound: ``fails``
+    with probability >= 1 - 1e-6.
+    """
     import sims.adaptive_rounds as rounds
 
     real = rounds.simulate_attack
@@ -50,13 +64,17 @@ def test_overfitting_claim_sees_a_simulator_whose_attack_is_not_adaptive(monkeyp
                     **kwargs)
 
     monkeypatch.setattr(rounds, "simulate_attack", not_adaptive)
-    result, failed = run("adaptive.overfitting.empirical_error_grows_like_sqrt_m_over_n")
+    result, failed = run("adaptive.overfitting.empirical_error_grows_like_sqrt_m_over_n", test_seed)
     assert result["verdict"] == "fails"
     assert "exponent of m in the mean worst error" in failed
     assert "log_odds attack: rate of seeds beyond the non-adaptive bound (lower end)" in failed
 
 
-def test_noise_bounds_claim_fails_when_the_noise_is_not_the_calibrated_one(monkeypatch):
+def test_noise_bounds_claim_fails_when_the_noise_is_not_the_calibrated_one(monkeypatch, test_seed):
+    """Planted: noise 30% louder than calibrated. The largest of m noises then exceeds its 25%
+    mark in about half of 1000 seeds, against 25%: the exact binomial test at 1e-6 rejects
+    with probability >= 1 - 1e-6.
+    """
     import sims.adaptive_rounds as rounds
 
     real = rounds.simulate_attack
@@ -65,12 +83,16 @@ def test_noise_bounds_claim_fails_when_the_noise_is_not_the_calibrated_one(monke
         return real(n, m, reps, scale=1.3 * scale, **kwargs)
 
     monkeypatch.setattr(rounds, "simulate_attack", louder)
-    result, failed = run("adaptive.noise.mechanisms_within_computed_bounds")
+    result, failed = run("adaptive.noise.mechanisms_within_computed_bounds", test_seed)
     assert result["verdict"] == "fails"
     assert any(name.startswith("noise calibration") for name in failed)
 
 
-def test_noise_bounds_statement_is_refuted_when_a_bound_is_too_small(monkeypatch):
+def test_noise_bounds_statement_is_refuted_when_a_bound_is_too_small(monkeypatch, test_seed):
+    """Planted: sample splitting's bound halved. Most seeds then exceed it (the worst error's
+    95% quantile is about 0.87 tau), so the exact interval lies above beta: caught with
+    probability >= 1 - 1e-6.
+    """
     real = adaptive_noise_bounds.mechanisms_and_bounds
 
     def shrunk(n, m, beta):
@@ -80,11 +102,15 @@ def test_noise_bounds_statement_is_refuted_when_a_bound_is_too_small(monkeypatch
         return out
 
     monkeypatch.setattr(adaptive_noise_bounds, "mechanisms_and_bounds", shrunk)
-    result, failed = run("adaptive.noise.mechanisms_within_computed_bounds")
+    result, failed = run("adaptive.noise.mechanisms_within_computed_bounds", test_seed)
     assert any(name.startswith("splitting, log_odds attack: rate of seeds beyond") for name in failed)
 
 
-def test_holdout_claim_fails_when_the_simulator_forgets_to_condition_columns(monkeypatch):
+def test_holdout_claim_fails_when_the_simulator_forgets_to_condition_columns(monkeypatch, test_seed):
+    """Planted: the simulator draws the selected columns unconditioned on the labels, so its
+    holdout accuracy has no overfitting: the KS agreement with the numpy reference and the
+    63% statement both fail, with probability >= 1 - 1e-6.
+    """
     import sims.adaptive_holdout as holdout
 
     def unconditioned(torch_, y, c_sel, gen, dtype):
@@ -92,18 +118,22 @@ def test_holdout_claim_fails_when_the_simulator_forgets_to_condition_columns(mon
                             dtype=dtype, device=y.device)
 
     monkeypatch.setattr(holdout, "_columns_projection", unconditioned)
-    result, failed = run("adaptive.holdout.standard_overfits_thresholdout_does_not")
+    result, failed = run("adaptive.holdout.standard_overfits_thresholdout_does_not", test_seed)
     assert result["verdict"] == "fails"
     assert any(name.startswith("simulator (projection) vs numpy reference") for name in failed)
     assert "standard holdout: mean reported accuracy at k = 50" in failed
 
 
-def test_signal_claim_fails_when_the_simulators_truth_is_wrong(monkeypatch):
+def test_signal_claim_fails_when_the_simulators_truth_is_wrong(monkeypatch, test_seed):
+    """Planted: the simulator reports a true accuracy of 1/2 for every classifier. The fresh-
+    set accuracy (about 0.6 for the informative ones) then differs from it by many standard
+    errors: ``fails`` with probability >= 1 - 1e-6.
+    """
     import sims.adaptive_holdout as holdout
 
     monkeypatch.setattr(holdout, "_true_accuracy",
                         lambda torch_, mu, top, w, ks: np.full((top.shape[0], len(ks)), 0.5))
-    result, failed = run("adaptive.holdout.thresholdout_finds_the_signal")
+    result, failed = run("adaptive.holdout.thresholdout_finds_the_signal", test_seed)
     assert result["verdict"] == "fails"
     assert any(name.startswith("fresh-set accuracy minus exact true accuracy") for name in failed)
     assert "Thresholdout arm: mean true accuracy of the k = 20 classifier" in failed

@@ -20,7 +20,9 @@ def neighbouring_answers(n: int):
 
 
 def draw_outputs(value, epsilon, n, size, rng):
-    """``size`` outputs of the Laplace mechanism (looked up at call time, so a planted bug shows)."""
+    """``size`` outputs of the Laplace mechanism (looked up at call time, so a planted bug
+    shows).
+    """
     return laplace_module.laplace_release(value, epsilon, 1.0 / n, rng, size=size)
 
 
@@ -63,7 +65,10 @@ def audit_figure(seed: int = 0, n: int = 100, epsilon: float = 1.0, size: int = 
     "adaptive.privacy.laplace_mechanism_is_epsilon_dp",
     paper=PAPER,
     kind="background",
-    source=('Dwork, McSherry, Nissim and Smith (2006), Calibrating noise to sensitivity in private data analysis (TCC); Dwork and Roth (2014), The Algorithmic Foundations of Differential Privacy, Theorem 3.6: the Laplace mechanism with scale Delta f / eps is eps-DP'),
+    source=("Dwork, McSherry, Nissim and Smith (2006), Calibrating noise to sensitivity in "
+            "private data analysis (TCC); Dwork and Roth (2014), The Algorithmic Foundations of"
+            " Differential Privacy, Theorem 3.6: the Laplace mechanism with scale Delta f / eps"
+            " is eps-DP"),
     statement=("The Laplace mechanism answering a statistical query with noise Lap(1/(n eps)) "
                "is eps-differentially private, and no better: on neighbouring datasets the "
                "binned outputs satisfy sum max(0, p_a - e^eps p_b) = 0, and a histogram audit "

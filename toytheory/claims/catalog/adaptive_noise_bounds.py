@@ -33,7 +33,9 @@ def mechanisms_and_bounds(n, m, beta):
 
 
 def splitting_violation_bound(n, m, tau):
-    """1 - (1 - p)^m, p = P(|Bin(n//m, 1/2)/(n//m) - 1/2| > tau): exact for the coordinate queries."""
+    """1 - (1 - p)^m, p = P(|Bin(n//m, 1/2)/(n//m) - 1/2| > tau): exact for the coordinate
+    queries.
+    """
     from scipy import stats as sps
 
     part = n // m
@@ -98,7 +100,9 @@ def figure(seed: int = 0, n: int = 5000, m: int = 20, reps: int = 200):
     "adaptive.noise.mechanisms_within_computed_bounds",
     paper=PAPER,
     kind="background",
-    source=("Jung, Ligett, Neel, Roth, Sharifi-Malvajerdi and Shenfeld (ITCS 2020), A New Analysis of Differential Privacy's Generalization Guarantees, the transfer theorem (as given in REFERENCE.md section 7); Hoeffding (1963) for sample splitting"),
+    source=("Jung, Ligett, Neel, Roth, Sharifi-Malvajerdi and Shenfeld (ITCS 2020), A New "
+            "Analysis of Differential Privacy's Generalization Guarantees, the transfer theorem"
+            " (as given in REFERENCE.md section 7); Hoeffding (1963) for sample splitting"),
     statement=("Against an adaptive analyst, the Gaussian and Laplace mechanisms stay within "
                "the accuracy their privacy implies through the transfer theorem (alpha + "
                "e^eps - 1 + c + 2d with probability 1 - beta/c - delta/d), and sample splitting "

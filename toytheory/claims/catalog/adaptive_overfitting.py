@@ -96,8 +96,15 @@ def figure(seed: int = 0):
     "adaptive.overfitting.empirical_error_grows_like_sqrt_m_over_n",
     paper=PAPER,
     kind="paper",
-    source=('Abstract: This gives an exponential improvement over standard empirical estimators that are limited to a linear number of estimates.'),
-    reading=("'Standard empirical estimators are limited to a linear number of estimates' is read as: against an adaptive analyst the empirical mechanism's worst error grows like sqrt(m/n) (so accuracy alpha allows only about alpha^2 n adaptive queries, linear in n), beyond the non-adaptive Hoeffding + union width; exponents held within their level-1e-6 intervals, exceedance rates by Clopper-Pearson at 1e-6. The sqrt(m/n) rate is sharper than the abstract's wording, which only implies the linear limit."),
+    source=("Abstract: This gives an exponential improvement over standard empirical estimators"
+            " that are limited to a linear number of estimates."),
+    reading=("'Standard empirical estimators are limited to a linear number of estimates' is "
+             "read as: against an adaptive analyst the empirical mechanism's worst error grows "
+             "like sqrt(m/n) (so accuracy alpha allows only about alpha^2 n adaptive queries, "
+             "linear in n), beyond the non-adaptive Hoeffding + union width; exponents held "
+             "within their level-1e-6 intervals, exceedance rates by Clopper-Pearson at 1e-6. "
+             "The sqrt(m/n) rate is sharper than the abstract's wording, which only implies the "
+             "linear limit."),
     statement=("Against an adaptive analyst, the empirical mechanism's worst error over m "
                "statistical queries on n points grows like sqrt(m/n), and exceeds the accuracy "
                "sqrt(ln(2m/beta)/(2n)) that Hoeffding's inequality and a union bound give for "

@@ -93,7 +93,10 @@ def _fresh_is_unbiased(ev, result):
     "adaptive.holdout.standard_overfits_thresholdout_does_not",
     paper=PAPER,
     kind="background",
-    source=('Dwork, Feldman, Hardt, Pitassi, Reingold and Roth (2015), The reusable holdout: Preserving validity in adaptive data analysis, Science 349(6248):636-638, Figure 2 and its text (standard holdout reports about 63% at k = 500; Thresholdout stays near the true 50%)'),
+    source=("Dwork, Feldman, Hardt, Pitassi, Reingold and Roth (2015), The reusable holdout: "
+            "Preserving validity in adaptive data analysis, Science 349(6248):636-638, Figure 2"
+            " and its text (standard holdout reports about 63% at k = 500; Thresholdout stays "
+            "near the true 50%)"),
     statement=("With n points per split, d Gaussian features and labels independent of them "
                "(true accuracy 1/2), reusing a standard holdout to select features reports "
                "about 63% accuracy at k = 500 (n = d = 10,000), while Thresholdout (T = 4/sqrt(n), "
@@ -195,7 +198,9 @@ def standard_overfits_thresholdout_does_not(ctx, n, d, reps, n_ref, reps_ref, re
     "adaptive.holdout.thresholdout_finds_the_signal",
     paper=PAPER,
     kind="background",
-    source=('Dwork, Feldman, Hardt, Pitassi, Reingold and Roth (2015), The reusable holdout: Preserving validity in adaptive data analysis, Science 349(6248):636-638, Figure 2 (right: 20 informative variables)'),
+    source=("Dwork, Feldman, Hardt, Pitassi, Reingold and Roth (2015), The reusable holdout: "
+            "Preserving validity in adaptive data analysis, Science 349(6248):636-638, Figure 2"
+            " (right: 20 informative variables)"),
     statement=("When 20 features carry signal (mean shift 6/sqrt(n) toward the label), the "
                "analyst working through Thresholdout still finds it: its classifier on the top "
                "20 features has true accuracy well above 1/2, and Thresholdout's reported "

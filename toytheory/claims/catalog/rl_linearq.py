@@ -56,7 +56,8 @@ def linearq_value_facts(u: int) -> dict:
     "rl.linearq.exact_optimal_values",
     paper=PAPER,  # derived: the environment is built from Q*, so this checks the toy itself
     kind="derived",
-    source=("REFERENCE.md section 5: the Linearq environment of the paper's code, whose rewards are defined from the stated Q* (r(s, a) = Q*(s, a) - max_a' Q*(s', a'))"),
+    source=("REFERENCE.md section 5: the Linearq environment of the paper's code, whose rewards"
+            " are defined from the stated Q* (r(s, a) = Q*(s, a) - max_a' Q*(s', a'))"),
     statement=("On Linearq(u) (|S| = 3u + 3, H = |S|), Q*(s,0) = 2 ReLU(2u+1-s), "
                "Q*(s,1) = ReLU(3u+3/2-s), V*(0) = 4u + 2 and the optimal policy is "
                "a = 1[s >= u+1]; at u = 4, Q*(0,0) = 18 and Q*(0,1) = 13.5."),
@@ -169,8 +170,19 @@ def width_facts(u: int) -> dict:
     "rl.linearq.width_grows_linearly",
     paper=PAPER,
     kind="paper",
-    source=('Abstract: We prove there exists a natural environment in which if one uses two-layer multilayer perceptron as the function approximator, the layer width needs to grow linearly with the state space size to satisfy Bellman completeness while a constant layer width is enough for RCSL.'),
-    reading=("What is proved here: the zero network lies in every class of two-layer ReLU networks and T0 = r, so a Bellman-complete class of width w must fit r(., a) at every state, which needs w >= m*(r(., a)) breakpoints (a lower bound: w >= u + 2 = |S|/3 + 1 for every u); m* is attained by explicit networks fitting r, so the bound cannot be raised by this argument, but whether the class of width m* is itself Bellman complete is NOT shown. 'Needs to grow linearly' is read as this linear lower bound (held exactly, u = 1..u_max, with a sympy proof for symbolic u); 'constant width is enough for RCSL' as the explicit width-2 network realising the optimal policy and attaining 4u + 2 exactly."),
+    source=("Abstract: We prove there exists a natural environment in which if one uses two-"
+            "layer multilayer perceptron as the function approximator, the layer width needs to"
+            " grow linearly with the state space size to satisfy Bellman completeness while a "
+            "constant layer width is enough for RCSL."),
+    reading=("What is proved here: the zero network lies in every class of two-layer ReLU "
+             "networks and T0 = r, so a Bellman-complete class of width w must fit r(., a) at "
+             "every state, which needs w >= m*(r(., a)) breakpoints (a lower bound: w >= u + 2 ="
+             " |S|/3 + 1 for every u); m* is attained by explicit networks fitting r, so the "
+             "bound cannot be raised by this argument, but whether the class of width m* is "
+             "itself Bellman complete is NOT shown. 'Needs to grow linearly' is read as this "
+             "linear lower bound (held exactly, u = 1..u_max, with a sympy proof for symbolic "
+             "u); 'constant width is enough for RCSL' as the explicit width-2 network realising "
+             "the optimal policy and attaining 4u + 2 exactly."),
     statement=("On Linearq(u), any Bellman-complete class of two-layer ReLU networks (one per "
                "action, input the state) has width at least u + 2 = |S|/3 + 1, a bound that "
                "grows linearly with |S|, while RCSL needs constant width: the width-2 network "
