@@ -119,3 +119,32 @@ def test_log_odds_weights_refuse_nan_and_non_numeric_answers(bad, message):
 def test_log_odds_weights_accept_numpy_scalars_and_noisy_answers_outside_0_1():
     w = log_odds_weights([np.float32(0.75), np.float64(1.5), -2], clip=0.25)
     np.testing.assert_allclose(w, [math.log(3), math.log(3), -math.log(3)], rtol=1e-6)
+
+
+def test_the_reconstruction_attack_finds_the_sample_support_from_empirical_answers(rng):
+    """Against the empirical mechanism, the analyst's final set is exactly the support and
+    the empirical answer to its mass is 1, while the truth is the law's mass there."""
+    from toytheory.adaptive import (EmpiricalMechanism, FinitePopulation,
+                                    SupportReconstructionAttack, run_interaction)
+
+    p = np.arange(1, 65, dtype=float)
+    population = FinitePopulation(p / p.sum())
+    sample = population.sample(10, rng)
+    attack = SupportReconstructionAttack(64, 10, warmup=2)
+    transcript = run_interaction(attack, EmpiricalMechanism(sample), population)
+    assert len(transcript.answers) == attack.m == 2 + 64 + 1
+    support = np.bincount(sample, minlength=64) > 0
+    assert np.array_equal(attack.support_guess(), support)
+    assert transcript.answers[-1] == 1.0
+    assert transcript.true_answers[-1] == pytest.approx(population.probabilities[support].sum())
+    assert transcript.answers[0] == pytest.approx(np.mean(sample < 32))  # first half
+
+
+@pytest.mark.parametrize("kwargs, name", [({"universe_size": 1}, "universe_size"),
+                                          ({"n": 0}, "n"), ({"warmup": 6}, "warmup")])
+def test_the_reconstruction_attack_refuses_bad_arguments(kwargs, name):
+    from toytheory.adaptive import SupportReconstructionAttack
+
+    args = {"universe_size": 64, "n": 10, "warmup": 0, **kwargs}
+    with pytest.raises(ValueError, match=rf"^{name}:"):
+        SupportReconstructionAttack(**args)

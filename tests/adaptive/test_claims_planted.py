@@ -13,34 +13,48 @@ pytest.importorskip("torch")
 REGISTRY = load_catalog()
 
 
-def run(claim_id):
-    result = execute_claim(REGISTRY[claim_id], "quick", 0)
+def run(claim_id, seed=0):
+    """Run a claim's quick tier under ``seed`` (tests pass the suite's ``test_seed``)."""
+    result = execute_claim(REGISTRY[claim_id], "quick", seed)
     assert result["verdict"] != "error", result["traceback"]
     return result, {n["name"] for n in result["numbers"] if n["passed"] is False}
 
 
-def test_dp_audit_fails_when_the_laplace_noise_is_twenty_percent_too_small(monkeypatch):
+def test_dp_audit_fails_when_the_laplace_noise_is_twenty_percent_too_small(monkeypatch, test_seed):
+    """Planted: Laplace noise 20% too small. With 1e6 outputs per dataset the binned delta at
+    eps is about 0.05 against a tolerance of about 0.03, many standard deviations apart:
+    ``fails`` with probability >= 1 - 1e-6 under any seed.
+    """
     real = adaptive_dp_audit.laplace_module.laplace_release
 
     def weak(value, epsilon, sensitivity, rng=None, size=None):
         return real(value, epsilon / 0.8, sensitivity, rng, size=size)
 
     monkeypatch.setattr(adaptive_dp_audit.laplace_module, "laplace_release", weak)
-    result, failed = run("adaptive.privacy.laplace_mechanism_is_epsilon_dp")
+    result, failed = run("adaptive.privacy.laplace_mechanism_is_epsilon_dp", test_seed)
     assert result["verdict"] == "fails"
     assert "histogram audit: delta-hat minus tolerance" in failed
 
 
-def test_overfitting_claim_fails_when_the_reference_plays_a_different_attack(monkeypatch):
+def test_overfitting_claim_fails_when_the_reference_plays_a_different_attack(monkeypatch, test_seed):
+    """Planted: the reference interaction plays the boosting attack. Its final answers have
+    another law than the simulator's log-odds attack (a mean shift of several standard
+    errors at 200 repetitions), so the chi-square homogeneity test at 1e-6 rejects:
+    ``fails``.
+    """
     from toytheory.adaptive.analysts import BoostingAttack
 
     monkeypatch.setattr(adaptive_overfitting, "LogOddsCorrelationAttack", BoostingAttack)
-    result, failed = run("adaptive.overfitting.empirical_error_grows_like_sqrt_m_over_n")
+    result, failed = run("adaptive.overfitting.empirical_error_grows_like_sqrt_m_over_n", test_seed)
     assert result["verdict"] == "fails"
     assert any(name.startswith("final answer - 1/2: Numba simulator") for name in failed)
 
 
-def test_overfitting_claim_sees_a_simulator_whose_attack_is_not_adaptive(monkeypatch):
+def test_overfitting_claim_sees_a_simulator_whose_attack_is_not_adaptive(monkeypatch, test_seed):
+    """Planted: the simulator never adapts. The error exponent in m then falls from 1/2 to
+    about 0 (far outside its interval) and no seed exceeds the non-adaptive bound: ``fails``
+    with probability >= 1 - 1e-6.
+    """
     import sims.adaptive_rounds as rounds
 
     real = rounds.simulate_attack
@@ -50,13 +64,17 @@ def test_overfitting_claim_sees_a_simulator_whose_attack_is_not_adaptive(monkeyp
                     **kwargs)
 
     monkeypatch.setattr(rounds, "simulate_attack", not_adaptive)
-    result, failed = run("adaptive.overfitting.empirical_error_grows_like_sqrt_m_over_n")
+    result, failed = run("adaptive.overfitting.empirical_error_grows_like_sqrt_m_over_n", test_seed)
     assert result["verdict"] == "fails"
     assert "exponent of m in the mean worst error" in failed
-    assert "log_odds attack: rate of seeds beyond the non-adaptive bound (lower end)" in failed
+    assert "log_odds attack: rate of seeds beyond the non-adaptive bound" in failed
 
 
-def test_noise_bounds_claim_fails_when_the_noise_is_not_the_calibrated_one(monkeypatch):
+def test_noise_bounds_claim_fails_when_the_noise_is_not_the_calibrated_one(monkeypatch, test_seed):
+    """Planted: noise 30% louder than calibrated. The largest of m noises then exceeds its 25%
+    mark in about half of 1000 seeds, against 25%: the exact binomial test at 1e-6 rejects
+    with probability >= 1 - 1e-6.
+    """
     import sims.adaptive_rounds as rounds
 
     real = rounds.simulate_attack
@@ -65,12 +83,16 @@ def test_noise_bounds_claim_fails_when_the_noise_is_not_the_calibrated_one(monke
         return real(n, m, reps, scale=1.3 * scale, **kwargs)
 
     monkeypatch.setattr(rounds, "simulate_attack", louder)
-    result, failed = run("adaptive.noise.mechanisms_within_computed_bounds")
+    result, failed = run("adaptive.noise.mechanisms_within_computed_bounds", test_seed)
     assert result["verdict"] == "fails"
     assert any(name.startswith("noise calibration") for name in failed)
 
 
-def test_noise_bounds_statement_is_refuted_when_a_bound_is_too_small(monkeypatch):
+def test_noise_bounds_statement_is_refuted_when_a_bound_is_too_small(monkeypatch, test_seed):
+    """Planted: sample splitting's bound halved. Most seeds then exceed it (the worst error's
+    95% quantile is about 0.87 tau), so the exact interval lies above beta: caught with
+    probability >= 1 - 1e-6.
+    """
     real = adaptive_noise_bounds.mechanisms_and_bounds
 
     def shrunk(n, m, beta):
@@ -80,11 +102,15 @@ def test_noise_bounds_statement_is_refuted_when_a_bound_is_too_small(monkeypatch
         return out
 
     monkeypatch.setattr(adaptive_noise_bounds, "mechanisms_and_bounds", shrunk)
-    result, failed = run("adaptive.noise.mechanisms_within_computed_bounds")
+    result, failed = run("adaptive.noise.mechanisms_within_computed_bounds", test_seed)
     assert any(name.startswith("splitting, log_odds attack: rate of seeds beyond") for name in failed)
 
 
-def test_holdout_claim_fails_when_the_simulator_forgets_to_condition_columns(monkeypatch):
+def test_holdout_claim_fails_when_the_simulator_forgets_to_condition_columns(monkeypatch, test_seed):
+    """Planted: the simulator draws the selected columns unconditioned on the labels, so its
+    holdout accuracy has no overfitting: the KS agreement with the numpy reference and the
+    63% statement both fail, with probability >= 1 - 1e-6.
+    """
     import sims.adaptive_holdout as holdout
 
     def unconditioned(torch_, y, c_sel, gen, dtype):
@@ -92,18 +118,22 @@ def test_holdout_claim_fails_when_the_simulator_forgets_to_condition_columns(mon
                             dtype=dtype, device=y.device)
 
     monkeypatch.setattr(holdout, "_columns_projection", unconditioned)
-    result, failed = run("adaptive.holdout.standard_overfits_thresholdout_does_not")
+    result, failed = run("adaptive.holdout.standard_overfits_thresholdout_does_not", test_seed)
     assert result["verdict"] == "fails"
     assert any(name.startswith("simulator (projection) vs numpy reference") for name in failed)
     assert "standard holdout: mean reported accuracy at k = 50" in failed
 
 
-def test_signal_claim_fails_when_the_simulators_truth_is_wrong(monkeypatch):
+def test_signal_claim_fails_when_the_simulators_truth_is_wrong(monkeypatch, test_seed):
+    """Planted: the simulator reports a true accuracy of 1/2 for every classifier. The fresh-
+    set accuracy (about 0.6 for the informative ones) then differs from it by many standard
+    errors: ``fails`` with probability >= 1 - 1e-6.
+    """
     import sims.adaptive_holdout as holdout
 
     monkeypatch.setattr(holdout, "_true_accuracy",
                         lambda torch_, mu, top, w, ks: np.full((top.shape[0], len(ks)), 0.5))
-    result, failed = run("adaptive.holdout.thresholdout_finds_the_signal")
+    result, failed = run("adaptive.holdout.thresholdout_finds_the_signal", test_seed)
     assert result["verdict"] == "fails"
     assert any(name.startswith("fresh-set accuracy minus exact true accuracy") for name in failed)
     assert "Thresholdout arm: mean true accuracy of the k = 20 classifier" in failed
@@ -111,10 +141,12 @@ def test_signal_claim_fails_when_the_simulators_truth_is_wrong(monkeypatch):
 
 
 def test_a_thresholdout_that_overfits_is_refuted(monkeypatch, test_seed):
-    """Plant a Thresholdout whose reports are 0.2 too high (an overfit holdout): every
-    repetition then reports about 0.75 > 1/2 + T = 0.626 (report sd about 0.02, so a
-    repetition below 0.626 is a 6-sigma event), 40 of 40 above, the exact interval at 1e-6
-    lies above 1/2 and the claim says ``refuted``. Probability of missing: far below 1e-6.
+    """Plant a Thresholdout whose reports are 0.35 too high (an overfit of more than 2T):
+    the lowest of 100 unplanted reports seen was 0.466, so every repetition then reports
+    above 0.8 > 1/2 + 2T = 0.753 (the unplanted reports lie in [0.46, 0.72], each a mean
+    of 1000 holdout points plus Lap(0.008) noise: a report below 0.403 is a 6-sigma event),
+    40 of 40 above, the exact interval at 1e-6 lies above 1/2 and the claim says
+    ``refuted``. Probability of missing: far below 1e-6.
     The simulator/reference agreement runs at another size and is left alone, so the
     witnesses still pass."""
     from toytheory.claims.catalog import adaptive_reusable_holdout as holdout_claims
@@ -126,7 +158,7 @@ def test_a_thresholdout_that_overfits_is_refuted(monkeypatch, test_seed):
     def overfit(n, d, reps, seed, device, informative=0, method="projection"):
         result = real(n, d, reps, seed, device, informative, method)
         if n == main_n:
-            result.thresholdout[:, :, 1] += 0.2
+            result.thresholdout[:, :, 1] += 0.35
         return result
 
     monkeypatch.setattr(holdout_claims, "simulate", overfit)
@@ -135,3 +167,42 @@ def test_a_thresholdout_that_overfits_is_refuted(monkeypatch, test_seed):
     failed = {n["name"] for n in result["numbers"] if n["passed"] is False}
     assert any(name.startswith("Thresholdout: probability that its reported accuracy")
                for name in failed)
+
+
+def test_pmw_claim_fails_when_the_population_oracle_is_wrong(monkeypatch, test_seed):
+    """Plant a wrong oracle: true answers computed with the uniform law instead of p. The
+    witness "true answers of the point queries vs the law p" sees a difference of
+    1/N - 1/(2N) > 0 at every point, so the claim says ``fails`` (never ``refuted``).
+    Deterministic: caught with probability 1 under any seed."""
+    from toytheory.adaptive.populations import FinitePopulation
+
+    def uniform_truth(self, query):
+        table = query.table
+        return float(table.mean())
+
+    monkeypatch.setattr(FinitePopulation, "true_answer", uniform_truth)
+    result = execute_claim(REGISTRY["adaptive.pmw.many_adaptive_queries"], "quick", test_seed)
+    assert result["verdict"] == "fails", result["message"]
+    failed = {n["name"] for n in result["numbers"] if n["passed"] is False}
+    assert "true answers of the N point queries vs the law p (max abs difference)" in failed
+
+
+def test_pmw_without_its_threshold_is_refuted(monkeypatch, test_seed):
+    """Plant a PMW whose sparse-vector threshold is 0: nearly every comparison is then an
+    update round (the discrepancy beats Laplace noise of scale 0.04 about half the time),
+    the 40-update budget runs out within the first ~150 of 515 queries, the rest go
+    unanswered, and each repetition counts as a failure. 80 of 80 failures put the exact
+    interval above 1/4: ``refuted``. Probability that a repetition keeps its budget:
+    below 1e-20, so the plant is caught with probability >= 1 - 1e-6 under any seed."""
+    from toytheory.adaptive.mechanisms import PrivateMultiplicativeWeights
+    from toytheory.claims.catalog import adaptive_pmw
+
+    class NoThreshold(PrivateMultiplicativeWeights):
+        def __init__(self, counts, threshold, sigma, max_updates, learning_rate=None,
+                     rng=None):
+            super().__init__(counts, 1e-12, sigma, max_updates, learning_rate=0.05, rng=rng)
+
+    monkeypatch.setattr(adaptive_pmw.mechanisms_module, "PrivateMultiplicativeWeights",
+                        NoThreshold)
+    result = execute_claim(REGISTRY["adaptive.pmw.many_adaptive_queries"], "quick", test_seed)
+    assert result["verdict"] == "refuted", result["message"]

@@ -10,7 +10,8 @@ from toytheory.claims import execute_claim, load_catalog
 REGISTRY = load_catalog()
 
 
-def run_quick(claim_id, **overrides):
+def run_quick(claim_id, seed=0, **overrides):
+    """Run a claim's quick tier under ``seed`` (tests pass the suite's ``test_seed``)."""
     claim = REGISTRY[claim_id]
     if overrides:
         from dataclasses import replace
@@ -18,10 +19,15 @@ def run_quick(claim_id, **overrides):
         tiers = dict(claim.tiers)
         tiers["quick"] = {**tiers["quick"], **overrides}
         claim = replace(claim, tiers=tiers)
-    return execute_claim(claim, "quick", 0)
+    return execute_claim(claim, "quick", seed)
 
 
-def test_wrong_exploration_in_the_rollouts_fails_the_return_law_check(monkeypatch):
+def test_wrong_exploration_in_the_rollouts_fails_the_return_law_check(monkeypatch, test_seed):
+    """Planted: rollouts that take action 1 with probability 0.9 p + 0.01. The threshold policy
+    then leaves its path with probability >= 0.01 per step over 15 steps, so 1000 episodes
+    all returning 18 has probability < 0.86^1000: ``fails`` with probability 1 - 1e-60 under
+    any seed.
+    """
     import sims.rl_rollouts as sims
 
     original = sims.linearq_returns
@@ -30,11 +36,16 @@ def test_wrong_exploration_in_the_rollouts_fails_the_return_law_check(monkeypatc
         return original(u, np.clip(np.asarray(prob_one) * 0.9 + 0.01, 0, 1), n, seed)
 
     monkeypatch.setattr(sims, "linearq_returns", biased)
-    result = run_quick("rl.linearq.exact_optimal_values", u_max=8, sim_u=(4,))
+    result = run_quick("rl.linearq.exact_optimal_values", test_seed, u_max=8, sim_u=(4,))
     assert result["verdict"] == "fails"
 
 
-def test_wrong_policy_evaluation_fails_the_rollout_t_tests(monkeypatch):
+def test_wrong_policy_evaluation_fails_the_rollout_t_tests(monkeypatch, test_seed):
+    """Planted: policy evaluation 2% too high. The claim compares it with 20,000 simulated
+    episodes per MDP by t-tests at 1e-6; a 2% bias on values of order 1 is many standard
+    errors (about 0.01 each), so ``fails`` is caught with probability >= 1 - 1e-6 under any
+    seed.
+    """
     import toytheory.rl.mdp as mdp_module
 
     original = mdp_module.policy_evaluation
@@ -44,11 +55,14 @@ def test_wrong_policy_evaluation_fails_the_rollout_t_tests(monkeypatch):
         return mdp_module.FiniteHorizonValues(values.Q, values.V * 1.02)
 
     monkeypatch.setattr(mdp_module, "policy_evaluation", off_by_a_step)
-    result = run_quick("rl.tabular.values_match_brute_force_and_rollouts", n_brute=1)
+    result = run_quick("rl.tabular.values_match_brute_force_and_rollouts", test_seed, n_brute=1)
     assert result["verdict"] == "fails"
 
 
-def test_value_iteration_with_min_fails_the_brute_force_check(monkeypatch):
+def test_value_iteration_with_min_fails_the_brute_force_check(monkeypatch, test_seed):
+    """Planted: value iteration that minimises. Brute force over deterministic policies is
+    exact, so the mismatch is certain (``fails`` with probability 1).
+    """
     import toytheory.rl.mdp as mdp_module
 
     def pessimistic(mdp):
@@ -60,20 +74,35 @@ def test_value_iteration_with_min_fails_the_brute_force_check(monkeypatch):
         return mdp_module.FiniteHorizonValues(Q, V)
 
     monkeypatch.setattr(mdp_module, "value_iteration", pessimistic)
-    result = run_quick("rl.tabular.values_match_brute_force_and_rollouts", n_sim=1)
+    result = run_quick("rl.tabular.values_match_brute_force_and_rollouts", test_seed, n_sim=1)
     assert result["verdict"] == "fails"
 
 
-def test_mbrcsl_without_rollouts_is_refuted(monkeypatch):
+def test_mbrcsl_that_does_not_stitch_is_refuted(monkeypatch, test_seed):
+    """Planted: an MBRCSL whose final policy earns what plain RCSL earns (its rollouts are
+    ignored). RCSL never reaches the optimum on this data (the stitching claim proves it
+    exactly), so 0 of 24 seeds succeed; the exact interval at 1e-6 then lies below 1/2 and
+    the claim says ``refuted``: caught with probability 1 under any seed."""
+    from dataclasses import replace
+
     import toytheory.rl.pointmaze as maze
 
     original = maze.mbrcsl
-    monkeypatch.setattr(maze, "mbrcsl", lambda m, d, n, rng=None: original(m, d, 1, rng))
-    result = run_quick("rl.pointmaze.mbrcsl_stitches", seeds=12, n_data=300)
-    assert result["verdict"] == "refuted"
+
+    def no_stitch(m, d, n_rollouts=1000, rng=None):
+        result = original(m, d, n_rollouts, rng)
+        return replace(result, mbrcsl=result.rcsl)
+
+    monkeypatch.setattr(maze, "mbrcsl", no_stitch)
+    result = run_quick("rl.pointmaze.mbrcsl_stitches", test_seed, seeds=24, n_data=300,
+                       n_rollouts=300)
+    assert result["verdict"] == "refuted", result["message"]
 
 
-def test_a_stitching_rcsl_is_refuted(monkeypatch):
+def test_a_stitching_rcsl_is_refuted(monkeypatch, test_seed):
+    """Planted: an RCSL that returns the optimal value. The statement is computed exactly, so
+    ``refuted`` is certain.
+    """
     import toytheory.rl.rcsl as rcsl
 
     def oracle(self, mdp, target_return=None, *, greedy=False):
@@ -82,20 +111,27 @@ def test_a_stitching_rcsl_is_refuted(monkeypatch):
         return exact_value_iteration(mdp).v(0, mdp.start)
 
     monkeypatch.setattr(rcsl.TabularRCSL, "expected_return", oracle)
-    result = run_quick("rl.stitching.rcsl_cannot_stitch", half_lengths=(1, 2), copies=(1,))
+    result = run_quick("rl.stitching.rcsl_cannot_stitch", test_seed, half_lengths=(1, 2),
+                       copies=(1,))
     assert result["verdict"] == "refuted"
 
 
-def test_the_naive_breakpoint_bound_fails_the_width_claim(monkeypatch):
+def test_the_naive_breakpoint_bound_fails_the_width_claim(monkeypatch, test_seed):
+    """Planted: the naive breakpoint bound ceil(m/2). The exact closed-form witness then
+    disagrees at every u >= 2: ``fails`` with probability 1.
+    """
     import toytheory.rl.interpolation as interp
 
     monkeypatch.setattr(interp, "breakpoint_lower_bound", interp.naive_breakpoint_lower_bound)
-    result = run_quick("rl.linearq.width_grows_linearly", u_max=12)
+    result = run_quick("rl.linearq.width_grows_linearly", test_seed, u_max=12)
     assert result["verdict"] == "fails"
 
 
 @pytest.mark.filterwarnings("ignore")
-def test_untrained_rcsl_is_refuted(monkeypatch):
+def test_untrained_rcsl_is_refuted(monkeypatch, test_seed):
+    """Planted: RCSL trained for one step. An untrained network's policy is not the threshold
+    at s = u + 1 (checked exactly): ``refuted``.
+    """
     pytest.importorskip("torch")
     import toytheory.rl.learners as learners
 
@@ -103,7 +139,7 @@ def test_untrained_rcsl_is_refuted(monkeypatch):
     monkeypatch.setattr(learners, "fit_rcsl_mlp",
                         lambda u, widths, seeds, steps=1, **kw: original(u, widths, seeds,
                                                                          steps=1, **kw))
-    result = run_quick("rl.linearq.rcsl_mlp_reaches_optimum", us=(4,), seeds=2)
+    result = run_quick("rl.linearq.rcsl_mlp_reaches_optimum", test_seed, us=(4,), seeds=2)
     assert result["verdict"] == "refuted"
 
 
@@ -155,7 +191,7 @@ STITCHING_BASELINES = {"rcsl": "RCSL", "bc": "BC (stochastic)",
 
 
 @pytest.mark.parametrize("field", STITCHING_BASELINES, ids=list(STITCHING_BASELINES))
-def test_a_baseline_that_stitches_fails_its_clopper_pearson_check(monkeypatch, field):
+def test_a_baseline_that_stitches_fails_its_clopper_pearson_check(monkeypatch, field, test_seed):
     """Plant an RCSL / behaviour cloning that stitches: it earns MBRCSL's return on every seed.
 
     The claim's check "probability of reaching the optimum <= 0.5" (upper end of
@@ -176,7 +212,8 @@ def test_a_baseline_that_stitches_fails_its_clopper_pearson_check(monkeypatch, f
         return replace(result, **{field: result.mbrcsl})
 
     monkeypatch.setattr(maze, "mbrcsl", stitching)
-    result = run_quick("rl.pointmaze.mbrcsl_stitches", seeds=24, n_data=300, n_rollouts=300)
+    result = run_quick("rl.pointmaze.mbrcsl_stitches", test_seed, seeds=24, n_data=300,
+                       n_rollouts=300)
     assert result["verdict"] == "refuted"
     checks = {n["name"].split(":")[0]: n for n in result["numbers"]
               if "probability of reaching the optimum" in n["name"]}

@@ -46,7 +46,7 @@ _MODULES = {
                    "PrivacyAccountant"),
     "analysts": ("Transcript", "run_interaction", "LogOddsCorrelationAttack", "BoostingAttack",
                  "NonAdaptiveAnalyst", "log_odds_weights", "select_features",
-                 "top_k_sign_weights"),
+                 "top_k_sign_weights", "SupportReconstructionAttack"),
     "audit": ("audit_edges", "histogram_dp_statistic", "histogram_audit_tolerance",
               "AuditResult", "audit_dp", "laplace_binned_hockey_stick"),
     "bounds": ("hoeffding_union_bound", "sample_splitting_width", "laplace_sample_accuracy",

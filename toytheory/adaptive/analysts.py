@@ -36,11 +36,13 @@ import numpy as np
 from .._random import as_generator
 from .._validation import as_float_array, check_int, check_real
 from .mechanisms.base import is_exhausted
-from .queries import ComplementQuery, CoordinateAgreementQuery, SignClassifierAgreement
+from .queries import (ComplementQuery, CoordinateAgreementQuery, SignClassifierAgreement,
+                      TableQuery)
 
 __all__ = [
     "Transcript", "run_interaction", "LogOddsCorrelationAttack", "BoostingAttack",
     "NonAdaptiveAnalyst", "log_odds_weights", "select_features", "top_k_sign_weights",
+    "SupportReconstructionAttack",
 ]
 
 
@@ -292,3 +294,63 @@ def top_k_sign_weights(train_corr, selected, k: int) -> tuple[np.ndarray, np.nda
     idx = np.flatnonzero(sel)
     order = idx[np.lexsort((idx, -np.abs(ct[idx])))][:k]
     return order.astype(np.int64), np.sign(ct[order])
+
+
+class SupportReconstructionAttack:
+    """Reconstruct the sample's support with point queries, then ask for its mass.
+
+    On the universe ``{0, ..., N-1}`` the analyst first asks ``warmup`` block
+    queries (the indicator of the first half of the universe, then of the first
+    quarter, and so on, which a mechanism must answer from the data), then the
+    ``N`` point queries :math:`\\phi_x = \\mathbf 1\\{u = x\\}`, keeps
+    :math:`S = \\{x : a_x > 1/(2n)\\}` (the points the answers say were sampled)
+    and asks :math:`\\phi_S = \\mathbf 1\\{u \\in S\\}`: ``m = warmup + N + 1``
+    queries. Against the empirical mechanism ``S`` is the sample's support,
+    whose empirical mass is 1 while its true mass is at most ``n max_x p(x)``.
+
+    Parameters
+    ----------
+    universe_size : int
+        ``N >= 2``.
+    n : int
+        The sample size the analyst assumes (``>= 1``): sets the cut ``1/(2n)``.
+    warmup : int
+        Block queries first (``0 <= warmup < log2 N``).
+    """
+
+    def __init__(self, universe_size: int, n: int, warmup: int = 0):
+        self.N = check_int("universe_size", universe_size, low=2)
+        self.n = check_int("n", n, low=1)
+        self.warmup = check_int("warmup", warmup, low=0)
+        if 2 ** (self.warmup + 1) > self.N:
+            raise ValueError(f"warmup: must satisfy 2^(warmup + 1) <= N = {self.N} "
+                             f"(got {self.warmup})")
+        self.m = self.warmup + self.N + 1
+        self.answers: list = []
+        self._asked = 0
+
+    @staticmethod
+    def _indicator(mask) -> TableQuery:
+        return TableQuery(np.asarray(mask, dtype=float))
+
+    def next_query(self):
+        j = self._asked
+        if j >= self.m:
+            return None
+        self._asked += 1
+        if j < self.warmup:
+            return self._indicator(np.arange(self.N) < self.N // 2 ** (j + 1))
+        if j < self.warmup + self.N:
+            return self._indicator(np.arange(self.N) == j - self.warmup)
+        return self._indicator(self.support_guess())
+
+    def support_guess(self) -> np.ndarray:
+        """The points whose point-query answer exceeds ``1/(2n)`` (boolean mask, ``(N,)``)."""
+        point = self.answers[self.warmup:self.warmup + self.N]
+        values = np.array([-np.inf if is_exhausted(a) else float(a) for a in point])
+        mask = np.zeros(self.N, dtype=bool)
+        mask[:values.size] = values > 1.0 / (2.0 * self.n)
+        return mask
+
+    def observe(self, answer) -> None:
+        self.answers.append(answer)

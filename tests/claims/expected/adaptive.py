@@ -6,4 +6,5 @@ EXPECTED = {
     "adaptive.holdout.standard_overfits_thresholdout_does_not": "holds",
     "adaptive.holdout.thresholdout_finds_the_signal": "holds",
     "adaptive.privacy.laplace_mechanism_is_epsilon_dp": "holds",
+    "adaptive.pmw.many_adaptive_queries": "holds",
 }

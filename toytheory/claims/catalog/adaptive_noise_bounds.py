@@ -33,7 +33,9 @@ def mechanisms_and_bounds(n, m, beta):
 
 
 def splitting_violation_bound(n, m, tau):
-    """1 - (1 - p)^m, p = P(|Bin(n//m, 1/2)/(n//m) - 1/2| > tau): exact for the coordinate queries."""
+    """1 - (1 - p)^m, p = P(|Bin(n//m, 1/2)/(n//m) - 1/2| > tau): exact for the coordinate
+    queries.
+    """
     from scipy import stats as sps
 
     part = n // m
@@ -98,7 +100,9 @@ def figure(seed: int = 0, n: int = 5000, m: int = 20, reps: int = 200):
     "adaptive.noise.mechanisms_within_computed_bounds",
     paper=PAPER,
     kind="background",
-    source=("Jung, Ligett, Neel, Roth, Sharifi-Malvajerdi and Shenfeld (ITCS 2020), A New Analysis of Differential Privacy's Generalization Guarantees, the transfer theorem (as given in REFERENCE.md section 7); Hoeffding (1963) for sample splitting"),
+    source=("Jung, Ligett, Neel, Roth, Sharifi-Malvajerdi and Shenfeld (ITCS 2020), A New "
+            "Analysis of Differential Privacy's Generalization Guarantees, the transfer theorem"
+            " (as given in REFERENCE.md section 7); Hoeffding (1963) for sample splitting"),
     statement=("Against an adaptive analyst, the Gaussian and Laplace mechanisms stay within "
                "the accuracy their privacy implies through the transfer theorem (alpha + "
                "e^eps - 1 + c + 2d with probability 1 - beta/c - delta/d), and sample splitting "
@@ -115,6 +119,7 @@ def mechanisms_within_computed_bounds(ctx, n, m, reps, attacks):
     setups = mechanisms_and_bounds(n, m, BETA)
     observed = {}
     tests = []
+    statements = []
     for i, (name, (scale, tau, detail)) in enumerate(setups.items()):
         if detail is not None:
             ev.record(f"{name}: noise scale (minimises the bound)", scale)
@@ -126,16 +131,16 @@ def mechanisms_within_computed_bounds(ctx, n, m, reps, attacks):
                                   seed=seed + 10 * i + j)
             worst = out["worst_error"]
             k, lo, hi = violation_interval(worst, tau, LEVEL)
-            ev.interval(f"{name}, {attack} attack: rate of seeds beyond tau = {tau:.4f}",
-                        k / reps, (lo, hi), BETA, side="<=", level=LEVEL,
-                        headline=(name == "gaussian" and j == 0),
-                        detectable=f"{reps} seeds: holds when at most "
-                                   f"{_max_holding(reps, BETA)} seeds exceed tau; a true "
-                                   f"violation rate of {_min_refuting(reps, BETA) / reps:.3f} "
-                                   "or more is refuted once observed",
-                        note=f"{k}/{reps} seeds; Clopper-Pearson at {LEVEL:g}; the "
-                             f"{1 - BETA:.0%} quantile of the worst error is "
-                             f"{np.quantile(worst, 1 - BETA):.4f}")
+            statements.append(dict(  # recorded after every witness
+                name=f"{name}, {attack} attack: rate of seeds beyond tau = {tau:.4f}",
+                estimate=k / reps, interval=(lo, hi), threshold=BETA, side="<=", level=LEVEL,
+                headline=(name == "gaussian" and j == 0),
+                detectable=f"{reps} seeds: holds when at most {_max_holding(reps, BETA)} "
+                           f"seeds exceed tau; a true violation rate of "
+                           f"{_min_refuting(reps, BETA) / reps:.3f} or more is refuted once "
+                           "observed",
+                note=f"{k}/{reps} seeds; Clopper-Pearson at {LEVEL:g}; the {1 - BETA:.0%} "
+                     f"quantile of the worst error is {np.quantile(worst, 1 - BETA):.4f}"))
             if j == 0:
                 observed[name] = (worst, tau)
                 if name == "splitting":
@@ -162,6 +167,8 @@ def mechanisms_within_computed_bounds(ctx, n, m, reps, attacks):
     exact = 1.0 - (1.0 - 2.0 * stats_norm_sf(alpha / sigma)) ** m
     ev.at_most("exact P(max of m Gaussian noises > union-bound alpha(beta)) - beta",
                exact - BETA, 0.0, note=f"exact probability {exact:.5f}")
+    for args in statements:
+        ev.interval(**args)
     for name, (worst, tau) in observed.items():
         ev.record(f"{name}: observed {1 - BETA:.0%} quantile of the worst error / bound tau",
                   float(np.quantile(worst, 1 - BETA) / tau),

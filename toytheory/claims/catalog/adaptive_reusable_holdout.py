@@ -93,12 +93,15 @@ def _fresh_is_unbiased(ev, result):
     "adaptive.holdout.standard_overfits_thresholdout_does_not",
     paper=PAPER,
     kind="background",
-    source=('Dwork, Feldman, Hardt, Pitassi, Reingold and Roth (2015), The reusable holdout: Preserving validity in adaptive data analysis, Science 349(6248):636-638, Figure 2 and its text (standard holdout reports about 63% at k = 500; Thresholdout stays near the true 50%)'),
+    source=("Dwork, Feldman, Hardt, Pitassi, Reingold and Roth (2015), The reusable holdout: "
+            "Preserving validity in adaptive data analysis, Science 349(6248):636-638, Figure 2"
+            " and its text (standard holdout reports about 63% at k = 500; Thresholdout stays "
+            "near the true 50%)"),
     statement=("With n points per split, d Gaussian features and labels independent of them "
                "(true accuracy 1/2), reusing a standard holdout to select features reports "
                "about 63% accuracy at k = 500 (n = d = 10,000), while Thresholdout (T = 4/sqrt(n), "
-               "tau = 1/sqrt(n)) typically reports within T of the true 50% (its median report "
-               "at the largest k is at most 1/2 + T)."),
+               "tau = 1/sqrt(n)) typically reports within 2T of the true 50% (its median report "
+               "at the largest k is at most 1/2 + 2T)."),
     witnesses=("exact", "simulated"),
     quick={"n": 1000, "d": 1000, "reps": 40, "n_ref": 300, "reps_ref": 30, "reps_sim": 150},
     full={"n": 10_000, "d": 10_000, "reps": 100, "n_ref": 1000, "reps_ref": 100,
@@ -136,26 +139,32 @@ def standard_overfits_thresholdout_does_not(ctx, n, d, reps, n_ref, reps_ref, re
             stats.mean_test(std, 0.5, LEVEL), expect="reject", role="statement")
     thr = result.thresholdout[:, -1, 1][result.answered[:, -1]]
     mean_thr = float(thr.mean())
-    # Thresholdout: how often its reported accuracy at the largest k exceeds 1/2 + T, an
-    # exact (Clopper-Pearson) statement on a count, valid whatever the law of the reports
-    over = int(np.count_nonzero(thr > 0.5 + threshold))
+    # Thresholdout: how often its reported accuracy at the largest k exceeds 1/2 + 2T, an
+    # exact (Clopper-Pearson) statement on a count, valid whatever the law of the reports.
+    # 2T: Thresholdout returns the training value only when it is within T (+ noise) of the
+    # holdout value, and the holdout value itself may sit up to about T from the truth.
+    cut = 0.5 + 2 * threshold
+    over = int(np.count_nonzero(thr > cut))
     lo, hi = stats.exact_binomial_interval(over, thr.size, LEVEL)
     refute_at = refuting_count(thr.size, 0.5, "<=", LEVEL)
     hold_at = holding_count(thr.size, 0.5, "<=", LEVEL)
+    near = int(np.count_nonzero(thr > 0.5 + threshold))
     ev.interval(f"Thresholdout: probability that its reported accuracy at k = {k_max} exceeds "
-                f"1/2 + T", over / thr.size, (lo, hi), 0.5, side="<=", level=LEVEL,
+                f"1/2 + 2T", over / thr.size, (lo, hi), 0.5, side="<=", level=LEVEL,
                 detectable=(f"{thr.size} repetitions: holds when at most {hold_at} report above "
-                            f"1/2 + T; an arm that reports above 1/2 + T in {refute_at} or more "
-                            "(e.g. a holdout overfit by T or more in most repetitions) is "
-                            "refuted"),
-                note=f"{over}/{thr.size} repetitions above 1/2 + T = {0.5 + threshold:.4f}; mean "
-                     f"reported {mean_thr:.4f}; Clopper-Pearson at level {LEVEL:g}")
-    std_over = int(np.count_nonzero(std > 0.5 + threshold))
-    ev.record("standard holdout under the same test: repetitions above 1/2 + T",
+                            f"1/2 + 2T = {cut:.4f}; an arm that reports above it in {refute_at} "
+                            "or more (an overfit of 2T in most repetitions) is refuted"),
+                note=f"{over}/{thr.size} repetitions above 1/2 + 2T; {near}/{thr.size} above "
+                     f"1/2 + T = {0.5 + threshold:.4f} (those are repetitions where Thresholdout "
+                     f"returned the training value); mean reported {mean_thr:.4f}; "
+                     f"Clopper-Pearson at level {LEVEL:g}")
+    std_over = int(np.count_nonzero(std > cut))
+    ev.record("standard holdout under the same test: repetitions above 1/2 + 2T",
               f"{std_over}/{std.size}",
               note="at n = d = 1000 the standard holdout's overfitting (about 0.13) is close to "
-                   "T = 4/sqrt(n), so this scale separates the arms by their means (the "
-                   "statement above and the t-test), not by T")
+                   "T = 4/sqrt(n), so this scale separates the arms by the standard holdout's "
+                   "mean (the statements above), not by this count: the count's power is "
+                   "against overfits of 2T or more")
     ev.record("Thresholdout: mean reported accuracy at the largest k", mean_thr)
     ev.record("standard holdout: mean training accuracy at the largest k",
               float(result.standard[:, -1, 0].mean()))
@@ -165,6 +174,13 @@ def standard_overfits_thresholdout_does_not(ctx, n, d, reps, n_ref, reps_ref, re
               note="the experiment's parameters are far outside the theorem's regime "
                    "(sigma = tau/(96 ln(4m/beta))): no guarantee is implied, the behaviour is "
                    "empirical")
+    ev.note("Reading of 'Thresholdout stays near the true 50%': its median report at the largest "
+            "k is at most 1/2 + 2T. Thresholdout returns the training value only when it is "
+            "within T (plus noise) of the holdout value, so its own construction allows T beyond "
+            "the holdout's error; at n = d = 1000 with the code's T = 4/sqrt(n), it returns the "
+            "training value (about 0.69) in about a fifth of repetitions, so 'within T' would "
+            "need about 200 repetitions to decide and is weaker evidence than this scale can "
+            "give. This is weaker than the figure's visual impression at n = 10,000.")
     ev.figure("reusable_holdout", holdout_figure(result, f" (n = d = {n})"),
               caption="mean +- sd over repetitions; left: the standard holdout (reused to "
                       "select features) reports ~63% at the largest k against a true 50%; "
@@ -182,7 +198,9 @@ def standard_overfits_thresholdout_does_not(ctx, n, d, reps, n_ref, reps_ref, re
     "adaptive.holdout.thresholdout_finds_the_signal",
     paper=PAPER,
     kind="background",
-    source=('Dwork, Feldman, Hardt, Pitassi, Reingold and Roth (2015), The reusable holdout: Preserving validity in adaptive data analysis, Science 349(6248):636-638, Figure 2 (right: 20 informative variables)'),
+    source=("Dwork, Feldman, Hardt, Pitassi, Reingold and Roth (2015), The reusable holdout: "
+            "Preserving validity in adaptive data analysis, Science 349(6248):636-638, Figure 2"
+            " (right: 20 informative variables)"),
     statement=("When 20 features carry signal (mean shift 6/sqrt(n) toward the label), the "
                "analyst working through Thresholdout still finds it: its classifier on the top "
                "20 features has true accuracy well above 1/2, and Thresholdout's reported "

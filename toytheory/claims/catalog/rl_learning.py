@@ -102,8 +102,18 @@ def returns_vs_u_figure(seed: int = 0, runs=None):
     "rl.linearq.rcsl_mlp_reaches_optimum",
     paper=PAPER,
     kind="paper",
-    source=('Abstract: We prove there exists a natural environment in which if one uses two-layer multilayer perceptron as the function approximator, the layer width needs to grow linearly with the state space size to satisfy Bellman completeness while a constant layer width is enough for RCSL. These findings take a step towards explaining the superior empirical performance of RCSL methods compared to DP-based methods in environments with near-optimal datasets. Section 5.1 (Linearq; REFERENCE.md section 5): RCSL with width 16 reaches exactly 4u + 2 for u = 16..160.'),
-    reading=("'A constant layer width is enough for RCSL' is read empirically, as in the paper's Linearq experiment: RCSL MLPs of fixed widths 8 and 16, trained on the paper's dataset, attain 4u + 2 exactly (exact evaluation) on every seed at every u tested; a single short run refutes."),
+    source=("Abstract: We prove there exists a natural environment in which if one uses two-"
+            "layer multilayer perceptron as the function approximator, the layer width needs to"
+            " grow linearly with the state space size to satisfy Bellman completeness while a "
+            "constant layer width is enough for RCSL. These findings take a step towards "
+            "explaining the superior empirical performance of RCSL methods compared to DP-based"
+            " methods in environments with near-optimal datasets. Section 5.1 (Linearq; "
+            "REFERENCE.md section 5): RCSL with width 16 reaches exactly 4u + 2 for u = "
+            "16..160."),
+    reading=("'A constant layer width is enough for RCSL' is read empirically, as in the paper's"
+             " Linearq experiment: RCSL MLPs of fixed widths 8 and 16, trained on the paper's "
+             "dataset, attain 4u + 2 exactly (exact evaluation) on every seed at every u tested;"
+             " a single short run refutes."),
     statement=("Trained on the paper's Linearq dataset (3|S| optimal trajectories and H "
                "one-flip trajectories), RCSL with a two-layer MLP of width 8 or 16 on "
                "(state, return-to-go), conditioned on the best return in the data, attains "
@@ -170,7 +180,9 @@ DQN_SETTINGS = {"target_every": 50, "batch": 32, "lr": 1e-3}
 
 
 def decisive_runs(p_hat: float, level: float = LEVEL, threshold: float = 0.5) -> int | None:
-    """The fewest runs at which a short-run rate of ``p_hat`` gives an exact interval off ``threshold``."""
+    """The fewest runs at which a short-run rate of ``p_hat`` gives an exact interval off
+    ``threshold``.
+    """
     if abs(p_hat - threshold) < 0.02:
         return None  # no size in reach decides a rate this close to the threshold
 

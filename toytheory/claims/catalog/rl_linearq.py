@@ -56,7 +56,8 @@ def linearq_value_facts(u: int) -> dict:
     "rl.linearq.exact_optimal_values",
     paper=PAPER,  # derived: the environment is built from Q*, so this checks the toy itself
     kind="derived",
-    source=("REFERENCE.md section 5: the Linearq environment of the paper's code, whose rewards are defined from the stated Q* (r(s, a) = Q*(s, a) - max_a' Q*(s', a'))"),
+    source=("REFERENCE.md section 5: the Linearq environment of the paper's code, whose rewards"
+            " are defined from the stated Q* (r(s, a) = Q*(s, a) - max_a' Q*(s', a'))"),
     statement=("On Linearq(u) (|S| = 3u + 3, H = |S|), Q*(s,0) = 2 ReLU(2u+1-s), "
                "Q*(s,1) = ReLU(3u+3/2-s), V*(0) = 4u + 2 and the optimal policy is "
                "a = 1[s >= u+1]; at u = 4, Q*(0,0) = 18 and Q*(0,1) = 13.5."),
@@ -169,8 +170,19 @@ def width_facts(u: int) -> dict:
     "rl.linearq.width_grows_linearly",
     paper=PAPER,
     kind="paper",
-    source=('Abstract: We prove there exists a natural environment in which if one uses two-layer multilayer perceptron as the function approximator, the layer width needs to grow linearly with the state space size to satisfy Bellman completeness while a constant layer width is enough for RCSL.'),
-    reading=("What is proved here: the zero network lies in every class of two-layer ReLU networks and T0 = r, so a Bellman-complete class of width w must fit r(., a) at every state, which needs w >= m*(r(., a)) breakpoints (a lower bound: w >= u + 2 = |S|/3 + 1 for every u); m* is attained by explicit networks fitting r, so the bound cannot be raised by this argument, but whether the class of width m* is itself Bellman complete is NOT shown. 'Needs to grow linearly' is read as this linear lower bound (held exactly, u = 1..u_max, with a sympy proof for symbolic u); 'constant width is enough for RCSL' as the explicit width-2 network realising the optimal policy and attaining 4u + 2 exactly."),
+    source=("Abstract: We prove there exists a natural environment in which if one uses two-"
+            "layer multilayer perceptron as the function approximator, the layer width needs to"
+            " grow linearly with the state space size to satisfy Bellman completeness while a "
+            "constant layer width is enough for RCSL."),
+    reading=("What is proved here: the zero network lies in every class of two-layer ReLU "
+             "networks and T0 = r, so a Bellman-complete class of width w must fit r(., a) at "
+             "every state, which needs w >= m*(r(., a)) breakpoints (a lower bound: w >= u + 2 ="
+             " |S|/3 + 1 for every u); m* is attained by explicit networks fitting r, so the "
+             "bound cannot be raised by this argument, but whether the class of width m* is "
+             "itself Bellman complete is NOT shown. 'Needs to grow linearly' is read as this "
+             "linear lower bound (held exactly, u = 1..u_max, with a sympy proof for symbolic "
+             "u); 'constant width is enough for RCSL' as the explicit width-2 network realising "
+             "the optimal policy and attaining 4u + 2 exactly."),
     statement=("On Linearq(u), any Bellman-complete class of two-layer ReLU networks (one per "
                "action, input the state) has width at least u + 2 = |S|/3 + 1, a bound that "
                "grows linearly with |S|, while RCSL needs constant width: the width-2 network "
@@ -189,10 +201,6 @@ def width_grows_linearly(ctx, u_max):
     lower = np.array([facts[u]["bw"].lower for u in us])
     upper = np.array([facts[u]["bw"].upper for u in us])
     n_states = np.array([facts[u]["bw"].n_states for u in us])
-    ev.at_least("min over u of (breakpoint lower bound m* on a Bellman-complete width - "
-                "(u + 2))",
-                int(np.min(lower - (np.array(us) + 2))), 0, role="statement", headline=True,
-                note="w >= u + 2 = |S|/3 + 1 for every u: c = 1 in units of u")
     ev.equal(f"u in 1..{u_max} where the breakpoint lower bound m* meets the width of an "
              "explicit network fitting r (the least width that fits T0 = r, known exactly; "
              "not a proof that width m* is Bellman complete)",
@@ -209,17 +217,6 @@ def width_grows_linearly(ctx, u_max):
     slope = float(np.polyfit(n_states, lower, 1)[0])
     ev.record("least-squares slope of the lower bound m* against |S|", slope,
               note="1/3 up to the parity of u")
-    ev.at_most("max over u of |lower bound m* - |S|/3|", float(np.max(np.abs(
-        lower - n_states / 3))), 2, role="statement",
-        note="the bound is |S|/3 + O(1): linear in |S| (and no larger from this argument, "
-             "since networks of width m* fit r)")
-    ev.equal(f"u in 1..{u_max} where the RCSL network has width 2",
-             sum(f["rcsl_width"] == 2 for f in facts.values()), n_u, role="statement")
-    ev.equal(f"u in 1..{u_max} where the RCSL network's action is 1[s >= u+1] at every state",
-             sum(f["rcsl_policy"] for f in facts.values()), n_u, role="statement")
-    ev.equal(f"u in 1..{u_max} where the RCSL policy, conditioned on 4u+2, earns exactly "
-             "4u + 2", sum(f["rcsl_return"] == 4 * u + 2 for u, f in facts.items()), n_u,
-             role="statement")
     naive = np.array([facts[u]["bw"].naive_lower for u in us])
     ev.record("naive bound ceil(m/2) at u = max", int(naive[-1]),
               note="the issue's argument; the sign-refined bound m* is about twice as large "
@@ -232,6 +229,22 @@ def width_grows_linearly(ctx, u_max):
     rcsl_proof = prove_rcsl_threshold_network()
     ev.equal("sympy: ReLU(s-u) - ReLU(s-u-1) = 1[s >= u+1] at integers, symbolic u",
              rcsl_proof.holds, True)
+    # the statements, after every witness
+    ev.at_least("min over u of (breakpoint lower bound m* on a Bellman-complete width - "
+                "(u + 2))",
+                int(np.min(lower - (np.array(us) + 2))), 0, role="statement", headline=True,
+                note="w >= u + 2 = |S|/3 + 1 for every u: c = 1 in units of u")
+    ev.at_most("max over u of |lower bound m* - |S|/3|", float(np.max(np.abs(
+        lower - n_states / 3))), 2, role="statement",
+        note="the bound is |S|/3 + O(1): linear in |S| (and no larger from this argument, "
+             "since networks of width m* fit r)")
+    ev.equal(f"u in 1..{u_max} where the RCSL network has width 2",
+             sum(f["rcsl_width"] == 2 for f in facts.values()), n_u, role="statement")
+    ev.equal(f"u in 1..{u_max} where the RCSL network's action is 1[s >= u+1] at every state",
+             sum(f["rcsl_policy"] for f in facts.values()), n_u, role="statement")
+    ev.equal(f"u in 1..{u_max} where the RCSL policy, conditioned on 4u+2, earns exactly "
+             "4u + 2", sum(f["rcsl_return"] == 4 * u + 2 for u, f in facts.items()), n_u,
+             role="statement")
     ev.figure("q_star_and_rewards", q_star_figure(ctx.seed),
               caption="u = 4: Q* is one ReLU per action; r zigzags and needs 6 breakpoints "
                       "per action")

@@ -38,8 +38,16 @@ def paths_figure(seed: int = 0, n_data: int = 1000, n_rollouts: int = 1000):
     "rl.pointmaze.mbrcsl_stitches",
     paper=PAPER,
     kind="paper",
-    source=('Abstract: Furthermore, in order to learn from sub-optimal datasets, we propose a simple framework called MBRCSL, granting RCSL methods the ability of dynamic programming to stitch together segments from distinct trajectories. MBRCSL leverages learned dynamics models and forward sampling to accomplish trajectory stitching while avoiding the need for Bellman completeness that plagues all dynamic programming algorithms. Section 5 (Point Maze; REFERENCE.md section 5).'),
-    reading=("Read on a grid Point Maze with the paper's data layout: MBRCSL reaches the optimal return with probability above 1/2 over seeds, RCSL and behaviour cloning on the data with probability below 1/2, each by an exact Clopper-Pearson interval at level 1e-6."),
+    source=("Abstract: Furthermore, in order to learn from sub-optimal datasets, we propose a "
+            "simple framework called MBRCSL, granting RCSL methods the ability of dynamic "
+            "programming to stitch together segments from distinct trajectories. MBRCSL "
+            "leverages learned dynamics models and forward sampling to accomplish trajectory "
+            "stitching while avoiding the need for Bellman completeness that plagues all "
+            "dynamic programming algorithms. Section 5 (Point Maze; REFERENCE.md section 5)."),
+    reading=("Read on a grid Point Maze with the paper's data layout: MBRCSL reaches the optimal"
+             " return with probability above 1/2 over seeds, RCSL and behaviour cloning on the "
+             "data with probability below 1/2, each by an exact Clopper-Pearson interval at "
+             "level 1e-6."),
     statement=("On the Point Maze data (start (1,2); half the trajectories stop at (2,2), half "
                "detour (1,1) -> (2,1) -> (2,4)), MBRCSL (learned dynamics, learned behaviour "
                "policy, model rollouts above the data's best return, RCSL on them) reaches the "

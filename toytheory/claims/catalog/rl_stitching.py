@@ -60,8 +60,15 @@ def stitching_facts(half_length: int, n_per_family: int) -> dict:
     "rl.stitching.rcsl_cannot_stitch",
     paper=PAPER,
     kind="paper",
-    source=('Abstract: Furthermore, in order to learn from sub-optimal datasets, we propose a simple framework called MBRCSL, granting RCSL methods the ability of dynamic programming to stitch together segments from distinct trajectories. Section 4 (RCSL cannot perform trajectory stitching; REFERENCE.md section 5).'),
-    reading=("The need for MBRCSL to 'stitch together segments from distinct trajectories' is read as the paper's negative result for plain RCSL: on a deterministic MDP with uniform coverage whose optimal path is a stitch of two data families, every RCSL policy (Markovian, and decision-transformer style with any context) conditioned on any return in the data earns strictly less than the optimum, computed exactly."),
+    source=("Abstract: Furthermore, in order to learn from sub-optimal datasets, we propose a "
+            "simple framework called MBRCSL, granting RCSL methods the ability of dynamic "
+            "programming to stitch together segments from distinct trajectories. Section 4 "
+            "(RCSL cannot perform trajectory stitching; REFERENCE.md section 5)."),
+    reading=("The need for MBRCSL to 'stitch together segments from distinct trajectories' is "
+             "read as the paper's negative result for plain RCSL: on a deterministic MDP with "
+             "uniform coverage whose optimal path is a stitch of two data families, every RCSL "
+             "policy (Markovian, and decision-transformer style with any context) conditioned on"
+             " any return in the data earns strictly less than the optimum, computed exactly."),
     statement=("RCSL cannot stitch: on an MDP with deterministic transitions and a dataset "
                "with uniform coverage made of two sub-optimal families whose stitch is optimal, "
                "Markovian RCSL and decision-transformer-style RCSL (any context length) "

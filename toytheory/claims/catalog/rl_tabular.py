@@ -43,7 +43,9 @@ def best_deterministic_value(mdp) -> float:
     "rl.tabular.values_match_brute_force_and_rollouts",
     paper=PAPER,
     kind="background",
-    source=('Bellman (1957), Dynamic Programming; Puterman (1994), Markov Decision Processes, Theorem 4.3.3 (finite-horizon backward induction is optimal among all policies) and section 4.2 (policy evaluation)'),
+    source=("Bellman (1957), Dynamic Programming; Puterman (1994), Markov Decision Processes, "
+            "Theorem 4.3.3 (finite-horizon backward induction is optimal among all policies) "
+            "and section 4.2 (policy evaluation)"),
     statement=("Finite-horizon value iteration attains the best value over all deterministic "
                "policies, and policy evaluation equals the mean return of simulated episodes."),
     witnesses=("exact", "simulated"),
