@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 
 from toytheory.claims import Registry, claim, load_catalog
-from toytheory.claims import registry as registry_module
 from toytheory.claims.contract import claim_problems, quotes_abstract, result_problems
 from toytheory.claims.papers import SEED_PAPERS, seed_abstract
 
@@ -25,8 +24,6 @@ SHARED_SEEDS = Path(__file__).resolve().parents[3] / "shared" / "seeds"
 
 @pytest.mark.parametrize("claim_id", REGISTRY.ids())
 def test_every_registered_claim_meets_the_contract(claim_id):
-    if REGISTRY[claim_id].kind == "unset" and registry_module._ALLOW_UNSET_KIND:
-        pytest.xfail("TEMPORARY: the ledger migration to claim kinds is in progress")
     problems = claim_problems(REGISTRY[claim_id])
     assert problems == [], f"{claim_id}: " + "; ".join(problems)
 
@@ -108,8 +105,7 @@ def test_a_source_naming_a_theorem_needs_no_abstract_quotation():
     (dict(kind="library", library=""), "library: claim 'area.topic.name'"),
     (dict(kind="background", source=""), "source: claim 'area.topic.name' is a 'background'"),
 ])
-def test_registration_refuses_a_claim_that_breaks_the_contract(monkeypatch, kwargs, match):
-    monkeypatch.setattr(registry_module, "_ALLOW_UNSET_KIND", False)
+def test_registration_refuses_a_claim_that_breaks_the_contract(kwargs, match):
     with pytest.raises(ValueError, match=match):
         _made(**kwargs)
 

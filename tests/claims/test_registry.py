@@ -13,7 +13,7 @@ PAPER = SEED_PAPERS[0]
 
 def _register(**kwargs):
     args = dict(paper=PAPER, statement="S.", witnesses=("exact",), quick={},
-                registry=Registry())
+                kind="derived", registry=Registry())
     args.update(kwargs)
     ident = args.pop("id", "area.topic.name")
     return claim(ident, **args)(lambda ctx: None)
@@ -36,10 +36,10 @@ def test_malformed_claims_are_refused(kwargs, match):
 
 def test_duplicate_ids_are_refused():
     reg = Registry()
-    claim("a.b.c", paper=PAPER, statement="S.", witnesses=("exact",), quick={},
+    claim("a.b.c", paper=PAPER, statement="S.", witnesses=("exact",), quick={}, kind="derived",
           registry=reg)(lambda ctx: 1)
     with pytest.raises(ValueError, match="already registered"):
-        claim("a.b.c", paper=PAPER, statement="S.", witnesses=("exact",), quick={},
+        claim("a.b.c", paper=PAPER, statement="S.", witnesses=("exact",), quick={}, kind="derived",
               registry=reg)(lambda ctx: 2)
 
 
@@ -51,6 +51,6 @@ def test_closest_ids_suggest_near_misses():
 
 def test_full_defaults_to_quick_parameters():
     reg = Registry()
-    claim("a.b.c", paper=PAPER, statement="S.", witnesses=("exact",), quick={"n": 3},
+    claim("a.b.c", paper=PAPER, statement="S.", witnesses=("exact",), quick={"n": 3}, kind="derived",
           registry=reg)(lambda ctx, n: n)
     assert reg["a.b.c"].params("full") == {"n": 3}

@@ -45,6 +45,7 @@ def quotes_abstract(source: str, abstract: str, min_chars: int = MIN_QUOTE) -> b
     """
     text = source.replace("\u2026", "...")
     pieces = re.findall(r"[\"\u201c]([^\"\u201d]+)[\"\u201d]", text)
+    pieces += re.findall(r"(?:^|(?<=[\s:(]))['\u2018](.+?)['\u2019](?=[\s.,;:)]|$)", text)
     unlabelled = re.sub(r"^\s*[A-Z][\w .,()-]{0,40}:\s+", "", text)
     pieces += [unlabelled] + re.split(r"(?<=[.;!?])\s+", unlabelled)
     target = _normalise(abstract)

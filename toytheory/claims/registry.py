@@ -47,7 +47,6 @@ consequence toytheory derives: an exact law, an identity, a detectability limit)
 ``library`` (the behaviour of a named, versioned implementation, attributed to it and
 never to a paper), ``background`` (a textbook result, cited to its real source)."""
 DEFAULT_TIMEOUT = {"quick": 90.0, "full": 3600.0}
-_ALLOW_UNSET_KIND = True  # TEMPORARY (ledger migration in progress)
 _ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+){2,}$")
 
 
@@ -192,11 +191,9 @@ def claim(id: str, *, paper: str, statement: str, witnesses: tuple[str, ...] | l
     if not isinstance(id, str) or not _ID_PATTERN.match(id):
         raise ValueError(f"id: must look like 'area.topic.name' in lower case (got {id!r})")
     label = f"claim {id!r}"
-    if kind is None and _ALLOW_UNSET_KIND:  # TEMPORARY: removed once the ledger is migrated
-        kind = "unset"
-    elif kind is None:
+    if kind is None:
         raise ValueError(f"kind: {label} must declare its kind, one of {KINDS}")
-    if kind not in KINDS + ("unset",):
+    if kind not in KINDS:
         raise ValueError(f"kind: {label} has kind {kind!r}; must be one of {KINDS}")
     if kind == "paper":
         if paper not in SEED_PAPERS:
