@@ -1,6 +1,7 @@
-r"""Confidence intervals for means of bounded i.i.d. data, valid at any level.
+r"""Confidence intervals for bounded i.i.d. data and medians, valid at any level.
 
-:func:`empirical_bernstein_interval` is Maurer and Pontil's empirical
+:func:`empirical_bernstein_interval` (an alias of
+:func:`toytheory.stats.bounded_mean_interval` with ``method="bernstein"``) is Maurer and Pontil's empirical
 Bernstein bound (Theorem 4 of "Empirical Bernstein Bounds and Sample
 Variance Penalization", COLT 2009): for i.i.d. :math:`X_i \in [a, b]`, with
 probability at least :math:`1 - \delta`,
@@ -15,11 +16,9 @@ for every law on :math:`[a, b]`, however skewed.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
-from .._validation import as_float_array, check_level, check_real
+from .._validation import as_float_array, check_level
 
 __all__ = ["empirical_bernstein_interval"]
 
@@ -46,23 +45,15 @@ def empirical_bernstein_interval(x, low: float, high: float, level: float) -> tu
     ValueError
         Fewer than two values; ``low >= high``; a value outside the range; bad level.
     """
+    from ..stats import bounded_mean_interval
+
     x = as_float_array("x", x, ndim=1)
     if x.size < 2:
         raise ValueError(f"x: must contain at least 2 values (got {x.size})")
-    low = check_real("low", low)
-    high = check_real("high", high)
-    if not low < high:
-        raise ValueError(f"low, high: low must be below high (got {low}, {high})")
     if np.any(x < low) or np.any(x > high):
         raise ValueError(f"x: every value must lie in [low, high] = [{low}, {high}] "
                          f"(got range [{x.min()}, {x.max()}])")
-    level = check_level("level", level)
-    n = x.size
-    log_term = math.log(4.0 / level)        # delta = level / 2 per side, log(2 / delta)
-    var = float(np.var(x, ddof=1))
-    half = math.sqrt(2.0 * var * log_term / n) + 7.0 * (high - low) * log_term / (3.0 * (n - 1))
-    mean = float(np.mean(x))
-    return max(low, mean - half), min(high, mean + half)
+    return bounded_mean_interval(x, low, high, level, method="bernstein")
 
 
 def median_interval(x, level: float) -> tuple[float, float]:
