@@ -148,6 +148,25 @@ def _check_schedule(alphas) -> np.ndarray:
     return a
 
 
+def _unmask(states: dict, state: tuple, positions, tokens, weight: float) -> None:
+    """Add ``weight`` to the partial sequence ``state`` with ``tokens`` put at ``positions``."""
+    if weight == 0.0:
+        return
+    new = list(state)
+    for i, v in zip(positions, tokens):
+        new[i] = v
+    key = tuple(new)
+    states[key] = states.get(key, 0.0) + weight
+
+
+def _law(states: dict, shape) -> np.ndarray:
+    """The law over complete sequences held by ``states`` (partial sequence -> mass)."""
+    law = np.zeros(shape)
+    for state, weight in states.items():
+        law[state] += weight
+    return law
+
+
 def step_sampler_law(joint, alphas) -> np.ndarray:
     """The exact output law of the original MDM sampler on the grid ``alphas``.
 
@@ -181,18 +200,9 @@ def step_sampler_law(joint, alphas) -> np.ndarray:
                 for chosen in itertools.combinations(masked, size):
                     for tokens in itertools.product(range(V), repeat=size):
                         w = w_size * float(np.prod([mu[i, v] for i, v in zip(chosen, tokens)]))
-                        if w == 0.0:
-                            continue
-                        new = list(state)
-                        for i, v in zip(chosen, tokens):
-                            new[i] = v
-                        key = tuple(new)
-                        nxt[key] = nxt.get(key, 0.0) + w
+                        _unmask(nxt, state, chosen, tokens, w)
         states = nxt
-    law = np.zeros(p.shape)
-    for state, weight in states.items():
-        law[state] += weight
-    return law
+    return _law(states, p.shape)
 
 
 def first_hitting_sampler_law(joint) -> np.ndarray:
@@ -216,15 +226,6 @@ def first_hitting_sampler_law(joint) -> np.ndarray:
             mu = _marginals(p, state)
             for i in masked:
                 for v in range(V):
-                    w = weight * mu[i, v] / len(masked)
-                    if w == 0.0:
-                        continue
-                    new = list(state)
-                    new[i] = v
-                    key = tuple(new)
-                    nxt[key] = nxt.get(key, 0.0) + w
+                    _unmask(nxt, state, (i,), (v,), weight * mu[i, v] / len(masked))
         states = nxt
-    law = np.zeros(p.shape)
-    for state, weight in states.items():
-        law[state] += weight
-    return law
+    return _law(states, p.shape)
