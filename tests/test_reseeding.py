@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import seed_global_generators
+from toytheory.testing import seed_global_generators
 from toytheory.testing.profiles import CI_EXAMPLES, choose_profile
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -147,6 +147,11 @@ def test_global_generators_follow_the_seed(test_seed):
     seed_global_generators(test_seed + 1)
     other = _draws()
     assert all(other[k] != first[k] for k in first)  # another seed moves every library
+
+
+def test_seeding_refuses_a_seed_out_of_range():
+    with pytest.raises(ValueError, match=r"seed: must be an int in \[0, 2\*\*32\)"):
+        seed_global_generators(-1)
 
 
 def test_autouse_fixture_seeded_numpy_before_the_test(test_seed):

@@ -17,6 +17,7 @@ Importing this module needs ``hypothesis`` (a test extra).
 """
 
 from .profiles import PROFILE_ENV, choose_profile, load_profile, register_profiles
+from .seeding import seed_global_generators
 from .strategies import (
     finite_floats,
     gaussian_params,
@@ -28,7 +29,7 @@ from .strategies import (
 )
 
 __all__ = [
-    "PROFILE_ENV", "choose_profile", "load_profile", "register_profiles",
+    "PROFILE_ENV", "choose_profile", "load_profile", "register_profiles", "seed_global_generators",
     "finite_floats", "gaussian_params", "probability_vectors", "psd_matrices", "rngs", "seeds",
     "spd_matrices",
 ]
