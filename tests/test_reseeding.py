@@ -158,3 +158,12 @@ def test_autouse_fixture_seeded_numpy_before_the_test(test_seed):
     drawn = np.random.random()
     np.random.seed(test_seed)
     assert np.random.random() == drawn
+
+
+@pytest.mark.gpu
+def test_torch_seeding_reaches_the_cuda_generator(test_seed):
+    torch = pytest.importorskip("torch")
+    seed_global_generators(test_seed)
+    first = torch.rand(4, device="cuda").cpu()
+    seed_global_generators(test_seed)
+    assert torch.equal(torch.rand(4, device="cuda").cpu(), first)
