@@ -13,6 +13,10 @@ Settings profiles (registered on import, chosen by the environment variable
 ``thorough``
     random, 1000 examples.
 
+:func:`seed_global_generators` seeds Python's ``random``, numpy's global state and,
+when already imported, torch and Numba's own ``np.random`` from one integer (the
+test suite calls it before every test with the test's seed).
+
 Importing this module needs ``hypothesis`` (a test extra).
 """
 
