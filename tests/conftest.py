@@ -25,8 +25,6 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import random
-import sys
 
 import pytest
 
@@ -73,48 +71,11 @@ def rng(test_seed):
     return np.random.default_rng(test_seed)
 
 
-_NUMBA_SEED = None
-
-
-def _seed_numba(seed: int) -> None:
-    """Seed Numba's per-thread ``np.random`` state (separate from numpy's)."""
-    global _NUMBA_SEED
-    if _NUMBA_SEED is None:
-        import numba
-        import numpy as np
-
-        @numba.njit(cache=False)
-        def _numba_seed(s):
-            np.random.seed(s)
-
-        _NUMBA_SEED = _numba_seed
-    _NUMBA_SEED(seed)
-
-
-def seed_global_generators(seed: int) -> list[str]:
-    """Seed every global generator already imported from ``seed``; returns their names.
-
-    Python's ``random`` and numpy's legacy state always; torch and Numba only when
-    they are in ``sys.modules`` (never imported here).
-    """
-    import numpy as np
-
-    random.seed(seed)
-    np.random.seed(seed)
-    seeded = ["random", "numpy"]
-    torch = sys.modules.get("torch")
-    if torch is not None and hasattr(torch, "manual_seed"):
-        torch.manual_seed(seed)  # also seeds every CUDA device
-        seeded.append("torch")
-    if "numba" in sys.modules:
-        _seed_numba(seed)
-        seeded.append("numba")
-    return seeded
-
-
 @pytest.fixture(autouse=True)
 def _seeded_global_generators(test_seed):
     """Before each test: the global generators (numpy, random, torch, Numba) from ``test_seed``."""
+    from toytheory.testing import seed_global_generators
+
     return seed_global_generators(test_seed)
 
 

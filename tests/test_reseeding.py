@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import seed_global_generators
+from toytheory.testing import seed_global_generators
 from toytheory.testing.profiles import CI_EXAMPLES, choose_profile
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -149,7 +149,21 @@ def test_global_generators_follow_the_seed(test_seed):
     assert all(other[k] != first[k] for k in first)  # another seed moves every library
 
 
+def test_seeding_refuses_a_seed_out_of_range():
+    with pytest.raises(ValueError, match=r"seed: must be an int in \[0, 2\*\*32\)"):
+        seed_global_generators(-1)
+
+
 def test_autouse_fixture_seeded_numpy_before_the_test(test_seed):
     drawn = np.random.random()
     np.random.seed(test_seed)
     assert np.random.random() == drawn
+
+
+@pytest.mark.gpu
+def test_torch_seeding_reaches_the_cuda_generator(test_seed):
+    torch = pytest.importorskip("torch")
+    seed_global_generators(test_seed)
+    first = torch.rand(4, device="cuda").cpu()
+    seed_global_generators(test_seed)
+    assert torch.equal(torch.rand(4, device="cuda").cpu(), first)

@@ -41,7 +41,9 @@ def psd_sqrt(matrix) -> np.ndarray:
     a = check_psd("matrix", matrix)
     eig, vec = np.linalg.eigh(a)
     eig = np.clip(eig, 0.0, None)
-    return (vec * np.sqrt(eig)) @ vec.T
+    root = (vec * np.sqrt(eig)) @ vec.T
+    # the product is symmetric only up to rounding; the average is symmetric exactly
+    return 0.5 * (root + root.T)
 
 
 def _mean_cov(mean, cov, label: str):

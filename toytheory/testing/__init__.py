@@ -13,10 +13,15 @@ Settings profiles (registered on import, chosen by the environment variable
 ``thorough``
     random, 1000 examples.
 
+:func:`seed_global_generators` seeds Python's ``random``, numpy's global state and,
+when already imported, torch and Numba's own ``np.random`` from one integer (the
+test suite calls it before every test with the test's seed).
+
 Importing this module needs ``hypothesis`` (a test extra).
 """
 
 from .profiles import PROFILE_ENV, choose_profile, load_profile, register_profiles
+from .seeding import seed_global_generators
 from .strategies import (
     finite_floats,
     gaussian_params,
@@ -28,7 +33,7 @@ from .strategies import (
 )
 
 __all__ = [
-    "PROFILE_ENV", "choose_profile", "load_profile", "register_profiles",
+    "PROFILE_ENV", "choose_profile", "load_profile", "register_profiles", "seed_global_generators",
     "finite_floats", "gaussian_params", "probability_vectors", "psd_matrices", "rngs", "seeds",
     "spd_matrices",
 ]
