@@ -116,18 +116,22 @@ def trace_bounds(prior, budget):
     return low, low + float(np.max(np.sum(diff * diff, axis=2)))
 
 
-def _mixture_entropy_1d(w, m, var, grid_size=97):
-    """Differential entropy of sum_k w_k N(m_k, var) per row: w, m (n, K), var > 0."""
+def _mixture_entropy_1d(w, m, var, grid_size=81):
+    """Differential entropy of sum_k w_k N(m_k, var) per row: w, m (n, K), var > 0.
+
+    Trapezoid rule on ``grid_size`` points over [min m - 9 sd, max m + 9 sd] (the tails
+    beyond carry under 1e-18 of the mass)."""
     sd = np.sqrt(var)
     lo = m.min(axis=1) - 9 * sd
     hi = m.max(axis=1) + 9 * sd
     u = np.linspace(0.0, 1.0, grid_size)
     z = lo[:, None] + (hi - lo)[:, None] * u[None]                          # (n, G)
-    logc = (-0.5 * (z[:, :, None] - m[:, None, :]) ** 2 / var
-            - 0.5 * np.log(2 * np.pi * var))                                # (n, G, K)
-    with np.errstate(divide="ignore"):
-        lw = np.log(w)[:, None, :]
-    lp = np.logaddexp.reduce(lw + logc, axis=2)                             # (n, G)
+    # p(z) = sum_k w_k exp(-(z - m_k)^2 / 2 var) / sqrt(2 pi var); every density value
+    # below the largest term's 1e-300 is irrelevant, so a max shift per point suffices
+    q = -0.5 * (z[:, :, None] - m[:, None, :]) ** 2 / var                   # (n, G, K)
+    top = q.max(axis=2)
+    dens = np.einsum("ngk,nk->ng", np.exp(q - top[:, :, None]), w)
+    lp = top + np.log(dens) - 0.5 * np.log(2 * np.pi * var)                 # (n, G)
     integrand = -np.exp(lp) * lp
     return np.trapezoid(integrand, z, axis=1)
 
@@ -149,7 +153,12 @@ def max_entropy_masks(prior, y_all, budget):
     mask = np.zeros((n, d), dtype=bool)
     rows = np.arange(n)
     var = prior.tau ** 2 + prior.noise_std ** 2     # predictive variance of an unmeasured y_j
-    for _ in range(b):
+    for step in range(b):
+        if step == 0:   # nothing observed yet: the same choice for every signal
+            w, m, _ = prior._posterior(y[:1], mask[:1])
+            ent = np.array([_mixture_entropy_1d(w, m[:, :, j], var)[0] for j in range(d)])
+            mask[:, int(np.argmax(ent))] = True
+            continue
         w, m, _ = prior._posterior(y, mask)
         ent = np.full((n, d), -np.inf)
         for j in range(d):
