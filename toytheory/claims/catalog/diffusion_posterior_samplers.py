@@ -131,6 +131,14 @@ def exact_sampler_matches_posterior(ctx, n, steps):
         ev.interval(f"P({label}) of the exact-score sampler, upper side (exact {exact:.4f})",
                     k / n, ci, exact + 0.04, side="<=", level=LEVEL / 4, detectable=det,
                     headline=c == 0.0)
+        if not (ci[0] >= exact - 0.04 and ci[1] <= exact + 0.04):
+            ev.referee_note(
+                says="the exact-score reverse SDE samples the exact posterior",
+                toy="two-mode mixture prior in R^2, y = x_1 + x_2 + 0.2 xi, VE Euler-Maruyama",
+                measured=f"P({label}) = {k / n:.4f}, interval [{ci[0]:.4f}, {ci[1]:.4f}], "
+                         f"exact {exact:.4f}",
+                inside="0.04 of the closed form, Clopper-Pearson at 1e-6 / 4",
+                would_change="a finer grid (the Euler-Maruyama bias) or more draws")
     return ev
 
 
@@ -179,6 +187,13 @@ def dps_drops_minor_mode(ctx, n, steps):
     ev.interval("DPS's P(x_1 < 0) below half the exact posterior's", k / n, ci, half,
                 side="<=", level=LEVEL, headline=True,
                 detectable=f"DPS minor mass under ~{half - (ci[1] - ci[0]):.3f} at n = {n}")
+    if ci[1] > half:
+        ev.referee_note(
+            says="DPS with the exact prior denoiser under-weights the posterior's minor mode",
+            toy="two-mode mixture prior in R^2, y = x_1 + x_2 + 0.2 xi, VE Euler-Maruyama",
+            measured=f"DPS P(x_1 < 0) = {k / n:.4f}, interval [{ci[0]:.4f}, {ci[1]:.4f}]",
+            inside=f"below half the exact mass {half:.4f} (Clopper-Pearson at 1e-6)",
+            would_change="more draws, or a DPS whose guidance keeps the minor mode")
     return ev
 
 
@@ -240,6 +255,7 @@ def ads_beats_fixed_masks(ctx, n, budgets):
     ev.record("range bound of tr Cov width", hi_b - lo_b)
     prior_var = np.diag(prior.law.covariance())
     n_tests = len(budgets)
+    noted = False
     for b in budgets:
         lo, hi = trace_bounds(prior, b)
         width = hi - lo
@@ -263,6 +279,15 @@ def ads_beats_fixed_masks(ctx, n, budgets):
         ci = stats.bounded_mean_interval(diff, -width, width, LEVEL / n_tests)
         ev.interval(f"b = {b}: E error, max-entropy minus random masks", float(diff.mean()),
                     ci, 0.0, side="<=", level=LEVEL / n_tests, headline=b == budgets[0],
-                    detectable=f"a gain of about {(ci[1] - ci[0]) / 2:.2f} at n = {n}",
-                    decide_n=None)
+                    detectable=f"a gain of about {(ci[1] - ci[0]) / 2:.2f} at n = {n}")
+        if ci[1] > 0 and not noted:
+            noted = True
+            ev.referee_note(
+                says="ADS outperforms fixed sampling strategies",
+                toy="random 8-mode isotropic mixture in R^8, coordinate readings with noise "
+                    "0.3, max-entropy policy under the exact posterior vs random masks",
+                measured=f"b = {b}: mean error difference {diff.mean():.3f}, interval "
+                         f"[{ci[0]:.3f}, {ci[1]:.3f}]",
+                inside="below 0 (empirical Bernstein, exact range, Bonferroni over budgets)",
+                would_change="more signals, or a prior on which adaptivity gains more")
     return ev
