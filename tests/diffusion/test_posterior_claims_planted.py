@@ -110,3 +110,10 @@ def test_a_minimum_entropy_policy_is_refuted(monkeypatch, test_seed):
     monkeypatch.setattr(active, "max_entropy_masks", min_entropy)
     result = _run(ADS, test_seed, n=12000)
     assert result["verdict"] == "refuted"
+
+
+def test_the_dps_figure_renders(test_seed):
+    from toytheory.figures import FIGURES
+
+    fig = FIGURES["diffusion.posterior_dps_vs_exact"].make(test_seed % 1000)
+    assert len(fig.axes) == 2 and all(len(ax.collections) >= 2 for ax in fig.axes)
