@@ -1,0 +1,7 @@
+"""Expected quick-tier verdicts of the posterior-sampling claims (issue 17)."""
+
+EXPECTED = {
+    "diffusion.posterior.exact_sampler_matches_posterior": "holds",
+    "diffusion.posterior.dps_drops_minor_mode": "holds",
+    "diffusion.posterior.ads_beats_fixed_masks": "holds",
+}

@@ -1,0 +1,15 @@
+"""Posterior sampling with diffusion priors, held to the exact posterior (issue 17).
+
+Modules
+-------
+gmm
+    The exact posterior of a Gaussian-mixture prior under ``y = A x + noise`` and
+    its diffused path: component laws of ``x0 | x_t``, ``log p(y | x_t)``, the
+    denoiser's Jacobian.
+samplers
+    The VE reverse SDE (Euler-Maruyama) with any score; the exact conditional
+    score and DPS's approximate one (Chung et al. 2023); half-plane masses.
+active
+    Active coordinate subsampling: the exact maximum-entropy policy against
+    fixed masks (the toy of "Active Diffusion Subsampling").
+"""
