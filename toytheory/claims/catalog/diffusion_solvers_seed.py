@@ -191,7 +191,7 @@ def _ts_win_interval(ev, name, wins, batches, level, headline=False):
 @claim(
     "diffusion.solvers.seed.time_shift_lowers_exposure_bias",
     paper=C.PAPER_TS,
-    statement=("With exposure bias planted as an x0-prediction error (std 0.1) on a 128-D "
+    statement=("With exposure bias planted as an x0-prediction error (std 0.3) on a 128-D "
                "Gaussian mixture (256-D in the full tier), the Time-Shift sampler (window 10, "
                "cutoff 300) gives 50-step "
                "DDIM a lower Frechet distance on at least half of paired batches."),
@@ -204,8 +204,9 @@ def _ts_win_interval(ev, name, wins, batches, level, headline=False):
             "significant and consistent improvements in FID scores on different datasets and "
             "sampling methods.'"),
     reading=("Exposure bias is planted as the paper models it: the network's x0 prediction "
-             "carries an error (here N(0, delta^2 I), delta = 0.1, fresh at every call, on the "
-             "exact posterior mean), so DDIM's states leave the training marginals. TS-DDIM "
+             "carries an error (here N(0, delta^2 I), delta = 0.3, fresh at every call, on the "
+             "exact posterior mean), so DDIM's states leave the training marginals (at this "
+             "delta the error about doubles DDIM's Frechet distance: recorded). TS-DDIM "
              "follows the paper's sampler: while t > t_c, each sample's variance over its "
              "coordinates picks t_s among the training steps in [t - w/2, t + w/2] whose "
              "marginal variance is closest, the network is queried at t_s and x0 is read "
@@ -218,9 +219,9 @@ def _ts_win_interval(ev, name, wins, batches, level, headline=False):
              "held by an exact sign-test interval at level 1e-6 (weaker than 'significant "
              "and consistent', so a refutation is not sharper than the paper)."),
     witnesses=("exact", "simulated"),
-    quick={"d": 128, "steps": 50, "delta": 0.1, "window": 10, "cutoff": 300, "n": 200,
+    quick={"d": 128, "steps": 50, "delta": 0.3, "window": 10, "cutoff": 300, "n": 200,
            "batches": 24, "literal": False},
-    full={"d": 256, "steps": 50, "delta": 0.1, "window": 10, "cutoff": 300, "n": 1000,
+    full={"d": 256, "steps": 50, "delta": 0.3, "window": 10, "cutoff": 300, "n": 1000,
           "batches": 40, "literal": True},
 )
 def time_shift_lowers_exposure_bias(ctx, d, steps, delta, window, cutoff, n, batches, literal):
@@ -269,6 +270,17 @@ def time_shift_lowers_exposure_bias(ctx, d, steps, delta, window, cutoff, n, bat
               ", ".join(f"{v:+.2f}" for v in moved[[0, len(moved) // 2, -1]])
               if moved.size else "no shift")
     ev.record("batches where TS-DDIM has the lower Frechet distance", f"{wins} of {batches}")
+    # the size of the planted exposure bias: DDIM with the exact model on batch 0's x_T
+    from toytheory.diffusion import DiffusionProcess as _DP
+    from toytheory.gaussian_distances import bures_wasserstein_distance
+
+    q = _ts_features(law, 16)
+    x0_exact = S.sample_ddim(base, _DP(law, sch).sample(n, 999.0, ctx.rng("x_T", "0")),
+                             grid) @ q
+    fd_exact = bures_wasserstein_distance(x0_exact.mean(0), np.cov(x0_exact.T),
+                                          law.mean() @ q, q.T @ law.covariance() @ q)
+    ev.record("batch 0: Frechet distance of DDIM with the exact model / with the x0 error",
+              f"{fd_exact:.4g} / {plain[0]:.4g}")
     if lit is not None:
         ev.record("paper's literal target 1 - abar_tau: mean FD; batches won against DDIM",
                   f"{lit.mean():.4g}; {int(np.sum(lit < plain))} of {batches}")
@@ -292,7 +304,10 @@ def time_shift_lowers_exposure_bias(ctx, d, steps, delta, window, cutoff, n, bat
             measured=(f"TS-DDIM won {wins} of {batches} paired batches (mean FD "
                       f"{plain.mean():.3g} vs {shifted.mean():.3g}); Clopper-Pearson interval "
                       f"[{num.interval[0]:.3f}, {num.interval[1]:.3f}] at level 1e-6 for the "
-                      "win probability, threshold 1/2."),
+                      "win probability, threshold 1/2. The matched t_s lay below t on average "
+                      f"({moved.mean() if moved.size else 0.0:+.2f} training steps): the "
+                      "sampled states' per-sample variance stayed below the marginal's, since "
+                      "DDIM's own discretization lowers it more than the error raises it."),
             inside=("The error is the paper's model of exposure bias (a prediction error that "
                     "makes the sampled x_t differ from the training marginal), the sampler and "
                     "its window/cutoff are the paper's, the step count is within the paper's "
