@@ -44,8 +44,11 @@ def test_w2_monte_carlo_witness_alone_sees_a_five_percent_cross_term_bug(monkeyp
 
 def test_calibration_claim_fails_when_chisquare_uses_the_wrong_degrees_of_freedom(monkeypatch,
                                                                                  test_seed):
-    """df + 2: the null rejection rate at 0.05 falls to about 0.004; with 1500 runs the exact
-    binomial audit at 1e-6 rejects with power > 1 - 1e-6."""
+    """df + 2: the null rejection rate at 0.05 falls to about 0.018 (measured). With 4000
+    runs the audit's lower critical count at 1e-6 is 135 rejections (exact binomial at rate
+    0.05), while Bin(4000, 0.0179) exceeds it with probability 5e-12: caught with
+    probability > 1 - 1e-6 under any seed. (At the quick tier's 1500 runs it was missed
+    3.5% of the time.)"""
     def buggy(counts, probabilities, level, **kwargs):
         counts = np.asarray(counts)
         p = np.asarray(probabilities)
@@ -54,8 +57,12 @@ def test_calibration_claim_fails_when_chisquare_uses_the_wrong_degrees_of_freedo
         pv = float(sps.chi2.sf(stat, len(p) + 1))
         return stats.TestResult("buggy", stat, pv, level, pv <= level)
 
+    from dataclasses import replace
+
     monkeypatch.setattr(stats, "chisquare_gof", buggy)
-    result = execute_claim(REGISTRY["foundation.stats.tests_are_calibrated"], "quick", test_seed)
+    claim = REGISTRY["foundation.stats.tests_are_calibrated"]
+    claim = replace(claim, tiers={**claim.tiers, "quick": {**claim.tiers["quick"], "reps": 4000}})
+    result = execute_claim(claim, "quick", test_seed)
     assert result["verdict"] == "fails"
     assert any(n["name"].startswith("chi-square goodness of fit") and n["passed"] is False
                for n in result["numbers"])
