@@ -21,4 +21,4 @@ def reseed(seed: int) -> int:
         return seed
     from toytheory._random import derive_seed
 
-    return derive_seed(suite, "literal", int(seed))
+    return derive_seed(suite, "literal", str(int(seed)))

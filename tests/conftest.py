@@ -14,6 +14,10 @@ Numba are seeded only when already imported (a test that imports them itself, in
 body, should pass ``test_seed`` on: ``torch.Generator().manual_seed(test_seed)``, or
 an integer argument to the Numba kernel); this conftest never imports them.
 
+Literal seeds written in test files (``default_rng(reseed(7))``, ``seed=reseed(3)``) go
+through :func:`tests._seeds.reseed`: unchanged under suite seed 0, derived from the suite
+seed otherwise.
+
 Hypothesis: the default run (suite seed 0, no ``--hypothesis-seed``) uses the
 derandomized ``ci`` profile, the same examples every run. ``--hypothesis-seed S``
 switches ``ci`` to ``ci-seeded`` (same example counts, seeded by ``S``); a non-zero
@@ -95,6 +99,8 @@ def pytest_configure(config):
     opt = config.option
     explicit = getattr(opt, "hypothesis_seed", None)
     seed = suite_seed(config)
+    # literal seeds in test files go through tests._seeds.reseed, which reads this
+    os.environ[SEED_ENV] = str(seed)
     seeded = explicit is not None or seed != 0
     name = load_profile(getattr(opt, "hypothesis_profile", None), seeded=seeded)
     if hasattr(opt, "hypothesis_profile"):

@@ -9,11 +9,12 @@ import pytest
 
 from toytheory.adaptive import audit
 from toytheory.adaptive.mechanisms import laplace_release
+from tests._seeds import reseed
 
 N = 300_000
 
 
-def outputs(scale_factor, epsilon=1.0, n=100, seed=0):
+def outputs(scale_factor, epsilon=1.0, n=100, seed=reseed(0)):
     rng = np.random.default_rng(seed)
     qa, qb = 0.3, 0.31
     a = laplace_release(qa, epsilon / scale_factor, 1 / n, rng, size=N)

@@ -7,13 +7,14 @@ import pytest
 
 from toytheory.claims import execute_claim, load_catalog
 from toytheory.claims.catalog import adaptive_dp_audit, adaptive_noise_bounds, adaptive_overfitting
+from tests._seeds import reseed
 
 pytest.importorskip("numba")
 pytest.importorskip("torch")
 REGISTRY = load_catalog()
 
 
-def run(claim_id, seed=0):
+def run(claim_id, seed=reseed(0)):
     """Run a claim's quick tier under ``seed`` (tests pass the suite's ``test_seed``)."""
     result = execute_claim(REGISTRY[claim_id], "quick", seed)
     assert result["verdict"] != "error", result["traceback"]

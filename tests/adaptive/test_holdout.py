@@ -10,6 +10,7 @@ from toytheory.adaptive.holdout_experiment import (PAPER_K_VALUES,
                                                    default_thresholdout_parameters,
                                                    reusable_holdout_experiment, scaled_k_values)
 from toytheory.adaptive.mechanisms import EXHAUSTED, Thresholdout
+from tests._seeds import reseed
 
 sim = pytest.importorskip("sims.adaptive_holdout")
 torch = pytest.importorskip("torch")
@@ -32,7 +33,7 @@ def test_scaled_k_values_are_the_papers_thirteen_values_scaled_to_d():
     assert (T, sigma, B) == (0.04, 0.0025, 1012)
 
 
-def _projection_draw(seed=0, n=500):
+def _projection_draw(seed=reseed(0), n=500):
     """Labels, correlations and the columns ``sim._columns_projection`` draws from them.
 
     Looks the projection up on the module at call time, so a test can plant a
@@ -99,7 +100,7 @@ def _simulator_projection_calls(monkeypatch, projection):
         return x
 
     monkeypatch.setattr(sim, "_columns_projection", recording)
-    sim.simulate_reusable_holdout(60, 40, k_values=[0, 2, 5], reps=3, seed=0)
+    sim.simulate_reusable_holdout(60, 40, k_values=[0, 2, 5], reps=3, seed=reseed(0))
     assert len(calls) == 2  # the training and the holdout columns
     return calls
 
@@ -137,13 +138,13 @@ def _law_tests(a, b):
 
 
 def test_projection_and_direct_simulators_agree_in_law():
-    a = sim.simulate_reusable_holdout(200, 200, reps=300, seed=1)
-    b = sim.simulate_reusable_holdout(200, 200, reps=300, seed=2, method="direct")
+    a = sim.simulate_reusable_holdout(200, 200, reps=300, seed=reseed(1))
+    b = sim.simulate_reusable_holdout(200, 200, reps=300, seed=reseed(2), method="direct")
     assert stats.bonferroni(_law_tests(a, b), LEVEL).verdict == "accept"
 
 
 def test_simulator_agrees_in_law_with_the_numpy_reference():
-    a = sim.simulate_reusable_holdout(200, 200, reps=300, seed=3)
+    a = sim.simulate_reusable_holdout(200, 200, reps=300, seed=reseed(3))
     b = reusable_holdout_experiment(200, 200, reps=80, rng=4)
     assert stats.bonferroni(_law_tests(a, b), LEVEL).verdict == "accept"
 
@@ -154,20 +155,20 @@ def test_the_law_comparison_sees_columns_drawn_without_their_correlations(monkey
                             dtype=dtype, device=y.device)
 
     monkeypatch.setattr(sim, "_columns_projection", unconditioned)
-    a = sim.simulate_reusable_holdout(200, 200, reps=300, seed=3)
-    b = sim.simulate_reusable_holdout(200, 200, reps=300, seed=4, method="direct")
+    a = sim.simulate_reusable_holdout(200, 200, reps=300, seed=reseed(3))
+    b = sim.simulate_reusable_holdout(200, 200, reps=300, seed=reseed(4), method="direct")
     assert stats.bonferroni(_law_tests(a, b), LEVEL).verdict == "reject"
 
 
 def test_numba_thresholdout_equals_the_reference_class_fed_the_same_streams():
     budget, q1, q2 = 6, 40, 15
-    rng = np.random.default_rng(11)
+    rng = np.random.default_rng(reseed(11))
     t1, h1 = rng.random(q1), rng.random(q1) * 0.2 + 0.4
     t2, h2 = rng.random(q2), rng.random(q2)
     mech = Thresholdout(np.zeros((1, 1)), np.zeros((50, 1)), 0.1, 0.02, budget,
-                        rng=np.random.default_rng(5))
+                        rng=np.random.default_rng(reseed(5)))
     expected = [mech.answer_means(a, b) for a, b in zip(np.r_[t1, t2], np.r_[h1, h2])]
-    g_stream, e_stream, x_stream = np.random.default_rng(5).spawn(3)
+    g_stream, e_stream, x_stream = np.random.default_rng(reseed(5)).spawn(3)
     state = sim.ThresholdoutState(g_stream.laplace(0, 1, (1, budget + 1)),
                                   e_stream.laplace(0, 1, (1, q1 + q2)),
                                   x_stream.laplace(0, 1, (1, budget)), 0.1, 0.02, budget)
@@ -182,7 +183,7 @@ def test_numba_thresholdout_equals_the_reference_class_fed_the_same_streams():
 
 
 def test_simulator_reports_an_exhausted_budget_instead_of_a_wrong_answer():
-    r = sim.simulate_reusable_holdout(100, 100, reps=5, seed=0, budget=1)
+    r = sim.simulate_reusable_holdout(100, 100, reps=5, seed=reseed(0), budget=1)
     assert r.exhausted.all() and not r.answered[:, 1:].all()
     assert np.isnan(r.thresholdout[:, :, 1][~r.answered]).all()
 
@@ -190,8 +191,8 @@ def test_simulator_reports_an_exhausted_budget_instead_of_a_wrong_answer():
 def test_simulator_runs_on_every_torch_device_with_the_same_law(torch_device):
     if torch_device == "cuda" and not torch.cuda.is_available():
         pytest.skip("no CUDA device")
-    a = sim.simulate_reusable_holdout(200, 200, reps=200, seed=5, device=torch_device)
-    b = sim.simulate_reusable_holdout(200, 200, reps=200, seed=6)
+    a = sim.simulate_reusable_holdout(200, 200, reps=200, seed=reseed(5), device=torch_device)
+    b = sim.simulate_reusable_holdout(200, 200, reps=200, seed=reseed(6))
     assert a.params["device"].startswith(torch_device)
     assert stats.bonferroni(_law_tests(a, b), LEVEL).verdict == "accept"
 

@@ -17,6 +17,7 @@ from toytheory.adaptive.mechanisms import (EXHAUSTED, EmpiricalMechanism, Exhaus
 from toytheory.adaptive.mechanisms import thresholdout as thresholdout_module
 from toytheory.adaptive.populations import FinitePopulation, RademacherPopulation
 from toytheory.adaptive.queries import CoordinateAgreementQuery, TableQuery
+from tests._seeds import reseed
 
 LEVEL = 1e-6
 
@@ -218,11 +219,11 @@ def test_thresholdout_answers_statistical_queries_from_both_sets():
 # ---------------------------------------------------------------- private multiplicative weights
 def test_pmw_answers_many_queries_within_its_sample_accuracy_and_few_updates():
     N, n, m = 16, 4000, 800
-    population = FinitePopulation(np.random.default_rng(0).dirichlet(np.ones(N)))
+    population = FinitePopulation(np.random.default_rng(reseed(0)).dirichlet(np.ones(N)))
     counts = population.histogram(population.sample(n, 1))
     T, sigma, lam, cap = 0.08, 2e-4, 0.02, 10_000
     mech = PrivateMultiplicativeWeights(counts, T, sigma, cap, learning_rate=lam, rng=2)
-    rng = np.random.default_rng(3)
+    rng = np.random.default_rng(reseed(3))
     h = counts / n
     errors = []
     for _ in range(m):

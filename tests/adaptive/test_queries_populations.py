@@ -19,6 +19,7 @@ from toytheory.adaptive.queries import (ComplementQuery, CoordinateAgreementQuer
                                         evaluate_query, label_correlations)
 from toytheory.testing.adaptive import (bad_query_values, finite_populations, query_sequences,
                                         query_tables, rademacher_samples)
+from tests._seeds import reseed
 
 LEVEL = 1e-6
 
@@ -90,7 +91,7 @@ def test_rademacher_sample_bits_are_uniform_and_independent_chi_square_on_counts
 
 def test_rademacher_sample_test_sees_a_label_that_copies_a_feature():
     data = RademacherPopulation(3).sample(40_000, 11)
-    data[:, -1] = np.where(np.random.default_rng(0).random(len(data)) < 0.1, data[:, 0],
+    data[:, -1] = np.where(np.random.default_rng(reseed(0)).random(len(data)) < 0.1, data[:, 0],
                            data[:, -1])
     codes = ((data + 1) // 2).astype(int) @ (2 ** np.arange(4))
     counts = np.bincount(codes, minlength=16)

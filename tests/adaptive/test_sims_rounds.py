@@ -13,6 +13,7 @@ from toytheory.adaptive.analysts import (BoostingAttack, LogOddsCorrelationAttac
 from toytheory.adaptive.mechanisms import (EmpiricalMechanism, GaussianMechanism,
                                            LaplaceMechanism, SampleSplittingMechanism)
 from toytheory.adaptive.populations import RademacherPopulation
+from tests._seeds import reseed
 
 rounds = pytest.importorskip("sims.adaptive_rounds")
 simulate_attack = rounds.simulate_attack
@@ -20,7 +21,7 @@ LEVEL = 1e-6
 N, M, REPS = 200, 11, 400
 
 
-def reference(analyst, mechanism, n=N, m=M, reps=REPS, seed=0, scale=0.0):
+def reference(analyst, mechanism, n=N, m=M, reps=REPS, seed=reseed(0), scale=0.0):
     population = RademacherPopulation(m - 1)
     out = np.empty(reps)
     for r, child in enumerate(np.random.default_rng(seed).spawn(reps)):
@@ -48,8 +49,8 @@ def counts(values, n):
                                                ("log_odds", "splitting")])
 def test_simulator_final_answers_have_the_reference_law_chi_square_on_counts(attack, mechanism):
     n = N if mechanism != "splitting" else N * M
-    sim = simulate_attack(n, M, REPS, attack=attack, mechanism=mechanism, seed=1)["final_signed"]
-    ref = reference(attack, mechanism, n=n, seed=2)
+    sim = simulate_attack(n, M, REPS, attack=attack, mechanism=mechanism, seed=reseed(1))["final_signed"]
+    ref = reference(attack, mechanism, n=n, seed=reseed(2))
     part = n if mechanism != "splitting" else n // M
     res = stats.chisquare_two_sample(counts(sim, part), counts(ref, part), LEVEL)
     assert res.verdict == "accept", res
@@ -58,12 +59,12 @@ def test_simulator_final_answers_have_the_reference_law_chi_square_on_counts(att
 @functools.lru_cache(maxsize=None)
 def noisy_reference(mechanism, scale):
     """The object-level interaction's final answers (log-odds attack), computed once per setting."""
-    return reference("log_odds", mechanism, seed=4, scale=scale)
+    return reference("log_odds", mechanism, seed=reseed(4), scale=scale)
 
 
 def noisy_final_law_test(mechanism, scale):
     """KS at ``LEVEL``: the simulator's noisy final answers against the reference's."""
-    sim = simulate_attack(N, M, REPS, mechanism=mechanism, scale=scale, seed=3)["final_signed"]
+    sim = simulate_attack(N, M, REPS, mechanism=mechanism, scale=scale, seed=reseed(3))["final_signed"]
     return stats.ks_2samp(sim, noisy_reference(mechanism, scale), LEVEL)
 
 
@@ -100,24 +101,24 @@ def test_the_noisy_law_ks_sees_final_answers_shifted_by_three_hundredths(monkeyp
 
 
 def test_the_agreement_test_sees_a_sign_weight_attack_posing_as_log_odds():
-    sim = simulate_attack(N, 41, REPS, attack="boosting", seed=1)["final_signed"]
-    ref = reference("log_odds", "empirical", m=41, seed=2)
+    sim = simulate_attack(N, 41, REPS, attack="boosting", seed=reseed(1))["final_signed"]
+    ref = reference("log_odds", "empirical", m=41, seed=reseed(2))
     assert stats.chisquare_two_sample(counts(-sim, N), counts(ref, N), LEVEL).verdict == "reject"
 
 
 def test_simulated_largest_laplace_noise_has_the_exact_law():
     b, m = 0.01, 11
-    out = simulate_attack(N, m, 4000, mechanism="laplace", scale=b, seed=5)["noise_max"]
+    out = simulate_attack(N, m, 4000, mechanism="laplace", scale=b, seed=reseed(5))["noise_max"]
     cdf = lambda t: np.clip(1 - np.exp(-t / b), 0, 1) ** m  # noqa: E731
     assert stats.ks_1samp(out, cdf, LEVEL).verdict == "accept"
-    wrong = simulate_attack(N, m, 4000, mechanism="laplace", scale=1.2 * b, seed=5)["noise_max"]
+    wrong = simulate_attack(N, m, 4000, mechanism="laplace", scale=1.2 * b, seed=reseed(5))["noise_max"]
     assert stats.ks_1samp(wrong, cdf, LEVEL).verdict == "reject"
 
 
 def test_simulator_is_deterministic_in_its_seed():
-    a = simulate_attack(100, 6, 50, seed=9)
-    b = simulate_attack(100, 6, 50, seed=9)
-    c = simulate_attack(100, 6, 50, seed=10)
+    a = simulate_attack(100, 6, 50, seed=reseed(9))
+    b = simulate_attack(100, 6, 50, seed=reseed(9))
+    c = simulate_attack(100, 6, 50, seed=reseed(10))
     np.testing.assert_array_equal(a["final_signed"], b["final_signed"])
     assert not np.array_equal(a["final_signed"], c["final_signed"])
 

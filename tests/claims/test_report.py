@@ -15,6 +15,7 @@ from toytheory.claims.report import ResultsError
 
 from .planted import PLANTED
 from .test_runner import VERDICT_CLAIMS
+from tests._seeds import reseed
 
 
 class _Collector(HTMLParser):
@@ -41,9 +42,9 @@ class _Collector(HTMLParser):
 @pytest.fixture(scope="module")
 def report_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("report")
-    records = run_claims([PLANTED[i] for i in VERDICT_CLAIMS], tier="quick", seed=1,
+    records = run_claims([PLANTED[i] for i in VERDICT_CLAIMS], tier="quick", seed=reseed(1),
                          progress=False)
-    results = build_results(records, tier="quick", seed=1, device="cpu",
+    results = build_results(records, tier="quick", seed=reseed(1), device="cpu",
                             started="2026-01-01T00:00:00Z", seconds=1.0)
     write_report(results, out)
     return out
@@ -168,8 +169,8 @@ _paper_claim("planted.kinds.ref_background", REF, "holds", kind="background")
 
 @pytest.fixture(scope="module")
 def kinds_results():
-    records = run_claims(list(KINDS), tier="quick", seed=2, progress=False)
-    return build_results(records, tier="quick", seed=2, device="cpu",
+    records = run_claims(list(KINDS), tier="quick", seed=reseed(2), progress=False)
+    return build_results(records, tier="quick", seed=reseed(2), device="cpu",
                          started="2026-01-01T00:00:00Z", seconds=1.0)
 
 
@@ -281,10 +282,10 @@ def test_an_error_entry_shows_its_last_numbers_and_a_hint(tmp_path):
         ev.close("exact vs simulated so far", 1.0, 1.0 + 1e-9, atol=1e-6)
         raise RuntimeError("planted crash after a number")
 
-    records = run_claims(list(reg), tier="quick", seed=0, progress=False)
+    records = run_claims(list(reg), tier="quick", seed=reseed(0), progress=False)
     assert records[0]["verdict"] == "error"
     assert [n["name"] for n in records[0]["numbers"]] == ["exact vs simulated so far"]
-    results = build_results(records, tier="quick", seed=0, device="cpu",
+    results = build_results(records, tier="quick", seed=reseed(0), device="cpu",
                             started="2026-01-01T00:00:00Z", seconds=1.0)
     for text in (render_markdown(results), render_html(results)):
         assert "The last numbers recorded before it stopped" in text

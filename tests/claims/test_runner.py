@@ -23,7 +23,7 @@ def _claims(ids):
 
 
 def test_serial_run_gives_each_verdict_kind():
-    results = run_claims(_claims(VERDICT_CLAIMS), tier="quick", seed=3, progress=False)
+    results = run_claims(_claims(VERDICT_CLAIMS), tier="quick", seed=reseed(3), progress=False)
     assert [r["id"] for r in results] == VERDICT_CLAIMS
     assert {r["id"]: r["verdict"] for r in results} == EXPECTED
     crash = results[3]
@@ -32,15 +32,15 @@ def test_serial_run_gives_each_verdict_kind():
 
 
 def test_process_pool_gives_the_same_verdicts_as_serial():
-    serial = run_claims(_claims(VERDICT_CLAIMS), tier="quick", seed=3, progress=False)
-    pooled = run_claims(_claims(VERDICT_CLAIMS), tier="quick", seed=3, jobs=2, progress=False)
+    serial = run_claims(_claims(VERDICT_CLAIMS), tier="quick", seed=reseed(3), progress=False)
+    pooled = run_claims(_claims(VERDICT_CLAIMS), tier="quick", seed=reseed(3), jobs=2, progress=False)
     strip = lambda rs: [(r["id"], r["verdict"], r["seed"], r["numbers"]) for r in rs]  # noqa
     assert strip(pooled) == strip(serial)
 
 
 def test_serial_timeout_stops_the_claim_and_the_run_goes_on():
     results = run_claims(_claims(["planted.timing.sleeps", "planted.verdict.holds"]),
-                         tier="quick", seed=0, progress=False)
+                         tier="quick", seed=reseed(0), progress=False)
     assert results[0]["verdict"] == "error" and results[0]["timed_out"]
     assert results[0]["seconds"] < 10
     assert "time limit of 1 s" in results[0]["message"]
@@ -49,7 +49,7 @@ def test_serial_timeout_stops_the_claim_and_the_run_goes_on():
 
 def test_pool_timeout_stops_the_claim_and_the_run_goes_on():
     results = run_claims(_claims(["planted.timing.sleeps", "planted.verdict.holds"]),
-                         tier="quick", seed=0, jobs=2, progress=False)
+                         tier="quick", seed=reseed(0), jobs=2, progress=False)
     assert results[0]["timed_out"] and results[0]["verdict"] == "error"
     assert results[1]["verdict"] == "holds"
 
@@ -81,7 +81,7 @@ def test_dask_local_cluster_runs_claims():
     pytest.importorskip("distributed")
     results = run_claims(_claims(["planted.verdict.holds", "planted.verdict.refuted",
                                   "planted.verdict.error"]),
-                         tier="quick", seed=3, jobs=2, dask="local", progress=False)
+                         tier="quick", seed=reseed(3), jobs=2, dask="local", progress=False)
     assert [r["verdict"] for r in results] == ["holds", "refuted", "error"]
 
 
@@ -98,11 +98,11 @@ def test_catalog_claims_built_by_factories_run_on_the_pool_and_on_dask():
 
     registry = load_catalog()
     ids = ["diffusion.solvers.order.ddim", "foundation.gaussian.w2_closed_form"]
-    pooled = run_claims([registry[i] for i in ids], tier="quick", seed=0, jobs=2,
+    pooled = run_claims([registry[i] for i in ids], tier="quick", seed=reseed(0), jobs=2,
                         progress=False)
     assert [r["verdict"] for r in pooled] == ["holds", "holds"], [r["message"] for r in pooled]
     pytest.importorskip("distributed")
-    on_dask = run_claims([registry[ids[0]]], tier="quick", seed=0, jobs=1, dask="local",
+    on_dask = run_claims([registry[ids[0]]], tier="quick", seed=reseed(0), jobs=1, dask="local",
                          progress=False)
     assert on_dask[0]["verdict"] == "holds", on_dask[0]["message"]
 
@@ -116,6 +116,7 @@ from toytheory.claims import runner as runner_mod  # noqa: E402
 from toytheory.claims.runner import (  # noqa: E402
     DEFAULT_MULTIPLIER, MIN_LIMIT, TIME_LIMIT_ENV, parse_time_limit, time_limit,
     time_limit_setting)
+from tests._seeds import reseed
 
 
 def test_time_limit_is_a_multiple_of_the_typical_time(monkeypatch):
@@ -184,7 +185,7 @@ def test_a_stopped_claim_says_how_long_it_usually_takes_and_keeps_its_numbers(mo
     monkeypatch.setattr(runner_mod, "_typical_table",
                         lambda: {"quick": {"planted.timing.numbers_then_sleeps": 0.05},
                                  "full": {}})
-    r = run_claims([PLANTED["planted.timing.numbers_then_sleeps"]], tier="quick", seed=0,
+    r = run_claims([PLANTED["planted.timing.numbers_then_sleeps"]], tier="quick", seed=reseed(0),
                    progress=False)[0]
     assert r["verdict"] == "error" and r["timed_out"] and r["time_limit"] == 1.0
     assert "usually takes 0.05 s" in r["hint"]
@@ -193,7 +194,7 @@ def test_a_stopped_claim_says_how_long_it_usually_takes_and_keeps_its_numbers(mo
 
 
 def test_time_limit_option_reaches_the_claims():
-    r = run_claims([PLANTED["planted.timing.sleeps"]], tier="quick", seed=0, progress=False,
+    r = run_claims([PLANTED["planted.timing.sleeps"]], tier="quick", seed=reseed(0), progress=False,
                    time_limit_spec="2")[0]
     assert r["timed_out"] and r["time_limit"] == 2.0 and "limit of 2 s" in r["message"]
 
@@ -209,7 +210,7 @@ def test_progress_off_a_terminal_prints_one_line_per_finished_claim(monkeypatch)
     stream = _NotATerminal()
     monkeypatch.setattr(sys, "stderr", stream)
     run_claims(_claims(["planted.verdict.holds", "planted.verdict.fails"]), tier="quick",
-               seed=0, progress=True)
+               seed=reseed(0), progress=True)
     text = stream.getvalue()
     assert "\r" not in text
     lines = text.splitlines()

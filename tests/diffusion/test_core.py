@@ -16,6 +16,7 @@ from toytheory.diffusion.process import DiffusionProcess, ExactModel
 from toytheory.diffusion.schedules import (EDM, VE, DiscreteVP, VPCosine, VPLinear,
                                            karras_sigmas)
 from toytheory.testing import probability_vectors, spd_matrices
+from tests._seeds import reseed
 
 SCHEDULES = [VPLinear(), VPCosine(), DiscreteVP.ddpm_linear(), DiscreteVP.scaled_linear(),
              VE(), EDM()]
@@ -114,7 +115,7 @@ def test_karras_grid_matches_the_edm_formula():
 @pytest.mark.parametrize("full", [True, False])
 def test_score_is_the_gradient_of_the_log_density(full):
     law = _mixture(1, full=full)
-    x = np.random.default_rng(2).standard_normal((6, 2)) * 3
+    x = np.random.default_rng(reseed(2)).standard_normal((6, 2)) * 3
     a, s = 0.8, 0.6
     h = 1e-6
     fd = np.stack([(law.log_prob(x + h * e, a, s) - law.log_prob(x - h * e, a, s)) / (2 * h)
@@ -131,7 +132,7 @@ def test_log_density_integrates_to_one_in_one_dimension():
 
 def test_denoiser_is_tweedies_formula():
     law = _mixture(3)
-    x = np.random.default_rng(4).standard_normal((7, 2))
+    x = np.random.default_rng(reseed(4)).standard_normal((7, 2))
     a, s = 0.6, 0.8
     np.testing.assert_allclose(law.denoise(x, a, s), (x + s**2 * law.score(x, a, s)) / a,
                                atol=1e-12)
@@ -139,7 +140,7 @@ def test_denoiser_is_tweedies_formula():
 
 def test_predictions_are_consistent():
     law = _mixture(5)
-    x = np.random.default_rng(6).standard_normal((4, 2))
+    x = np.random.default_rng(reseed(6)).standard_normal((4, 2))
     a, s = 0.8, 0.6
     x0 = law.predict(x, a, s, "x0")
     eps = law.predict(x, a, s, "eps")
@@ -171,7 +172,7 @@ def test_low_rank_gaussian_has_exact_zero_eigenvalues_and_refuses_sigma_zero():
 def test_torch_float64_agrees_with_numpy(cov, w):
     torch = pytest.importorskip("torch")
     law = GaussianMixture(w, np.array([[0.0, 1.0, -1.0], [2.0, 0.0, 0.5]]), np.stack([cov, cov]))
-    x = np.random.default_rng(0).standard_normal((9, 3)) * 4
+    x = np.random.default_rng(reseed(0)).standard_normal((9, 3)) * 4
     tl = law.to_torch()
     xt = torch.tensor(x)
     for name in ("log_prob", "score", "denoise", "posterior"):
@@ -235,7 +236,7 @@ def test_precision_path_equals_the_eigenvector_path(d):
 
 def test_per_point_noise_levels_match_scalar_evaluation():
     law = _mixture(9)
-    x = np.random.default_rng(1).standard_normal((3, 2))
+    x = np.random.default_rng(reseed(1)).standard_normal((3, 2))
     a = np.array([0.9, 0.5, 0.2])
     s = np.sqrt(1 - a**2)
     batched = law.score(x, a, s)
@@ -281,7 +282,7 @@ def test_marginal_sampling_check_rejects_a_sampler_with_sigma_5_percent_too_larg
 
 @pytest.mark.parametrize("schedule", SCHEDULES, ids=IDS)
 def test_closed_form_gaussian_flow_solves_the_pf_ode(schedule):
-    rng = np.random.default_rng(10)
+    rng = np.random.default_rng(reseed(10))
     a = rng.standard_normal((3, 3))
     g = Gaussian(rng.standard_normal(3), a @ a.T + 0.01 * np.eye(3))
     proc = DiffusionProcess(g, schedule)
@@ -314,7 +315,7 @@ def test_gaussian_flow_pushes_the_marginal_at_s_to_the_marginal_at_t():
 
 
 def test_affine_map_recovers_a_linear_sampler_and_its_gaussian_law():
-    rng = np.random.default_rng(12)
+    rng = np.random.default_rng(reseed(12))
     m_true, n_true, c_true = rng.standard_normal((3, 3)), rng.standard_normal((3, 2)), \
         rng.standard_normal(3)
     aff = affine_map_of(lambda x, z: x @ m_true.T + z @ n_true.T + c_true, 3, noise_dim=2)

@@ -8,11 +8,12 @@ import pytest
 from toytheory.diffusion.gaussian_flow import gaussian_pf_ode_solution
 from toytheory.diffusion.laws import Gaussian, GaussianMixture
 from toytheory.diffusion.schedules import DiscreteVP
+from tests._seeds import reseed
 
 torch = pytest.importorskip("torch")
 
 
-def _full_mixture(seed=0, k=3, d=4):
+def _full_mixture(seed=reseed(0), k=3, d=4):
     rng = np.random.default_rng(seed)
     a = rng.standard_normal((k, d, d))
     return GaussianMixture(rng.dirichlet(np.ones(k)), rng.standard_normal((k, d)),
@@ -20,7 +21,7 @@ def _full_mixture(seed=0, k=3, d=4):
 
 
 def test_diagonal_covariance_equals_the_dense_formula():
-    rng = np.random.default_rng(1)
+    rng = np.random.default_rng(reseed(1))
     w, mu, v = rng.dirichlet(np.ones(4)), rng.standard_normal((4, 3)), rng.random((4, 3))
     law = GaussianMixture.diagonal(w, mu, v)
     dense = GaussianMixture(w, mu, np.stack([np.diag(r) for r in v]))
@@ -34,7 +35,7 @@ def test_diagonal_covariance_equals_the_dense_formula():
 def test_full_covariance_sampling_rotates_each_point_by_its_component():
     law = _full_mixture()
     x, labels = law.sample_data(500, rng=3, return_labels=True)
-    gen = np.random.default_rng(3)
+    gen = np.random.default_rng(reseed(3))
     lab = gen.choice(3, size=500, p=law.weights)
     z = gen.standard_normal((500, 4)) * np.sqrt(law.eigvals[lab])
     ref = law.means[lab] + np.einsum("nij,nj->ni", law.eigvecs[lab], z)

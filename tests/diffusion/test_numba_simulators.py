@@ -11,6 +11,7 @@ from toytheory.diffusion.laws import Gaussian, GaussianMixture
 from toytheory.diffusion.marginal_tests import projection_ks_test
 from toytheory.diffusion.schedules import EDM, VPCosine, VPLinear
 from toytheory.diffusion.toys import two_mode_1d
+from tests._seeds import reseed
 
 dn = pytest.importorskip("sims.diffusion_numba")
 LEVEL = 1e-6
@@ -30,7 +31,7 @@ class WrongDriftSign:
         return -self.base.drift(t)
 
 
-def _start(law, n, seed=0):
+def _start(law, n, seed=reseed(0)):
     return law.sample(n, *(float(v) for v in SCHEDULE.marginal(1.0)), rng=seed)
 
 
@@ -53,7 +54,7 @@ def _one_d_laws():
                 [0.1, 0.2, 0.3, 0.4], [[-3.0], [-0.5], [0.2], [4.0]], [0.01, 1.0, 0.3, 2.5])}
 
 
-def _far_and_typical_points(law, alpha, sigma, n=300, seed=0):
+def _far_and_typical_points(law, alpha, sigma, n=300, seed=reseed(0)):
     """Points from p_t, 50 marginal standard deviations out, and the origin."""
     typical = law.sample(n, alpha, sigma, rng=seed)
     spread = np.sqrt(alpha**2 * np.max(np.linalg.eigvalsh(law.covs)) + sigma**2)
@@ -138,9 +139,9 @@ def test_reverse_sde_paths_do_not_depend_on_the_number_of_threads():
     before = numba.get_num_threads()
     try:
         numba.set_num_threads(1)
-        one = dn.reverse_sde_euler_maruyama(law, SCHEDULE, x, grid, seed=3)
+        one = dn.reverse_sde_euler_maruyama(law, SCHEDULE, x, grid, seed=reseed(3))
         numba.set_num_threads(max(1, numba.config.NUMBA_NUM_THREADS))
-        many = dn.reverse_sde_euler_maruyama(law, SCHEDULE, x, grid, seed=3)
+        many = dn.reverse_sde_euler_maruyama(law, SCHEDULE, x, grid, seed=reseed(3))
     finally:
         numba.set_num_threads(before)
     np.testing.assert_array_equal(one, many)
@@ -149,7 +150,7 @@ def test_reverse_sde_paths_do_not_depend_on_the_number_of_threads():
 @pytest.mark.parametrize("law", [two_mode_1d(), field_law()], ids=["1d", "2d"])
 def test_reverse_sde_samples_follow_the_exact_marginal(law):
     out = dn.reverse_sde_euler_maruyama(law, SCHEDULE, _start(law, 5000),
-                                        np.linspace(1.0, 0.05, 1001), seed=11)
+                                        np.linspace(1.0, 0.05, 1001), seed=reseed(11))
     assert not _ks(out, law, 0.05).reject
 
 
@@ -162,7 +163,7 @@ def test_pf_ode_samples_follow_the_exact_marginal(law):
 def test_marginal_check_catches_a_reverse_sde_with_the_wrong_drift_sign():
     law = field_law()
     out = dn.reverse_sde_euler_maruyama(law, WrongDriftSign(SCHEDULE), _start(law, 5000),
-                                        np.linspace(1.0, 0.05, 1001), seed=11)
+                                        np.linspace(1.0, 0.05, 1001), seed=reseed(11))
     assert _ks(out, law, 0.05).reject
 
 
@@ -214,8 +215,8 @@ def test_energy_test_against_the_exact_law_catches_a_simulator_on_shifted_means(
     law = field_law()
     a, s = (float(v) for v in SCHEDULE.marginal(0.05))
     grid = np.linspace(1.0, 0.05, 1001)
-    good = dn.reverse_sde_euler_maruyama(law, SCHEDULE, _start(law, 60), grid, seed=11)
+    good = dn.reverse_sde_euler_maruyama(law, SCHEDULE, _start(law, 60), grid, seed=reseed(11))
     assert not energy_test_against_law(good, law, a, s, LEVEL, rng=3).reject
     shifted = GaussianMixture(law.weights, law.means + [2.0, 0.0], law.covs)  # planted
-    bad = dn.reverse_sde_euler_maruyama(shifted, SCHEDULE, _start(law, 60), grid, seed=11)
+    bad = dn.reverse_sde_euler_maruyama(shifted, SCHEDULE, _start(law, 60), grid, seed=reseed(11))
     assert energy_test_against_law(bad, law, a, s, LEVEL, rng=3).reject

@@ -18,6 +18,7 @@ from toytheory.diffusion.laws import DeltaMixture, Gaussian, GaussianMixture
 from toytheory.diffusion.process import ExactModel
 from toytheory.testing.diffusion import (far_tail_points, gaussian_mixtures, mode_points,
                                          noise_levels, schedule_times, schedules)
+from tests._seeds import reseed
 
 torch = pytest.importorskip("torch")
 
@@ -142,7 +143,7 @@ def test_precision_and_eigen_paths_are_both_accurate_near_far_away_modes():
     # eigenvector path. 1e-4 from a mode 1e3 from the origin, the float64 input itself
     # carries a relative error eps |x| / |x - mu| ~ 2e-9 in x - mu; both routes stay
     # within 1e-8 of a 40-digit reference.
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(reseed(0))
     a = rng.standard_normal((3, 4, 4))
     law = GaussianMixture([0.2, 0.3, 0.5], 1e3 * rng.standard_normal((3, 4)),
                           a @ a.transpose(0, 2, 1) + 1e-3 * np.eye(4))
@@ -173,7 +174,7 @@ def test_zero_weight_singular_component_does_not_poison_sigma_zero():
 
 
 def test_gaussian_of_dimension_1024_with_full_low_rank_covariance_is_finite():
-    rng = np.random.default_rng(1)
+    rng = np.random.default_rng(reseed(1))
     g = Gaussian.low_rank(rng.standard_normal(1024), rng.standard_normal((1024, 16)))
     for sigma in (1e-4, 1e4):
         x = far_tail_points(g, 1.0, sigma, 4, rng)
@@ -184,7 +185,7 @@ def test_gaussian_of_dimension_1024_with_full_low_rank_covariance_is_finite():
 
 
 def test_delta_mixture_with_1024_points_in_1024_dimensions_is_finite_in_float32():
-    rng = np.random.default_rng(2)
+    rng = np.random.default_rng(reseed(2))
     law = DeltaMixture(10 * rng.standard_normal((1024, 1024)))
     x = far_tail_points(law, 1.0, 1e-4, 2, rng)
     tl = law.to_torch(dtype=torch.float32)

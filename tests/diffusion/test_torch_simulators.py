@@ -11,6 +11,7 @@ from toytheory.diffusion.gaussian_flow import gaussian_pf_ode_solution
 from toytheory.diffusion.laws import Gaussian
 from toytheory.diffusion.marginal_tests import projection_ks_test
 from toytheory.diffusion.schedules import VPLinear
+from tests._seeds import reseed
 
 torch = pytest.importorskip("torch")
 sims = pytest.importorskip("sims.diffusion_torch")
@@ -43,7 +44,7 @@ def _run(kind, law, device, n=3000, factor=1.0, dtype=torch.float64):
         out = sims.pf_ode_rk4(_score(law, device, factor, dtype), SCHEDULE, x,
                               np.linspace(1.0, 0.05, 101))
     else:
-        gen = torch.Generator(device=device).manual_seed(5)
+        gen = torch.Generator(device=device).manual_seed(reseed(5))
         out = sims.reverse_sde_euler_maruyama(_score(law, device, factor, dtype), SCHEDULE, x,
                                               np.linspace(1.0, 0.05, 1001), generator=gen)
     return out.cpu().double().numpy()

@@ -18,6 +18,7 @@ from toytheory.rl.piecewise import PiecewiseLinear
 from toytheory.rl.pointmaze import (behaviour_table, fit_tabular_model, mbrcsl, point_maze,
                                     point_maze_dataset)
 from toytheory.rl.rcsl import fit_behaviour_cloning, fit_tabular_rcsl
+from tests._seeds import reseed
 
 # a valid 2-state, 2-action MDP and a horizon-3 uniform policy
 P_OK = np.array([[[0.5, 0.5], [1.0, 0.0]], [[0.0, 1.0], [0.25, 0.75]]])
@@ -25,7 +26,7 @@ R_OK = np.array([[1.0, 0.0], [0.5, -1.0]])
 PI_OK = np.full((3, 2, 2), 0.5)
 
 
-def tabular_call(P=P_OK, r=R_OK, start=0, policy=PI_OK, n=10, seed=0):
+def tabular_call(P=P_OK, r=R_OK, start=0, policy=PI_OK, n=10, seed=reseed(0)):
     return tabular_returns(P, r, start, policy, n, seed)
 
 
@@ -109,11 +110,11 @@ def _numba(u=U, prob_one=P_ONE, n=10):
 
 
 def _loop(u=U, prob_one=P_ONE, n=10):
-    return linearq_returns_python_loop(u, prob_one, n, np.random.default_rng(0))
+    return linearq_returns_python_loop(u, prob_one, n, np.random.default_rng(reseed(0)))
 
 
 def _vectorized(u=U, prob_one=P_ONE, n=10):
-    return linearq_returns_numpy_vectorized(u, prob_one, n, np.random.default_rng(0))
+    return linearq_returns_numpy_vectorized(u, prob_one, n, np.random.default_rng(reseed(0)))
 
 
 def _torch_cpu(u=U, prob_one=P_ONE, n=10):

@@ -12,6 +12,7 @@ from toytheory.rl.datasets import (epsilon_mixture, linearq_dataset, sample_traj
 from toytheory.rl.exact import exact_trajectory
 from toytheory.rl.linearq_mdp import linearq, linearq_optimal_actions
 from toytheory.testing.rl import deterministic_mdps, deterministic_policies
+from tests._seeds import reseed
 
 LEVEL = 1e-6
 
@@ -28,7 +29,7 @@ def test_sampled_trajectory_of_a_deterministic_policy_is_the_exact_trajectory(ca
     np.testing.assert_array_equal(data.rewards[0], [float(x) for x in rewards])
 
 
-def first_action_test(policy_used, policy_claimed, n=20_000, seed=3):
+def first_action_test(policy_used, policy_claimed, n=20_000, seed=reseed(3)):
     mdp = linearq(2).to_tabular()
     data = sample_trajectories(mdp, policy_used, n, rng=seed)
     counts = np.bincount(data.actions[:, 0], minlength=2)

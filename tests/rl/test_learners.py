@@ -9,10 +9,11 @@ torch = pytest.importorskip("torch")
 
 from toytheory.rl import learners  # noqa: E402
 from toytheory.rl.learners import fit_q_iteration, fit_rcsl_mlp, paper_widths  # noqa: E402
+from tests._seeds import reseed
 
 
 def test_handwritten_adam_matches_torch_adam_in_float64():
-    gen = torch.Generator().manual_seed(0)
+    gen = torch.Generator().manual_seed(reseed(0))
     a = torch.randn(3, 4, generator=gen, dtype=torch.float64, requires_grad=True)
     b = a.detach().clone().requires_grad_()
     x = torch.randn(4, 5, generator=gen, dtype=torch.float64)

@@ -11,6 +11,7 @@ from toytheory.claims.catalog.rl_linearq import linearq_value_facts
 from toytheory.rl.exact import exact_return, exact_value_iteration
 from toytheory.rl.linearq_mdp import (linearq, linearq_next_state, linearq_optimal_actions,
                                   linearq_q_star, linearq_rewards)
+from tests._seeds import reseed
 
 
 def test_linearq_u4_transitions_follow_the_stated_rule():
@@ -86,5 +87,5 @@ def test_numba_rollouts_of_the_threshold_policy_return_exactly_4u_plus_2():
     from sims.rl_rollouts import linearq_returns
 
     for u in (1, 6, 33):
-        returns = linearq_returns(u, linearq_optimal_actions(u).astype(float), 200, seed=1)
+        returns = linearq_returns(u, linearq_optimal_actions(u).astype(float), 200, seed=reseed(1))
         assert np.all(returns == 4 * u + 2)

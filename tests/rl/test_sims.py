@@ -15,6 +15,7 @@ from toytheory.rl.exact import return_distribution
 from toytheory.rl.linearq_mdp import linearq, linearq_optimal_actions
 from toytheory.rl.mdp import policy_evaluation
 from toytheory.testing.rl import stochastic_policies, tabular_mdps
+from tests._seeds import reseed
 
 LEVEL = 1e-6
 
@@ -32,18 +33,18 @@ def test_mean_tabular_rollout_return_equals_policy_evaluation(data, mdp):
 
 
 def test_planted_wrong_value_is_rejected_by_the_rollout_mean():
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(reseed(0))
     from toytheory.rl.mdp import TabularMDP
 
     P = rng.dirichlet(np.ones(4), size=(4, 2))
     mdp = TabularMDP(P, rng.integers(-2, 3, size=(4, 2)).astype(float), 5, 0)
     pol = rng.dirichlet(np.ones(2), size=(5, 4))
-    sim = tabular_returns(mdp.P, mdp.r, mdp.start, pol, 20_000, seed=4)
+    sim = tabular_returns(mdp.P, mdp.r, mdp.start, pol, 20_000, seed=reseed(4))
     wrong = policy_evaluation(TabularMDP(P, mdp.r + 0.05, 5, 0), pol).V[0, 0]
     assert stats.mean_test(sim, wrong, LEVEL).verdict == "reject"
 
 
-def law_test(u, eps_sim, eps_law, n=40_000, seed=2):
+def law_test(u, eps_sim, eps_law, n=40_000, seed=reseed(2)):
     law = return_distribution(linearq(u), epsilon_mixture(linearq_optimal_actions(u), 2, eps_law))
     pol = epsilon_mixture(linearq_optimal_actions(u), 2, eps_sim)
     sim = linearq_returns(u, pol[:, 1], n, seed)
@@ -82,8 +83,8 @@ def baselines_against_kernel(planted: str | None = None, shift: float = 0.0):
         return bent if name == planted else p
 
     kernel = linearq_returns(u, law("kernel"), 20_000, 9)
-    vec = linearq_returns_numpy_vectorized(u, law("vectorized"), 20_000, np.random.default_rng(1))
-    loop = linearq_returns_python_loop(u, law("loop"), 5_000, np.random.default_rng(2))
+    vec = linearq_returns_numpy_vectorized(u, law("vectorized"), 20_000, np.random.default_rng(reseed(1)))
+    loop = linearq_returns_python_loop(u, law("loop"), 5_000, np.random.default_rng(reseed(2)))
     support = np.unique(np.concatenate([kernel, vec, loop]))
 
     def counts(x):
@@ -139,7 +140,7 @@ def test_torch_rollouts_match_numpy_for_the_deterministic_policy_and_in_law(torc
     u = 5
     opt = linearq_optimal_actions(u).astype(float)
     det_torch = linearq_returns_torch(u, opt, 50, 0, torch_device)
-    det_numpy = linearq_returns_numpy_vectorized(u, opt, 50, np.random.default_rng(0))
+    det_numpy = linearq_returns_numpy_vectorized(u, opt, 50, np.random.default_rng(reseed(0)))
     np.testing.assert_allclose(det_torch, det_numpy, rtol=0, atol=1e-10)
     p = epsilon_mixture(linearq_optimal_actions(u), 2, 0.3)[:, 1]
     a = linearq_returns_torch(u, p, 20_000, 3, torch_device)

@@ -15,6 +15,7 @@ from toytheory.sampling.dpp import (check_projection_kernel, count_subsets,
 from toytheory.sampling.volume import (expected_subset_loss, expected_subset_solution,
                                        least_squares_loss, sample_volume, volume_sampling_law)
 from toytheory.testing.sampling import orthonormal_features as features_strategy
+from tests._seeds import reseed
 
 LEVEL = 1e-6
 
@@ -43,7 +44,7 @@ def test_pair_inclusion_probabilities_are_two_by_two_minors(v):
     np.testing.assert_allclose(pair[off], expected[off], atol=1e-12)
 
 
-def _law_and_counts(sampler, n=7, k=3, draws=6000, seed=0):
+def _law_and_counts(sampler, n=7, k=3, draws=6000, seed=reseed(0)):
     rng = np.random.default_rng(seed)
     v, _ = np.linalg.qr(rng.standard_normal((n, k)) * rng.uniform(0.3, 2, (n, 1)))
     subsets, probs = projection_dpp_law(v @ v.T)
@@ -71,7 +72,7 @@ def test_numba_sampler_returns_the_numpy_subset_for_the_same_seed(method):
     pytest.importorskip("numba")
     from sims.sampling_dpp import sample_projection_dpp_numba
 
-    v, _ = np.linalg.qr(np.random.default_rng(1).standard_normal((400, 25)))
+    v, _ = np.linalg.qr(np.random.default_rng(reseed(1)).standard_normal((400, 25)))
     for seed in range(30):
         a = sample_projection_dpp(v, rng=np.random.default_rng(seed), method=method)
         b = sample_projection_dpp_numba(v, np.random.default_rng(seed), method=method)
@@ -82,7 +83,7 @@ def test_coupling_check_sees_a_numba_sampler_that_consumes_randomness_differentl
     pytest.importorskip("numba")
     from sims.sampling_dpp import sample_projection_dpp_numba
 
-    v, _ = np.linalg.qr(np.random.default_rng(1).standard_normal((100, 10)))
+    v, _ = np.linalg.qr(np.random.default_rng(reseed(1)).standard_normal((100, 10)))
     same = 0
     for seed in range(10):
         g = np.random.default_rng(seed)
@@ -93,7 +94,7 @@ def test_coupling_check_sees_a_numba_sampler_that_consumes_randomness_differentl
 
 
 def test_kernels_that_are_not_projections_are_refused():
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(reseed(0))
     v, _ = np.linalg.qr(rng.standard_normal((6, 2)))
     with pytest.raises(ValueError, match="kernel: must be an orthogonal projection"):
         projection_dpp_law(0.5 * v @ v.T)
@@ -110,7 +111,7 @@ def test_kernels_that_are_not_projections_are_refused():
 
 # ----------------------------------------------------------------------------- volume sampling
 
-def _design(seed=0, n=7, d=2):
+def _design(seed=reseed(0), n=7, d=2):
     rng = np.random.default_rng(seed)
     return rng.standard_normal((n, d)) * rng.uniform(0.5, 2, (n, 1)), rng.standard_normal(n)
 
@@ -145,7 +146,7 @@ def test_volume_samplers_match_the_enumerated_law_on_counts(method, k):
 def test_volume_counts_test_catches_uniform_subsets():
     x, _ = _design()
     subsets, probs = volume_sampling_law(x, 3)
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(reseed(0))
     counts = count_subsets((np.sort(rng.choice(7, 3, replace=False)) for _ in range(4000)),
                            subsets)
     assert stats.chisquare_gof(counts, probs / probs.sum(), LEVEL).verdict == "reject"

@@ -17,6 +17,7 @@ from toytheory.sampling._checks import ConvergenceError
 from toytheory.sampling.l1_sensitivities import l1_sensitivities_lp, l1_sensitivities_vertex
 from toytheory.sampling.sample_complexity import family_matrix
 from toytheory.testing.sampling import design_matrices, rank_deficient_matrices
+from tests._seeds import reseed
 
 REL = 1e-9
 
@@ -55,7 +56,7 @@ def test_certificates_bracket_every_sensitivity_and_random_directions_stay_below
     res = lp_sensitivities(a, p)
     assert np.all(res.lower <= res.upper)
     assert res.max_relative_gap <= 1e-8
-    x = np.random.default_rng(0).standard_normal((200, a.shape[1]))
+    x = np.random.default_rng(reseed(0)).standard_normal((200, a.shape[1]))
     assert np.all(_lp_sens_brute(a, p, x) <= res.upper[None, :] * (1 + REL) + 1e-15)
 
 
@@ -118,7 +119,7 @@ def test_orthogonal_spikes_each_have_sensitivity_one(p):
 
 @pytest.mark.parametrize("p", [1.0, 1.5, 3.0])
 def test_repeated_rows_share_the_sensitivity_of_their_direction_in_proportion_to_weight_p(p):
-    rng = np.random.default_rng(1)
+    rng = np.random.default_rng(reseed(1))
     a = rng.standard_normal((8, 3))
     merged = np.vstack([a, -2.0 * a[:1]])  # row 0 repeated with scale 2 (and a sign flip)
     base = lp_sensitivities(np.vstack([a[:1] * (1 + 2 ** p) ** (1 / p), a[1:]]), p).values
@@ -129,7 +130,7 @@ def test_repeated_rows_share_the_sensitivity_of_their_direction_in_proportion_to
 
 
 def test_vertex_walk_certificates_match_each_other_on_a_300_by_8_gaussian():
-    a = np.random.default_rng(0).standard_normal((300, 8))
+    a = np.random.default_rng(reseed(0)).standard_normal((300, 8))
     lower, upper, pivots = l1_sensitivities_vertex(a)
     assert np.all(pivots >= 0), "every row certified without the LP fallback"
     assert np.max(upper / lower - 1) <= 1e-12
@@ -138,7 +139,7 @@ def test_vertex_walk_certificates_match_each_other_on_a_300_by_8_gaussian():
 
 
 def test_rank_deficient_matrix_is_refused_unless_allowed_and_then_uses_its_column_space():
-    rng = np.random.default_rng(2)
+    rng = np.random.default_rng(reseed(2))
     basis = rng.standard_normal((20, 2))
     a = basis @ rng.standard_normal((2, 4))
     with pytest.raises(ValueError, match="a: must have full column rank"):
@@ -159,7 +160,7 @@ def test_rank_deficient_matrix_is_refused_unless_allowed_and_then_uses_its_colum
     (dict(method="simplex"), "method: must be one of"),
 ])
 def test_bad_input_raises_value_error_naming_the_argument(bad, match):
-    kwargs = dict(a=np.random.default_rng(0).standard_normal((6, 2)), p=1.0)
+    kwargs = dict(a=np.random.default_rng(reseed(0)).standard_normal((6, 2)), p=1.0)
     kwargs.update(bad)
     a = kwargs.pop("a")
     p = kwargs.pop("p")
@@ -190,7 +191,7 @@ def test_newton_near_p_1_meets_its_certificate_without_warnings(family, n, d, se
     assert res.max_relative_gap <= 1e-9
     # witnesses that can disagree: random directions attain lower bounds, and the Lewis
     # weights (an independent fixed point) sandwich d^{p/2 - 1} w_i <= s_i <= w_i for p <= 2
-    x = np.random.default_rng(0).standard_normal((500, d))
+    x = np.random.default_rng(reseed(0)).standard_normal((500, d))
     assert np.all(_lp_sens_brute(a, p, x) <= res.upper[None, :] * (1 + REL) + 1e-15)
     w = lewis_weights(a, p).weights
     assert np.all(res.upper <= w * (1 + 1e-8))
@@ -208,7 +209,7 @@ def test_the_certificate_check_catches_the_least_squares_dual_near_p_1(monkeypat
 
 
 def test_a_certificate_tighter_than_rounding_is_refused_not_returned():
-    a = np.random.default_rng(0).standard_normal((30, 3))
+    a = np.random.default_rng(reseed(0)).standard_normal((30, 3))
     with pytest.raises(ValueError, match="gap_tol: the newton certificate must bracket"):
         lp_sensitivities(a, 1.5, gap_tol=1e-300)
 
@@ -223,7 +224,7 @@ def test_newton_certificates_are_at_rounding_level_away_from_p_1(p):
 
 def test_highs_rows_that_miss_the_gap_are_recertified_by_the_vertex_walk():
     # HiGHS stops at about 1e-7: on this matrix one row came back with a relative gap of 2e-6
-    rng = np.random.default_rng(2)
+    rng = np.random.default_rng(reseed(2))
     q, _ = np.linalg.qr(rng.standard_normal((4, 4)))
     a = rng.standard_normal((60, 4)) @ (q * np.geomspace(1.0, 1e-4, 4)) @ q.T
     res = lp_sensitivities(a, 1.0, method="lp")
