@@ -7,6 +7,7 @@ import pytest
 
 from toytheory.diffusion import ExactModel
 from toytheory.diffusion import solvers as S
+from tests._seeds import reseed
 
 CASES = [
     ("ddim", S.sample_ddim, {}), ("euler", S.sample_euler, {}), ("heun", S.sample_heun, {}),
@@ -27,7 +28,7 @@ def test_torch_float64_equals_numpy_to_1e10(name, fn, kw, gmm_law, vp, torch_dev
     import torch
 
     grid = S.uniform_log_snr_grid(vp, 12)
-    x = np.random.default_rng(0).standard_normal((7, 2))
+    x = np.random.default_rng(reseed(0)).standard_normal((7, 2))
     ref = fn(ExactModel(gmm_law, vp, prediction="eps"), x, grid, **kw)
     model = ExactModel(gmm_law, vp, prediction="eps", backend="torch", device=torch_device)
     out = fn(model, torch.tensor(x, device=torch_device), grid, **kw)
@@ -39,8 +40,8 @@ def test_stochastic_solvers_agree_given_the_same_draws(gmm_law, vp, torch_device
     import torch
 
     grid = S.uniform_log_snr_grid(vp, 8)
-    x = np.random.default_rng(1).standard_normal((5, 2))
-    z = np.random.default_rng(2).standard_normal((8, 5, 2))
+    x = np.random.default_rng(reseed(1)).standard_normal((5, 2))
+    z = np.random.default_rng(reseed(2)).standard_normal((8, 5, 2))
     model_np = ExactModel(gmm_law, vp, prediction="x0")
     model_t = ExactModel(gmm_law, vp, prediction="x0", backend="torch", device=torch_device)
     for fn, kw in [(S.sample_sde_dpmpp, {"order": 2}), (S.sample_ddim, {"eta": 0.7})]:
@@ -55,14 +56,14 @@ def test_v3_and_time_shift_agree_across_backends(gaussian_law, gmm_law, vp):
 
     grid = S.uniform_log_snr_grid(vp, 9)
     st = S.exact_model_statistics(gaussian_law, grid)
-    x = np.random.default_rng(3).standard_normal((4, 3))
+    x = np.random.default_rng(reseed(3)).standard_normal((4, 3))
     ref = S.sample_dpm_solver_v3(ExactModel(gaussian_law, vp, "eps"), x, grid, statistics=st,
                                  order=3, corrector=True)
     out = S.sample_dpm_solver_v3(ExactModel(gaussian_law, vp, "eps", backend="torch"),
                                  torch.tensor(x), grid, statistics=st, order=3, corrector=True)
     assert np.max(np.abs(out.numpy() - ref)) <= 1e-10
     v = S.expected_sample_variance(gmm_law, vp)
-    x2 = np.random.default_rng(4).standard_normal((6, 2))
+    x2 = np.random.default_rng(reseed(4)).standard_normal((6, 2))
     ref = S.sample_ddim(S.TimeShiftModel(ExactModel(gmm_law, vp, "eps"), vp, v, window=0.05,
                                          cutoff=0.2), x2, grid)
     out = S.sample_ddim(S.TimeShiftModel(ExactModel(gmm_law, vp, "eps", backend="torch"), vp, v,
@@ -74,7 +75,7 @@ def test_float32_torch_runs_and_stays_close(gaussian_law, vp, torch_device):
     import torch
 
     grid = S.uniform_log_snr_grid(vp, 20)
-    x = np.random.default_rng(5).standard_normal((64, 3))
+    x = np.random.default_rng(reseed(5)).standard_normal((64, 3))
     ref = S.sample_dpmpp_2m(S.AffineGaussianModel(gaussian_law, vp, "eps"), x, grid)
     out = S.sample_dpmpp_2m(S.AffineGaussianModel(gaussian_law, vp, "eps"),
                             torch.tensor(x, dtype=torch.float32, device=torch_device), grid)
@@ -123,7 +124,7 @@ def _sde_law(law, vp):
 def _sde_samples(law, vp):
     grid = S.uniform_log_snr_grid(vp, 6)
     m0, s0 = S.start_law(law, grid)
-    rng = np.random.default_rng(11)
+    rng = np.random.default_rng(reseed(11))
     x = rng.multivariate_normal(m0, s0, size=20_000)
     return S.sample_sde_dpmpp(S.AffineGaussianModel(law, vp, "eps"), x, grid, generator=rng)
 
@@ -131,7 +132,7 @@ def _sde_samples(law, vp):
 def _ks(x, mean, cov, sps):
     from toytheory import stats
 
-    rng = np.random.default_rng(12)
+    rng = np.random.default_rng(reseed(12))
     out = []
     for _ in range(5):
         u = rng.standard_normal(x.shape[1])
@@ -151,7 +152,7 @@ def test_fused_elementwise_mode_equals_numpy_to_1e10(name, fn, kw, gmm_law, vp):
     import torch
 
     grid = S.uniform_log_snr_grid(vp, 12)
-    x = np.random.default_rng(0).standard_normal((7, 2))
+    x = np.random.default_rng(reseed(0)).standard_normal((7, 2))
     ref = fn(ExactModel(gmm_law, vp, prediction="eps"), x, grid, **kw)
     model = ExactModel(gmm_law, vp, prediction="eps", backend="torch")
     seen = []
@@ -187,7 +188,7 @@ def test_fused_combinations_do_not_grow_with_the_number_of_steps(name, fn, kw, g
     import torch
 
     model = ExactModel(gmm_law, vp, prediction="eps", backend="torch")
-    x = torch.tensor(np.random.default_rng(0).standard_normal((5, 2)))
+    x = torch.tensor(np.random.default_rng(reseed(0)).standard_normal((5, 2)))
 
     def largest(n):
         options = {k: (np.linspace(0.9, 1.1, n) if k == "ratios" else v) for k, v in kw.items()}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from toytheory.claims import execute_claim, load_catalog
+from tests._seeds import reseed
 
 REGISTRY = load_catalog()
 
@@ -106,7 +107,7 @@ def test_the_reference_witness_rejects_a_coarse_reference(monkeypatch):
 
     original = common.gmm_reference
 
-    def coarse(n_points=6, seed=1, rtol=common.GMM_REFERENCE_RTOL):
+    def coarse(n_points=6, seed=reseed(1), rtol=common.GMM_REFERENCE_RTOL):
         return original(n_points, seed, rtol * 1e5)
 
     monkeypatch.setattr(common, "gmm_reference", coarse)

@@ -13,6 +13,7 @@ from toytheory.diffusion.schedules import VPLinear  # noqa: E402
 from toytheory.diffusion.solvers import _fused  # noqa: E402
 from toytheory.diffusion.solvers._base import _all_finite_torch  # noqa: E402
 from toytheory.diffusion.solvers.models import AffineGaussianModel, _affine_rows_kernel  # noqa
+from tests._seeds import reseed
 
 
 @pytest.mark.parametrize("d", range(1, 9))
@@ -31,7 +32,7 @@ def test_unrolled_affine_kernel_equals_the_matrix_product(d, dtype):
 def test_affine_model_on_cpu_tensors_matches_the_numpy_path():
     law = Gaussian([0.5, -0.2, 0.1], np.diag([1.0, 0.3, 0.05]))
     model = AffineGaussianModel(law, VPLinear(), prediction="eps")
-    x = np.random.default_rng(0).standard_normal((100, 3))
+    x = np.random.default_rng(reseed(0)).standard_normal((100, 3))
     got = model(torch.tensor(x), 0.4).numpy()
     np.testing.assert_allclose(got, model(x, 0.4), rtol=1e-13, atol=1e-13)
 
@@ -65,7 +66,7 @@ def test_in_place_combination_equals_the_separate_output_bit_for_bit(k, dtype, p
 
 
 def test_cpu_pass_writes_into_the_named_term_and_only_there():
-    rng = np.random.default_rng(9)
+    rng = np.random.default_rng(reseed(9))
     ys = [torch.tensor(rng.standard_normal(300)) for _ in range(3)]
     copies = [y.clone() for y in ys]
     coef = [0.5, -2.0, 3.0]
@@ -101,7 +102,7 @@ def two_torch_threads():
 
 
 def test_parallel_kernels_equal_the_serial_ones_above_the_threshold(two_torch_threads):
-    rng = np.random.default_rng(3)
+    rng = np.random.default_rng(reseed(3))
     n = _fused._PARALLEL_MIN + 12_345                     # several chunks, a ragged last one
     ys = [torch.tensor(rng.standard_normal(n)) for _ in range(4)]
     coef = rng.standard_normal(4)
@@ -158,7 +159,7 @@ def test_a_state_kept_by_a_callback_is_never_overwritten(keeper):
     law = Gaussian([0.5, -0.2], np.diag([1.0, 0.3]))
     vp = VPLinear()
     grid = uniform_log_snr_grid(vp, 10)
-    x = torch.tensor(np.random.default_rng(0).standard_normal((64, 2)))
+    x = torch.tensor(np.random.default_rng(reseed(0)).standard_normal((64, 2)))
     out, kept, snapshots = _retaining_solve(AffineGaussianModel(law, vp, "eps"), x, grid,
                                             KEEPERS[keeper])
     for k, snap in zip(kept, snapshots):
@@ -181,7 +182,7 @@ def test_the_retention_check_catches_a_pool_that_ignores_references(monkeypatch)
     law = Gaussian([0.5, -0.2], np.diag([1.0, 0.3]))
     vp = VPLinear()
     grid = uniform_log_snr_grid(vp, 10)
-    x = torch.tensor(np.random.default_rng(0).standard_normal((64, 2)))
+    x = torch.tensor(np.random.default_rng(reseed(0)).standard_normal((64, 2)))
     _, kept, snapshots = _retaining_solve(AffineGaussianModel(law, vp, "eps"), x, grid,
                                           KEEPERS["the tensor"])
     assert any(not torch.equal(k, s) for k, s in zip(kept, snapshots))
@@ -251,7 +252,7 @@ def test_a_failed_compilation_falls_back_to_unfused_passes_with_a_warning(monkey
     monkeypatch.setattr(_fused, "_COMPILED", {})
     monkeypatch.setattr(_fused, "_COMPILE_FAILED", set())
     monkeypatch.setattr(_fused, "_COMPILE_WORKED", set())
-    rng = np.random.default_rng(8)
+    rng = np.random.default_rng(reseed(8))
     terms = [(c, torch.tensor(rng.standard_normal(40))) for c in (0.5, -1.5, 2.0)]
     want = sum(c * y for c, y in terms)
     with pytest.warns(RuntimeWarning, match="torch.compile failed for 3 terms"):
@@ -292,7 +293,7 @@ def test_the_compiled_pass_is_the_linear_combination_for_any_shape_and_dtype(mon
     monkeypatch.setattr(_fused, "_COMPILED", {})
     monkeypatch.setattr(_fused, "_COMPILE_FAILED", set())
     monkeypatch.setattr(_fused, "_COMPILE_WORKED", set())
-    rng = np.random.default_rng(12)
+    rng = np.random.default_rng(reseed(12))
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)     # a fallback would be a failure
         for dtype, tol in ((torch.float64, 1e-13), (torch.float32, 1e-5)):

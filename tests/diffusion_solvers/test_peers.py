@@ -20,6 +20,7 @@ from toytheory.diffusion import solvers as S
 
 from .peers import (PeerUnavailable, diffusers_grid, diffusers_schedule, k_diffusion_denoiser,
                     load_k_diffusion_sampling, max_relative, run_diffusers)
+from tests._seeds import reseed
 
 pytestmark = pytest.mark.peer
 diffusers = pytest.importorskip("diffusers", reason="diffusers is a test extra (peers)")
@@ -44,7 +45,7 @@ def _ours(fn, model, x, grid, **kw):
 
 @pytest.fixture(scope="module")
 def x_start():
-    return np.random.default_rng(0).standard_normal((5, 2))
+    return np.random.default_rng(reseed(0)).standard_normal((5, 2))
 
 
 def _setup(name, n, gmm, **config):
@@ -239,7 +240,7 @@ def test_k_diffusion_samplers_match_in_float64(name, ksampling, gmm_law):
     sch = EDM(80.0)
     sigmas = ksampling.get_sigmas_karras(10, 0.002, 80.0).double()
     model = ExactModel(gmm_law, sch, prediction="x0")
-    x0 = 80.0 * np.random.default_rng(1).standard_normal((5, 2))
+    x0 = 80.0 * np.random.default_rng(reseed(1)).standard_normal((5, 2))
     states = []
     out = getattr(ksampling, name)(k_diffusion_denoiser(gmm_law), torch.tensor(x0), sigmas,
                                    callback=lambda d: states.append(d["x"].numpy().copy()),

@@ -17,6 +17,7 @@ from toytheory.diffusion.solvers import plan as plan_module  # noqa: E402
 from toytheory.diffusion.solvers.plan import PLANNABLE, SolvePlan  # noqa: E402
 
 from .test_backends import CASES as BACKEND_CASES  # noqa: E402
+from tests._seeds import reseed
 
 # every solver case of the backend tests, and two option sets they do not cover
 CASES = BACKEND_CASES + [
@@ -40,7 +41,7 @@ def _grids(vp):
 def test_replay_equals_the_fused_solve_bit_for_bit(name, fn, kw, dtype, grid_name, gmm_law, vp):
     grid = _grids(vp)[grid_name]
     model = ExactModel(gmm_law, vp, prediction="eps", backend="torch")
-    x = torch.tensor(np.random.default_rng(0).standard_normal((37, 2)), dtype=dtype)
+    x = torch.tensor(np.random.default_rng(reseed(0)).standard_normal((37, 2)), dtype=dtype)
     with S.fused_elementwise():
         want = fn(model, x, grid, **kw)
     plan = SolvePlan(fn, grid, prediction="eps", **kw)
@@ -57,7 +58,7 @@ DEVICE_CASES = [c for c in CASES if c[0] in ("dpmpp_2m", "unipc_3_bh1")]
 def test_replay_equals_the_fused_solve_on_every_device(name, fn, kw, gmm_law, vp, torch_device):
     grid = S.uniform_log_snr_grid(vp, 12)
     model = ExactModel(gmm_law, vp, prediction="eps", backend="torch", device=torch_device)
-    x = torch.tensor(np.random.default_rng(5).standard_normal((501, 2)), device=torch_device)
+    x = torch.tensor(np.random.default_rng(reseed(5)).standard_normal((501, 2)), device=torch_device)
     with S.fused_elementwise():
         want = fn(model, x, grid, **kw)
     got = SolvePlan(fn, grid, prediction="eps", **kw)(model, x)
@@ -66,7 +67,7 @@ def test_replay_equals_the_fused_solve_on_every_device(name, fn, kw, gmm_law, vp
 
 def test_denoise_to_zero_and_other_predictions_replay_too(gaussian_law, vp):
     grid = S.uniform_log_snr_grid(vp, 7)
-    x = torch.tensor(np.random.default_rng(1).standard_normal((11, 3)))
+    x = torch.tensor(np.random.default_rng(reseed(1)).standard_normal((11, 3)))
     for prediction in ("x0", "v", "score"):
         model = S.AffineGaussianModel(gaussian_law, vp, prediction)
         with S.fused_elementwise():
@@ -80,7 +81,7 @@ def test_the_equality_check_catches_a_planted_coefficient_error(gmm_law, vp):
     """The bit-for-bit test above can fail: one coefficient moved by one part in 1e12."""
     grid = S.uniform_log_snr_grid(vp, 9)
     model = ExactModel(gmm_law, vp, prediction="eps", backend="torch")
-    x = torch.tensor(np.random.default_rng(0).standard_normal((37, 2)))
+    x = torch.tensor(np.random.default_rng(reseed(0)).standard_normal((37, 2)))
     plan = SolvePlan(S.sample_dpmpp_2m, grid, prediction="eps")
     with S.fused_elementwise():
         want = S.sample_dpmpp_2m(model, x, grid)
@@ -121,7 +122,7 @@ class _RetainingModel:
 def test_a_tensor_the_model_kept_is_never_overwritten(gaussian_law, vp):
     grid = S.uniform_log_snr_grid(vp, 10)
     model = _RetainingModel(S.AffineGaussianModel(gaussian_law, vp, "eps"))
-    x = torch.tensor(np.random.default_rng(2).standard_normal((64, 3)))
+    x = torch.tensor(np.random.default_rng(reseed(2)).standard_normal((64, 3)))
     SolvePlan(S.sample_dpmpp_2m, grid, prediction="eps")(model, x)
     assert len(model.kept) == grid.n_steps
     assert all(torch.equal(kept, copy) for kept, copy in model.kept)
@@ -132,7 +133,7 @@ def test_the_kept_tensor_check_catches_an_ownership_test_that_ignores_references
     """Planted bug: an ownership test that always says "ours" overwrites the model's tensors."""
     grid = S.uniform_log_snr_grid(vp, 10)
     model = _RetainingModel(S.AffineGaussianModel(gaussian_law, vp, "eps"))
-    x = torch.tensor(np.random.default_rng(2).standard_normal((64, 3)))
+    x = torch.tensor(np.random.default_rng(reseed(2)).standard_normal((64, 3)))
     monkeypatch.setattr(plan_module, "_slot_counts", lambda slots, i: (-1, -1))
     monkeypatch.setattr(plan_module, "_sole_counts", lambda in_pool: (-1, -1))
     SolvePlan(S.sample_dpmpp_2m, grid, prediction="eps")(model, x)
@@ -143,7 +144,7 @@ def test_a_result_the_caller_holds_survives_the_next_replay(gaussian_law, vp):
     grid = S.uniform_log_snr_grid(vp, 8)
     model = S.AffineGaussianModel(gaussian_law, vp, "eps")
     plan = SolvePlan(S.sample_dpmpp_2m, grid, prediction="eps")
-    rng = np.random.default_rng(3)
+    rng = np.random.default_rng(reseed(3))
     x1, x2 = (torch.tensor(rng.standard_normal((50, 3))) for _ in range(2))
     first = plan(model, x1)
     copy = first.clone()
@@ -159,7 +160,7 @@ def test_threads_sharing_a_plan_get_their_own_results(gaussian_law, vp):
     grid = S.uniform_log_snr_grid(vp, 8)
     model = S.AffineGaussianModel(gaussian_law, vp, "eps")
     plan = SolvePlan(S.sample_dpmpp_2m, grid, prediction="eps")
-    rng = np.random.default_rng(4)
+    rng = np.random.default_rng(reseed(4))
     xs = [torch.tensor(rng.standard_normal((2000, 3))) for _ in range(4)]
     with S.fused_elementwise():
         want = [S.sample_dpmpp_2m(model, x, grid) for x in xs]
@@ -230,7 +231,7 @@ def test_without_the_storage_counter_the_replay_never_writes_in_place(gaussian_l
 
     grid = S.uniform_log_snr_grid(vp, 8)
     model = S.AffineGaussianModel(gaussian_law, vp, "eps")
-    x = torch.tensor(np.random.default_rng(6).standard_normal((40, 3)))
+    x = torch.tensor(np.random.default_rng(reseed(6)).standard_normal((40, 3)))
     plan = SolvePlan(S.sample_dpmpp_2m, grid, prediction="eps")
     want = plan(model, x)
     monkeypatch.setattr(_fused, "_storage_use_count", gone)
