@@ -1,0 +1,6 @@
+"""Expected quick-tier verdicts of the guided/composed diffusion claims (FKC)."""
+
+EXPECTED = {
+    "diffusion.guided.fkc_naive_misses_target": "holds",
+    "diffusion.guided.fkc_samples_target": "holds",
+}
