@@ -16,6 +16,7 @@ from toytheory.diffusion.schedules import VPLinear
 REGISTRY = load_catalog()
 NAIVE = "diffusion.guided.fkc_naive_misses_target"
 FKC = "diffusion.guided.fkc_samples_target"
+SCALING = "diffusion.guided.fkc_error_falls_with_particles"
 SCH = VPLinear()
 C1 = np.array([[1.0, 0.0], [0.0, 0.5]])
 C2 = np.array([[0.6, 0.2], [0.2, 0.8]])
@@ -177,6 +178,26 @@ def test_unweighted_particles_are_refuted(test_seed):
     assert _run(FKC, test_seed, weighted=False)["verdict"] == "refuted"
 
 
+def test_a_missing_laplacian_term_fails_the_scaling_claim(monkeypatch, test_seed):
+    """The PDE witness of the scaling claim sees a dropped Laplacian term (deterministic)."""
+    original = fkc.fkc_log_weight_rate
+    monkeypatch.setattr(fkc, "fkc_log_weight_rate",
+                        lambda path, x, t, drop=None: original(path, x, t, drop="laplacian"))
+    assert _run(SCALING, test_seed, n_runs=500)["verdict"] == "fails"
+
+
+def test_fewer_particles_in_the_large_slot_is_refuted(test_seed):
+    """Swap the sizes (64 -> 4): the claim then says the bias at 4 is below the bias at 64,
+    which is false. The swapped interval's upper end is minus the unswapped lower end, which
+    over seeds 0..9 lies in [0.015, 0.022]; the two run means it is built from have standard
+    errors <= sqrt(0.25 / 15000) = 0.004 each, so the upper end reaches 0 only past
+    about 3.5 combined standard errors of a mean of 15000 bounded values per side, below 1e-6
+    by Bernstein's inequality with the measured per-run variance (about 0.05 at n = 4, 0.005
+    at n = 64; power >= 1 - 1e-6)."""
+    assert _run(SCALING, test_seed, n_small=64, n_large=4)["verdict"] == "refuted"
+
+
 def test_the_unplanted_claims_hold(test_seed):
     assert _run(NAIVE, test_seed)["verdict"] == "holds"
     assert _run(FKC, test_seed)["verdict"] == "holds"
+    assert _run(SCALING, test_seed)["verdict"] == "holds"
