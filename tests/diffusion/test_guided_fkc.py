@@ -201,3 +201,10 @@ def test_the_unplanted_claims_hold(test_seed):
     assert _run(NAIVE, test_seed)["verdict"] == "holds"
     assert _run(FKC, test_seed)["verdict"] == "holds"
     assert _run(SCALING, test_seed)["verdict"] == "holds"
+
+
+def test_the_fkc_figure_is_registered_and_draws(test_seed):
+    from toytheory.figures import FIGURES
+
+    fig = FIGURES["diffusion.guided_fkc_annealed"].make(seed=test_seed)
+    assert len(fig.axes[0].lines) == 2
