@@ -28,7 +28,7 @@ def _product():
 
 @pytest.mark.parametrize("t", [0.0, 0.2, 0.5, 1.0])
 def test_annealed_target_by_hand(t):
-    """p_t = N(alpha m, alpha^2 s2 + sigma^2), so p_t^beta is N(alpha m, (alpha^2 s2 + sigma^2)/beta)."""
+    """p_t = N(alpha m, alpha^2 s2 + sigma^2); p_t^beta = N(alpha m, that variance / beta)."""
     a, s = (float(v) for v in SCH.marginal(t))
     mean, cov = fkc.annealed_path(SCH, [0.7], [[0.3]], 2.5).target(t)
     assert mean[0] == pytest.approx(a * 0.7, abs=1e-14)
