@@ -46,6 +46,19 @@ def test_1d_product_target_by_hand(t):
     assert mean[0] == pytest.approx(v * (a * 1.0 / v1 + a * -2.0 / v2), rel=1e-12)
 
 
+@pytest.mark.parametrize("gamma", [0.0, 0.3, 1.0])
+def test_1d_geometric_average_by_hand(gamma):
+    """p1^g p2^(1-g) of N(m1, v1), N(m2, v2): precision g/v1 + (1-g)/v2,
+    mean v (g m1/v1 + (1-g) m2/v2)."""
+    t = 0.25
+    a, s = (float(v) for v in SCH.marginal(t))
+    v1, v2 = a * a * 0.4 + s * s, a * a * 2.0 + s * s
+    v = 1 / (gamma / v1 + (1 - gamma) / v2)
+    mean, cov = fkc.geometric_path(SCH, [1.0], [[0.4]], [-2.0], [[2.0]], gamma).target(t)
+    assert cov[0, 0] == pytest.approx(v, rel=1e-12)
+    assert mean[0] == pytest.approx(v * (gamma * a / v1 - 2 * (1 - gamma) * a / v2), rel=1e-12)
+
+
 def test_log_target_score_and_time_derivative_against_scipy_and_differences(rng):
     path = _product()
     x = rng.normal(size=(5, 2))
@@ -122,6 +135,7 @@ def test_quadratic_coefficients_reproduce_the_weight_rate(rng):
 @pytest.mark.parametrize("call, match", [
     (lambda: fkc.annealed_path(SCH, [0.0], [[1.0]], 0.0), "beta: "),
     (lambda: fkc.annealed_path(SCH, [0.0], [[-1.0]], 2.0), "covs: "),
+    (lambda: fkc.geometric_path(SCH, [0.0], [[1.0]], [1.0], [[1.0]], 1.5), "gamma: "),
     (lambda: fkc.annealed_path("vp", [0.0], [[1.0]], 2.0), "schedule: "),
     (lambda: fkc.TiltedGaussianPath(SCH, [[0.0]], [[[1.0]]], [-1.0]), "exponents: "),
     (lambda: fkc.product_path(SCH, [0.0], [[1.0]], [0.0, 1.0], C1), "mean2: "),

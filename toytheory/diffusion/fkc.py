@@ -35,7 +35,7 @@ from .._validation import as_float_array, check_int, check_psd, check_real
 from .schedules import NoiseSchedule
 
 __all__ = [
-    "TiltedGaussianPath", "annealed_path", "product_path", "fkc_log_weight_rate",
+    "TiltedGaussianPath", "annealed_path", "product_path", "geometric_path", "fkc_log_weight_rate",
     "naive_output_law", "euler_maruyama_law", "fkc_simulate", "systematic_resample",
     "kl_gaussian",
 ]
@@ -170,6 +170,19 @@ def product_path(schedule, mean1, cov1, mean2, cov2) -> TiltedGaussianPath:
     if m1.size != m2.size:
         raise ValueError(f"mean2: must have dimension {m1.size} (got {m2.size})")
     return TiltedGaussianPath(schedule, np.stack([m1, m2]), np.stack([c1, c2]), [1.0, 1.0])
+
+
+def geometric_path(schedule, mean1, cov1, mean2, cov2, gamma) -> TiltedGaussianPath:
+    """The geometric average :math:`p_{1,t}^\\gamma p_{2,t}^{1-\\gamma}`, ``gamma`` in [0, 1]
+    (an end point keeps the one expert with a non-zero exponent)."""
+    gamma = check_real("gamma", gamma, low=0.0, high=1.0)
+    m1, c1 = _mean_cov("expert1", mean1, cov1)
+    m2, c2 = _mean_cov("expert2", mean2, cov2)
+    if m1.size != m2.size:
+        raise ValueError(f"mean2: must have dimension {m1.size} (got {m2.size})")
+    keep = [k for k, c in enumerate((gamma, 1.0 - gamma)) if c > 0]
+    means, covs, exps = np.stack([m1, m2]), np.stack([c1, c2]), np.array([gamma, 1 - gamma])
+    return TiltedGaussianPath(schedule, means[keep], covs[keep], exps[keep])
 
 
 def fkc_log_weight_rate(path: TiltedGaussianPath, x, t, *, drop: str | None = None):
