@@ -381,9 +381,11 @@ def hold_desirable(ev, rows, estimator_name):
                 "increases it", qhat, (lo, hi), 0.5, side=">=", level=LEVEL, headline=True,
                 detectable=det, decide_n=decide,
                 note=f"{worse} worse, {better} better, {n - worse - better} unchanged of {n} "
-                     f"draws ({int(np.sum(unresolved))} whose estimate changes between N and "
-                     "N/2 RK4 steps, counted as better); exact binomial (Clopper-Pearson) "
-                     "interval given the number of discordant draws")
+                     "draws" + (f" ({int(np.sum(unresolved))} whose estimate changes between "
+                                "N and N/2 RK4 steps, counted as better)"
+                                if estimator_name == "flow Jacobian" else "")
+                     + "; exact binomial (Clopper-Pearson) interval given the number of "
+                       "discordant draws")
     if not lo >= 0.5:
         ev.referee_note(
             says="'when it comes to inferring local information of the data manifold, "
