@@ -23,6 +23,7 @@ from toytheory.gauge.intrinsic_dimension import (flow_jacobian_estimate, gap_dim
 from toytheory.gauge.likelihood import change_of_variables_log_prob
 from toytheory.gauge.manifolds import Sphere
 from toytheory.gauge.marginal_tests import projection_ks_family, unit_directions
+from tests._seeds import reseed
 
 SCHED = toys.schedule()
 GRID = Grid.cube(-4.0, 4.0, 2, 9)
@@ -43,7 +44,7 @@ def _nan_amplitude(t):
 def _samples(t=0.5, n=20, d=2):
     law = toys.gmm_2d()
     a, s = (float(v) for v in SCHED.marginal(t))
-    x = law.sample(n, a, s, np.random.default_rng(0))
+    x = law.sample(n, a, s, np.random.default_rng(reseed(0)))
     return {t: x if d == 2 else np.zeros((n, d))}
 
 
@@ -174,7 +175,7 @@ def test_bad_input_raises_a_value_error_that_names_the_argument(call, name):
 
 
 def test_a_finite_callable_amplitude_equals_the_constant_one():
-    x = np.random.default_rng(1).normal(size=(5, 2))
+    x = np.random.default_rng(reseed(1)).normal(size=(5, 2))
     law = toys.gmm_2d()
     by_callable = StreamFunctionGaugeField2D(law, SCHED, amplitude=lambda t: np.float64(1.5))
     by_number = StreamFunctionGaugeField2D(law, SCHED, amplitude=1.5)

@@ -9,6 +9,7 @@ from toytheory.gauge import toys
 from toytheory.gauge.fields import ModelField, Potential
 from toytheory.gauge.functions import Quadratic
 from toytheory.gauge.likelihood import change_of_variables_log_prob
+from tests._seeds import reseed
 
 SCHED = toys.schedule()
 GRID = np.linspace(0.0, 1.0, 201)
@@ -16,14 +17,14 @@ GRID = np.linspace(0.0, 1.0, 201)
 
 def test_change_of_variables_with_the_exact_score_is_log_p0():
     law = toys.gmm_2d()
-    x = law.sample_data(8, np.random.default_rng(0))
+    x = law.sample_data(8, np.random.default_rng(reseed(0)))
     res = change_of_variables_log_prob(ModelField(law, SCHED), x, GRID)
     np.testing.assert_allclose(res.log_prob, law.log_prob(x, 1.0, 0.0), atol=1e-6)
 
 
 def test_change_of_variables_with_a_gauge_field_is_still_log_p0_by_other_paths():
     law = toys.gmm_3d()
-    x = law.sample_data(6, np.random.default_rng(1))
+    x = law.sample_data(6, np.random.default_rng(reseed(1)))
     exact = change_of_variables_log_prob(ModelField(law, SCHED), x, GRID)
     gauged = change_of_variables_log_prob(
         ModelField(law, SCHED, gauges=[toys.gauge_field_3d(law, SCHED)]), x,
@@ -41,7 +42,7 @@ def test_wrong_conservative_part_gives_the_log_density_of_the_wrong_model():
     law = toys.gaussian_3d()
     k = np.diag([0.3, -0.2, 0.1])
     b = np.array([0.1, 0.0, -0.2])
-    x = law.sample_data(5, np.random.default_rng(2))
+    x = law.sample_data(5, np.random.default_rng(reseed(2)))
     res = change_of_variables_log_prob(ModelField(law, SCHED, potentials=[
         Potential(Quadratic(k, b))]), x, GRID)
     q0 = gaussian_pushforward_log_prob(law, SCHED, k, b, x)
@@ -53,7 +54,7 @@ def test_terminal_log_prob_can_be_a_standard_normal_prior():
     from scipy.stats import multivariate_normal
 
     law = toys.gmm_2d()
-    x = law.sample_data(3, np.random.default_rng(3))
+    x = law.sample_data(3, np.random.default_rng(reseed(3)))
     res = change_of_variables_log_prob(ModelField(law, SCHED), x, GRID,
                                        terminal_log_prob=multivariate_normal(np.zeros(2)).logpdf)
     # p_1 differs from N(0, I) by terms of order alpha_1^2 (|mu|^2 + tr Sigma) ~ 4e-5 * 10
