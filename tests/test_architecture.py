@@ -25,7 +25,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PKG = ROOT / "toytheory"
-AREAS = ("diffusion", "gauge", "rl", "sampling", "adaptive")
+AREAS = ("diffusion", "gauge", "rl", "sampling", "adaptive", "decoding")
 LEDGER = "toytheory.claims"
 
 # Names a package exports as modules on purpose: the top level exports its subpackages.

@@ -54,3 +54,15 @@ def test_full_defaults_to_quick_parameters():
     claim("a.b.c", paper=PAPER, statement="S.", witnesses=("exact",), quick={"n": 3}, kind="derived",
           registry=reg)(lambda ctx, n: n)
     assert reg["a.b.c"].params("full") == {"n": 3}
+
+
+def test_with_params_overrides_one_tier_and_keeps_the_rest():
+    reg = Registry()
+    claim("a.b.c", paper=PAPER, statement="S.", witnesses=("exact",), kind="derived",
+          quick={"n": 3, "m": 1}, full={"n": 30, "m": 10}, registry=reg)(lambda ctx, n, m: n)
+    smaller = reg["a.b.c"].with_params("quick", n=2)
+    assert smaller.params("quick") == {"n": 2, "m": 1}
+    assert smaller.params("full") == {"n": 30, "m": 10}
+    assert reg["a.b.c"].params("quick") == {"n": 3, "m": 1}
+    with pytest.raises(ValueError, match="tier: claim a.b.c has no 'huge' tier"):
+        reg["a.b.c"].with_params("huge", n=1)

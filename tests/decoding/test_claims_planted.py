@@ -8,7 +8,6 @@ with certainty; the statistical ones are sized in each docstring.
 
 from __future__ import annotations
 
-from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -21,9 +20,7 @@ REGISTRY = load_catalog()
 def run(claim_id, seed, **overrides):
     claim = REGISTRY[claim_id]
     if overrides:
-        tiers = dict(claim.tiers)
-        tiers["quick"] = {**tiers["quick"], **overrides}
-        claim = replace(claim, tiers=tiers)
+        claim = claim.with_params("quick", **overrides)
     return execute_claim(claim, "quick", seed)
 
 

@@ -9,7 +9,6 @@ seed (>= 1 - 1e-6 as the contract asks). The run seed still comes from ``test_se
 
 from __future__ import annotations
 
-from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -26,9 +25,7 @@ GENERIC = [c.id.rsplit(".", 1)[1] for c in REGISTRY
 def _run(claim_id, seed, **overrides):
     claim = REGISTRY[claim_id]
     if overrides:
-        tiers = dict(claim.tiers)
-        tiers["quick"] = {**tiers["quick"], **overrides}
-        claim = replace(claim, tiers=tiers)
+        claim = claim.with_params("quick", **overrides)
     return execute_claim(claim, "quick", seed)
 
 

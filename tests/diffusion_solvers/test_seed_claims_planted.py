@@ -21,9 +21,7 @@ REGISTRY = load_catalog()
 def run_quick(claim_id, seed, **overrides):
     claim = REGISTRY[claim_id]
     if overrides:
-        tiers = dict(claim.tiers)
-        tiers["quick"] = {**tiers["quick"], **overrides}
-        claim = replace(claim, tiers=tiers)
+        claim = claim.with_params("quick", **overrides)
     return execute_claim(claim, "quick", seed)
 
 

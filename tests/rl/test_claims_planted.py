@@ -15,11 +15,7 @@ def run_quick(claim_id, seed=reseed(0), **overrides):
     """Run a claim's quick tier under ``seed`` (tests pass the suite's ``test_seed``)."""
     claim = REGISTRY[claim_id]
     if overrides:
-        from dataclasses import replace
-
-        tiers = dict(claim.tiers)
-        tiers["quick"] = {**tiers["quick"], **overrides}
-        claim = replace(claim, tiers=tiers)
+        claim = claim.with_params("quick", **overrides)
     return execute_claim(claim, "quick", seed)
 
 

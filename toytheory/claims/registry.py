@@ -104,6 +104,18 @@ class Claim:
     def in_tier(self, tier: str) -> bool:
         return tier in self.tiers
 
+    def with_params(self, tier: str = "quick", **params) -> "Claim":
+        """This claim with ``params`` overriding its ``tier`` parameters (the others kept).
+
+        Tests use it to shrink a tier or plant a failure:
+        ``execute_claim(claim.with_params(n=1000), "quick", seed)``.
+        """
+        from dataclasses import replace
+
+        if tier not in self.tiers:
+            raise ValueError(f"tier: claim {self.id} has no {tier!r} tier")
+        return replace(self, tiers={**self.tiers, tier: {**self.tiers[tier], **params}})
+
     def params(self, tier: str) -> dict:
         if tier not in self.tiers:
             raise ValueError(f"tier: claim {self.id} has no {tier!r} tier")
