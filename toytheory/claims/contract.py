@@ -98,9 +98,10 @@ def result_problems(result: dict) -> list[str]:
         if n.get("interval") is None and not n.get("detectable"):
             problems.append(f"statistical statement {name!r} records neither an interval "
                             "nor the effect it can detect")
-        if n.get("relation") == "interval" and n.get("passed") is None and not n.get("decide_n"):
+        if (n.get("relation") == "interval" and n.get("passed") is None
+                and not n.get("decide_n") and "undecidable" not in str(n.get("detectable"))):
             problems.append(f"undecided statement {name!r} does not say what size would "
-                            "decide it")
+                            "decide it (or, where none would, that it is undecidable)")
         if (n.get("relation") == "test" and n.get("passed") is True
                 and not n.get("detectable") and "accept" in str(n.get("note", ""))):
             problems.append(f"statement test {name!r} holds by accepting its null but "

@@ -52,3 +52,31 @@ def refuting_count(n: int, threshold: float, side: str, level: float) -> int | N
         return k if k <= n else None
     k = _first(n, lambda k: stats.exact_binomial_interval(k, n, level)[1] >= threshold) - 1
     return k if k >= 0 else None
+
+
+def deciding_size(rate: float, threshold: float, level: float, start: int,
+                  limit: int = 10 ** 8) -> int | None:
+    """The smallest number of trials n >= ``start`` at which a success rate ``rate`` (the
+    count ``round(rate n)``) puts the whole Clopper-Pearson interval at ``level`` on one
+    side of ``threshold``; None when ``rate`` equals ``threshold`` (no size decides) or
+    no n up to ``limit`` does."""
+    if abs(rate - threshold) < 1e-12:
+        return None
+
+    def decides(n: int) -> bool:
+        lo, hi = stats.exact_binomial_interval(int(round(rate * n)), n, level)
+        return lo > threshold or hi < threshold
+
+    n = max(int(start), 1)
+    while not decides(n):
+        n *= 2
+        if n > limit:
+            return None
+    lo, hi = max(int(start), n // 2), n
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if decides(mid):
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo

@@ -177,10 +177,13 @@ def _ts_win_interval(ev, name, wins, batches, level, headline=False):
     Clopper-Pearson interval (a sign test on paired batches)."""
     from toytheory import stats as st
 
+    from toytheory.claims.catalog.decisive_counts import deciding_size
+
     lo, hi = st.exact_binomial_interval(int(wins), int(batches), level)
     # smallest number of batches that decides when TS wins every batch (or none)
     decide = int(np.ceil(np.log(level) / np.log(0.5))) + 1
     return ev.interval(name, wins / batches, (lo, hi), 0.5, side=">=", level=level,
+                       decide_n=deciding_size(wins / batches, 0.5, level, batches),
                        detectable=(f"with {batches} batches only a win probability near 1 "
                                    f"(holds) or 0 (refuted) is decided; a true probability "
                                    f"near 1/2 is undecidable at any size (> {decide - 1} "
