@@ -339,7 +339,7 @@ def time_shift_lowers_exposure_bias(ctx, d, steps, delta, window, cutoff, n, bat
              "states' variance leaves the marginal): held per kappa by an exact "
              "Clopper-Pearson interval on the win probability over paired batches."),
     witnesses=("exact", "simulated"),
-    quick={"n": 200, "batches": 24, "kappas": (-0.1, 0.1)},
+    quick={"n": 200, "batches": 48, "kappas": (-0.1, 0.1)},
     full={"n": 1000, "batches": 40, "kappas": (-0.1, 0.1)},
 )
 def time_shift_eps_scale_variant(ctx, n, batches, kappas):
