@@ -34,7 +34,7 @@ def test_diagonal_covariance_equals_the_dense_formula():
 
 def test_full_covariance_sampling_rotates_each_point_by_its_component():
     law = _full_mixture()
-    x, labels = law.sample_data(500, rng=3, return_labels=True)
+    x, labels = law.sample_data(500, rng=reseed(3), return_labels=True)
     gen = np.random.default_rng(reseed(3))
     lab = gen.choice(3, size=500, p=law.weights)
     z = gen.standard_normal((500, 4)) * np.sqrt(law.eigvals[lab])

@@ -101,6 +101,8 @@ def _adversarial_ratio(V: int, k: int, starts: np.ndarray) -> tuple[float, tuple
     def ratio(z):
         target, draft = laws(z)
         opt = optimal_acceptance_min_cut(target, draft, k)
+        if opt <= 1e-12:  # disjoint laws: nothing can be accepted, the ratio is undefined
+            return 1.0
         return kseq_acceptance(target, draft, k) / opt
 
     best, where = 1.0, None
