@@ -3,6 +3,8 @@
 #   make test     set up .venv with the test extras, run the whole pytest suite
 #   make reseed   the quick tier under 20 run seeds (SEEDS=0..19): report/reseed/stability.md
 #   make typical-times  record each quick-tier claim's time (limits are 10x it)
+#   make bench    every CPU benchmark against its peer, one table (BUSY=1: beside one
+#                 CPU burner per core); JSON under benchmarks/results/
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -15,7 +17,7 @@ JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 # its sampling module is loaded on its own by the tests.
 KDIFFUSION := k-diffusion==0.1.1.post1
 
-.PHONY: verify test reseed typical-times clean
+.PHONY: verify test reseed typical-times bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +52,10 @@ typical-times: $(VENV)/.verify-installed
 test: $(VENV)/.test-installed
 	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 \
 		$(BIN)/python -m pytest -n $(JOBS) -p no:cacheprovider
+
+# The CPU benchmarks, each against its peer in interleaved rounds (benchmarks/suite.py).
+bench: $(VENV)/.test-installed
+	$(BIN)/python -m benchmarks.suite $(if $(BUSY),--busy)
 
 clean:
 	rm -rf $(VENV) report .pytest_cache .hypothesis

@@ -33,7 +33,7 @@ MODULE_EXPORTS: dict[str, set[str]] = {f"toytheory.{area}": set() for area in AR
 MODULE_EXPORTS["toytheory.testing"] = set()
 MODULE_EXPORTS["toytheory"] = {"adaptive", "calibration", "claims", "diffusion", "figures",
                                "gauge", "gaussian_distances", "rl", "sampling", "stats",
-                               "testing"}
+                               "testing", "threads"}
 
 
 def _module_name(path: Path) -> str:

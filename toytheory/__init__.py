@@ -38,6 +38,7 @@ _SUBMODULES = frozenset(
         "gaussian_distances",
         "rl",
         "sampling",
+        "threads",
         "stats",
         "testing",
     }

@@ -102,7 +102,7 @@ def test_kernels_that_are_not_projections_are_refused():
         check_projection_kernel("kernel", v @ v.T + np.triu(np.ones((6, 6)), 1))
     with pytest.raises(ValueError, match="v: must have orthonormal columns"):
         sample_projection_dpp(2 * v)
-    with pytest.raises(ValueError, match="method: must be 'chain' or 'rejection'"):
+    with pytest.raises(ValueError, match="method: must be 'auto', 'chain' or 'rejection'"):
         sample_projection_dpp(v, method="schur")
     np.testing.assert_allclose(projection_kernel(3 * v), v @ v.T, atol=1e-12)
     w = orthonormal_features(v @ v.T)
@@ -161,3 +161,17 @@ def test_volume_sampling_refuses_bad_sizes():
     with pytest.raises(ValueError, match="x: must have full column rank"):
         sample_volume(np.ones((5, 2)), 2)
     assert math.comb(7, 3) == len(volume_sampling_law(x, 3)[0])
+
+
+def test_auto_method_picks_rejection_only_when_n_is_at_least_four_k(monkeypatch, rng):
+    """The default method dispatches by size; both choices are the exact samplers whose
+    laws the tests above hold against enumeration."""
+    from toytheory.sampling import dpp
+
+    calls = []
+    monkeypatch.setattr(dpp, "_chain_numpy", lambda v, g: calls.append("chain") or [0])
+    monkeypatch.setattr(dpp, "_rejection_numpy", lambda v, g: calls.append("rejection") or [0])
+    for n, k in [(8, 2), (7, 2), (40, 10), (39, 10)]:
+        v, _ = np.linalg.qr(rng.standard_normal((n, k)))
+        sample_projection_dpp(v, rng=rng)
+    assert calls == ["rejection", "chain", "rejection", "chain"]

@@ -30,6 +30,7 @@ import numpy as np
 from .._random import as_generator
 from .._validation import as_float_array, check_int, check_probability_vector, check_real
 from . import _mixture_core as core
+from ..threads import bounded_threads
 
 __all__ = ["GaussianMixture", "Gaussian", "DeltaMixture", "PREDICTIONS"]
 
@@ -241,11 +242,13 @@ class GaussianMixture:
         plan = core.make_plan(np, n, a, s, *arrays, want=want)
         step = core.chunk_size(arrays[1].shape[0], self.dim, _CHUNK_ELEMENTS)
         parts = []
-        for start in range(0, n, step) if n else [0]:
-            stop = min(n, start + step)
-            a_c = a if a.shape[1] == 1 else a[:, start:stop]
-            s_c = s if s.shape[1] == 1 else s[:, start:stop]
-            parts.append(core.evaluate_chunk(np, xs[start:stop], a_c, s_c, plan))
+        # many small products, one per chunk: bounded BLAS threads (toytheory.threads)
+        with bounded_threads():
+            for start in range(0, n, step) if n else [0]:
+                stop = min(n, start + step)
+                a_c = a if a.shape[1] == 1 else a[:, start:stop]
+                s_c = s if s.shape[1] == 1 else s[:, start:stop]
+                parts.append(core.evaluate_chunk(np, xs[start:stop], a_c, s_c, plan))
         out = {k: (np.concatenate([p[k] for p in parts], axis=0) if len(parts) != 1
                    else parts[0][k]) for k in want}
         if "weights" in out:

@@ -14,6 +14,7 @@ import numpy as np
 from .._validation import all_finite_torch
 from . import _mixture_core as core
 from ._mixture_core import PREDICTIONS
+from ..threads import bounded_threads
 
 __all__ = ["TorchMixture"]
 
@@ -122,8 +123,14 @@ class TorchMixture:
         xs = torch.split(x, step) if n else (x,)
         a_s = (a,) * len(xs) if a.shape[1] == 1 else torch.split(a, step, dim=1)
         s_s = (s,) * len(xs) if s.shape[1] == 1 else torch.split(s, step, dim=1)
-        parts = [core.evaluate_chunk(self.xp, x_c, a_c, s_c, plan)
-                 for x_c, a_c, s_c in zip(xs, a_s, s_s)]
+        if x.device.type == "cpu":
+            # many small CPU ops, one set per chunk: bounded threads (toytheory.threads)
+            with bounded_threads(torch_too=True):
+                parts = [core.evaluate_chunk(self.xp, x_c, a_c, s_c, plan)
+                         for x_c, a_c, s_c in zip(xs, a_s, s_s)]
+        else:
+            parts = [core.evaluate_chunk(self.xp, x_c, a_c, s_c, plan)
+                     for x_c, a_c, s_c in zip(xs, a_s, s_s)]
         out = {k: (torch.cat([p[k] for p in parts], dim=0) if len(parts) != 1
                    else parts[0][k]) for k in want}
         if "weights" in out:

@@ -42,6 +42,7 @@ import numpy as np
 
 from .._random import as_generator
 from .._validation import as_float_array, check_int
+from ..threads import bounded_threads
 
 __all__ = [
     "check_projection_kernel",
@@ -280,7 +281,14 @@ def _rejection_numpy(v, gen):
     return out
 
 
-def sample_projection_dpp(v, *, rng=None, method: str = "chain") -> np.ndarray:
+REJECTION_MIN_RATIO = 4
+"""``method="auto"`` uses rejection when ``N >= REJECTION_MIN_RATIO * k``, else the chain
+rule: rejection costs about :math:`k^3 \log k` against the chain rule's :math:`N k^2`, but
+its acceptance falls as :math:`k/N` grows (measured at k = 100 on two cores: rejection
+4.3 ms against the chain rule's 11.8 ms at N = 2000, 17 ms against 7 ms at N = 200)."""
+
+
+def sample_projection_dpp(v, *, rng=None, method: str = "auto") -> np.ndarray:
     r"""One exact sample of the projection DPP with kernel :math:`K = VV^\top`.
 
     Parameters
@@ -289,8 +297,10 @@ def sample_projection_dpp(v, *, rng=None, method: str = "chain") -> np.ndarray:
         Orthonormal columns (``V^T V = I``; for a kernel use
         :func:`orthonormal_features`).
     rng : Generator, int or None
-    method : {"chain", "rejection"}
-        See the module docstring; both are exact.
+    method : {"auto", "chain", "rejection"}
+        See the module docstring; both are exact. ``"auto"`` (default) picks the faster
+        for the size: rejection when ``N >= 4 k`` (:data:`REJECTION_MIN_RATIO`), else the
+        chain rule.
 
     Returns
     -------
@@ -302,13 +312,18 @@ def sample_projection_dpp(v, *, rng=None, method: str = "chain") -> np.ndarray:
     ValueError
         If ``v`` does not have orthonormal columns, or an unknown method.
     """
+    if method not in ("auto", "chain", "rejection"):
+        raise ValueError(f"method: must be 'auto', 'chain' or 'rejection' (got {method!r})")
     v = _check_features(v)
     gen = as_generator(rng)
-    if method == "chain":
-        return _chain_numpy(v, gen)
-    if method == "rejection":
+    if method == "auto":
+        n, k = v.shape
+        method = "rejection" if n >= REJECTION_MIN_RATIO * k else "chain"
+    # many small products and solves: bounded BLAS threads (toytheory.threads)
+    with bounded_threads():
+        if method == "chain":
+            return _chain_numpy(v, gen)
         return _rejection_numpy(v, gen)
-    raise ValueError(f"method: must be 'chain' or 'rejection' (got {method!r})")
 
 
 def count_subsets(samples, subsets) -> np.ndarray:

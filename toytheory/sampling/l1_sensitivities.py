@@ -38,6 +38,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._validation import check_int
+from ..threads import bounded_threads
 from ._checks import check_design
 
 __all__ = ["l1_sensitivities_lp", "l1_sensitivities_vertex"]
@@ -247,6 +248,12 @@ def l1_sensitivities_vertex(a, *, max_pivots: int | None = None, irls_steps: int
     irls_steps = check_int("irls_steps", irls_steps, low=0)
     if max_pivots is not None:
         max_pivots = check_int("max_pivots", max_pivots, low=0)
+    # the walk is many small solves and products: bounded BLAS threads (toytheory.threads)
+    with bounded_threads():
+        return _vertex_walk(a, max_pivots, irls_steps, fallback)
+
+
+def _vertex_walk(a, max_pivots, irls_steps, fallback):
     a = a / np.max(np.abs(a))
     n, d = a.shape
     if d == 1:

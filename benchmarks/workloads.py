@@ -1,0 +1,383 @@
+"""The workloads of ``make bench`` (:mod:`benchmarks.suite`): each toytheory path against a
+fair peer, with the peer's settings named.
+
+Peers are written the way a careful user would write them (chunked, in place, vectorised),
+not strawmen. Sizes are the issue's; ``quick`` sizes are a smoke run only.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from benchmarks.suite import Workload
+
+# ----------------------------------------------------------------------------- GMM score
+
+
+def _gmm_law(k, d, seed=0):
+    from toytheory.diffusion.laws import GaussianMixture
+
+    rng = np.random.default_rng(seed)
+    a = rng.standard_normal((k, d, d))
+    covs = a @ a.transpose(0, 2, 1) / d + 0.1 * np.eye(d)
+    return GaussianMixture(rng.dirichlet(np.ones(k)), 2 * rng.standard_normal((k, d)), covs)
+
+
+def plain_numpy_gmm_score(weights, means, covs, x, chunk=8192):
+    """The score of a Gaussian mixture as one would write it in numpy: precision matrices,
+    log-sum-exp responsibilities (``scipy.special.logsumexp``), chunks of ``chunk`` points.
+    """
+    from scipy.special import logsumexp
+
+    k, d = means.shape
+    prec = np.linalg.inv(covs)
+    _, logdet = np.linalg.slogdet(covs)
+    log_norm = np.log(weights) - 0.5 * (logdet + d * np.log(2 * np.pi))
+    out = np.empty_like(x)
+    pr = np.empty((k, min(chunk, len(x)), d))
+    for start in range(0, len(x), chunk):
+        xc = x[start:start + chunk]
+        m = len(xc)
+        logits = np.empty((m, k))
+        for j in range(k):
+            r = xc - means[j]
+            np.matmul(r, prec[j], out=pr[j, :m])
+            logits[:, j] = log_norm[j] - 0.5 * np.einsum("nd,nd->n", r, pr[j, :m])
+        w = np.exp(logits - logsumexp(logits, axis=1, keepdims=True))
+        out[start:start + m] = -np.einsum("nk,knd->nd", w, pr[:, :m])
+    return out
+
+
+def _gmm_numpy_setup(k, d):
+    def setup(quick):
+        n = 4_000 if quick else 200_000
+        law = _gmm_law(k, d)
+        sigma = 0.5
+        x = law.sample(n, 1.0, sigma, rng=1)
+        marg = law.marginal(1.0, sigma)
+
+        def peer():
+            return plain_numpy_gmm_score(marg.weights, marg.means, marg.covs, x)
+
+        def ours():
+            return law.score(x, 1.0, sigma)
+
+        def check():
+            a, b = peer()[:2000], ours()[:2000]
+            assert np.abs(a - b).max() <= 1e-8 * max(1.0, np.abs(a).max()), "scores differ"
+        return peer, ours, check
+    return setup
+
+
+def _gmm_torch_setup(k, d):
+    def setup(quick):
+        import torch
+        from torch import distributions as D
+
+        n = 4_000 if quick else 200_000
+        law = _gmm_law(k, d)
+        sigma = 0.5
+        x = law.sample(n, 1.0, sigma, rng=1)
+        tl = law.to_torch(dtype=torch.float64)
+        xt = torch.as_tensor(x)
+        marg = law.marginal(1.0, sigma)
+        dist = D.MixtureSameFamily(
+            D.Categorical(probs=torch.as_tensor(marg.weights)),
+            D.MultivariateNormal(torch.as_tensor(marg.means),
+                                 covariance_matrix=torch.as_tensor(marg.covs)))
+
+        def peer():
+            out = []
+            for chunk in torch.split(xt, 65536):
+                xg = chunk.clone().requires_grad_(True)
+                dist.log_prob(xg).sum().backward()
+                out.append(xg.grad)
+            return torch.cat(out)
+
+        def ours():
+            return tl.score(xt, 1.0, sigma)
+
+        def check():
+            a, b = peer()[:2000].numpy(), ours()[:2000].numpy()
+            assert np.abs(a - b).max() <= 1e-8 * max(1.0, np.abs(a).max()), "scores differ"
+        return peer, ours, check
+    return setup
+
+
+# ----------------------------------------------------------------------------- DPP
+
+
+def _dpp_setup(user_api: bool):
+    def setup(quick):
+        from toytheory.sampling import sample_projection_dpp
+
+        n, k = (200, 10) if quick else (2000, 100)
+        rng = np.random.default_rng(0)
+        v, _ = np.linalg.qr(rng.standard_normal((n, k)))
+        kern = v @ v.T
+        gen = np.random.default_rng(1)
+        rs = np.random.RandomState(1)
+        if user_api:
+            from dppy.finite_dpps import FiniteDPP
+
+            dpp = FiniteDPP("correlation", projection=True, K=kern)
+
+            def peer():
+                return dpp.sample_exact(mode="GS", random_state=rs)
+        else:
+            from dppy.exact_sampling import proj_dpp_sampler_kernel_GS
+
+            def peer():
+                return proj_dpp_sampler_kernel_GS(kern, random_state=rs)
+
+        def ours():
+            return sample_projection_dpp(v, rng=gen)
+
+        def check():
+            a, b = peer(), ours()
+            assert len(a) == len(b) == k, "both samples must have k points"
+        return peer, ours, check
+    return setup
+
+
+# ----------------------------------------------------------------------------- l1
+
+
+def _l1_setup(quick):
+    from benchmarks.bench_sampling_l1_sensitivities import cvxpy_per_row
+    from toytheory.sampling import lp_sensitivities
+
+    n, d = (40, 4) if quick else (300, 8)
+    a = np.random.default_rng(0).standard_normal((n, d))
+
+    def peer():
+        return cvxpy_per_row(a, False)
+
+    def ours():
+        return lp_sensitivities(a, 1.0)
+
+    def check():
+        ref = ours().values
+        got = peer()
+        assert np.max(np.abs(got - ref) / ref) <= 1e-5, "cvxpy and the vertex walk differ"
+    return peer, ours, check
+
+
+# ----------------------------------------------------------------------------- SDE
+
+
+def inplace_numpy_sde(x, seed, steps):
+    """Euler–Maruyama of the reverse VP SDE on the 1-D two-mode mixture, in numpy with
+    every array preallocated and updated in place (the score inline), one step at a time."""
+    from benchmarks.bench_diffusion_sde import MEANS, STD, T0, T1, vp_coefficients
+
+    rng = np.random.default_rng(seed)
+    grid = np.linspace(T0, T1, steps + 1)
+    x = x.copy()
+    n = x.shape
+    d0, d1, w, tmp, noise = (np.empty(n) for _ in range(5))
+    for t0, t1 in zip(grid[:-1], grid[1:]):
+        a, s, f, g2 = vp_coefficients(t0)
+        var = a * a * STD * STD + s * s
+        dt = t0 - t1
+        np.subtract(x, a * MEANS[0], out=d0)
+        np.subtract(x, a * MEANS[1], out=d1)
+        # w1 = 1 / (1 + exp((d1^2 - d0^2) / (2 var)))
+        np.multiply(d1, d1, out=w)
+        np.multiply(d0, d0, out=tmp)
+        w -= tmp
+        w *= 1.0 / (2 * var)
+        np.exp(w, out=w)
+        w += 1.0
+        np.reciprocal(w, out=w)
+        # score = -(d0 + w1 (d1 - d0)) / var
+        np.subtract(d1, d0, out=tmp)
+        tmp *= w
+        tmp += d0
+        # x += (-f x + g2 * score) dt + sqrt(g2 dt) z   (score = -tmp / var)
+        rng.standard_normal(out=noise)
+        noise *= np.sqrt(g2 * dt)
+        tmp *= -g2 * dt / var
+        x *= 1.0 - f * dt
+        x += tmp
+        x += noise
+    return x
+
+
+def _sde_setup(peer_kind: str):
+    def setup(quick):
+        from benchmarks.bench_diffusion_sde import B0, B1, T0, T1, torchsde_sde, vp_coefficients
+        from sims.diffusion_numba import reverse_sde_euler_maruyama
+        from toytheory import stats
+        from toytheory.diffusion.marginal_tests import projected_cdf
+        from toytheory.diffusion.schedules import VPLinear
+        from toytheory.diffusion.toys import two_mode_1d
+
+        n, steps = (2_000, 1000) if quick else (100_000, 1000)
+        law = two_mode_1d()
+        sch = VPLinear(B0, B1)
+        a0, s0, _, _ = vp_coefficients(T0)
+        x = law.sample(n, a0, s0, rng=0)
+        grid = np.linspace(T0, T1, steps + 1)
+        if peer_kind == "numpy":
+            def peer():
+                return inplace_numpy_sde(x[:, 0], 1, steps)
+        else:
+            import torch
+
+            threads = 1 if peer_kind == "torchsde-1" else None
+
+            def peer():
+                before = torch.get_num_threads()
+                if threads:
+                    torch.set_num_threads(threads)
+                try:
+                    return torchsde_sde(x, 1)
+                finally:
+                    torch.set_num_threads(before)
+
+        def ours():
+            return reverse_sde_euler_maruyama(law, sch, x, grid, seed=1)
+
+        def check():
+            if peer_kind != "numpy" or quick:
+                ours()
+                return
+            a1, s1 = (float(v) for v in sch.marginal(T1))
+            cdf = projected_cdf(law, a1, s1, np.ones(1))
+            for out in (np.ravel(peer()), np.asarray(ours())[:, 0]):
+                p = stats.ks_1samp(out, cdf, 1e-6).pvalue
+                assert p > 1e-6, f"an SDE output fails KS against the exact marginal (p={p})"
+        return peer, ours, check
+    return setup
+
+
+# ----------------------------------------------------------------------------- Linearq
+
+U, EPS = 100, 0.1
+
+
+def compacting_numpy_linearq(u, prob_one, n, rng):
+    """Linearq(u) returns, all episodes at once in numpy, one step at a time, finished
+    episodes removed from the working arrays (so each step touches only live ones)."""
+    from sims.rl_rollouts import _python_next, _python_q
+
+    H, last = 3 * u + 3, 3 * u + 2
+    nxt = np.array([[_python_next(u, s, a) for a in (0, 1)] for s in range(last + 1)])
+    q = np.array([[_python_q(u, s, a) for a in (0, 1)] for s in range(last + 1)])
+    rew = q - q.max(axis=1)[nxt]
+    p = np.asarray(prob_one)
+    idx = np.arange(n)
+    s = np.zeros(n, dtype=np.int64)
+    tot = np.zeros(n)
+    out = np.zeros(n)
+    for _ in range(H):
+        a = (rng.random(s.size) < p[s]).astype(np.int64)
+        tot += rew[s, a]
+        s = nxt[s, a]
+        done = s == last
+        if done.any():
+            out[idx[done]] = tot[done]
+            keep = ~done
+            idx, s, tot = idx[keep], s[keep], tot[keep]
+            if s.size == 0:
+                break
+    out[idx] = tot
+    return out
+
+
+def _linearq_setup(quick):
+    from sims.rl_rollouts import linearq_returns
+    from toytheory.rl.datasets import epsilon_mixture
+    from toytheory.rl.linearq_mdp import linearq_optimal_actions
+
+    n = 20_000 if quick else 1_000_000
+    prob_one = epsilon_mixture(linearq_optimal_actions(U), 2, EPS)[:, 1]
+    rng = np.random.default_rng(0)
+
+    def peer():
+        return compacting_numpy_linearq(U, prob_one, n, rng)
+
+    def ours():
+        return linearq_returns(U, prob_one, n, 1)
+
+    def check():
+        a, b = peer(), ours()
+        # same law: the two means agree within 6 standard errors of their difference
+        se = np.sqrt(a.var() / a.size + b.var() / b.size)
+        assert abs(a.mean() - b.mean()) <= 6 * se + 1e-12, "return means differ"
+    return peer, ours, check
+
+
+# ----------------------------------------------------------------------------- solvers
+
+
+def _solver_setup(quick):
+    import torch
+
+    from benchmarks.bench_diffusion_solvers import _setup, diffusers_loop
+    from toytheory.diffusion.solvers import SolvePlan, sample_dpmpp_2m
+
+    n = 10_000 if quick else 100_000
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sch, grid, model, x = _setup(n, 2, "cpu", torch.float32)
+    plan = SolvePlan(sample_dpmpp_2m, grid, prediction=model.prediction)
+
+    def peer():
+        return diffusers_loop(sch, grid, model, x)
+
+    def ours():
+        return plan(model, x)
+
+    def check():
+        a, b = peer(), ours()
+        rel = float((a - b).abs().max() / a.abs().max())
+        assert rel <= 1e-4, f"solves differ ({rel:.2e})"
+    return peer, ours, check
+
+
+WORKLOADS = [
+    Workload("gmm_score_d64_numpy", "GMM score K=8, N=2e5, d=64",
+             "plain numpy (inv + logsumexp, 8192-point chunks, default BLAS threads)",
+             "numpy closed form", 1.0, _gmm_numpy_setup(8, 64),
+             work=lambda q: 4_000 if q else 200_000, unit="points", min_throughput=4e5),
+    Workload("gmm_score_d64_autograd", "GMM score K=8, N=2e5, d=64",
+             "torch autograd of torch.distributions log_prob (default torch threads)",
+             "torch closed form", 3.0, _gmm_torch_setup(8, 64),
+             work=lambda q: 4_000 if q else 200_000, unit="points"),
+    Workload("gmm_score_d2_autograd", "GMM score K=8, N=2e5, d=2",
+             "torch autograd of torch.distributions log_prob (default torch threads)",
+             "torch closed form", 3.0, _gmm_torch_setup(8, 2),
+             work=lambda q: 4_000 if q else 200_000, unit="points"),
+    Workload("dpp_projection_lowlevel", "projection DPP, N=2000, k=100",
+             "DPPy proj_dpp_sampler_kernel_GS", "sample_projection_dpp (default method)",
+             3.0, _dpp_setup(False)),
+    Workload("dpp_projection_userapi", "projection DPP, N=2000, k=100",
+             "DPPy FiniteDPP('correlation', projection=True).sample_exact('GS')",
+             "sample_projection_dpp (default method)", 3.0, _dpp_setup(True)),
+    Workload("l1_sensitivities", "all l1 sensitivities, 300x8",
+             "cvxpy, one problem per row (Clarabel)", "lp_sensitivities vertex walk", 10.0,
+             _l1_setup, work=lambda q: 40 if q else 300, unit="rows"),
+    Workload("sde_numpy", "reverse SDE, 1e5 paths x 1000 steps",
+             "numpy Euler–Maruyama, in place, score inline", "Numba prange kernel", 3.0,
+             _sde_setup("numpy"), work=lambda q: 2e6 if q else 1e8,
+             unit="path-steps"),
+    Workload("sde_torchsde_1thread", "reverse SDE, 1e5 paths x 1000 steps",
+             "torchsde sdeint(euler), 1 torch thread", "Numba prange kernel", 3.0,
+             _sde_setup("torchsde-1"), work=lambda q: 2e6 if q else 1e8,
+             unit="path-steps"),
+    Workload("sde_torchsde_default", "reverse SDE, 1e5 paths x 1000 steps",
+             "torchsde sdeint(euler), default torch threads", "Numba prange kernel", 3.0,
+             _sde_setup("torchsde"), work=lambda q: 2e6 if q else 1e8,
+             unit="path-steps"),
+    Workload("linearq_rollouts", "Linearq(u=100), 1e6 episodes",
+             "numpy vectorised, finished episodes compacted away", "Numba kernel", 20.0,
+             _linearq_setup, work=lambda q: 20_000 if q else 1e6, unit="episodes"),
+    Workload("solver_dpmpp2m", "DPM-Solver++(2M), 20 steps, 1e5 x 2 float32",
+             "diffusers DPMSolverMultistepScheduler loop (default torch threads)",
+             "SolvePlan replay (fused)", 3.0, _solver_setup,
+             work=lambda q: 10_000 if q else 100_000, unit="samples"),
+]

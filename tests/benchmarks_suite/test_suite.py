@@ -1,0 +1,93 @@
+"""``make bench`` (benchmarks/suite.py): the table is built from real timings of both
+contenders, agreement is checked before timing, and the fair peers compute the same
+answer as toytheory (they are peers, not strawmen)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from benchmarks import suite
+from benchmarks.suite import Workload, format_table, measure
+
+
+def _workload(peer_s, ours_s, target=2.0, agree=True):
+    import time
+
+    def setup(quick):
+        def check():
+            assert agree, "contenders disagree"
+        return (lambda: time.sleep(peer_s)), (lambda: time.sleep(ours_s)), check
+    return Workload("toy", "toy", "sleep peer", "sleep ours", target, setup,
+                    work=lambda q: 10, unit="things", min_throughput=None)
+
+
+def test_measure_reports_the_ratio_of_medians_and_the_target():
+    fast = measure(_workload(0.02, 0.005, target=2.0), quick=True, rounds=3)
+    assert 2.5 < fast.ratio_median < 8 and fast.met
+    assert fast.ratio_min <= fast.ratio_median <= fast.ratio_max
+    slow = measure(_workload(0.005, 0.02, target=2.0), quick=True, rounds=3)
+    assert slow.ratio_median < 1 and not slow.met
+    assert "NO" in format_table([slow], "x") and "yes" in format_table([fast], "x")
+
+
+def test_disagreeing_contenders_are_never_timed():
+    with pytest.raises(AssertionError, match="disagree"):
+        measure(_workload(0.0, 0.0, agree=False), quick=True, rounds=1)
+
+
+def test_busy_machine_starts_and_stops_its_burners():
+    with suite.BusyMachine(processes=1) as busy:
+        assert all(p.is_alive() for p in busy._procs)
+    assert not any(p.is_alive() for p in busy._procs)
+
+
+def test_main_writes_json_for_a_quick_workload(tmp_path):
+    rc = suite.main(["--quick", "--rounds", "1", "-k", "l1_sensitivities", "--out",
+                     str(tmp_path)])
+    assert rc == 0
+    (path,) = tmp_path.glob("suite-idle-*.json")
+    data = json.loads(path.read_text())
+    (o,) = data["outcomes"]
+    assert o["key"] == "l1_sensitivities" and o["error"] is None and o["ours_median_s"] > 0
+
+
+def test_fair_peers_compute_toytheorys_answers(rng):
+    """The plain-numpy score, the in-place numpy SDE and the compacting numpy Linearq are
+    correct implementations: the score to rounding, the others in law."""
+    from benchmarks.workloads import (_gmm_law, compacting_numpy_linearq, inplace_numpy_sde,
+                                      plain_numpy_gmm_score)
+    from sims.rl_rollouts import linearq_returns_numpy_vectorized
+    from toytheory import stats
+    from toytheory.diffusion.marginal_tests import projected_cdf
+    from toytheory.diffusion.toys import two_mode_1d
+    from toytheory.rl.datasets import epsilon_mixture
+    from toytheory.rl.linearq_mdp import linearq_optimal_actions
+
+    law = _gmm_law(3, 5)
+    x = law.sample(500, 1.0, 0.5, rng=rng)
+    m = law.marginal(1.0, 0.5)
+    np.testing.assert_allclose(plain_numpy_gmm_score(m.weights, m.means, m.covs, x, chunk=128),
+                               law.score(x, 1.0, 0.5), rtol=1e-9, atol=1e-9)
+    # SDE: the in-place loop's output follows the exact marginal at t = 1e-3 (KS at 1e-6;
+    # 4000 paths detect a sup-distance of about 0.04)
+    from benchmarks.bench_diffusion_sde import B0, B1, T0, T1, vp_coefficients
+    from toytheory.diffusion.schedules import VPLinear
+
+    two = two_mode_1d()
+    a0, s0, _, _ = vp_coefficients(T0)
+    x0 = two.sample(4000, a0, s0, rng=rng)[:, 0]
+    out = inplace_numpy_sde(x0, int(rng.integers(2**31)), 400)
+    a1, s1 = (float(v) for v in VPLinear(B0, B1).marginal(T1))
+    assert stats.ks_1samp(out, projected_cdf(two, a1, s1, np.ones(1)), 1e-6).pvalue > 1e-6
+    # Linearq: the compacting loop and the reference vectorised loop have the same law of
+    # returns (chi-square on the counts of each return value, 1e-6)
+    p = epsilon_mixture(linearq_optimal_actions(5), 2, 0.1)[:, 1]
+    a = compacting_numpy_linearq(5, p, 20_000, rng)
+    b = linearq_returns_numpy_vectorized(5, p, 20_000, rng)
+    values = np.union1d(a, b)
+    ca = np.array([(a == v).sum() for v in values])
+    cb = np.array([(b == v).sum() for v in values])
+    assert stats.chisquare_two_sample(ca, cb, 1e-6).pvalue > 1e-6
