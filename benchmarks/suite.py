@@ -51,6 +51,7 @@ class Workload:
     unit: str = ""
     min_throughput: float | None = None
     note: str = ""
+    max_rounds: int | None = None  # for a slow peer (torchsde: about a minute a round)
 
 
 @dataclass
@@ -82,6 +83,8 @@ def _time(fn) -> float:
 
 def measure(w: Workload, quick: bool, rounds: int) -> Outcome:
     """Check agreement, warm up, then time ``rounds`` interleaved rounds of ``w``."""
+    if w.max_rounds is not None:
+        rounds = min(rounds, w.max_rounds)
     peer, ours, check = w.setup(quick)
     check()
     _time(peer)
