@@ -1,0 +1,6 @@
+"""Expected quick-tier verdicts of the data-selection claims (toytheory/data)."""
+EXPECTED = {
+    "data.equitable.optimal_allocation_certified": "holds",
+    "data.equitable.sequential_outperforms_heuristics": "holds",
+    "data.equitable.sequential_reaches_optimum": "holds",
+}

@@ -1,0 +1,77 @@
+"""Every data-selection claim catches the failure it is meant to catch (planted)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from toytheory.claims import execute_claim, load_catalog
+
+REGISTRY = load_catalog()
+
+
+def run_quick(claim_id, seed, **overrides):
+    claim = REGISTRY[claim_id]
+    if overrides:
+        claim = claim.with_params("quick", **overrides)
+    return execute_claim(claim, "quick", seed)
+
+
+def test_a_welfare_solver_that_stops_early_fails_the_duality_gap(monkeypatch, test_seed):
+    """Planted: the welfare allocation scaled by 0.9 (budget not spent). Its objective then
+    exceeds the dual bound by far more than 1e-9 on every instance: ``fails`` with
+    probability 1."""
+    import dataclasses
+
+    import toytheory.data.allocation as alloc
+
+    original = alloc.welfare_allocation
+
+    def early(curves, costs, budget, weights, **kw):
+        a = original(curves, costs, budget, weights, **kw)
+        n = a.n * 0.9
+        errors = np.array([float(c.value(k)) for c, k in zip(curves, n)])
+        return dataclasses.replace(a, n=n, errors=errors, objective=float(weights @ errors))
+
+    monkeypatch.setattr(alloc, "welfare_allocation", early)
+    assert run_quick("data.equitable.optimal_allocation_certified", test_seed,
+                     instances=5)["verdict"] == "fails"
+
+
+def test_a_wrong_ols_simulator_fails_the_curve_check(monkeypatch, test_seed):
+    """Planted: OLS fits whose error is 20% too large. At n = 4d with 3000 fits per group the
+    t-test's standard error is about 1% of the excess: ``fails`` with probability > 1 - 1e-9."""
+    import sims.data_groups as sims
+
+    original = sims.ols_test_errors
+    monkeypatch.setattr(sims, "ols_test_errors",
+                        lambda d, s2, n, reps, rng: 1.2 * original(d, s2, n, reps, rng))
+    assert run_quick("data.equitable.sequential_outperforms_heuristics", test_seed,
+                     runs=20)["verdict"] == "fails"
+
+
+def _starving(monkeypatch):
+    """A 'sequential' strategy that buys for the group with the smallest estimate."""
+    import toytheory.data.allocation as alloc
+
+    original = alloc.sequential_worst_group
+    monkeypatch.setattr(alloc, "sequential_worst_group",
+                        lambda est, *a: original(lambda g, n: -est(g, n), *a))
+
+
+def test_a_strategy_that_starves_the_worst_group_is_refuted(monkeypatch, test_seed):
+    """Planted: the strategy buys for the best group. The rarest group then stays at its start
+    size (d + 3 = 23 samples, expected error 1 + 20/2 = 11) and loses every paired run against
+    equal allocation (expected error 1.3): win rate 0 of 300, ``refuted`` with probability
+    1 - 1e-6 or more under any seed."""
+    _starving(monkeypatch)
+    assert run_quick("data.equitable.sequential_outperforms_heuristics",
+                     test_seed)["verdict"] == "refuted"
+
+
+def test_a_strategy_that_starves_the_worst_group_does_not_reach_the_optimum(monkeypatch,
+                                                                             test_seed):
+    """Planted: as above; its worst-group error (about 11) is never within 5% of the optimum
+    allocation's (about 1.2): ``refuted`` with probability 1 - 1e-6 or more."""
+    _starving(monkeypatch)
+    assert run_quick("data.equitable.sequential_reaches_optimum",
+                     test_seed)["verdict"] == "refuted"

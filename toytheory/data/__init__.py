@@ -1,0 +1,24 @@
+"""Choosing which data to collect or keep: allocation, selection, markers, augmentation.
+
+Every toy here is solved exactly (a convex program with a certificate, an enumeration, a
+closed-form least-squares error, a Gaussian-mixture posterior), so a data-selection rule's
+downstream effect is known without a trained network.
+
+Modules
+-------
+allocation
+    Budget allocation across groups with learning curves and costs (equitable datasets):
+    certified worst-group and welfare optima, equal and proportional allocation, the
+    sequential strategy.
+"""
+
+from .._lazy import lazy_exports
+
+_MODULES = {
+    "allocation": ("PowerLawCurve", "OLSCurve", "Allocation", "worst_group_allocation",
+                   "welfare_allocation", "equal_allocation", "proportional_allocation",
+                   "sequential_worst_group", "scipy_allocation"),
+}
+_EXPORTS = {name: module for module, names in _MODULES.items() for name in names}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
