@@ -75,3 +75,56 @@ def test_a_strategy_that_starves_the_worst_group_does_not_reach_the_optimum(monk
     _starving(monkeypatch)
     assert run_quick("data.equitable.sequential_reaches_optimum",
                      test_seed)["verdict"] == "refuted"
+
+
+def test_a_submodularity_check_that_sees_nothing_fails(monkeypatch, test_seed):
+    """Planted: a violation counter that always reports none. The convex gain x^2 violates
+    submodularity on every pool with two overlapping samples, so the claim's 'must be found'
+    witness fails: ``fails`` with probability 1."""
+    import toytheory.data.mig as mig
+
+    monkeypatch.setattr(mig, "submodularity_violations",
+                        lambda values, tol=1e-12: {"submodular_violations": 0,
+                                                   "monotone_violations": 0, "checks": 1,
+                                                   "worst": 0.0})
+    assert run_quick("data.mig.greedy_guarantee_where_submodular", test_seed,
+                     pools=3)["verdict"] == "fails"
+
+
+def test_a_greedy_that_takes_the_smallest_gain_breaks_the_guarantee(monkeypatch, test_seed):
+    """Planted: greedy by the smallest marginal gain (an argmin bug). On pools of 9 with half
+    the samples of quality <= 0.2 it picks low-quality samples, far below 1 - 1/e of the
+    optimum on the first pools: ``fails`` (checked deterministically on 40 pools)."""
+    import toytheory.data.mig as mig
+
+    def argmin_greedy(gain, k):
+        C = gain.contributions
+        chosen, mass = [], np.zeros(C.shape[1])
+        for _ in range(k):
+            rest = [i for i in range(C.shape[0]) if i not in chosen]
+            best = rest[int(np.argmin(gain.phi(mass + C[rest]).sum(axis=1)))]
+            chosen.append(best)
+            mass = mass + C[best]
+        return chosen
+
+    monkeypatch.setattr(mig, "greedy_select", argmin_greedy)
+    assert run_quick("data.mig.greedy_guarantee_where_submodular",
+                     test_seed)["verdict"] == "fails"
+
+
+def test_mig_replaced_by_random_selection_is_refuted(monkeypatch, test_seed):
+    """Planted false statement: 'MIG' is a random subset. Random beats quality-only in about
+    10% of pools (mean errors 0.30 against 0.22); with 200 pools the Clopper-Pearson interval
+    at 1e-6 lies below 1/2 unless 70+ wins occur (probability < 1e-12): ``refuted``."""
+    import toytheory.claims.catalog.data_mig as cat
+
+    original = cat._selections
+
+    def swapped(Y, q, W, k, rng):
+        sel = original(Y, q, W, k, rng)
+        sel["MIG"] = sel["random"]
+        return sel
+
+    monkeypatch.setattr(cat, "_selections", swapped)
+    assert run_quick("data.mig.outperforms_quality_and_diversity",
+                     test_seed)["verdict"] == "refuted"

@@ -10,6 +10,9 @@ allocation
     Budget allocation across groups with learning curves and costs (equitable datasets):
     certified worst-group and welfare optima, equal and proportional allocation, the
     sequential strategy.
+mig
+    Label-graph information gain (MIG), its greedy maximiser, the enumerated optimum,
+    exact submodularity checks, and an exact Gaussian skill model for downstream error.
 """
 
 from .._lazy import lazy_exports
@@ -18,6 +21,8 @@ _MODULES = {
     "allocation": ("PowerLawCurve", "OLSCurve", "Allocation", "worst_group_allocation",
                    "welfare_allocation", "equal_allocation", "proportional_allocation",
                    "sequential_worst_group", "scipy_allocation"),
+    "mig": ("LabelGraphGain", "greedy_select", "best_subset", "all_subset_values",
+            "submodularity_violations", "skill_posterior_error"),
 }
 _EXPORTS = {name: module for module, names in _MODULES.items() for name in names}
 __all__ = sorted(_EXPORTS)

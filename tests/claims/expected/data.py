@@ -4,3 +4,7 @@ EXPECTED = {
     "data.equitable.sequential_outperforms_heuristics": "holds",
     "data.equitable.sequential_reaches_optimum": "holds",
 }
+EXPECTED.update({
+    "data.mig.greedy_guarantee_where_submodular": "holds",
+    "data.mig.outperforms_quality_and_diversity": "holds",
+})
