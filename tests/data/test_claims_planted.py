@@ -128,3 +128,24 @@ def test_mig_replaced_by_random_selection_is_refuted(monkeypatch, test_seed):
     monkeypatch.setattr(cat, "_selections", swapped)
     assert run_quick("data.mig.outperforms_quality_and_diversity",
                      test_seed)["verdict"] == "refuted"
+
+
+def test_refinement_that_prefers_high_loss_clusters_is_refuted(test_seed):
+    """Planted false statement: temperature -0.3 upweights the clusters where the model errs
+    most, i.e. the label-noise ones, so the refined subset holds more noise than one-shot
+    k-means in most pools (rate about 0.1): ``refuted`` at 120 pools with probability
+    1 - 1e-6 or more."""
+    assert run_quick("data.diversify.refinement_filters_low_quality", test_seed,
+                     temperature=-0.3)["verdict"] == "refuted"
+
+
+def test_a_wrong_exact_test_error_fails_the_monte_carlo_witness(monkeypatch, test_seed):
+    """Planted: the exact block test error reported 10% too high. The witness compares it with
+    50,000 fresh test points (standard error about 1% of the mean): ``fails`` with
+    probability 1 - 1e-9 or more."""
+    import toytheory.data.diversify as div
+
+    original = div.block_test_error
+    monkeypatch.setattr(div, "block_test_error", lambda *a, **kw: 1.1 * original(*a, **kw))
+    assert run_quick("data.diversify.refinement_beats_random", test_seed,
+                     pools=2)["verdict"] == "fails"

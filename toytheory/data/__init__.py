@@ -13,6 +13,9 @@ allocation
 mig
     Label-graph information gain (MIG), its greedy maximiser, the enumerated optimum,
     exact submodularity checks, and an exact Gaussian skill model for downstream error.
+diversify
+    k-means cluster-balanced selection and its iterative refinement (Diversify and
+    Conquer), ridge fits in closed form and their exact test error under a mixture.
 """
 
 from .._lazy import lazy_exports
@@ -23,6 +26,8 @@ _MODULES = {
                    "sequential_worst_group", "scipy_allocation"),
     "mig": ("LabelGraphGain", "greedy_select", "best_subset", "all_subset_values",
             "submodularity_violations", "skill_posterior_error"),
+    "diversify": ("kmeans", "ridge_fit", "exact_test_error", "block_ridge_fit",
+                  "block_test_error", "cluster_balanced_subset", "iterative_refinement"),
 }
 _EXPORTS = {name: module for module, names in _MODULES.items() for name in names}
 __all__ = sorted(_EXPORTS)
