@@ -96,8 +96,8 @@ def block_ridge_fit(X, y, groups, G: int, lam: float = 1.0) -> np.ndarray:
 
 def block_test_error(W_hat, W_true, means, covs, test_mix, sigma2: float) -> float:
     """Exact expected squared error when test category ``c`` (probability ``test_mix[c]``)
-    has :math:`x \sim N(\mu_c, \Sigma_c)`, :math:`y = (1, x)^\top w_c + \sigma\varepsilon`
-    and is predicted by block ``c``: :math:`\sigma^2 + \sum_c \pi_c e_c^\top M_c e_c`."""
+    has :math:`x \\sim N(\\mu_c, \\Sigma_c)`, :math:`y = (1, x)^\\top w_c + \\sigma\\varepsilon`
+    and is predicted by block ``c``: :math:`\\sigma^2 + \\sum_c \\pi_c e_c^\\top M_c e_c`."""
     test_mix = check_weights(test_mix, "test_mix")
     total = 0.0
     for c, p in enumerate(test_mix):
