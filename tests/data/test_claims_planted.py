@@ -149,3 +149,27 @@ def test_a_wrong_exact_test_error_fails_the_monte_carlo_witness(monkeypatch, tes
     monkeypatch.setattr(div, "block_test_error", lambda *a, **kw: 1.1 * original(*a, **kw))
     assert run_quick("data.diversify.refinement_beats_random", test_seed,
                      pools=2)["verdict"] == "fails"
+
+
+def test_a_switched_error_with_swapped_branches_fails_the_witness(monkeypatch, test_seed):
+    """Planted: the inferred-marker error computed with the two branches swapped. The witness
+    splits its test law in half between two random linear predictors, so the swap changes the
+    error by far more than the t-test's resolution on 200,000 points: ``fails``."""
+    import toytheory.data.markers as markers
+
+    original = markers.switched_error
+    monkeypatch.setattr(markers, "switched_error",
+                        lambda w0, w1, w, mu, s2, a, b: original(w1, w0, w, mu, s2, a, b))
+    assert run_quick("data.markers.long_tail_gains_most", test_seed,
+                     draws=2)["verdict"] == "fails"
+
+
+def test_markers_never_inferred_are_refuted(monkeypatch, test_seed):
+    """Planted false statement: the marker classifier always answers 'head', so tail points
+    get the head-only fit, which never saw the tail; the pooled fit at least adapts to the
+    tail's samples, so the 'lower tail error' rate is near 0 and its interval at 1e-6 over
+    200 draws lies below 1/2: ``refuted``."""
+    import toytheory.data.markers as markers
+
+    monkeypatch.setattr(markers, "fit_lda", lambda X, z: (np.zeros(X.shape[1]), -1.0))
+    assert run_quick("data.markers.long_tail_gains_most", test_seed)["verdict"] == "refuted"

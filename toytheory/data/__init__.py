@@ -16,6 +16,9 @@ mig
 diversify
     k-means cluster-balanced selection and its iterative refinement (Diversify and
     Conquer), ridge fits in closed form and their exact test error under a mixture.
+markers
+    Training-time markers for a rare subgroup (Treasure Hunt): exact errors of linear
+    predictors without markers, with markers given, and with markers inferred.
 """
 
 from .._lazy import lazy_exports
@@ -28,6 +31,7 @@ _MODULES = {
             "submodularity_violations", "skill_posterior_error"),
     "diversify": ("kmeans", "ridge_fit", "exact_test_error", "block_ridge_fit",
                   "block_test_error", "cluster_balanced_subset", "iterative_refinement"),
+    "markers": ("linear_error", "switched_error", "fit_lda", "fit_ridge"),
 }
 _EXPORTS = {name: module for module, names in _MODULES.items() for name in names}
 __all__ = sorted(_EXPORTS)

@@ -15,3 +15,6 @@ EXPECTED.update({
     "data.diversify.refinement_filters_low_quality": "holds",
     "data.diversify.refinement_beats_random": "refuted",
 })
+EXPECTED.update({
+    "data.markers.long_tail_gains_most": "holds",
+})
