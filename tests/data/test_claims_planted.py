@@ -173,3 +173,43 @@ def test_markers_never_inferred_are_refuted(monkeypatch, test_seed):
 
     monkeypatch.setattr(markers, "fit_lda", lambda X, z: (np.zeros(X.shape[1]), -1.0))
     assert run_quick("data.markers.long_tail_gains_most", test_seed)["verdict"] == "refuted"
+
+
+def test_a_posterior_sampler_with_the_wrong_shrinkage_fails_tweedie(monkeypatch, test_seed):
+    """Planted: the GMM posterior mean uses var / v instead of a var / v (a = 0.7), moving it
+    by 0.3 var (x_t - a m_k) / v, of order 0.1-1 per coordinate, against a t-test standard
+    error of about 0.005 on 20,000 draws: ``fails`` with probability 1 - 1e-9 or more."""
+    import toytheory.data.tta as tta
+
+    def wrong(source, xt, a, n, rng):
+        m, var = source.means, source.var
+        v = a * a * var + 1 - a * a
+        lw = -0.5 * np.sum((xt - a * m) ** 2 / v, axis=1)
+        w = np.exp(lw - lw.max())
+        k = rng.choice(len(m), size=n, p=w / w.sum())
+        mean = m[k] + (var / v) * (xt - a * m[k])
+        return mean + np.sqrt(var * (1 - a * a) / v) * rng.standard_normal((n, m.shape[1]))
+
+    monkeypatch.setattr(tta, "gmm_posterior_sample", wrong)
+    assert run_quick("data.difftpt.diffusion_views_beat_standard_tpt", test_seed,
+                     domains=1, per_domain=2)["verdict"] == "fails"
+
+
+def test_difftpt_given_the_true_label_on_half_the_points_holds(monkeypatch, test_seed):
+    """Planted true statement: a 'DiffTPT' that is right wherever TPT is, and also on every
+    other test point with probability 1/2 (mean gain about 9 points at 82% TPT accuracy), so
+    the paired interval over 12,000 points lies above 1 point: ``holds`` with probability
+    1 - 1e-6 or more. Shows the claim can hold, i.e. its refutation is not built in."""
+    import toytheory.claims.catalog.data_difftpt as cat
+
+    original = cat.accuracies
+
+    def boosted(ctx, *args):
+        right = original(ctx, *args)
+        coin = ctx.rng("planted").random(right["TPT"].size) < 0.5
+        right["DiffTPT"] = right["TPT"] | coin
+        return right
+
+    monkeypatch.setattr(cat, "accuracies", boosted)
+    assert run_quick("data.difftpt.diffusion_views_beat_standard_tpt",
+                     test_seed, domains=20)["verdict"] == "holds"

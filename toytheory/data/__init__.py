@@ -19,6 +19,9 @@ diversify
 markers
     Training-time markers for a rare subgroup (Treasure Hunt): exact errors of linear
     predictors without markers, with markers given, and with markers inferred.
+tta
+    Test-time prompt tuning on a Gaussian mixture (DiffTPT): the exact GMM posterior
+    sampler as the diffusion model (SDEdit views), cosine filtering, TPT by entropy.
 """
 
 from .._lazy import lazy_exports
@@ -32,6 +35,8 @@ _MODULES = {
     "diversify": ("kmeans", "ridge_fit", "exact_test_error", "block_ridge_fit",
                   "block_test_error", "cluster_balanced_subset", "iterative_refinement"),
     "markers": ("linear_error", "switched_error", "fit_lda", "fit_ridge"),
+    "tta": ("GMMSource", "gmm_posterior_sample", "standard_views", "diffusion_views",
+            "cosine_filter", "tpt_predict"),
 }
 _EXPORTS = {name: module for module, names in _MODULES.items() for name in names}
 __all__ = sorted(_EXPORTS)
