@@ -91,7 +91,8 @@ draw = data_markers.one_draw(np.random.default_rng(2), 400, 3, 0.05, 4.0, 0.25)
 print("tail errors:", {k: round(v, 3) for k, v in draw["tail"].items()})
 
 # %%
-from toytheory.data.tta import GMMSource, cosine_filter, diffusion_views, standard_views, tpt_predict
+from toytheory.data.tta import (GMMSource, cosine_filter, diffusion_views, standard_views,
+                                tpt_predict)
 
 var = np.array([0.3] * 4 + [3.0] * 4)
 right = {"TPT": 0, "DiffTPT": 0}

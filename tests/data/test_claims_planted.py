@@ -198,7 +198,7 @@ def test_a_posterior_sampler_with_the_wrong_shrinkage_fails_tweedie(monkeypatch,
 def test_difftpt_given_the_true_label_on_half_the_points_holds(monkeypatch, test_seed):
     """Planted true statement: a 'DiffTPT' that is right wherever TPT is, and also on every
     other test point with probability 1/2 (mean gain about 9 points at 82% TPT accuracy), so
-    the paired interval over 12,000 points lies above 1 point: ``holds`` with probability
+    the paired interval over 1,600 points lies above 1 point: ``holds`` with probability
     1 - 1e-6 or more. Shows the claim can hold, i.e. its refutation is not built in."""
     import toytheory.claims.catalog.data_difftpt as cat
 

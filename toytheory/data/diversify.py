@@ -19,8 +19,8 @@ import numpy as np
 
 from .._validation import as_float_array, check_int, check_real
 
-__all__ = ["kmeans", "ridge_fit", "exact_test_error", "block_ridge_fit", "block_test_error", "cluster_balanced_subset",
-           "iterative_refinement", "check_weights"]
+__all__ = ["kmeans", "ridge_fit", "exact_test_error", "block_ridge_fit", "block_test_error",
+           "cluster_balanced_subset", "iterative_refinement", "check_weights"]
 
 
 def check_weights(weights, name: str = "weights") -> np.ndarray:

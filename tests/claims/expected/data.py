@@ -19,7 +19,7 @@ EXPECTED.update({
     "data.markers.long_tail_gains_most": "holds",
 })
 # refuted: on the Gaussian-mixture toy the filtered diffusion views change TPT's accuracy by
-# a fraction of a point (interval about [-0.008, 0.009] on 12,000 paired test points),
+# a fraction of a point (interval about [-0.007, 0.007] on 20,000 paired test points),
 # below the 1-point reading of the paper's 5.13%.
 EXPECTED.update({
     "data.difftpt.diffusion_views_beat_standard_tpt": "refuted",

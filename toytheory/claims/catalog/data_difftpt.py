@@ -77,7 +77,7 @@ def accuracies(ctx, domains, per_domain, views, a, jitter, keep, lr):
                "diffusion views raises accuracy by at least 1 percentage point over TPT with "
                "standard views."),
     witnesses=("exact", "simulated"),
-    quick={"domains": 200, "per_domain": 60, "views": 32, "a": 0.7, "jitter": 0.5,
+    quick={"domains": 250, "per_domain": 80, "views": 32, "a": 0.7, "jitter": 0.5,
            "keep": 16, "lr": 1.0, "draws": 20000},
     full={"domains": 1000, "per_domain": 100, "views": 32, "a": 0.7, "jitter": 0.5,
           "keep": 16, "lr": 1.0, "draws": 200000},
