@@ -1,0 +1,215 @@
+"""Every data-selection claim catches the failure it is meant to catch (planted)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from toytheory.claims import execute_claim, load_catalog
+
+REGISTRY = load_catalog()
+
+
+def run_quick(claim_id, seed, **overrides):
+    claim = REGISTRY[claim_id]
+    if overrides:
+        claim = claim.with_params("quick", **overrides)
+    return execute_claim(claim, "quick", seed)
+
+
+def test_a_welfare_solver_that_stops_early_fails_the_duality_gap(monkeypatch, test_seed):
+    """Planted: the welfare allocation scaled by 0.9 (budget not spent). Its objective then
+    exceeds the dual bound by far more than 1e-9 on every instance: ``fails`` with
+    probability 1."""
+    import dataclasses
+
+    import toytheory.data.allocation as alloc
+
+    original = alloc.welfare_allocation
+
+    def early(curves, costs, budget, weights, **kw):
+        a = original(curves, costs, budget, weights, **kw)
+        n = a.n * 0.9
+        errors = np.array([float(c.value(k)) for c, k in zip(curves, n)])
+        return dataclasses.replace(a, n=n, errors=errors, objective=float(weights @ errors))
+
+    monkeypatch.setattr(alloc, "welfare_allocation", early)
+    assert run_quick("data.equitable.optimal_allocation_certified", test_seed,
+                     instances=5)["verdict"] == "fails"
+
+
+def test_a_wrong_ols_simulator_fails_the_curve_check(monkeypatch, test_seed):
+    """Planted: OLS fits whose error is 20% too large. At n = 4d with 3000 fits per group the
+    t-test's standard error is about 1% of the excess: ``fails`` with probability > 1 - 1e-9."""
+    import sims.data_groups as sims
+
+    original = sims.ols_test_errors
+    monkeypatch.setattr(sims, "ols_test_errors",
+                        lambda d, s2, n, reps, rng: 1.2 * original(d, s2, n, reps, rng))
+    assert run_quick("data.equitable.sequential_outperforms_heuristics", test_seed,
+                     runs=20)["verdict"] == "fails"
+
+
+def _starving(monkeypatch):
+    """A 'sequential' strategy that buys for the group with the smallest estimate."""
+    import toytheory.data.allocation as alloc
+
+    original = alloc.sequential_worst_group
+    monkeypatch.setattr(alloc, "sequential_worst_group",
+                        lambda est, *a: original(lambda g, n: -est(g, n), *a))
+
+
+def test_a_strategy_that_starves_the_worst_group_is_refuted(monkeypatch, test_seed):
+    """Planted: the strategy buys for the best group. The rarest group then stays at its start
+    size (d + 3 = 23 samples, expected error 1 + 20/2 = 11) and loses every paired run against
+    equal allocation (expected error 1.3): win rate 0 of 300, ``refuted`` with probability
+    1 - 1e-6 or more under any seed."""
+    _starving(monkeypatch)
+    assert run_quick("data.equitable.sequential_outperforms_heuristics",
+                     test_seed)["verdict"] == "refuted"
+
+
+def test_a_strategy_that_starves_the_worst_group_does_not_reach_the_optimum(monkeypatch,
+                                                                             test_seed):
+    """Planted: as above; its worst-group error (about 11) is never within 5% of the optimum
+    allocation's (about 1.2): ``refuted`` with probability 1 - 1e-6 or more."""
+    _starving(monkeypatch)
+    assert run_quick("data.equitable.sequential_reaches_optimum",
+                     test_seed)["verdict"] == "refuted"
+
+
+def test_a_submodularity_check_that_sees_nothing_fails(monkeypatch, test_seed):
+    """Planted: a violation counter that always reports none. The convex gain x^2 violates
+    submodularity on every pool with two overlapping samples, so the claim's 'must be found'
+    witness fails: ``fails`` with probability 1."""
+    import toytheory.data.mig as mig
+
+    monkeypatch.setattr(mig, "submodularity_violations",
+                        lambda values, tol=1e-12: {"submodular_violations": 0,
+                                                   "monotone_violations": 0, "checks": 1,
+                                                   "worst": 0.0})
+    assert run_quick("data.mig.greedy_guarantee_where_submodular", test_seed,
+                     pools=3)["verdict"] == "fails"
+
+
+def test_a_greedy_that_takes_the_smallest_gain_breaks_the_guarantee(monkeypatch, test_seed):
+    """Planted: greedy by the smallest marginal gain (an argmin bug). On pools of 9 with half
+    the samples of quality <= 0.2 it picks low-quality samples, far below 1 - 1/e of the
+    optimum on the first pools: ``fails`` (checked deterministically on 40 pools)."""
+    import toytheory.data.mig as mig
+
+    def argmin_greedy(gain, k):
+        C = gain.contributions
+        chosen, mass = [], np.zeros(C.shape[1])
+        for _ in range(k):
+            rest = [i for i in range(C.shape[0]) if i not in chosen]
+            best = rest[int(np.argmin(gain.phi(mass + C[rest]).sum(axis=1)))]
+            chosen.append(best)
+            mass = mass + C[best]
+        return chosen
+
+    monkeypatch.setattr(mig, "greedy_select", argmin_greedy)
+    assert run_quick("data.mig.greedy_guarantee_where_submodular",
+                     test_seed)["verdict"] == "fails"
+
+
+def test_mig_replaced_by_random_selection_is_refuted(monkeypatch, test_seed):
+    """Planted false statement: 'MIG' is a random subset. Random beats quality-only in about
+    10% of pools (mean errors 0.30 against 0.22); with 200 pools the Clopper-Pearson interval
+    at 1e-6 lies below 1/2 unless 70+ wins occur (probability < 1e-12): ``refuted``."""
+    import toytheory.claims.catalog.data_mig as cat
+
+    original = cat._selections
+
+    def swapped(Y, q, W, k, rng):
+        sel = original(Y, q, W, k, rng)
+        sel["MIG"] = sel["random"]
+        return sel
+
+    monkeypatch.setattr(cat, "_selections", swapped)
+    assert run_quick("data.mig.outperforms_quality_and_diversity",
+                     test_seed)["verdict"] == "refuted"
+
+
+def test_refinement_that_prefers_high_loss_clusters_is_refuted(test_seed):
+    """Planted false statement: temperature -0.3 upweights the clusters where the model errs
+    most, i.e. the label-noise ones, so the refined subset holds more noise than one-shot
+    k-means in most pools (rate about 0.1): ``refuted`` at 120 pools with probability
+    1 - 1e-6 or more."""
+    assert run_quick("data.diversify.refinement_filters_low_quality", test_seed,
+                     temperature=-0.3)["verdict"] == "refuted"
+
+
+def test_a_wrong_exact_test_error_fails_the_monte_carlo_witness(monkeypatch, test_seed):
+    """Planted: the exact block test error reported 10% too high. The witness compares it with
+    50,000 fresh test points (standard error about 1% of the mean): ``fails`` with
+    probability 1 - 1e-9 or more."""
+    import toytheory.data.diversify as div
+
+    original = div.block_test_error
+    monkeypatch.setattr(div, "block_test_error", lambda *a, **kw: 1.1 * original(*a, **kw))
+    assert run_quick("data.diversify.refinement_beats_random", test_seed,
+                     pools=2)["verdict"] == "fails"
+
+
+def test_a_switched_error_with_swapped_branches_fails_the_witness(monkeypatch, test_seed):
+    """Planted: the inferred-marker error computed with the two branches swapped. The witness
+    splits its test law in half between two random linear predictors, so the swap changes the
+    error by far more than the t-test's resolution on 200,000 points: ``fails``."""
+    import toytheory.data.markers as markers
+
+    original = markers.switched_error
+    monkeypatch.setattr(markers, "switched_error",
+                        lambda w0, w1, w, mu, s2, a, b: original(w1, w0, w, mu, s2, a, b))
+    assert run_quick("data.markers.long_tail_gains_most", test_seed,
+                     draws=2)["verdict"] == "fails"
+
+
+def test_markers_never_inferred_are_refuted(monkeypatch, test_seed):
+    """Planted false statement: the marker classifier always answers 'head', so tail points
+    get the head-only fit, which never saw the tail; the pooled fit at least adapts to the
+    tail's samples, so the 'lower tail error' rate is near 0 and its interval at 1e-6 over
+    200 draws lies below 1/2: ``refuted``."""
+    import toytheory.data.markers as markers
+
+    monkeypatch.setattr(markers, "fit_lda", lambda X, z: (np.zeros(X.shape[1]), -1.0))
+    assert run_quick("data.markers.long_tail_gains_most", test_seed)["verdict"] == "refuted"
+
+
+def test_a_posterior_sampler_with_the_wrong_shrinkage_fails_tweedie(monkeypatch, test_seed):
+    """Planted: the GMM posterior mean uses var / v instead of a var / v (a = 0.7), moving it
+    by 0.3 var (x_t - a m_k) / v, of order 0.1-1 per coordinate, against a t-test standard
+    error of about 0.005 on 20,000 draws: ``fails`` with probability 1 - 1e-9 or more."""
+    import toytheory.data.tta as tta
+
+    def wrong(source, xt, a, n, rng):
+        m, var = source.means, source.var
+        v = a * a * var + 1 - a * a
+        lw = -0.5 * np.sum((xt - a * m) ** 2 / v, axis=1)
+        w = np.exp(lw - lw.max())
+        k = rng.choice(len(m), size=n, p=w / w.sum())
+        mean = m[k] + (var / v) * (xt - a * m[k])
+        return mean + np.sqrt(var * (1 - a * a) / v) * rng.standard_normal((n, m.shape[1]))
+
+    monkeypatch.setattr(tta, "gmm_posterior_sample", wrong)
+    assert run_quick("data.difftpt.diffusion_views_beat_standard_tpt", test_seed,
+                     domains=1, per_domain=2)["verdict"] == "fails"
+
+
+def test_difftpt_given_the_true_label_on_half_the_points_holds(monkeypatch, test_seed):
+    """Planted true statement: a 'DiffTPT' that is right wherever TPT is, and also on every
+    other test point with probability 1/2 (mean gain about 9 points at 82% TPT accuracy), so
+    the paired interval over 1,600 points lies above 1 point: ``holds`` with probability
+    1 - 1e-6 or more. Shows the claim can hold, i.e. its refutation is not built in."""
+    import toytheory.claims.catalog.data_difftpt as cat
+
+    original = cat.accuracies
+
+    def boosted(ctx, *args):
+        right = original(ctx, *args)
+        coin = ctx.rng("planted").random(right["TPT"].size) < 0.5
+        right["DiffTPT"] = right["TPT"] | coin
+        return right
+
+    monkeypatch.setattr(cat, "accuracies", boosted)
+    assert run_quick("data.difftpt.diffusion_views_beat_standard_tpt",
+                     test_seed, domains=20)["verdict"] == "holds"

@@ -1,0 +1,50 @@
+"""Test-time tuning toy: the exact GMM posterior sampler, filtering, TPT, bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from toytheory.data.tta import (GMMSource, cosine_filter, diffusion_views,
+                                gmm_posterior_sample, tpt_predict)
+
+
+def test_one_component_posterior_is_the_gaussian_conditional(rng):
+    """K = 1, var 2, a = 0.6: x0 | xt ~ N(m + a var/v (xt - a m), var (1 - a^2)/v),
+    v = a^2 var + 1 - a^2 = 1.36 (computed by hand)."""
+    src = GMMSource(np.array([[1.0]]), 2.0)
+    x = gmm_posterior_sample(src, np.array([0.5]), 0.6, 200_000, rng)
+    v = 0.36 * 2 + 0.64
+    assert x.mean() == pytest.approx(1 + 0.6 * 2 / v * (0.5 - 0.6), abs=0.01)
+    assert x.var() == pytest.approx(2 * 0.64 / v, rel=0.02)
+
+
+def test_noise_level_one_returns_the_test_point_and_zero_forgets_it(rng):
+    src = GMMSource(np.array([[0.0, 0.0], [5.0, 5.0]]), 1.0)
+    x = np.array([4.0, 6.0])
+    np.testing.assert_allclose(diffusion_views(src, x, 3, 1.0, rng), np.tile(x, (3, 1)))
+    far = diffusion_views(src, np.array([100.0, 100.0]), 4000, 0.0, rng)
+    assert abs(far.mean() - 2.5) < 0.2  # a = 0: prior draws, x forgotten
+
+
+def test_cosine_filter_keeps_the_most_aligned_views():
+    views = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    np.testing.assert_array_equal(cosine_filter(np.array([1.0, 0.1]), views, 1), [[1.0, 0.0]])
+
+
+def test_tpt_without_steps_is_the_zero_shot_rule(rng):
+    src = GMMSource(rng.normal(size=(3, 4)), 1.0)
+    x = rng.normal(size=4)
+    assert tpt_predict(src, x, x[None], steps=0) == int(np.argmax(src.logits(x)[0]))
+
+
+def test_bad_input_is_refused_naming_the_argument(rng):
+    src = GMMSource(np.zeros((2, 2)), 1.0)
+    with pytest.raises(ValueError, match="keep"):
+        cosine_filter(np.ones(2), np.ones((3, 2)), 4)
+    with pytest.raises(ValueError, match="a"):
+        gmm_posterior_sample(src, np.zeros(2), 1.5, 1, rng)
+    with pytest.raises(ValueError, match="var"):
+        GMMSource(np.zeros((2, 2)), 1.0, var=[1.0, -1.0])
+    with pytest.raises(ValueError, match="s2"):
+        GMMSource(np.zeros((2, 2)), 0.0)
