@@ -1,0 +1,6 @@
+"""Expected quick-tier verdicts of the active-learning claims (learning to actively learn)."""
+
+EXPECTED = {
+    "active.thresholds.robust_policy_competes_per_class": "holds",
+    "active.thresholds.exact_minimax_matches_brute_force": "holds",
+}
