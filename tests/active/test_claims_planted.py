@@ -55,3 +55,10 @@ def test_a_best_response_that_is_not_best_fails_the_certificate(monkeypatch, tes
     monkeypatch.setattr(al, "bayes_policy", lambda problem, prior: al.gbs_policy(problem))
     result = _run(BRUTE, test_seed)
     assert result["verdict"] == "fails", result["message"]
+
+
+def test_the_refuted_planted_run_meets_the_result_contract(test_seed):
+    from toytheory.claims.contract import result_problems
+
+    result = _run(ROBUST, test_seed, max_excess=0.001, budgets=(3,))
+    assert result["verdict"] == "refuted" and result_problems(result) == []

@@ -4,3 +4,6 @@ EXPECTED = {
     "active.thresholds.robust_policy_competes_per_class": "holds",
     "active.thresholds.exact_minimax_matches_brute_force": "holds",
 }
+EXPECTED.update({
+    "sampling.ray_rendering.exploration_sees_the_whole_ray": "holds",
+})

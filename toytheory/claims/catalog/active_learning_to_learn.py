@@ -113,6 +113,17 @@ def robust_policy_competes_per_class(ctx, budgets, runs, max_excess):
                headline=True)
     ev.equal("budgets at which the robust policy's excess is below every baseline's", beaten,
              len(budgets), role="statement")
+    if max(excess) > max_excess or beaten < len(budgets):
+        ev.referee_note(
+            says="a single adaptive algorithm is learned that competes with the best "
+                 "adaptive algorithm learned for each equivalence class",
+            toy=f"thresholds on {N_POINTS} points, noise classes {NOISES}, budgets {budgets}",
+            measured=f"exact excess over the class minimax {max(excess):.4f} (threshold "
+                     f"{max_excess}); below every baseline at {beaten} of {len(budgets)} "
+                     "budgets",
+            inside="the robust policy is the exact optimum of the paper's adversarial "
+                   "objective, so no training could do better",
+            would_change="a looser reading of 'competes' (a larger excess allowed)")
     ev.note("The excess is not zero: no single policy is minimax in every class at once "
             "(the classes want different points queried), and the exact price is what the "
             "paper's objective minimises.")
