@@ -11,3 +11,6 @@ EXPECTED.update({
     "sampling.rejection_filter.forward_check_raises_faithfulness": "holds",
     "sampling.rejection_filter.value_matching_accepts_wrong_problems": "holds",
 })
+EXPECTED.update({
+    "rl.dynamics_pretraining.dynamics_latent_beats_reconstruction": "holds",
+})
