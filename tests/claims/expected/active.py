@@ -14,3 +14,6 @@ EXPECTED.update({
 EXPECTED.update({
     "rl.dynamics_pretraining.dynamics_latent_beats_reconstruction": "holds",
 })
+EXPECTED.update({
+    "sampling.forward_passes.melody_savings_need_superlinear_musiclm": "holds",
+})
