@@ -165,7 +165,7 @@ def exact_minimax_matches_brute_force(ctx, noises):
 def threshold_errors_figure(seed: int = 0, budgets=(2, 3, 4, 5, 6)):
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(9, 3))
+    fig = Figure(figsize=(9, 3.2), layout="constrained")
     rows = [_solve(b) for b in budgets]
     for k in range(len(NOISES)):
         ax = fig.add_subplot(1, len(NOISES), k + 1)

@@ -132,7 +132,7 @@ def ray_rendering_figure(seed: int = 0, rays: int = 1_000):
     scene = _scene()
     rng = np.random.default_rng(seed)
     ns = (4, 8, 16, 32, 64)
-    fig = Figure(figsize=(5, 3.2))
+    fig = Figure(figsize=(5, 3.2), layout="constrained")
     ax = fig.add_subplot()
     for name, draw in _samplers(scene).items():
         ax.loglog(ns, [rr.rendering_errors(scene, draw(n, rays, rng)).mean() for n in ns],
