@@ -43,7 +43,8 @@ from .._validation import as_float_array, check_int, check_probability_vector, c
 
 __all__ = ["ThresholdProblem", "DeterministicPolicy", "MinimaxResult", "policy_errors",
            "bayes_policy", "minimax_policy", "binary_search_policy", "gbs_policy",
-           "mixture_errors", "brute_force_minimax"]
+           "mixture_errors", "brute_force_minimax", "LearnedPolicy", "adversarial_training",
+           "learned_policy_errors"]
 
 MAX_BUDGET = 16
 
@@ -402,3 +403,118 @@ def brute_force_minimax(problem: ThresholdProblem) -> float:
                   A_eq=np.hstack([np.ones((1, P)), np.zeros((1, 1))]), b_eq=[1.0],
                   bounds=[(0, None)] * P + [(None, None)], method="highs")
     return float(res.x[-1])
+
+
+@dataclass(frozen=True)
+class LearnedPolicy:
+    """A randomised count-state policy: query probabilities per level, decision probabilities
+    at the budget; ``history`` is the max excess after every training step."""
+
+    problem: ThresholdProblem
+    query_probs: tuple
+    decision_probs: np.ndarray
+    history: np.ndarray
+
+
+def _children(st: _States, n: int, m: int) -> tuple[np.ndarray, np.ndarray]:
+    size = st.levels[n].shape[0]
+    c0 = np.stack([st.child(n, np.full(size, x), 0) for x in range(m)], axis=1)
+    c1 = np.stack([st.child(n, np.full(size, x), 1) for x in range(m)], axis=1)
+    return c0, c1
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    z = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return z / z.sum(axis=-1, keepdims=True)
+
+
+def learned_policy_errors(policy: LearnedPolicy) -> np.ndarray:
+    """Exact error of a randomised count-state policy on every problem, shape (J,)."""
+    if not isinstance(policy, LearnedPolicy):
+        raise ValueError("policy: must be a LearnedPolicy")
+    pr = policy.problem
+    st = _states(pr.n_points, pr.budget)
+    p1 = pr.label_one_prob()
+    reach = np.ones((1, pr.n_problems))
+    for n in range(pr.budget):
+        c0, c1 = _children(st, n, pr.n_points)
+        nxt = np.zeros((st.levels[n + 1].shape[0], pr.n_problems))
+        pi = policy.query_probs[n]
+        for x in range(pr.n_points):
+            flow = reach * pi[:, x:x + 1]
+            np.add.at(nxt, c1[:, x], flow * p1[:, x])
+            np.add.at(nxt, c0[:, x], flow * (1.0 - p1[:, x]))
+        reach = nxt
+    right = policy.decision_probs[:, pr.thresholds()]              # (S, J)
+    return np.sum(reach * (1.0 - right), axis=0)
+
+
+def adversarial_training(problem: ThresholdProblem, offset=None, *, steps: int = 1500,
+                         lr: float = 0.1, temperature: float = 0.01) -> LearnedPolicy:
+    """Train a randomised count-state policy against an adversary over problems.
+
+    The paper's procedure in tabular form: the learner's logits (a query distribution at
+    every count state, a decision distribution at the budget) take Adam steps on the
+    adversary's weighted excess ``sum_j w_j (err_j - offset_j)``, and the adversary plays the
+    softmax of the current excesses at ``temperature`` (an entropy-regularised best
+    response), i.e. the learner descends the smoothed worst case
+    ``temperature * log sum_j exp((err_j - offset_j) / temperature)``. Gradients are exact
+    (forward reach probabilities times backward values). Deterministic: uniform start.
+    """
+    if not isinstance(problem, ThresholdProblem):
+        raise ValueError("problem: must be a ThresholdProblem")
+    J = problem.n_problems
+    off = np.zeros(J) if offset is None else as_float_array("offset", offset, ndim=1)
+    if off.size != J:
+        raise ValueError(f"offset: must have n_problems = {J} entries (got {off.size})")
+    steps = check_int("steps", steps, low=1)
+    lr = check_real("lr", lr, low=0.0, low_open=True)
+    tau = check_real("temperature", temperature, low=0.0, low_open=True)
+    st = _states(problem.n_points, problem.budget)
+    m, B, T = problem.n_points, problem.budget, problem.n_thresholds
+    p1 = problem.label_one_prob()
+    kids = [_children(st, n, m) for n in range(B)]
+    onehot = (problem.thresholds()[None, :] == np.arange(T)[:, None]).astype(np.float64)
+    params = [np.zeros((st.levels[n].shape[0], m)) for n in range(B)]
+    params.append(np.zeros((st.levels[B].shape[0], T)))
+    mom = [np.zeros_like(p) for p in params]
+    var = [np.zeros_like(p) for p in params]
+    history = np.empty(steps)
+    for it in range(steps):
+        pis = [_softmax(p) for p in params]
+        reach = [np.ones((1, J))]
+        for n in range(B):
+            c0, c1 = kids[n]
+            nxt = np.zeros((st.levels[n + 1].shape[0], J))
+            for x in range(m):
+                flow = reach[n] * pis[n][:, x:x + 1]
+                np.add.at(nxt, c1[:, x], flow * p1[:, x])
+                np.add.at(nxt, c0[:, x], flow * (1.0 - p1[:, x]))
+            reach.append(nxt)
+        wrong = 1.0 - pis[B] @ onehot                                 # (S_B, J)
+        err = np.sum(reach[B] * wrong, axis=0)
+        excess = err - off
+        history[it] = excess.max()
+        w = _softmax(excess / tau)                                    # the adversary
+        grads = [None] * (B + 1)
+        # decisions: d/d delta[s, t] of sum_j w_j err_j = -sum_j w_j reach_B[s, j] [t_j = t]
+        g = -(reach[B] * w) @ onehot.T
+        d = pis[B]
+        grads[B] = d * (g - np.sum(d * g, axis=1, keepdims=True))
+        value = wrong                                                 # V_B(s, j)
+        for n in range(B - 1, -1, -1):
+            c0, c1 = kids[n]
+            q = np.stack([p1[:, x] * value[c1[:, x]] + (1 - p1[:, x]) * value[c0[:, x]]
+                          for x in range(m)], axis=1)                 # (S_n, m, J)
+            g = np.einsum("sj,sxj->sx", reach[n] * w, q)
+            pi = pis[n]
+            grads[n] = pi * (g - np.sum(pi * g, axis=1, keepdims=True))
+            value = np.einsum("sx,sxj->sj", pi, q)
+        for i, gr in enumerate(grads):                                # Adam
+            mom[i] = 0.9 * mom[i] + 0.1 * gr
+            var[i] = 0.999 * var[i] + 0.001 * gr * gr
+            mh = mom[i] / (1 - 0.9 ** (it + 1))
+            vh = var[i] / (1 - 0.999 ** (it + 1))
+            params[i] -= lr * mh / (np.sqrt(vh) + 1e-12)
+    pis = [_softmax(p) for p in params]
+    return LearnedPolicy(problem, tuple(pis[:B]), pis[B], history)

@@ -14,6 +14,8 @@ N_POINTS = 3
 NOISES = ((0.02, 0.4, 0.4), (0.4, 0.4, 0.02), (0.2, 0.02, 0.2))
 """The toy's equivalence classes: per-point flip probabilities (clean on the left, on the
 right, in the middle). Each class holds the 4 thresholds on 3 points."""
+TRAINING = {"steps": 1000, "lr": 0.05, "temperature": 0.003}
+"""Adversarial training: Adam steps of the learner against the adversary's softmax."""
 
 
 def _solve(budget: int):
@@ -25,6 +27,9 @@ def _solve(budget: int):
                  for eta in NOISES]
     offset = np.repeat([r.value for r in per_class], problem.n_thresholds)
     robust = al.minimax_policy(problem, offset)
+    learned = al.learned_policy_errors(al.adversarial_training(
+        problem, offset, steps=TRAINING["steps"], lr=TRAINING["lr"],
+        temperature=TRAINING["temperature"]))
     uniform = np.full(problem.n_problems, 1.0 / problem.n_problems)
     baselines = {
         "binary search": al.policy_errors(al.binary_search_policy(problem)),
@@ -32,7 +37,7 @@ def _solve(budget: int):
         "Bayes policy for the uniform prior": al.policy_errors(al.bayes_policy(problem,
                                                                                 uniform)),
     }
-    return problem, per_class, offset, robust, baselines
+    return problem, per_class, offset, robust, baselines, learned
 
 
 @claim(
@@ -40,8 +45,8 @@ def _solve(budget: int):
     paper=PAPER,
     kind="paper",
     statement=("On noisy thresholds (3 points, 4 thresholds, three noise classes) with 3 to 6 "
-               "queries, one adaptive policy, trained adversarially over the classes, has a "
-               "worst-case error in every class within 0.05 of that class's own minimax "
+               "queries, one adaptive policy, learned by adversarial training over the classes, has "
+               "a worst-case error in every class within 0.05 of that class's own minimax "
                "policy, and closer than binary search, generalised binary search and the "
                "Bayes policy for a uniform prior."),
     source=('Abstract: "our adaptive algorithm is learned via adversarial training over '
@@ -56,13 +61,17 @@ def _solve(budget: int):
              "the paper's equivalence classes (here chosen by hand, not cut from a complexity "
              "measure). 'Competes with the best algorithm for each class' is read as the "
              "paper's objective: the excess max_k [worst error in class k - V_k], V_k the "
-             "exact minimax error of class k. The adversarial training is solved exactly (a "
-             "double oracle: LP adversary over problems, Bayes best response by dynamic "
-             "programming, stopped with a 1e-9 certificate), not by the paper's gradient "
-             "training of a network, so this is the best the paper's objective can reach. "
-             "Holds if that excess is <= 0.05 at every budget and below each baseline's. "
-             "0.05 is ours (the paper states no number); the measured excess is <= 0.03 and "
-             "the baselines' >= 0.09, so any threshold in between reads the same. The Bayes "
+             "exact minimax error of class k. The policy is learned as the paper learns it, "
+             "by adversarial training, in tabular form: a randomised policy over count "
+             "states (query and decision logits) takes 1000 Adam steps with exact gradients "
+             "against an adversary that plays the softmax (temperature 0.003) of the "
+             "current excesses; no network. The objective's exact optimum (double oracle: "
+             "LP adversary, Bayes best response by dynamic programming, 1e-9 certificate) "
+             "is computed beside it: the learned policy can approach it, never beat it. "
+             "Holds if the learned policy's excess is <= 0.05 at every budget and below "
+             "each baseline's. 0.05 is ours (the paper states no number); the measured "
+             "excess is <= 0.04 (exact optimum <= 0.03) and the baselines' >= 0.09, so any "
+             "threshold in between reads the same. The Bayes "
              "policy for a uniform prior stands for the explicit-prior meta-learning the "
              "abstract contrasts with."),
     witnesses=("exact", "simulated"),
@@ -77,10 +86,14 @@ def robust_policy_competes_per_class(ctx, budgets, runs, max_excess):
     results = {b: _solve(b) for b in budgets}
     # witnesses first: certificates, then simulation of the robust policy at the first budget
     worst_gap = max(max(r.value - r.lower for r in per_class) + (robust.value - robust.lower)
-                    for _, per_class, _, robust, _ in results.values())
+                    for _, per_class, _, robust, _, _ in results.values())
     ev.at_most("largest minimax certificate gap (mixed policy's value - adversary prior's "
                "Bayes value), all budgets and classes", worst_gap, 1e-8)
-    problem, _, _, robust, _ = results[budgets[0]]
+    below = max(robust.value - float(np.max(learned - offset))
+                for _, _, offset, robust, _, learned in results.values())
+    ev.at_most("largest amount by which the learned policy's excess is below the certified "
+               "optimum (must not be positive)", below, 1e-9)
+    problem, _, _, robust, _, _ = results[budgets[0]]
     rng = ctx.rng("simulation")
     outside = 0
     level = LEVEL / problem.n_problems
@@ -93,25 +106,27 @@ def robust_policy_competes_per_class(ctx, budgets, runs, max_excess):
              "plays (1e-6 over all)", outside, 0)
 
     excess, beaten = [], 0
-    for b, (problem, per_class, offset, robust, baselines) in results.items():
+    for b, (problem, per_class, offset, robust, baselines, learned) in results.items():
         K, T = len(NOISES), problem.n_thresholds
-        mine = float(np.max(robust.errors - offset))
+        mine = float(np.max(learned - offset))
         excess.append(mine)
         base = {name: float(np.max(e - offset)) for name, e in baselines.items()}
         beaten += int(all(mine < v for v in base.values()))
-        worst = robust.errors.reshape(K, T).max(axis=1)
-        average = robust.errors.reshape(K, T).mean(axis=1)
+        worst = learned.reshape(K, T).max(axis=1)
+        average = learned.reshape(K, T).mean(axis=1)
         ev.record(f"B = {b}: class minimax errors V_k", float(per_class[0].value),
                   note=", ".join(f"{r.value:.3f}" for r in per_class))
-        ev.record(f"B = {b}: robust policy worst-case error per class", float(worst.max()),
+        ev.record(f"B = {b}: learned policy's excess (exact optimum)", mine,
+                  note=f"exact optimum of the objective {robust.value:.4f}")
+        ev.record(f"B = {b}: learned policy's worst-case error per class", float(worst.max()),
                   note=", ".join(f"{w:.3f}" for w in worst)
                   + "; average over thresholds " + ", ".join(f"{a:.3f}" for a in average))
         ev.record(f"B = {b}: baselines' excess over V_k", min(base.values()),
                   note="; ".join(f"{n} {v:.3f}" for n, v in base.items()))
-    ev.at_most("largest excess of the robust policy's worst-case error over the class "
+    ev.at_most("largest excess of the learned policy's worst-case error over the class "
                "minimax, all budgets", max(excess), max_excess, role="statement",
                headline=True)
-    ev.equal("budgets at which the robust policy's excess is below every baseline's", beaten,
+    ev.equal("budgets at which the learned policy's excess is below every baseline's", beaten,
              len(budgets), role="statement")
     if max(excess) > max_excess or beaten < len(budgets):
         ev.referee_note(
@@ -121,8 +136,8 @@ def robust_policy_competes_per_class(ctx, budgets, runs, max_excess):
             measured=f"exact excess over the class minimax {max(excess):.4f} (threshold "
                      f"{max_excess}); below every baseline at {beaten} of {len(budgets)} "
                      "budgets",
-            inside="the robust policy is the exact optimum of the paper's adversarial "
-                   "objective, so no training could do better",
+            inside="the policy is learned by the paper's adversarial objective, whose exact "
+                   "optimum is reported beside it",
             would_change="a looser reading of 'competes' (a larger excess allowed)")
     ev.note("The excess is not zero: no single policy is minimax in every class at once "
             "(the classes want different points queried), and the exact price is what the "
@@ -172,7 +187,9 @@ def threshold_errors_figure(seed: int = 0, budgets=(2, 3, 4, 5, 6)):
         T = N_POINTS + 1
         ax.plot(budgets, [r[1][k].value for r in rows], "k-", label="class minimax")
         ax.plot(budgets, [r[3].errors.reshape(-1, T)[k].max() for r in rows], "o-",
-                label="robust (one policy)")
+                label="robust, exact optimum")
+        ax.plot(budgets, [r[5].reshape(-1, T)[k].max() for r in rows], "s:",
+                label="robust, adversarially trained")
         for name in rows[0][4]:
             ax.plot(budgets, [r[4][name].reshape(-1, T)[k].max() for r in rows], ".--",
                     label=name)
