@@ -1,7 +1,9 @@
-"""Expected quick-tier verdicts of the guided/composed diffusion claims (FKC)."""
+"""Expected quick-tier verdicts of the guided/composed diffusion claims (FKC, SVDD, minority guidance, PAG, score distillation)."""
 
 EXPECTED = {
     "diffusion.guided.fkc_naive_misses_target": "holds",
     "diffusion.guided.fkc_samples_target": "holds",
     "diffusion.guided.fkc_error_falls_with_particles": "holds",
+    "diffusion.guided.svdd_non_differentiable_reward": "holds",
+    "diffusion.guided.svdd_bias_at_finite_candidates": "holds",
 }
