@@ -6,4 +6,6 @@ EXPECTED = {
     "diffusion.guided.fkc_error_falls_with_particles": "holds",
     "diffusion.guided.svdd_non_differentiable_reward": "holds",
     "diffusion.guided.svdd_bias_at_finite_candidates": "holds",
+    "diffusion.guided.minority_tweedie_favours_majority": "holds",
+    "diffusion.guided.minority_guidance_raises_minority_mass": "holds",
 }
