@@ -8,4 +8,6 @@ EXPECTED = {
     "diffusion.guided.svdd_bias_at_finite_candidates": "holds",
     "diffusion.guided.minority_tweedie_favours_majority": "holds",
     "diffusion.guided.minority_guidance_raises_minority_mass": "holds",
+    "diffusion.guided.pag_improves_unconditional_quality": "holds",
+    "diffusion.guided.pag_precision_diversity_tradeoff": "holds",
 }
