@@ -10,4 +10,7 @@ EXPECTED = {
     "diffusion.guided.minority_guidance_raises_minority_mass": "holds",
     "diffusion.guided.pag_improves_unconditional_quality": "holds",
     "diffusion.guided.pag_precision_diversity_tradeoff": "holds",
+    "diffusion.guided.consistent3d_steadier_guidance": "holds",
+    "diffusion.guided.sds_mode_seeking_fixed_point": "holds",
+    "diffusion.guided.boostdream_multiview_removes_janus": "holds",
 }
