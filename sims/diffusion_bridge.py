@@ -1,0 +1,55 @@
+"""Sinkhorn (POT) on discretised Gaussian marginals: the simulated witness of the Gaussian
+Schrödinger bridge.
+
+The two marginals are sampled on regular 2-D (or d-D) grids of ``n_grid`` points per axis
+spanning ``span`` standard deviations, with weights proportional to the Gaussian density
+(moments of such a discretisation are exact up to terms like exp(-2 pi^2 s^2 / h^2) for
+standard deviation s and spacing h). The cost is the reference transition's negative
+log-density, ½ (y - M x)^T Q^{-1} (y - M x), and POT's log-domain Sinkhorn with
+regulariser 1 solves the discrete static Schrödinger problem min <P, C> + sum P log P.
+Nothing here uses the closed form.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def _grid(mean, cov, n_grid, span):
+    mean = np.asarray(mean, float)
+    cov = np.asarray(cov, float)
+    sd = np.sqrt(np.diag(cov))
+    axes = [np.linspace(mean[i] - span * sd[i], mean[i] + span * sd[i], n_grid)
+            for i in range(mean.size)]
+    pts = np.stack(np.meshgrid(*axes, indexing="ij"), -1).reshape(-1, mean.size)
+    prec = np.linalg.inv(cov)
+    dev = pts - mean
+    logw = -0.5 * np.einsum("ni,ij,nj->n", dev, prec, dev)
+    w = np.exp(logw - logw.max())
+    return pts, w / w.sum()
+
+
+def sinkhorn_cross_covariance(mean0, cov0, mean1, cov1, trans, noise, n_grid: int = 22,
+                              span: float = 6.5, tol: float = 1e-13, max_iter: int = 20000):
+    """Cross-covariance of the discrete Sinkhorn coupling between the discretised marginals.
+
+    Returns
+    -------
+    cross : (d, d) array
+        Cov(X, Y) under the plan.
+    marginal_gap : float
+        Largest deviation of the plan's row sums from the first marginal (convergence).
+    """
+    import ot
+
+    x, a = _grid(mean0, cov0, n_grid, span)
+    y, b = _grid(mean1, cov1, n_grid, span)
+    prec = np.linalg.inv(np.asarray(noise, float))
+    resid = y[None, :, :] - (x @ np.asarray(trans, float).T)[:, None, :]
+    cost = 0.5 * np.einsum("abi,ij,abj->ab", resid, prec, resid)
+    plan = ot.sinkhorn(a, b, cost, 1.0, method="sinkhorn_log", numItermax=max_iter,
+                       stopThr=tol)
+    mx, my = a @ x, b @ y
+    cross = (x - mx).T @ plan @ (y - my)
+    gap = max(float(np.abs(plan.sum(1) - a).max()), float(np.abs(plan.sum(0) - b).max()))
+    return cross, gap
