@@ -114,3 +114,31 @@ def test_well_specified_class_refutes_the_misspecified_claim(monkeypatch, test_s
     original_fit = sb.fit_drift
     monkeypatch.setattr(sb, "fit_drift", lambda law, cls="full": original_fit(law, "full"))
     assert run("diffusion.bridges.misspecified_fixed_point", test_seed)["verdict"] == "refuted"
+
+
+def test_wrong_truth_law_fails_the_path_witness(monkeypatch, test_seed):
+    """Planted toolkit bug: the exact snapshot joint with its long-range block
+    Cov(X_0, X_(T-1)) set to zero (the Markov glue dropped). The projection joining X_0 and
+    X_(T-1) then has its variance off by a large fraction (rotation system), so at 4000 paths
+    the KS distance (~0.1) is several times the level-1e-6 critical value (~0.04): the Holm
+    family rejects, with probability > 1 - 1e-6 under any seed."""
+    original = cat._truth
+
+    def broken(name):
+        b, s, snaps = original(name)
+        n, d = snaps.means.shape
+        joint = snaps.joint.copy()
+        joint[:d, (n - 1) * d:] = 0.0
+        joint[(n - 1) * d:, :d] = 0.0
+        return b, s, sb.Snapshots(snaps.means, snaps.covs, joint, snaps.dt)
+
+    class Recorder:
+        results = []
+
+        def test(self, name, result, expect):
+            self.results.append(result)
+
+    monkeypatch.setattr(cat, "_truth", broken)
+    rec = Recorder()
+    cat._path_witness(rec, "rotation", 4000, test_seed)
+    assert rec.results[0].reject
