@@ -146,7 +146,7 @@ def _check_point_args(x, data, r, D):
     return x, data, r, D
 
 
-def point_posterior_mean(x, data, r: float, D: int) -> np.ndarray:
+def point_posterior_mean(x, data, r: float, D: int, chunk: int = 4096) -> np.ndarray:
     """:math:`E[y \mid x]` under the PFGM++ kernel at norm ``r`` for the empirical law of
     ``data`` (points :math:`y_i`, equal weights):
 
@@ -162,6 +162,8 @@ def point_posterior_mean(x, data, r: float, D: int) -> np.ndarray:
     data : (m, N) array, m >= 1
     r : float, > 0
     D : int, >= 1
+    chunk : int, default 4096
+        Queries per block (memory: chunk x m floats).
 
     Raises
     ------
@@ -169,12 +171,18 @@ def point_posterior_mean(x, data, r: float, D: int) -> np.ndarray:
         ``data`` empty, ``r <= 0``, ``D < 1``, shapes that do not match.
     """
     x, data, r, D = _check_point_args(x, data, r, D)
+    chunk = check_int("chunk", chunk, low=1)
     N = data.shape[1]
-    sq = (np.sum(x * x, 1)[:, None] + np.sum(data * data, 1)[None, :] - 2 * x @ data.T)
-    logw = -(N + D) / 2 * np.log(np.maximum(sq, 0.0) + r * r)
-    logw -= logw.max(axis=1, keepdims=True)
-    w = np.exp(logw)
-    return (w @ data) / w.sum(axis=1, keepdims=True)
+    y2 = np.sum(data * data, 1)[None, :]
+    out = np.empty_like(x)
+    for lo in range(0, x.shape[0], chunk):
+        xc = x[lo:lo + chunk]
+        sq = np.sum(xc * xc, 1)[:, None] + y2 - 2 * xc @ data.T
+        logw = -(N + D) / 2 * np.log(np.maximum(sq, 0.0) + r * r)
+        logw -= logw.max(axis=1, keepdims=True)
+        w = np.exp(logw)
+        out[lo:lo + chunk] = (w @ data) / w.sum(axis=1, keepdims=True)
+    return out
 
 
 def point_posterior_mean_loop(x, data, r: float, D: int) -> np.ndarray:
