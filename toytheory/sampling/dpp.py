@@ -282,7 +282,7 @@ def _rejection_numpy(v, gen):
 
 
 REJECTION_MIN_RATIO = 4
-"""``method="auto"`` uses rejection when ``N >= REJECTION_MIN_RATIO * k``, else the chain
+r"""``method="auto"`` uses rejection when ``N >= REJECTION_MIN_RATIO * k``, else the chain
 rule: rejection costs about :math:`k^3 \log k` against the chain rule's :math:`N k^2`, but
 its acceptance falls as :math:`k/N` grows (measured at k = 100 on two cores: rejection
 4.3 ms against the chain rule's 11.8 ms at N = 2000, 17 ms against 7 ms at N = 200)."""
