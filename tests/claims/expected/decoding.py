@@ -7,4 +7,6 @@ EXPECTED = {
     "decoding.monkeys.pass_at_k_estimator_unbiased": "holds",
     "decoding.monkeys.beta_coverage_power_law_tail": "holds",
     "decoding.masked_diffusion.first_hitting_sampler_matches_original_process": "holds",
+    "decoding.monkeys.coverage_scales_over_four_decades": "holds",
+    "decoding.monkeys.selection_plateaus_below_coverage": "holds",
 }
