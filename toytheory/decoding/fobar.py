@@ -61,7 +61,8 @@ def _win_table(A: int, n: int, m: int, alpha: float):
     comps = _compositions(n, A)
     backs = np.array(list(product(range(m + 1), repeat=A)))  # (G, A)
     present = comps[:, None, :] > 0                             # (C, 1, A)
-    total = backs.sum(axis=1)[None, :, None]                    # (1, G, 1)
+    # backward successes of the candidates present (absent ones get no backward chains)
+    total = (backs[None, :, :] * present).sum(axis=2, keepdims=True)  # (C, G, 1)
     fwd = np.broadcast_to(comps[:, None, :].astype(float), (comps.shape[0],) + backs.shape)
     if alpha < 1.0:
         mixed = fwd ** alpha * backs[None, :, :].astype(float) ** (1.0 - alpha)
@@ -79,14 +80,23 @@ def _multinomial_weights(comps: np.ndarray, law: np.ndarray) -> np.ndarray:
     from scipy.special import gammaln, xlogy
 
     n = comps.sum(axis=1)[0]
-    log = gammaln(n + 1) - gammaln(comps + 1).sum(axis=1) + xlogy(comps, law).sum(axis=1)
-    return np.exp(log)
+    base = gammaln(n + 1) - gammaln(comps + 1).sum(axis=1)
+    if law.ndim == 2:
+        return np.exp(base[None, :] + xlogy(comps[None, :, :], law[:, None, :]).sum(axis=2))
+    return np.exp(base + xlogy(comps, law).sum(axis=1))
+
+
+def _laws(answers) -> np.ndarray:
+    arr = np.asarray(answers, dtype=float)
+    if arr.ndim == 2:
+        return np.array([check_probability_vector("answers", row) for row in arr])
+    return check_probability_vector("answers", arr)
 
 
 def _check(answers, n, m=None):
-    law = check_probability_vector("answers", answers)
+    law = _laws(answers)
     n = check_int("n", n, low=1)
-    A = law.size
+    A = law.shape[-1]
     if m is not None:
         m = check_int("m", m, low=1)
     from math import comb
@@ -99,21 +109,26 @@ def _check(answers, n, m=None):
     return law, n, m
 
 
-def self_consistency_accuracy(answers, n: int) -> float:
+def self_consistency_accuracy(answers, n: int):
     """Exact accuracy of majority vote over ``n`` forward chains (ties uniform).
 
     Parameters
     ----------
-    answers : array_like, shape (A,)
-        The forward answer law; answer 0 is correct.
+    answers : array_like, shape (A,) or (P, A)
+        The forward answer law (one row per problem); answer 0 is correct.
     n : int, >= 1
+
+    Returns
+    -------
+    float, or ndarray of shape (P,) for a table of laws
     """
     law, n, _ = _check(answers, n)
-    comps = _compositions(n, law.size)
+    comps = _compositions(n, law.shape[-1])
     best = comps.max(axis=1, keepdims=True)
     at_best = comps == best
     wins = at_best[:, 0] / at_best.sum(axis=1)
-    return float(_multinomial_weights(comps, law) @ wins)
+    acc = _multinomial_weights(comps, law) @ wins
+    return acc if law.ndim == 2 else float(acc)
 
 
 def self_consistency_limit(answers) -> float:
@@ -133,13 +148,13 @@ def _check_b(b1, b0):
     return float(b1), float(b0)
 
 
-def fobar_accuracy(answers, n: int, m: int, b1: float, b0: float, alpha: float = 0.5) -> float:
+def fobar_accuracy(answers, n: int, m: int, b1: float, b0: float, alpha: float = 0.5):
     """Exact accuracy of FOBAR with ``n`` forward and ``m`` backward chains per candidate.
 
     Parameters
     ----------
-    answers : array_like, shape (A,)
-        Forward answer law, answer 0 correct.
+    answers : array_like, shape (A,) or (P, A)
+        Forward answer law (one row per problem), answer 0 correct.
     n, m : int, >= 1
     b1, b0 : float in [0, 1]
         Backward success probabilities for the correct and for a wrong candidate.
@@ -152,11 +167,12 @@ def fobar_accuracy(answers, n: int, m: int, b1: float, b0: float, alpha: float =
         raise ValueError(f"alpha: must lie in [0, 1] (got {alpha!r})")
     from scipy.stats import binom
 
-    comps, backs, wins = _win_table(law.size, n, m, float(alpha))
+    comps, backs, wins = _win_table(law.shape[-1], n, m, float(alpha))
     pmf1 = binom.pmf(np.arange(m + 1), m, b1)
     pmf0 = binom.pmf(np.arange(m + 1), m, b0)
     weight_b = pmf1[backs[:, 0]] * np.prod(pmf0[backs[:, 1:]], axis=1)
-    return float(_multinomial_weights(comps, law) @ (wins @ weight_b))
+    acc = _multinomial_weights(comps, law) @ (wins @ weight_b)
+    return acc if law.ndim == 2 else float(acc)
 
 
 def fobar_limit(answers, b1: float, b0: float, alpha: float = 0.5) -> float:

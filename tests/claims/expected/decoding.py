@@ -9,4 +9,6 @@ EXPECTED = {
     "decoding.masked_diffusion.first_hitting_sampler_matches_original_process": "holds",
     "decoding.monkeys.coverage_scales_over_four_decades": "holds",
     "decoding.monkeys.selection_plateaus_below_coverage": "holds",
+    "decoding.fobar.self_consistency_saturates": "holds",
+    "decoding.fobar.fobar_beats_self_consistency": "holds",
 }
