@@ -12,4 +12,5 @@ EXPECTED = {
     "decoding.fobar.self_consistency_saturates": "holds",
     "decoding.fobar.fobar_beats_self_consistency": "holds",
     "decoding.cautious.outperforms_standard_decoding": "refuted",
+    "decoding.masked_diffusion.float32_gumbel_lowers_temperature": "holds",
 }
