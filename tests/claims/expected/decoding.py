@@ -13,4 +13,5 @@ EXPECTED = {
     "decoding.fobar.fobar_beats_self_consistency": "holds",
     "decoding.cautious.outperforms_standard_decoding": "refuted",
     "decoding.masked_diffusion.float32_gumbel_lowers_temperature": "holds",
+    "decoding.spectr.block_drafts_tokens_per_call": "holds",
 }
