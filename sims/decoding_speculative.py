@@ -20,7 +20,7 @@ from sims.rl_rollouts import _episode_state, _splitmix
 from toytheory._validation import check_int
 from toytheory.decoding.speculative import check_pair
 
-__all__ = ["kseq_counts", "residual_law"]
+__all__ = ["kseq_counts", "residual_law", "block_tokens_counts"]
 
 
 @njit(cache=True, inline="always")
@@ -96,3 +96,73 @@ def kseq_counts(target, draft, k: int, rho: float, n: int, seed: int
     counts, kept = _kseq_kernel(np.cumsum(p_d), p_d, p_t, np.cumsum(residual), k,
                                 float(rho), n, seed)
     return counts, int(kept)
+
+
+@njit(cache=True, parallel=True)
+def _block_kernel(cdf_draft, draft, target, rho, k, gamma, start, n, seed):
+    V = draft.shape[0]
+    tokens = np.zeros(n, np.int64)
+    for i in prange(n):
+        state = _episode_state(seed, i)
+        blocks = np.empty((k, gamma), np.int64)
+        for b in range(k):
+            s = start
+            for level in range(gamma):
+                state, u = _splitmix(state)
+                x = _inverse_cdf(cdf_draft[s], u)
+                blocks[b, level] = x
+                s = x
+        alive = np.ones(k, np.bool_)
+        s = start
+        count = 0
+        done = False
+        for level in range(gamma):
+            j = 0
+            for b in range(k):
+                if alive[b]:
+                    j += 1
+            r = rho[s, j]
+            chosen = -1
+            for b in range(k):
+                if not alive[b]:
+                    continue
+                x = blocks[b, level]
+                state, v = _splitmix(state)
+                if v * r * draft[s, x] < target[s, x]:
+                    chosen = x
+                    break
+            count += 1
+            if chosen < 0:
+                done = True
+                break
+            for b in range(k):
+                if alive[b] and blocks[b, level] != chosen:
+                    alive[b] = False
+            s = chosen
+        if not done:
+            count += 1
+        tokens[i] = count
+    return tokens
+
+
+def block_tokens_counts(target, draft, rho, k: int, gamma: int, start: int, n: int,
+                        seed: int) -> np.ndarray:
+    """Simulate ``n`` target calls of SpecTr with ``k`` draft blocks of length ``gamma`` on
+    Markov chains; return counts of the tokens per call (index t = t tokens, 0..gamma+1).
+
+    ``rho[s, j]`` is K-SEQ's divisor at state ``s`` with ``j`` surviving drafts (an input of
+    the algorithm). The residual draws themselves are not needed for the token count.
+    """
+    Pt = np.asarray(target, dtype=float)
+    Pd = np.asarray(draft, dtype=float)
+    if Pt.ndim != 2 or Pt.shape != Pd.shape or Pt.shape[0] != Pt.shape[1]:
+        raise ValueError("draft: target and draft must be square matrices of one shape")
+    k = check_int("k", k, low=1)
+    gamma = check_int("gamma", gamma, low=1)
+    rho = np.asarray(rho, dtype=float)
+    if rho.shape != (Pt.shape[0], k + 1) or np.any(rho[:, 1:] < 1):
+        raise ValueError(f"rho: must have shape {(Pt.shape[0], k + 1)} with values >= 1")
+    tokens = _block_kernel(np.cumsum(Pd, axis=1), Pd, Pt, rho, k, gamma,
+                           check_int("start", start, low=0, high=Pt.shape[0] - 1),
+                           check_int("n", n, low=1), check_int("seed", seed, low=0))
+    return np.bincount(tokens, minlength=gamma + 2)

@@ -2,8 +2,10 @@
 
 Masked diffusion (the original step sampler and the first-hitting sampler, exact laws),
 speculative decoding (one draft, and SpecTr's k-candidate K-SEQ with the optimal
-transport plan it is held to) and repeated sampling (pass@k and coverage, "Large
-Language Monkeys"). Laws are probability vectors over a vocabulary of size ``V``;
+transport plan it is held to), repeated sampling (pass@k and coverage, "Large
+Language Monkeys"; majority vote and reward-model selection in :mod:`.selection`),
+self-consistency and FOBAR (:mod:`.fobar`) and cautious next-token prediction
+(:mod:`.cautious`). Laws are probability vectors over a vocabulary of size ``V``;
 ``target`` is the large model's law, ``draft`` the small model's.
 """
 

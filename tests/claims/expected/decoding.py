@@ -7,4 +7,11 @@ EXPECTED = {
     "decoding.monkeys.pass_at_k_estimator_unbiased": "holds",
     "decoding.monkeys.beta_coverage_power_law_tail": "holds",
     "decoding.masked_diffusion.first_hitting_sampler_matches_original_process": "holds",
+    "decoding.monkeys.coverage_scales_over_four_decades": "holds",
+    "decoding.monkeys.selection_plateaus_below_coverage": "holds",
+    "decoding.fobar.self_consistency_saturates": "holds",
+    "decoding.fobar.fobar_beats_self_consistency": "holds",
+    "decoding.cautious.outperforms_standard_decoding": "refuted",
+    "decoding.masked_diffusion.float32_gumbel_lowers_temperature": "holds",
+    "decoding.spectr.block_drafts_tokens_per_call": "holds",
 }
