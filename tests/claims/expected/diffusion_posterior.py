@@ -4,4 +4,6 @@ EXPECTED = {
     "diffusion.posterior.exact_sampler_matches_posterior": "holds",
     "diffusion.posterior.dps_drops_minor_mode": "holds",
     "diffusion.posterior.ads_beats_fixed_masks": "holds",
+    "diffusion.posterior.vibid_bidirectional_beats_fusion": "holds",
+    "diffusion.posterior.vibid_not_exact_bridge": "holds",
 }

@@ -12,4 +12,10 @@ samplers
 active
     Active coordinate subsampling: the exact maximum-entropy policy against
     fixed masks (the toy of "Active Diffusion Subsampling").
+linear
+    Gaussian conditioning; linear-Gaussian diffusion samplers whose output law is
+    propagated exactly (mean and covariance through affine steps).
+bridge
+    Keyframe interpolation on Gaussian frame processes: the exact bridge against
+    one-sided, parallel-fusion and bidirectional (ViBiDSampler) sampling.
 """
