@@ -6,4 +6,6 @@ EXPECTED = {
     "diffusion.posterior.ads_beats_fixed_masks": "holds",
     "diffusion.posterior.vibid_bidirectional_beats_fusion": "holds",
     "diffusion.posterior.vibid_not_exact_bridge": "holds",
+    "diffusion.posterior.forward_model_learns_unseen_prior": "holds",
+    "diffusion.posterior.forward_model_identifiability_fails": "holds",
 }

@@ -18,4 +18,7 @@ linear
 bridge
     Keyframe interpolation on Gaussian frame processes: the exact bridge against
     one-sided, parallel-fusion and bidirectional (ViBiDSampler) sampling.
+forward_models
+    A Gaussian prior learned only through masked observations (Diffusion with Forward
+    Models): the exact observation-space objective, the moment fit, identifiability.
 """
