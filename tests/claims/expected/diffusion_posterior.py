@@ -8,4 +8,6 @@ EXPECTED = {
     "diffusion.posterior.vibid_not_exact_bridge": "holds",
     "diffusion.posterior.forward_model_learns_unseen_prior": "holds",
     "diffusion.posterior.forward_model_identifiability_fails": "holds",
+    "diffusion.posterior.volume_augmented_prior_coherent": "holds",
+    "diffusion.posterior.volume_mmse_not_improved": "holds",
 }

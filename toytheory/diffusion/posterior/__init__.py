@@ -21,4 +21,7 @@ bridge
 forward_models
     A Gaussian prior learned only through masked observations (Diffusion with Forward
     Models): the exact observation-space objective, the moment fit, identifiability.
+volume
+    3-D reconstruction from 2-D slice priors: exact posteriors and errors under
+    independent slices, slices + cross-slice smoothness, and the true 3-D prior.
 """
