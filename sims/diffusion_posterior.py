@@ -41,7 +41,8 @@ def _denoiser(torch, mean, cov, device):
     return den
 
 
-def run_sampler(kind, laws, sigmas, n, seed, *, init=None, projector=None, device="cpu"):
+def run_sampler(kind, laws, sigmas, n, seed, *, init=None, projector=None, offset=None,
+                device="cpu"):
     """Draws of a sampler's output.
 
     Parameters
@@ -56,7 +57,9 @@ def run_sampler(kind, laws, sigmas, n, seed, *, init=None, projector=None, devic
     init : ``(mean, cov)``, optional
         Law of the start at ``sigmas[0]`` (default: the first law diffused to it).
     projector : (p, p) array
-        For ``reconstruct``: the projection onto the consistent subspace.
+        For ``reconstruct``: the linear part of the reconstruct-and-render map.
+    offset : (p,) array, optional
+        For ``reconstruct``: its constant part (the given view's contribution).
 
     Returns
     -------
@@ -86,6 +89,8 @@ def run_sampler(kind, laws, sigmas, n, seed, *, init=None, projector=None, devic
          + torch.randn((n, p), generator=gen, dtype=torch.float64, device=device) @ root.T)
     P = None if projector is None else torch.as_tensor(np.asarray(projector, float),
                                                        device=device)
+    off = torch.zeros(p, dtype=torch.float64, device=device) if offset is None else \
+        torch.as_tensor(np.asarray(offset, float), device=device)
 
     def step(x, x0, s, s_next):
         r = s_next * s_next / (s * s)
@@ -99,7 +104,7 @@ def run_sampler(kind, laws, sigmas, n, seed, *, init=None, projector=None, devic
         elif kind == "average":
             x = step(x, 0.5 * (dens[0](x, s) + dens[1](x, s)), s, s_next)
         elif kind == "reconstruct":
-            x = step(x, dens[0](x, s) @ P.T, s, s_next)
+            x = step(x, dens[0](x, s) @ P.T + off, s, s_next)
         else:
             x = step(x, dens[0](x, s), s, s_next)
             x = x + np.sqrt(s * s - s_next * s_next) * torch.randn(

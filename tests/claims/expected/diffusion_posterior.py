@@ -10,4 +10,6 @@ EXPECTED = {
     "diffusion.posterior.forward_model_identifiability_fails": "holds",
     "diffusion.posterior.volume_augmented_prior_coherent": "holds",
     "diffusion.posterior.volume_mmse_not_improved": "holds",
+    "diffusion.posterior.videomv_reconstruction_consistent": "holds",
+    "diffusion.posterior.videomv_not_posterior": "holds",
 }

@@ -24,4 +24,7 @@ forward_models
 volume
     3-D reconstruction from 2-D slice priors: exact posteriors and errors under
     independent slices, slices + cross-slice smoothness, and the true 3-D prior.
+multiview
+    Multi-view generation given one view: independent per-view denoising against
+    denoising through a shared least-squares reconstruction (VideoMV's 3D-aware sampling).
 """
