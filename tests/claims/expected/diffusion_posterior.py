@@ -12,4 +12,6 @@ EXPECTED = {
     "diffusion.posterior.volume_mmse_not_improved": "holds",
     "diffusion.posterior.videomv_reconstruction_consistent": "holds",
     "diffusion.posterior.videomv_not_posterior": "holds",
+    "diffusion.posterior.snl_two_percent_of_mcmc": "refuted",
+    "diffusion.posterior.snl_beats_mcmc_at_equal_calls": "holds",
 }

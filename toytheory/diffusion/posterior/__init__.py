@@ -27,4 +27,7 @@ volume
 multiview
     Multi-view generation given one view: independent per-view denoising against
     denoising through a shared least-squares reconstruction (VideoMV's 3D-aware sampling).
+snl
+    Sequential Neural Likelihood with a conditional Gaussian estimator, rejection ABC and
+    Metropolis on a linear-Gaussian simulator, counted in simulator calls.
 """
