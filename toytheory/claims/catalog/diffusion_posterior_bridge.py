@@ -65,6 +65,11 @@ def _witness(ev, n_sim, steps, seed):
     from toytheory.diffusion.posterior.bridge import (bridge_law, frame_kernel,
                                                       one_sided_law, start_law)
 
+    from proofs.diffusion_posterior import prove_random_walk_bridge
+
+    proof = prove_random_walk_bridge()
+    ev.equal(f"sympy: {proof.name} (residuals {', '.join(proof.residuals)})",
+             int(proof.holds), 1)
     T, q = 8, 1.0
     K = frame_kernel(T, "walk", v0=1.0, q=q)
     mu, cov = bridge_law(K, np.eye(1), np.array([-1.0]), np.array([2.0]))
@@ -112,7 +117,7 @@ def _witness(ev, n_sim, steps, seed):
              "all six endpoint configurations (endpoints 0/0, -1/1, -2/2, both processes). "
              "Sample averaging of two one-sided draws is recorded. The denoisers are exact, "
              "so this isolates the sampling strategy from the network."),
-    witnesses=("exact", "simulated"),
+    witnesses=("exact", "symbolic", "simulated"),
     quick={"steps": 256, "n_sim": 6000},
     full={"steps": 1024, "n_sim": 40000},
 )

@@ -55,6 +55,11 @@ def _witness_exact_posterior(ev, prior, A, s, y, post):
     from toytheory.diffusion.posterior.gmm import denoiser_jacobian, log_likelihood_at
     from toytheory.diffusion.posterior.samplers import halfplane_mass
 
+    from proofs.diffusion_posterior import prove_gmm_component_update
+
+    proof = prove_gmm_component_update()
+    ev.equal(f"sympy: {proof.name} (residuals {', '.join(proof.residuals)})",
+             int(proof.holds), 1)
     X, p = _bayes_on_grid(prior, A, s, y)
     ev.at_most("posterior mean: closed form vs Bayes on a 701^2 grid (max abs)",
                float(np.abs(post.mean() - p @ X).max()), 1e-6)
@@ -108,7 +113,7 @@ def _run(score, n, steps, rng):
              "(Karras grid, sigma 80 to 0.002) with that score is held to the closed-form "
              "masses of {x_1 > 0} and {x_1 > 2.5} within 0.04 (Clopper-Pearson, Bonferroni "
              "over four one-sided bounds), the tolerance covering the grid's discretisation."),
-    witnesses=("exact", "simulated"),
+    witnesses=("exact", "symbolic", "simulated"),
     quick={"n": 12000, "steps": 256},
     full={"n": 100000, "steps": 1024},
 )
