@@ -331,3 +331,41 @@ def dps_vs_exact_figure(seed: int = 0):
         ax.set_ylim(-4, 4)
         ax.set_xlabel("x_1")
     return fig
+
+
+@register_figure("diffusion.posterior_ads_budget",
+                 caption="Active subsampling: exact posterior error against the budget, "
+                         "max-entropy policy vs fixed masks")
+def ads_budget_figure(seed: int = 0):
+    from matplotlib.figure import Figure
+
+    from toytheory.diffusion.posterior.active import max_entropy_masks, posterior_trace
+
+    prior = ads_prior()
+    d = prior.dim
+    rng = np.random.default_rng(seed)
+    x, y_all = prior.sample(300, rng)
+    budgets = [1, 2, 3, 4]
+    prior_var = np.diag(prior.law.covariance())
+    rows = {"max-entropy (exact posterior)": [], "random mask": [],
+            "largest-variance mask": [], "best fixed mask": []}
+    for b in budgets:
+        rows["max-entropy (exact posterior)"].append(
+            posterior_trace(prior, y_all, max_entropy_masks(prior, y_all, b)).mean())
+        rand = np.zeros((len(y_all), d), bool)
+        np.put_along_axis(rand, np.argsort(rng.random((len(y_all), d)), axis=1)[:, :b], True,
+                          axis=1)
+        rows["random mask"].append(posterior_trace(prior, y_all, rand).mean())
+        var_mask = np.isin(np.arange(d), np.argsort(-prior_var, kind="stable")[:b])
+        rows["largest-variance mask"].append(posterior_trace(prior, y_all, var_mask).mean())
+        rows["best fixed mask"].append(min(
+            posterior_trace(prior, y_all, np.isin(np.arange(d), S)).mean()
+            for S in itertools.combinations(range(d), b)))
+    fig = Figure(figsize=(5, 3.4))
+    ax = fig.add_subplot(1, 1, 1)
+    for name, v in rows.items():
+        ax.plot(budgets, v, "o-", ms=3, label=name)
+    ax.set_xlabel("measurement budget (coordinates)")
+    ax.set_ylabel("E tr Cov(x | y_S)")
+    ax.legend(fontsize=7)
+    return fig
