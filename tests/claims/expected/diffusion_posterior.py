@@ -14,4 +14,5 @@ EXPECTED = {
     "diffusion.posterior.videomv_not_posterior": "holds",
     "diffusion.posterior.snl_two_percent_of_mcmc": "refuted",
     "diffusion.posterior.snl_beats_mcmc_at_equal_calls": "holds",
+    "diffusion.posterior.volume_alternating_sampler_coherent": "holds",
 }

@@ -34,7 +34,8 @@ from ..._validation import check_int, check_real
 
 __all__ = ["volume_prior", "slice_projector", "z_difference", "prior_precision",
            "reconstruction_operator", "error_covariance", "reconstruction_errors",
-           "posterior_covariance", "sample_errors", "PRIORS"]
+           "posterior_covariance", "sample_errors", "alternating_sampler_error",
+           "alternating_error_covariance", "PRIORS"]
 
 PRIORS = ("independent", "augmented", "true")
 
@@ -134,3 +135,59 @@ def sample_errors(kind, n, nz, noise_std, lam=1.0, rho_xy=0.7, rho_z=0.9, views=
     E = error_covariance(W, A, sigma3, noise_std) + posterior_covariance(P, A, noise_std)
     D = z_difference(n, nz)
     return float(np.trace(E)) / (n * n * nz), float(np.trace(D @ E @ D.T)) / (n * n * (nz - 1))
+
+
+def alternating_sampler_error(n, nz, noise_std, sigmas, lam=1.0, gamma=1.0, rho_xy=0.7,
+                              rho_z=0.9, views=2):
+    """``(voxel error, cross-slice error)`` per voxel of the alternating sampler
+    (:func:`alternating_error_covariance`)."""
+    E = alternating_error_covariance(n, nz, noise_std, sigmas, lam, gamma, rho_xy, rho_z,
+                                     views)
+    D = z_difference(n, nz)
+    return float(np.trace(E)) / E.shape[0], float(np.trace(D @ E @ D.T)) / (n * n * (nz - 1))
+
+
+def alternating_error_covariance(n, nz, noise_std, sigmas, lam=1.0, gamma=1.0, rho_xy=0.7,
+                                 rho_z=0.9, views=2):
+    r"""Exact errors of the paper's alternating sampler (DiffusionMBIR's loop, Gaussian case).
+
+    Every step at level :math:`\sigma`: (1) the pre-trained 2-D denoiser on every slice,
+    :math:`\hat x_0 = (I \otimes K_{xy}(K_{xy} + \sigma^2 I)^{-1})x`; (2) the model-based
+    update, a proximal step on the data term and the smoothness prior across slices,
+    :math:`u = \arg\min \|Au - y\|^2/2s^2 + \lambda\|D_zu\|^2/2 + \|u - \hat x_0\|^2/2\gamma`
+    (the paper's ADMM/CG update, solved exactly); (3) the ancestral VE step with :math:`u` as
+    the clean estimate. Started from :math:`N(0, (1 + \sigma_0^2) I)`.
+
+    The output is :math:`\tilde x = Fy + \eta` with :math:`\eta` Gaussian independent of
+    :math:`y` (every step is affine in :math:`(x, y)`): :math:`F` and :math:`\mathrm{Cov}\,\eta`
+    are propagated exactly, and under the true prior the error is
+    :math:`(I - FA)x - sF\xi - \eta`.
+
+    Returns
+    -------
+    (N, N) array: the covariance of the error :math:`x - \tilde x` (mean zero).
+    """
+    from .linear import check_grid
+
+    sig = check_grid(sigmas)
+    s = check_real("noise_std", noise_std, low=0.0, low_open=True)
+    lam = check_real("lam", lam, low=0.0)
+    gamma = check_real("gamma", gamma, low=0.0, low_open=True)
+    sigma3, kxy = volume_prior(n, nz, rho_xy, rho_z)
+    A = slice_projector(n, nz, views)
+    D = z_difference(n, nz)
+    N = sigma3.shape[0]
+    H = np.linalg.inv(A.T @ A / s ** 2 + lam * D.T @ D + np.eye(N) / gamma)
+    Hy = H @ A.T / s ** 2
+    F = np.zeros((N, A.shape[0]))
+    cov = (1.0 + sig[0] ** 2) * np.eye(N)
+    for s_now, s_next in zip(sig[:-1], sig[1:]):
+        g2 = np.linalg.solve(kxy + s_now ** 2 * np.eye(n * n), kxy).T
+        G = np.kron(np.eye(nz), g2)
+        r = s_next ** 2 / s_now ** 2
+        M = r * np.eye(N) + (1 - r) * (H / gamma) @ G
+        F = M @ F + (1 - r) * Hy
+        cov = M @ cov @ M.T + s_next ** 2 * (1 - r) * np.eye(N)
+        cov = 0.5 * (cov + cov.T)
+    R = np.eye(N) - F @ A
+    return R @ sigma3 @ R.T + s * s * F @ F.T + cov
