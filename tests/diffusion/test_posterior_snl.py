@@ -89,3 +89,31 @@ def test_an_snl_stuck_at_the_prior_is_refuted(monkeypatch, test_seed):
 
     monkeypatch.setattr(snl, "snl_rounds", prior)
     assert _run(EQUAL, test_seed)["verdict"] == "refuted"
+
+
+NONLIN = "diffusion.posterior.snl_two_percent_nonlinear"
+
+
+def test_a_tempered_quadrature_fails_the_metropolis_witness(monkeypatch, test_seed):
+    """Grid posterior with the log-likelihood x 0.25 (sd ~ x2): P(theta_j > cut) on the grid
+    ~0.40 against ~0.31 for the chains; at 3000 chains z ~ 10 and the Bonferroni binomial
+    test at 1e-6 rejects (power 1 - 1e-15)."""
+    original = snl.NonlinearSimulator.grid_posterior
+
+    def tempered(self, x_o, loglik=None):
+        if loglik is None:
+            return original(self, x_o, lambda g: 0.25 * self.loglik(g, x_o))
+        return original(self, x_o, loglik)
+
+    monkeypatch.setattr(snl.NonlinearSimulator, "grid_posterior", tempered)
+    assert _run(NONLIN, test_seed, reps=4)["verdict"] == "fails"
+
+
+def test_an_exact_nonlinear_snl_would_hold(monkeypatch, test_seed):
+    """SNL returning the quadrature posterior: Gaussian-fit KL 0 <= every MCMC KL (30/30,
+    deterministic)."""
+    def exact(sim, x_o, rounds, per_round, rng):
+        return [((r + 1) * per_round, sim.grid_posterior(x_o)) for r in range(rounds)]
+
+    monkeypatch.setattr(snl, "snl_rounds_nonlinear", exact)
+    assert _run(NONLIN, test_seed)["verdict"] == "holds"

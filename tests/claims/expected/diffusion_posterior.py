@@ -15,4 +15,5 @@ EXPECTED = {
     "diffusion.posterior.snl_two_percent_of_mcmc": "refuted",
     "diffusion.posterior.snl_beats_mcmc_at_equal_calls": "holds",
     "diffusion.posterior.volume_alternating_sampler_coherent": "holds",
+    "diffusion.posterior.snl_two_percent_nonlinear": "refuted",
 }
