@@ -55,6 +55,11 @@ def _witness_exact_posterior(ev, prior, A, s, y, post):
     from toytheory.diffusion.posterior.gmm import denoiser_jacobian, log_likelihood_at
     from toytheory.diffusion.posterior.samplers import halfplane_mass
 
+    from proofs.diffusion_posterior import prove_gmm_component_update
+
+    proof = prove_gmm_component_update()
+    ev.equal(f"sympy: {proof.name} (residuals {', '.join(proof.residuals)})",
+             int(proof.holds), 1)
     X, p = _bayes_on_grid(prior, A, s, y)
     ev.at_most("posterior mean: closed form vs Bayes on a 701^2 grid (max abs)",
                float(np.abs(post.mean() - p @ X).max()), 1e-6)
@@ -108,7 +113,7 @@ def _run(score, n, steps, rng):
              "(Karras grid, sigma 80 to 0.002) with that score is held to the closed-form "
              "masses of {x_1 > 0} and {x_1 > 2.5} within 0.04 (Clopper-Pearson, Bonferroni "
              "over four one-sided bounds), the tolerance covering the grid's discretisation."),
-    witnesses=("exact", "simulated"),
+    witnesses=("exact", "symbolic", "simulated"),
     quick={"n": 12000, "steps": 256},
     full={"n": 100000, "steps": 1024},
 )
@@ -325,4 +330,42 @@ def dps_vs_exact_figure(seed: int = 0):
         ax.set_xlim(-4, 4)
         ax.set_ylim(-4, 4)
         ax.set_xlabel("x_1")
+    return fig
+
+
+@register_figure("diffusion.posterior_ads_budget",
+                 caption="Active subsampling: exact posterior error against the budget, "
+                         "max-entropy policy vs fixed masks")
+def ads_budget_figure(seed: int = 0):
+    from matplotlib.figure import Figure
+
+    from toytheory.diffusion.posterior.active import max_entropy_masks, posterior_trace
+
+    prior = ads_prior()
+    d = prior.dim
+    rng = np.random.default_rng(seed)
+    x, y_all = prior.sample(300, rng)
+    budgets = [1, 2, 3, 4]
+    prior_var = np.diag(prior.law.covariance())
+    rows = {"max-entropy (exact posterior)": [], "random mask": [],
+            "largest-variance mask": [], "best fixed mask": []}
+    for b in budgets:
+        rows["max-entropy (exact posterior)"].append(
+            posterior_trace(prior, y_all, max_entropy_masks(prior, y_all, b)).mean())
+        rand = np.zeros((len(y_all), d), bool)
+        np.put_along_axis(rand, np.argsort(rng.random((len(y_all), d)), axis=1)[:, :b], True,
+                          axis=1)
+        rows["random mask"].append(posterior_trace(prior, y_all, rand).mean())
+        var_mask = np.isin(np.arange(d), np.argsort(-prior_var, kind="stable")[:b])
+        rows["largest-variance mask"].append(posterior_trace(prior, y_all, var_mask).mean())
+        rows["best fixed mask"].append(min(
+            posterior_trace(prior, y_all, np.isin(np.arange(d), S)).mean()
+            for S in itertools.combinations(range(d), b)))
+    fig = Figure(figsize=(5, 3.4))
+    ax = fig.add_subplot(1, 1, 1)
+    for name, v in rows.items():
+        ax.plot(budgets, v, "o-", ms=3, label=name)
+    ax.set_xlabel("measurement budget (coordinates)")
+    ax.set_ylabel("E tr Cov(x | y_S)")
+    ax.legend(fontsize=7)
     return fig

@@ -12,4 +12,22 @@ samplers
 active
     Active coordinate subsampling: the exact maximum-entropy policy against
     fixed masks (the toy of "Active Diffusion Subsampling").
+linear
+    Gaussian conditioning; linear-Gaussian diffusion samplers whose output law is
+    propagated exactly (mean and covariance through affine steps).
+bridge
+    Keyframe interpolation on Gaussian frame processes: the exact bridge against
+    one-sided, parallel-fusion and bidirectional (ViBiDSampler) sampling.
+forward_models
+    A Gaussian prior learned only through masked observations (Diffusion with Forward
+    Models): the exact observation-space objective, the moment fit, identifiability.
+volume
+    3-D reconstruction from 2-D slice priors: exact posteriors and errors under
+    independent slices, slices + cross-slice smoothness, and the true 3-D prior.
+multiview
+    Multi-view generation given one view: independent per-view denoising against
+    denoising through a shared least-squares reconstruction (VideoMV's 3D-aware sampling).
+snl
+    Sequential Neural Likelihood with a conditional Gaussian estimator, rejection ABC and
+    Metropolis on a linear-Gaussian simulator, counted in simulator calls.
 """

@@ -35,7 +35,8 @@ import numpy as np
 from ..._validation import as_float_array, check_real
 from ..laws import GaussianMixture
 
-__all__ = ["exact_gmm_posterior", "component_posteriors", "log_likelihood_at",
+__all__ = ["exact_gmm_posterior", "batched_gmm_posterior", "component_posteriors",
+           "log_likelihood_at",
            "denoiser_jacobian", "check_measurement"]
 
 
@@ -195,3 +196,68 @@ def denoiser_jacobian(prior, x, alpha, sigma):
               + np.einsum("nk,nki,nkj->nij", w, m, m))
     cov = second - mean[:, :, None] * mean[:, None, :]
     return (al / sg ** 2) * cov
+
+
+def batched_gmm_posterior(prior, A, noise_std, Y, *, backend="numpy", device="cpu"):
+    r"""Exact posteriors of a mixture prior for many observations under one ``(A, s)``.
+
+    The posterior covariances :math:`\Sigma_k'` and gains :math:`\Sigma_kA^TS_k^{-1}` do not
+    depend on :math:`y` (module doc), so only the weights and means are per observation:
+    one factorisation per component, then matrix products over the batch.
+
+    Parameters
+    ----------
+    prior : GaussianMixture
+    A : (m, d) array
+    noise_std : float, > 0
+    Y : (n, m) array
+        Observations, one per row.
+    backend : {"numpy", "torch"}
+        ``"torch"`` computes in float64 torch on ``device`` and returns numpy arrays.
+
+    Returns
+    -------
+    weights : (n, K) array
+    means : (n, K, d) array
+    covs : (K, d, d) array
+        Row ``i`` is :func:`exact_gmm_posterior` of ``Y[i]``.
+    """
+    a, s, _ = check_measurement(prior, A, noise_std)
+    if s <= 0:
+        raise ValueError("noise_std: must be > 0 for the batched posterior")
+    yy = as_float_array("Y", Y, ndim=2)
+    if yy.shape[1] != a.shape[0]:
+        raise ValueError(f"Y: must have shape (n, {a.shape[0]}) (got {yy.shape})")
+    if backend not in ("numpy", "torch"):
+        raise ValueError(f"backend: must be 'numpy' or 'torch' (got {backend!r})")
+    m = a.shape[0]
+    covs, mus = prior.covs, prior.means
+    S = np.einsum("ij,kjl,ml->kim", a, covs, a) + s * s * np.eye(m)       # (K, m, m)
+    chol = np.linalg.cholesky(S)
+    gain = np.linalg.solve(S, np.einsum("ij,kjl->kil", a, covs)).transpose(0, 2, 1)  # (K,d,m)
+    post_covs = covs - np.einsum("kim,mj,kjl->kil", gain, a, covs)
+    post_covs = 0.5 * (post_covs + post_covs.transpose(0, 2, 1))
+    Amu = mus @ a.T                                                        # (K, m)
+    cinv = np.linalg.inv(chol)                                             # L^-1 per component
+    logdet = np.sum(np.log(np.diagonal(chol, axis1=1, axis2=2)), axis=1)
+    with np.errstate(divide="ignore"):
+        logw = np.log(prior.weights)
+    const = logw - logdet - 0.5 * m * np.log(2 * np.pi)
+    if backend == "numpy":
+        R = yy[:, None, :] - Amu[None]                                     # (n, K, m)
+        z = np.einsum("kij,nkj->nki", cinv, R)
+        logits = const[None] - 0.5 * np.sum(z * z, axis=2)
+        means = mus[None] + np.einsum("kdm,nkm->nkd", gain, R)
+    else:
+        import torch
+
+        t = lambda v: torch.as_tensor(np.ascontiguousarray(v), dtype=torch.float64,  # noqa
+                                      device=device)
+        Yt, Amut, cinvt, gaint, must = t(yy), t(Amu), t(cinv), t(gain), t(mus)
+        R = Yt[:, None, :] - Amut[None]
+        z = torch.einsum("kij,nkj->nki", cinvt, R)
+        logits = (t(const)[None] - 0.5 * (z * z).sum(2)).cpu().numpy()
+        means = (must[None] + torch.einsum("kdm,nkm->nkd", gaint, R)).cpu().numpy()
+    logits = logits - logits.max(axis=1, keepdims=True)
+    w = np.exp(logits)
+    return w / w.sum(axis=1, keepdims=True), means, post_covs
