@@ -1,0 +1,6 @@
+"""Expected quick-tier verdicts of the imperfect-denoiser claims (issue 19)."""
+
+EXPECTED = {
+    "diffusion.imperfect.mode_interpolation_mass": "holds",
+    "diffusion.imperfect.trajectory_variance_filter": "refuted",
+}
