@@ -119,7 +119,7 @@ def quantisation_figure(seed: int = 0):
 def region_caching_figure(seed: int = 0):
     from .region_caching import caching_sweep, toy_problem
 
-    prob = toy_problem(d=64)
+    prob = toy_problem(d=64, structured=16)
     fr = (0.125, 0.25, 0.5, 0.75, 1.0)
     out = caching_sweep(prob, fr, n=256, rng=np.random.default_rng(seed))
     return curve_figure(fr, {"RAS": out["ras"], "uniform, equal cost": out["uniform"]},

@@ -4,3 +4,7 @@ EXPECTED = {
     "diffusion.imperfect.mode_interpolation_mass": "holds",
     "diffusion.imperfect.trajectory_variance_filter": "refuted",
 }
+EXPECTED.update({
+    "diffusion.imperfect.skip_tuning_gaussian": "holds",
+    "diffusion.imperfect.region_adaptive_caching": "holds",
+})
