@@ -62,3 +62,25 @@ def test_region_caching_when_most_coordinates_move_is_refuted(test_seed):
     0.036 < 1/2): ``refuted`` with probability >= 1 - 1e-6."""
     r = run_quick("diffusion.imperfect.region_adaptive_caching", test_seed, share=0.9)
     assert r["verdict"] == "refuted"
+
+
+def test_quantisation_with_a_wrong_affine_law_fails(monkeypatch, test_seed):
+    """Planted: the exact full-precision law's offset shifted by 0.01. The quadrature of the
+    sampler itself then disagrees with it by 0.01 > 1e-6: ``fails`` with probability 1."""
+    import toytheory.diffusion.quantisation as qz
+
+    original = qz._fp_affine
+    monkeypatch.setattr(qz, "_fp_affine",
+                        lambda prob: [(g, h + 0.01) for g, h in original(prob)])
+    r = run_quick("diffusion.imperfect.ptq_eight_bit_time_aware", test_seed, n_mc=200,
+                  context_bits=())
+    assert r["verdict"] == "fails"
+
+
+def test_quantisation_to_five_bits_is_refuted(test_seed):
+    """Planted false statement: 5 bits instead of 8. The activation step is then 16 times
+    coarser and the best time-aware Fréchet^2 is many times full precision (exact, no
+    sampling in the statement): ``refuted`` with probability 1."""
+    r = run_quick("diffusion.imperfect.ptq_eight_bit_time_aware", test_seed, bits=5,
+                  n_mc=2000, context_bits=())
+    assert r["verdict"] == "refuted"

@@ -8,3 +8,4 @@ EXPECTED.update({
     "diffusion.imperfect.skip_tuning_gaussian": "holds",
     "diffusion.imperfect.region_adaptive_caching": "holds",
 })
+EXPECTED["diffusion.imperfect.ptq_eight_bit_time_aware"] = "holds"
