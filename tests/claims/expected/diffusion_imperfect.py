@@ -1,0 +1,11 @@
+"""Expected quick-tier verdicts of the imperfect-denoiser claims (issue 19)."""
+
+EXPECTED = {
+    "diffusion.imperfect.mode_interpolation_mass": "holds",
+    "diffusion.imperfect.trajectory_variance_filter": "refuted",
+}
+EXPECTED.update({
+    "diffusion.imperfect.skip_tuning_gaussian": "holds",
+    "diffusion.imperfect.region_adaptive_caching": "holds",
+})
+EXPECTED["diffusion.imperfect.ptq_eight_bit_time_aware"] = "holds"
