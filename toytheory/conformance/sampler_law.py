@@ -66,7 +66,7 @@ def _projections(law):
     d = law.dim
     dirs = [np.eye(d)]
     if d > 1:
-        _, vecs = np.linalg.eigh(np.asarray(law.covariance, dtype=float))
+        _, vecs = np.linalg.eigh(np.asarray(law.covariance(), dtype=float))
         dirs.append(vecs.T)
         dirs.append(np.ones((1, d)) / math.sqrt(d))
     u = np.concatenate(dirs)
