@@ -32,55 +32,22 @@ import os
 
 import pytest
 
-SEED_ENV = "TOYTHEORY_TEST_SEED"
+# The generic parts (the --toytheory-seed/--toytheory-level options, the suite seed,
+# test_seed/rng/seeded_globals, exact-problem fixtures, the toytheory marker) live in
+# toytheory's pytest plugin (toytheory/testing/pytest_plugin.py). Installed, pytest loads
+# it through its pytest11 entry point; from a source tree it is registered here.
 
 
-def pytest_addoption(parser):
-    parser.addoption("--toytheory-seed", action="store", default=None, type=int,
-                     help=f"suite seed every random test derives from (default ${SEED_ENV} "
-                          "or 0)")
+def pytest_addoption(parser, pluginmanager):
+    from toytheory.testing.pytest_plugin import ensure_registered
 
-
-def suite_seed(config) -> int:
-    """The suite seed: the option, else the environment variable, else 0."""
-    value = config.getoption("--toytheory-seed")
-    if value is None:
-        raw = os.environ.get(SEED_ENV, "0")
-        try:
-            value = int(raw)
-        except ValueError:
-            raise pytest.UsageError(f"{SEED_ENV}: must be a non-negative integer (got {raw!r})")
-    if value < 0:
-        raise pytest.UsageError(f"--toytheory-seed: must be non-negative (got {value})")
-    return value
-
-
-def pytest_report_header(config):
-    return f"toytheory suite seed: {suite_seed(config)}"
-
-
-@pytest.fixture
-def test_seed(request) -> int:
-    """A 32-bit seed for this test: derived from the suite seed and the test's node id."""
-    from toytheory._random import derive_seed
-
-    return derive_seed(suite_seed(request.config), request.node.nodeid)
-
-
-@pytest.fixture
-def rng(test_seed):
-    """A numpy Generator seeded from ``test_seed``."""
-    import numpy as np
-
-    return np.random.default_rng(test_seed)
+    ensure_registered(pluginmanager)
 
 
 @pytest.fixture(autouse=True)
-def _seeded_global_generators(test_seed):
+def _seeded_global_generators(seeded_globals):
     """Before each test: the global generators (numpy, random, torch, Numba) from ``test_seed``."""
-    from toytheory.testing import seed_global_generators
-
-    return seed_global_generators(test_seed)
+    return seeded_globals
 
 
 from toytheory.testing import load_profile  # noqa: E402
@@ -92,25 +59,14 @@ load_profile()
 def pytest_configure(config):
     """Pick the hypothesis profile: derandomized ``ci`` unless a seed must decide the examples.
 
-    Runs before hypothesis's own plugin, and hands it the chosen profile and seed
-    (``--hypothesis-profile``/``--hypothesis-seed``), so that its verbosity options
-    stack on top and its seed reaches every property test.
+    Runs before hypothesis's own plugin (see
+    :func:`toytheory.testing.pytest_plugin.select_hypothesis_profile`).
     """
-    opt = config.option
-    explicit = getattr(opt, "hypothesis_seed", None)
-    seed = suite_seed(config)
-    # literal seeds in test files go through tests._seeds.reseed, which reads this
-    os.environ[SEED_ENV] = str(seed)
-    seeded = explicit is not None or seed != 0
-    name = load_profile(getattr(opt, "hypothesis_profile", None), seeded=seeded)
-    if hasattr(opt, "hypothesis_profile"):
-        opt.hypothesis_profile = name
-        if explicit is None and seed != 0:
-            opt.hypothesis_seed = str(seed)
-    elif seed != 0:  # hypothesis's pytest plugin is off (-p no:hypothesispytest)
-        from hypothesis import core
+    from toytheory.testing.pytest_plugin import SEED_ENV, select_hypothesis_profile, suite_seed
 
-        core.global_force_seed = seed
+    # literal seeds in test files go through tests._seeds.reseed, which reads this
+    os.environ[SEED_ENV] = str(suite_seed(config))
+    select_hypothesis_profile(config)
 
 
 def _cuda_available() -> bool:
