@@ -3,6 +3,7 @@
 #   make test     set up .venv with the test extras, run the whole pytest suite
 #   make reseed   the quick tier under 20 run seeds (SEEDS=0..19): report/reseed/stability.md
 #   make typical-times  record each quick-tier claim's time (limits are 10x it)
+#   make docs     the documentation, executed gallery included: docs/_build/html
 #   make bench    every CPU benchmark against its peer, one table (BUSY=1: beside one
 #                 CPU burner per core); JSON under benchmarks/results/
 PYTHON ?= python3
@@ -17,7 +18,7 @@ JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 # its sampling module is loaded on its own by the tests.
 KDIFFUSION := k-diffusion==0.1.1.post1
 
-.PHONY: verify test reseed typical-times bench clean
+.PHONY: verify test reseed typical-times bench docs clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +57,13 @@ test: $(VENV)/.test-installed
 # The CPU benchmarks, each against its peer in interleaved rounds (benchmarks/suite.py).
 bench: $(VENV)/.test-installed
 	$(BIN)/python -m benchmarks.suite $(if $(BUSY),--busy)
+
+# The documentation (docs/build.py): API reference, area pages with the verdicts of
+# report/results.json (run make verify first to show them), the executed notebook gallery
+# and each notebook as an .ipynb with outputs; sphinx -W and an internal link check.
+docs: $(VENV)/.test-installed
+	$(BIN)/python docs/build.py --execute
+	@echo "documentation written to docs/_build/html"
 
 clean:
 	rm -rf $(VENV) report .pytest_cache .hypothesis

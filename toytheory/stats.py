@@ -474,13 +474,13 @@ def bounded_mean_interval(samples, low: float, high: float, level: float, *,
     With :math:`z_i = (x_i - a)/(b - a)`, :math:`\\bar z` their mean and
     :math:`V_n` their sample variance:
 
-    ``"hoeffding"`` (Hoeffding 1963)
-        :math:`\\bar z \\pm \\sqrt{\\ln(2/\\alpha) / (2n)}`.
-    ``"bernstein"`` (Maurer & Pontil 2009, "Empirical Bernstein bounds and
-    sample variance penalization", Theorem 4, each side at :math:`\\alpha/2`)
-        :math:`\\bar z \\pm \\big(\\sqrt{2 V_n \\ln(4/\\alpha) / n}
-        + 7 \\ln(4/\\alpha) / (3(n-1))\\big)`: much narrower than Hoeffding
-        when the variance is small.
+    - ``"hoeffding"`` (Hoeffding 1963):
+      :math:`\\bar z \\pm \\sqrt{\\ln(2/\\alpha) / (2n)}`;
+    - ``"bernstein"`` (Maurer & Pontil 2009, "Empirical Bernstein bounds and
+      sample variance penalization", Theorem 4, each side at :math:`\\alpha/2`):
+      :math:`\\bar z \\pm \\big(\\sqrt{2 V_n \\ln(4/\\alpha) / n}
+      + 7 \\ln(4/\\alpha) / (3(n-1))\\big)`, much narrower than Hoeffding
+      when the variance is small;
 
     mapped back to ``[low, high]`` and clipped to it.
 

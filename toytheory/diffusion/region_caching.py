@@ -92,7 +92,7 @@ def ddim_sample(prob: RegionToy, x_T, n_steps: int) -> np.ndarray:
 
 
 def jaccard(a: np.ndarray, b: np.ndarray) -> float:
-    """|A ∩ B| / |A ∪ B| of two boolean masks (1 when both are empty)."""
+    r"""The Jaccard index :math:`|A \cap B| / |A \cup B|` of two boolean masks (1 when both are empty)."""
     union = np.sum(a | b)
     return float(np.sum(a & b) / union) if union else 1.0
 

@@ -2,6 +2,7 @@ r"""Intrinsic-dimension estimators from a diffusion model's field.
 
 Score-SVD estimator (Stanczuk, Batzolis, Deveney and Schönlieb, "Your diffusion
 model secretly knows the dimension of the data manifold", Algorithm 1)
+
     At a point :math:`x_0` of the manifold and a small time :math:`t`, draw
     :math:`K` points :math:`x^{(i)} = \alpha_t x_0 + \sigma_t\varepsilon_i`, stack the
     field values :math:`s(x^{(i)}, t)` into a :math:`K\times D` matrix and take its
@@ -14,6 +15,7 @@ model secretly knows the dimension of the data manifold", Algorithm 1)
 Flow-Jacobian estimator (Horvat & Pfister, "On gauge freedom, conservativity
 and intrinsic dimensionality estimation in diffusion models", the singular
 values of :math:`Y(x_1, t) = \partial\varphi_t(x_1)/\partial x_1`)
+
     :math:`\varphi_t` maps a point :math:`x_1` at the noise end :math:`T` to time
     :math:`t` along the backward probability-flow ODE of the field. As
     :math:`t\to 0` the flow contracts the normal directions of the manifold

@@ -11,13 +11,12 @@ coordinates, :math:`\tau^2` elsewhere) and posterior means
 
 Policies
 --------
-maximum entropy (Active Diffusion Subsampling's policy, with the exact posterior in place
-of the particles ADS tracks through the reverse diffusion)
-    measure next the coordinate :math:`j \notin S` whose predictive law
-    :math:`p(y_j \mid y_S) = \sum_k w_k N(m_{kj}, V_{jj} + s^2)` has the largest
-    differential entropy (1-D quadrature);
-fixed mask
-    one set :math:`S` for every signal.
+- maximum entropy (Active Diffusion Subsampling's policy, with the exact posterior in
+  place of the particles ADS tracks through the reverse diffusion): measure next the
+  coordinate :math:`j \notin S` whose predictive law
+  :math:`p(y_j \mid y_S) = \sum_k w_k N(m_{kj}, V_{jj} + s^2)` has the largest
+  differential entropy (1-D quadrature);
+- fixed mask: one set :math:`S` for every signal.
 
 The error of a policy is the posterior mean's squared error,
 :math:`E\|x - E[x \mid y_S]\|^2 = E\,\mathrm{tr}\,\mathrm{Cov}(x\mid y_S)` (the selection is a

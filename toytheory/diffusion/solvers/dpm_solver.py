@@ -397,12 +397,12 @@ def sample_dpm_solver_multistep(model, x_T, grid, *, prediction=None, generator=
     third_order : {"taylor", "reference"}
         How the second divided difference enters the third-order step.
         :math:`D^{(2)} = (D_0' - D_1')/(r_0 + r_1)` approximates
-        :math:`\tfrac12 h^2 m''` (it is :math:`h^2` times the second divided
+        :math:`\\tfrac12 h^2 m''` (it is :math:`h^2` times the second divided
         difference), while the exponential integral of the interpolating
-        quadratic needs :math:`2h\varphi_3 D^{(2)}`. ``"taylor"`` (default) uses
-        :math:`2\varphi_3` and is third order; ``"reference"`` reproduces the
+        quadratic needs :math:`2h\\varphi_3 D^{(2)}`. ``"taylor"`` (default) uses
+        :math:`2\\varphi_3` and is third order; ``"reference"`` reproduces the
         published code (DPM-Solver, diffusers, k-diffusion's ``dpmpp_3m_sde``),
-        which uses :math:`\varphi_3` and is therefore only *second* order (its
+        which uses :math:`\\varphi_3` and is therefore only *second* order (its
         local error is :math:`O(h^3)`; measured exactly in the claims
         ``diffusion.solvers.order.dpmpp_3m*``).
 
