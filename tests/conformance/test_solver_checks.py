@@ -64,6 +64,12 @@ def test_diffusers_schedulers_have_their_orders(name, order, config):
 
 
 @pytest.mark.peer
+def test_a_scheduler_without_noise_levels_is_refused_naming_the_alternatives():
+    with pytest.raises(ValueError, match="^solver: the diffusers adapter .* DDIMScheduler has none"):
+        check_solver_order(diffusers.DDIMScheduler, 1)
+
+
+@pytest.mark.peer
 def test_a_diffusers_scheduler_with_a_wrong_coefficient_fails():
     base = diffusers.DPMSolverMultistepScheduler
 

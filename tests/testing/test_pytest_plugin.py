@@ -51,6 +51,14 @@ def test_biased_estimator_fails_with_its_evidence():
     from toytheory.decoding.repeated_sampling import pass_at_k_plugin
 
     check_pass_at_k(pass_at_k_plugin).assert_ok()
+
+
+@pytest.mark.toytheory
+def test_plain_assert_shows_the_evidence():
+    from toytheory.conformance import check_pass_at_k
+    from toytheory.decoding.repeated_sampling import pass_at_k_plugin
+
+    assert check_pass_at_k(pass_at_k_plugin, nk=[(7, 3)])
 """
 
 RECORD = """
@@ -78,14 +86,17 @@ def _env(monkeypatch, tmp_path):
 
 def test_fixtures_marker_and_a_failed_checks_evidence(pytester):
     """The exact-problem fixtures load, the marker is registered (--strict-markers) and
-    selects, and a failed check fails its test with the evidence as message."""
+    selects, and a failed check fails its test with the evidence as message (through
+    assert_ok(), and through a plain assert)."""
     pytester.makeconftest(CONFTEST)
     pytester.makepyfile(test_fixtures=FIXTURES)
     result = pytester.runpytest_subprocess("--strict-markers", "-m", "toytheory", "-p",
                                            "no:cacheprovider")
-    result.assert_outcomes(passed=1, failed=1, deselected=1)
+    result.assert_outcomes(passed=1, failed=2, deselected=1)
     result.stdout.fnmatch_lines(["*AssertionError: check_pass_at_k(pass_at_k_plugin): FAIL*",
                                  "*bias*FAIL*"])
+    result.stdout.fnmatch_lines(["*assert check_pass_at_k(pass_at_k_plugin): FAIL -- n = 7, "
+                                 "k = 3, p = 1/50: E[[]estimate[]] = 0.05096*"])
 
 
 def test_seed_and_level_options_reach_fixtures_and_every_statistical_check(pytester, monkeypatch,

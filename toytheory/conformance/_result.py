@@ -36,6 +36,12 @@ class CheckResult:
         What error the check detects at this size, and with what probability.
     evidence : list of str
         One line per comparison, in the order made; the assertion message.
+
+    Notes
+    -----
+    ``result.assert_ok()`` raises ``AssertionError`` with :meth:`report` as message; a
+    plain ``assert check_x(...)`` under pytest shows the repr: the verdict and the first
+    failing comparison.
     """
 
     check: str
@@ -71,6 +77,13 @@ class CheckResult:
         return "\n".join(lines)
 
     __str__ = report
+
+    def __repr__(self) -> str:
+        """One line: the verdict and the first failing comparison (what a plain ``assert``
+        under pytest prints; :meth:`report` has every line)."""
+        head = f"{self.check}({self.subject}): {self.verdict.upper()}"
+        bad = [line for line in self.evidence if "FAIL" in line or "REJECT" in line]
+        return head + (f" -- {bad[0]}" if bad and not self.passed else "")
 
     def assert_ok(self) -> "CheckResult":
         """Raise ``AssertionError`` with the evidence as message unless the check passed.

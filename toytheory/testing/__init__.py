@@ -18,6 +18,11 @@ when already imported, torch and Numba's own ``np.random`` from one integer (the
 test suite calls it before every test with the test's seed).
 
 Importing this module needs ``hypothesis`` (a test extra).
+
+:mod:`toytheory.testing.pytest_plugin` is toytheory's pytest plugin (the ``pytest11``
+entry point ``toytheory``): the suite seed (``--toytheory-seed``), the level of the
+conformance checks (``--toytheory-level``), seed and exact-problem fixtures, the
+``toytheory`` marker.
 """
 
 from .profiles import PROFILE_ENV, choose_profile, load_profile, register_profiles
