@@ -293,3 +293,90 @@ def distillation_stages_figure(seed: int = 0):
     ax.set_ylabel("KL(output || data)")
     ax.legend(frameon=False, fontsize=8)
     return fig
+
+
+@claim(
+    "diffusion.distillation.mixture_mlp_students",
+    paper=PAPER,
+    kind="paper",
+    statement=("On a two-component mixture, MLP students distilled down to 2 and 1 steps "
+               "with x0-prediction stay closer to the teacher than plain DDIM with as few "
+               "steps, and at 1 step closer than students that predict the noise."),
+    source=('Abstract: "ProDiff needs only 2 iterations to synthesize high-fidelity '
+            'mel-spectrograms, while it maintains sample quality" and "ProDiff parameterizes '
+            'the denoising model by directly predicting clean data to avoid distinct quality '
+            'degradation in accelerating sampling."'),
+    reading=("2-D mixture (weights 0.3/0.7, means (-1, 0.5) and (1, -0.2), variances 0.1 and "
+             "0.2), VP-linear, DDIM teacher with the exact mixture denoiser on N = 4 uniform "
+             "steps (8 in full) from t = 1 to 1e-3. Students: one MLP (2 x 64 SiLU, input x "
+             "and log-SNR) per stage, Adam on fresh exact draws of q_t, 150 steps of 256 "
+             "(400 of 512 in full), each stage distilled from the previous student; the same "
+             "for eps-prediction. Held out: starts x_T from the exact marginal; per start, "
+             "which sampler lands closer (squared distance) to the teacher's output. Held: "
+             "P(x0-student closer than DDIM) > 1/2 at 2 and 1 steps, and P(x0-student closer "
+             "than eps-student) > 1/2 at 1 step, each by an exact Clopper-Pearson interval at "
+             "1e-6. Reported, not held: the 4-step stage of the full tier and the 2-step "
+             "x0-vs-eps comparison, where the outcome depends on the training budget "
+             "(undertrained students can lose to 4-step DDIM, which is already close)."),
+    witnesses=("exact", "simulated"),
+    quick={"n_steps": 4, "train_steps": 150, "batch": 256, "n_eval": 1000},
+    full={"n_steps": 8, "train_steps": 400, "batch": 512, "n_eval": 4000},
+)
+def mixture_mlp_students(ctx, n_steps, train_steps, batch, n_eval):
+    import torch
+
+    from toytheory import stats
+    from toytheory.diffusion.distillation_mlp import MixtureDistillation
+    from toytheory.diffusion.laws import GaussianMixture
+    from toytheory.diffusion.schedules import VPLinear
+
+    ev = ctx.evidence()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        law = GaussianMixture.isotropic([0.3, 0.7], [[-1.0, 0.5], [1.0, -0.2]], [0.1, 0.2])
+        md = MixtureDistillation(law, VPLinear(), n_steps)
+        # witness: the teacher's DDIM step with the mixture denoiser vs the exact Gaussian
+        # affine step on a one-component "mixture" (the same code path, an exact reference)
+        from toytheory.diffusion.distillation import GaussianDistillation
+        from toytheory.diffusion.laws import Gaussian
+
+        gl = Gaussian([0.3, -0.2], [[0.5, 0.1], [0.1, 0.3]])
+        gd = GaussianDistillation(gl.mean_vector, gl.cov, VPLinear(), n_steps)
+        gm = MixtureDistillation(gl, VPLinear(), n_steps)
+        x = ctx.rng("witness").standard_normal((16, 2))
+        m, c = gd.sampler_map(gd.teacher())
+        ev.at_most("mixture-code DDIM teacher on a Gaussian vs the exact affine teacher "
+                   "(max abs)", float(np.abs(gm.ddim(x, n_steps) - (x @ m.T + c)).max()), 1e-10)
+        rng = ctx.rng("train")
+        train = dict(steps=train_steps, batch=batch)
+        sx = md.progressive("x0", rng, **train)
+        se = md.progressive("eps", rng, **train)
+        a_T, s_T = md.coeffs(md.grid[0])
+        x_T = law.sample(n_eval, a_T, s_T, ctx.rng("eval"))
+        teacher = md.ddim(x_T, n_steps)
+        for a, b in zip(sx, se):
+            n = len(a["times"]) - 1
+            e_x0 = np.sum((md.student_sampler(a)(x_T) - teacher) ** 2, 1)
+            e_eps = np.sum((md.student_sampler(b)(x_T) - teacher) ** 2, 1)
+            e_ddim = np.sum((md.ddim(x_T, n) - teacher) ** 2, 1)
+            note = (f"RMS to teacher: x0-student {np.sqrt(e_x0.mean()):.3g}, eps-student "
+                    f"{np.sqrt(e_eps.mean()):.3g}, DDIM {np.sqrt(e_ddim.mean()):.3g}; "
+                    f"train loss x0 {a['loss']:.2g}, eps {b['loss']:.2g}")
+            comparisons = [("DDIM", e_ddim, n <= 2)]
+            comparisons.append(("eps-student", e_eps, n == 1))
+            for label, other, held in comparisons:
+                k = int(np.sum(e_x0 < other))
+                lo, hi = stats.exact_binomial_interval(k, n_eval, LEVEL)
+                name = f"{n} step(s): P(x0-student closer to the teacher than {label})"
+                if held:
+                    ev.interval(name, k / n_eval, (lo, hi), 0.5, side=">=", level=LEVEL,
+                                headline=(n == 1 and label == "DDIM"),
+                                detectable=(f"P - 1/2 of about {(hi - lo) / 2:.2g} at "
+                                            f"{n_eval} starts"),
+                                decide_n=4 * n_eval, note=note)
+                else:
+                    ev.record(name, k / n_eval, note=f"[{lo:.3f}, {hi:.3f}] (reported); {note}")
+    finally:
+        torch.set_num_threads(threads)
+    return ev
