@@ -100,6 +100,26 @@ for D in (1, 16, 256, 4096):
     print(f"D = {D:5d}: max |E_D[y|x] - E_gauss[y|x]| = {gap:.2e}")
 
 # %% [markdown]
+# The kernel's radial law of $\|x - y\|$ against D (N = 8, $r = \sigma\sqrt D$, $\sigma = 1$):
+# heavy-tailed at D = 1 (PFGM), the $\sigma\chi_N$ law of diffusion as D grows.
+
+# %%
+from matplotlib.figure import Figure
+
+from toytheory.diffusion.pfgmpp import gaussian_radial_density, radial_density
+
+rho = np.linspace(0.01, 8, 400)
+fig = Figure(figsize=(5, 3.2))
+ax = fig.add_subplot()
+for D in (1, 4, 16, 128, 2048):
+    ax.plot(rho, radial_density(rho, 8, D, 1.0), label=f"D = {D}")
+ax.plot(rho, gaussian_radial_density(rho, 8, 1.0), "k--", label="diffusion (D = inf)")
+ax.set_xlabel("||x - y||")
+ax.set_ylabel("density")
+ax.legend(frameon=False, fontsize=8)
+fig
+
+# %% [markdown]
 # ## Solver-paper claims (exact Gaussian toy)
 # DEIS against Euler-in-t, USF's searched per-step schedules, DPM-Solver-v3 with exact
 # empirical model statistics: see `diffusion.solvers.papers.*` (`toytheory verify -k papers`).

@@ -137,3 +137,35 @@ def test_inflated_target_variance_refutes_the_variance_claim(monkeypatch, test_s
     monkeypatch.setattr(GaussianDistillation, "target_variances", inflated)
     assert run("diffusion.distillation.target_variance_reduced", test_seed)["verdict"] \
         == "refuted"
+
+
+def test_wrong_mixture_teacher_fails_the_mlp_claim(monkeypatch, test_seed):
+    """Planted toolkit bug: the mixture code's DDIM step keeps 1% too much of x_t; the exact
+    affine teacher disagrees by ~1e-2 >> 1e-10 -> ``fails`` (exact, any seed). The training
+    is cut to 2 Adam steps to keep the test fast (the witness does not depend on it)."""
+    from toytheory.diffusion.distillation_mlp import MixtureDistillation
+
+    def bad_run(self, x, times, x0_fn):
+        x = np.array(x, float)
+        for t, s in zip(times[:-1], times[1:]):
+            a_t, s_t = self.coeffs(t)
+            a_s, s_s = self.coeffs(s)
+            x0 = x0_fn(x, t)
+            x = a_s * x0 + 1.01 * s_s * (x - a_t * x0) / s_t
+        return x
+
+    monkeypatch.setattr(MixtureDistillation, "_run", bad_run)
+    claim = REGISTRY["diffusion.distillation.mixture_mlp_students"].with_params(
+        "quick", train_steps=2)
+    assert execute_claim(claim, "quick", test_seed)["verdict"] == "fails"
+
+
+def test_untrained_students_refute_the_mlp_claim(test_seed):
+    """Planted false statement: students after a single Adam step (an untrained MLP). They
+    land far from the teacher (RMS ~1 against DDIM's ~0.7 at 1 step), so the exact
+    Clopper-Pearson interval of P(student closer than DDIM) lies below 1/2 at 1000 starts:
+    ``refuted`` (checked under seeds 0..9; the untrained net's outputs are O(0.1) whatever
+    its initialisation)."""
+    claim = REGISTRY["diffusion.distillation.mixture_mlp_students"].with_params(
+        "quick", train_steps=1)
+    assert execute_claim(claim, "quick", test_seed)["verdict"] == "refuted"

@@ -74,7 +74,7 @@ def test_wrong_euler_fails_the_deis_claim(monkeypatch, test_seed):
 
 
 def test_deis_claim_holds_where_deis_wins(test_seed):
-    """The statement can hold: at NFE 20 tAB-DEIS-3 beats Euler on both toys and grids."""
+    """The statement can hold: at NFE 20 DEIS beats Euler on both toys and grids."""
     assert run("diffusion.solvers.papers.deis_beats_euler", test_seed, nfes=(20,))["verdict"] \
         == "holds"
 

@@ -4,6 +4,7 @@ EXPECTED = {
     "diffusion.distillation.prodiff_keeps_teacher_quality": "holds",
     "diffusion.distillation.x0_prediction_avoids_degradation": "holds",
     "diffusion.distillation.target_variance_reduced": "holds",
+    "diffusion.distillation.mixture_mlp_students": "holds",
     "diffusion.bridges.gaussian_sb_closed_form": "holds",
     "diffusion.bridges.piecewise_misses_long_range": "holds",
     "diffusion.bridges.refinement_recovers_dynamics": "holds",

@@ -66,8 +66,9 @@ def _reference_witness(ev, rng):
             'learned diffusion process to reduce the discretization error."'),
     reading=("'Reduce the discretization error' is read against the paper's own baseline, "
              "Euler's method on the VP probability-flow ODE in t (dx/dt = f x + g^2/(2 sigma) "
-             "eps), with the same exact model: tAB-DEIS of order 3 (the paper's recommended "
-             "variant; orders 2 and rhoAB reported too) must have a smaller exact pathwise "
+             "eps), with the same exact model: the best of tAB-DEIS orders 2 and 3 and "
+             "rhoAB-DEIS order 3 (the most favourable reading for the paper; tAB-3 is its "
+             "recommended variant) must have a smaller exact pathwise "
              "error at NFE 5, 10 and 20, on a grid uniform in log-SNR and one uniform in t, "
              "for the 3-D Gaussian and the 2-D mixture. The toy has unit-scale data in 2-3 "
              "dimensions, not images."),
@@ -107,12 +108,12 @@ def deis_beats_euler(ctx, nfes):
                 e_deis["rhoAB-3"] = err(lambda x, g: S.sample_deis(
                     model, x, g, order=3, variant="rhoab", lower_order_final=False), grid)
                 cases += 1
-                if e_deis["tAB-3"] >= e_euler:
+                if min(e_deis.values()) >= e_euler:
                     losses += 1
                     lost.append(f"{toy}, {gname}, NFE {n}")
                 ev.record(f"{toy}, {gname}, NFE {n}: Euler error", e_euler,
                           note=", ".join(f"{k} {v:.3g}" for k, v in e_deis.items()))
-    ev.equal("cases (toy, grid, NFE) where tAB-DEIS-3 is not more accurate than Euler", losses,
+    ev.equal("cases (toy, grid, NFE) where no DEIS variant is more accurate than Euler", losses,
              0, role="statement", headline=True, note="; ".join(lost))
     if losses:
         ev.referee_note(
@@ -120,8 +121,9 @@ def deis_beats_euler(ctx, nfes):
                   "reduce the discretization error (abstract), against Euler on the same ODE."),
             toy=("Exact models of a 3-D Gaussian (eigenvalues 0.05, 0.3, 1) and a 2-D "
                  "two-component mixture, VP-linear schedule, t from 1 to 1e-3, exact start."),
-            measured=(f"Exact pathwise RMS errors (no sampling): tAB-DEIS-3 is less accurate "
-                      f"than Euler-in-t in {losses} of {cases} cases ({'; '.join(lost)}) and "
+            measured=(f"Exact pathwise RMS errors (no sampling): the best DEIS variant (tAB-2, "
+                      f"tAB-3, rhoAB-3) is less accurate than Euler-in-t in {losses} of {cases} "
+                      f"cases ({'; '.join(lost)}) and "
                       f"more accurate in the other {cases - losses}."),
             inside=("The abstract's claim is about the discretisation of the ODE of any "
                     "diffusion model; the toy's ODE is that ODE with an exact model, so only "
