@@ -101,3 +101,100 @@ p = rng.beta(a, b, size=20_000)
 solved = int((rng.random(p.size) < 1 - (1 - p) ** k).sum())
 print("exact", float(beta_coverage(k, a, b)), " simulated", solved / p.size,
       " 99.9999% interval", stats.exact_binomial_interval(solved, p.size, 1e-6))
+
+# %% [markdown]
+# ## 4. Picking one answer: majority vote and a reward model plateau
+#
+# Coverage needs a perfect verifier. Without one, majority vote converges to
+# P(the correct answer is the most likely one) and best-of-k under a noisy reward model to
+# the chance that a top-scoring sample is correct; both stay below coverage, which tends
+# to one (exact trinomial and order-statistic sums).
+
+# %%
+from scipy.stats import binom
+
+from toytheory.decoding import selection
+
+p = selection.beta_population(0.3, 1.2, 100)
+q = 0.3 * (1 - p)
+r1 = binom.pmf(np.arange(10), 9, 0.6)
+r0 = binom.pmf(np.arange(10), 9, 0.4)
+for k in (1, 10, 100, 1000, 10000):
+    print(f"k = {k:5d}: coverage {selection.population_coverage(k, p):.3f}, majority vote "
+          f"{selection.majority_vote_accuracy(k, p, q):.3f}, reward model "
+          f"{selection.best_of_k_accuracy(k, p, r1, r0):.3f}")
+print("limits: majority vote", selection.majority_vote_limit(p, q), " reward model",
+      round(selection.best_of_k_limit(p, r1, r0), 4))
+
+# %% [markdown]
+# ## 5. FOBAR: backward checks on top of self-consistency
+#
+# Self-consistency saturates at P(mode correct). FOBAR multiplies each candidate's forward
+# count by its backward successes (square roots, alpha = 1/2); exact by enumeration over
+# forward and backward counts. It helps when the backward check is informative and hurts
+# when it is not.
+
+# %%
+from toytheory.decoding import fobar
+
+pc = selection.beta_population(2, 3, 16)
+laws = np.column_stack([pc, 0.6 * (1 - pc), 0.4 * (1 - pc)])
+print("self-consistency, 40 chains:", round(fobar.self_consistency_accuracy(laws, 40).mean(), 4))
+for b1, b0 in ((0.7, 0.3), (0.5, 0.5), (0.52, 0.5)):
+    print(f"FOBAR b1 = {b1}, b0 = {b0}:", round(fobar.fobar_accuracy(laws, 40, 8, b1, b0).mean(), 4))
+
+# %% [markdown]
+# ## 6. Cautious next-token prediction on a Markov chain
+#
+# The model is the true chain at temperature tau. CNTP draws several trials where the model
+# is unsure and keeps the lowest-perplexity one. Exact segment laws; the metric is the
+# decoded segment's probability under the true chain.
+
+# %%
+from toytheory.decoding import cautious
+
+rng_c = np.random.default_rng(7)
+P = rng_c.dirichlet(np.full(5, 0.5), size=5)
+P[0, 0] = 0.0
+P[0] /= P[0].sum()
+for tau in (0.5, 1.0, 2.0):
+    M = cautious.temperature_model(P, tau)
+    rows = {"greedy": cautious.step_law_greedy(M), "sampling": M,
+            "nucleus 0.9": cautious.step_law_nucleus(M, 0.9)}
+    out = {name: cautious.true_segment_metrics(cautious.markov_segment_law(Q, 0, 4), P, 0, 4)[0]
+           for name, Q in rows.items()}
+    out["CNTP"] = cautious.true_segment_metrics(
+        cautious.cntp_segment_law(M, 0, 4, 0.6 * np.log(5), 8), P, 0, 4)[0]
+    print(f"tau = {tau}: " + ", ".join(f"{k} {v:.4f}" for k, v in out.items()))
+
+# %% [markdown]
+# ## 7. Float32 Gumbel-max: the cap and the effective temperature
+#
+# torch.rand's float32 draws lie on the grid k 2^-24, so the exponential noise is at least
+# -log(1 - 2^-24) and the Gumbel noise at most 16.64. Tokens whose probability is near that
+# floor times the leader's are cut, and the sampled law is sharper (exact on the grid).
+
+# %%
+from toytheory.decoding import gumbel_truncation as gt
+
+print("Gumbel cap, float32:", gt.gumbel_cap(24), " float64:", gt.gumbel_cap(53))
+for V in (10 ** 3, 10 ** 4, 10 ** 5):
+    ell = gt.zipf_logits(V)
+    pz = np.exp(ell) / np.exp(ell).sum()
+    print(f"Zipf V = {V}: effective temperature "
+          f"{gt.effective_temperature(ell, gt.truncated_race_law(pz, gt.noise_floor(24))):.5f}")
+
+# %% [markdown]
+# ## 8. SpecTr with block drafts on a Markov pair
+#
+# Tokens per target call, exact by dynamic programming over (token, surviving drafts,
+# levels left); more drafts keep more tokens.
+
+# %%
+from toytheory.decoding import block_speculative as bs
+
+Pt = rng.dirichlet(np.full(4, 0.7), size=4)
+Pd = 0.5 * Pt + 0.5 * rng.dirichlet(np.ones(4), size=4)
+for k in (1, 2, 3):
+    law = bs.tokens_per_call_law(Pt, Pd, k, 4, 0)
+    print(f"k = {k}: expected tokens per call {np.arange(6) @ law:.3f}")

@@ -145,3 +145,22 @@ def test_a_perfect_top_score_is_refuted(monkeypatch, test_seed):
 
     monkeypatch.setattr(module, "_selection_population", perfect)
     assert run(PLATEAU, test_seed)["verdict"] == "refuted"
+
+
+CHEAP = "decoding.monkeys.cheap_model_more_samples_equal_cost"
+
+
+def test_equal_cost_claim_holds(test_seed):
+    assert run(CHEAP, test_seed, problems=50_000)["verdict"] == "holds"
+
+
+def test_a_coverage_closed_form_off_in_its_increments_fails(monkeypatch, test_seed):
+    """Exact: 1.01 C(r) moves the increments by 1% of C(r+1) - C(r) > 1e-5 at r = 1, far
+    above the 1e-12 tolerance of the increments' own closed form. (The concavity statement
+    is a theorem for every population, so no consistent planted world makes it false.)"""
+    import toytheory.decoding as decoding
+
+    original = decoding.beta_coverage
+    monkeypatch.setattr(decoding, "beta_coverage",
+                        lambda k, a, b: np.minimum(1.0, 1.01 * original(k, a, b)))
+    assert run(CHEAP, test_seed, problems=50_000)["verdict"] == "fails"

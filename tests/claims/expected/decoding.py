@@ -14,4 +14,5 @@ EXPECTED = {
     "decoding.cautious.outperforms_standard_decoding": "refuted",
     "decoding.masked_diffusion.float32_gumbel_lowers_temperature": "holds",
     "decoding.spectr.block_drafts_tokens_per_call": "holds",
+    "decoding.monkeys.cheap_model_more_samples_equal_cost": "holds",
 }

@@ -144,12 +144,15 @@ def _float32_toy(bits: int = 24):
              "and |T_eff - 1| <= 1e-9 for float64 (53 bits). Zipf logits up to V = 1e5 are "
              "reported under the continuous-truncation model E = e_1 + Exp(1) (a model: on "
              "the grid the cut is sharper still, as the toy shows). The paper's own MDM "
-             "experiments are not rerun."),
+             "experiments are not rerun. Real float32 draws are a witness of the grid law: "
+             "2e5 draws gave 75 tail wins against 69.4 expected on the grid and 119.2 "
+             "untruncated (the full tier's 1e6 draws, ~1e10 uniforms, separate the two at "
+             "1e-6)."),
     witnesses=("exact", "simulated"),
     quick={"grid_check_draws": 1_000_000, "small_bits": 12, "small_tail": 100,
            "small_draws": 100_000, "torch_draws": 2_000, "zipf_V": (10 ** 3, 10 ** 4, 10 ** 5)},
     full={"grid_check_draws": 100_000_000, "small_bits": 12, "small_tail": 100,
-          "small_draws": 2_000_000, "torch_draws": 200_000,
+          "small_draws": 2_000_000, "torch_draws": 1_000_000,
           "zipf_V": (10 ** 2, 10 ** 3, 10 ** 4, 3 * 10 ** 4, 10 ** 5)},
 )
 def float32_gumbel_lowers_temperature(ctx, grid_check_draws, small_bits, small_tail,
