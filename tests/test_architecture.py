@@ -25,15 +25,16 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PKG = ROOT / "toytheory"
-AREAS = ("diffusion", "gauge", "rl", "sampling", "adaptive", "decoding")
+AREAS = ("diffusion", "gauge", "rl", "sampling", "adaptive", "decoding", "data")
 LEDGER = "toytheory.claims"
 
 # Names a package exports as modules on purpose: the top level exports its subpackages.
 MODULE_EXPORTS: dict[str, set[str]] = {f"toytheory.{area}": set() for area in AREAS}
 MODULE_EXPORTS["toytheory.testing"] = set()
-MODULE_EXPORTS["toytheory"] = {"adaptive", "calibration", "claims", "diffusion", "figures",
-                               "gauge", "gaussian_distances", "rl", "sampling", "stats",
-                               "testing", "threads"}
+MODULE_EXPORTS["toytheory"] = {"adaptive", "calibration", "claims", "conformance", "data",
+                               "decoding", "diffusion", "figures", "gauge",
+                               "gaussian_distances", "rl", "sampling", "stats", "testing",
+                               "threads"}
 
 
 def _module_name(path: Path) -> str:

@@ -15,8 +15,12 @@ gaussian_distances
     Closed-form KL divergence and 2-Wasserstein distance between Gaussians.
 testing
     Hypothesis strategies and settings profiles for property suites.
-diffusion, gauge, rl, sampling, adaptive
-    The exact oracles of the five core areas.
+diffusion, gauge, rl, sampling, adaptive, decoding, data
+    The exact oracles of the areas.
+conformance
+    Checks that hold a user's solver, sampler, mechanism or estimator to the exact answer.
+threads
+    The bounded-thread policy of the paths made of many small BLAS or torch calls.
 figures
     The figure registry (areas register figures; the claims side renders them).
 """
@@ -32,6 +36,9 @@ _SUBMODULES = frozenset(
         "adaptive",
         "calibration",
         "claims",
+        "conformance",
+        "data",
+        "decoding",
         "diffusion",
         "figures",
         "gauge",
