@@ -437,3 +437,40 @@ def pigdm_projection_overweight_minor_mode(ctx, n, steps, weights):
         ev.record(f"PiGDM weight {w}: P(x_1 < 0)", float(np.mean(xw[:, 0] < 0)),
                   note=f"{n // 4} draws")
     return ev
+
+
+@register_figure("diffusion.posterior_samplers_vs_exact",
+                 caption="Exact posterior contours with draws of the exact-score sampler, DPS, "
+                         "PiGDM and the projection method")
+def samplers_vs_exact_figure(seed: int = 0):
+    from matplotlib.figure import Figure
+
+    from toytheory.diffusion.posterior.gmm import exact_gmm_posterior
+    from toytheory.diffusion.posterior.samplers import (dps_score, exact_posterior_score,
+                                                        pigdm_score, projection_sampler)
+    from toytheory.diffusion.schedules import karras_sigmas
+
+    prior = toy_prior()
+    A, s, y = toy_measurement()
+    post = exact_gmm_posterior(prior, A, s, y)
+    rng = np.random.default_rng(seed)
+    g = np.linspace(-4, 4, 161)
+    X = np.stack(np.meshgrid(g, g, indexing="ij"), -1).reshape(-1, 2)
+    logd = post.log_prob(X).reshape(161, 161)
+    levels = logd.max() - np.array([9.0, 7.0, 5.0, 3.0, 1.0])
+    sig = karras_sigmas(128, 0.002, 80.0, append_zero=False)
+    draws = {"exact conditional score": _run(exact_posterior_score(post), 1000, 128, rng),
+             "DPS (zeta = 1)": _run(dps_score(prior, A, s, y), 1000, 128, rng),
+             "PiGDM (weight 1)": _run(pigdm_score(prior, A, s, y), 1000, 128, rng),
+             "projection": projection_sampler(prior, A, y,
+                                              sig[0] * rng.standard_normal((1000, 2)), sig,
+                                              rng)}
+    fig = Figure(figsize=(10, 2.9))
+    for i, (title, x) in enumerate(draws.items()):
+        ax = fig.add_subplot(1, 4, i + 1)
+        ax.contour(g, g, logd.T, levels=levels, colors="k", linewidths=0.6)
+        ax.scatter(x[:, 0], x[:, 1], s=2, alpha=0.4)
+        ax.set_title(f"{title}\nP(x_1<0) = {np.mean(x[:, 0] < 0):.3f}", fontsize=8)
+        ax.set_xlim(-4, 4)
+        ax.set_ylim(-4, 4)
+    return fig
