@@ -397,14 +397,14 @@ def _minor_mass_gap(ev, name, x_method, x_exact, level):
             "been shown to produce high-quality posterior samples of high-dimensional "
             "signals using guided diffusion\"; PiGDM (Song et al., ICLR 2023, eq. 7-8) and "
             "the projection method (Song et al., ICLR 2022)."),
-    reading=("Same toy and VE Euler-Maruyama grid (256 Karras steps) as the DPS claim. PiGDM: "
+    reading=("Same toy and VE Euler-Maruyama grid (128 Karras steps) as the DPS claim. PiGDM: "
              "p(y|x_t) ~ N(A x0_hat, r_t^2 A A^T + s^2) with r_t^2 = sigma^2/(1 + sigma^2), "
              "exact Jacobian, weight 1; projection: prior-score step then x += A^+(y + "
              "sigma' A eps - A x). Held for each: the interval of P_method(x_1 < 0) - "
              "P_exact-sampler(x_1 < 0) (two Clopper-Pearson bounds at 1e-6/4 each) above 0. "
              "The exact minor mass is 0.048; steps and PiGDM weights recorded."),
     witnesses=("exact", "simulated"),
-    quick={"n": 8000, "steps": 256, "weights": (0.5, 2.0)},
+    quick={"n": 8000, "steps": 128, "weights": (0.5, 2.0)},
     full={"n": 40000, "steps": 1024, "weights": (0.25, 0.5, 2.0, 4.0)},
 )
 def pigdm_projection_overweight_minor_mode(ctx, n, steps, weights):
