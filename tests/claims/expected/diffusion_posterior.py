@@ -17,4 +17,5 @@ EXPECTED = {
     "diffusion.posterior.volume_alternating_sampler_coherent": "holds",
     "diffusion.posterior.snl_two_percent_nonlinear": "refuted",
     "diffusion.posterior.pigdm_projection_overweight_minor_mode": "holds",
+    "diffusion.posterior.ads_particles_beat_random": "holds",
 }

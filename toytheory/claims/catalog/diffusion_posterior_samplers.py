@@ -474,3 +474,87 @@ def samplers_vs_exact_figure(seed: int = 0):
         ax.set_xlim(-4, 4)
         ax.set_ylim(-4, 4)
     return fig
+
+
+@claim(
+    "diffusion.posterior.ads_particles_beat_random",
+    paper=PAPER,
+    kind="paper",
+    statement=("ADS's policy with its entropy estimated from a few posterior particles gives a "
+               "lower posterior-mean error than random subsampling at equal budgets."),
+    source='Abstract: "Experimentally, we show that ADS outperforms fixed sampling strategies"',
+    reading=("The ADS toy of ads_beats_fixed_masks, now with ADS's own estimate: the entropy "
+             "of the predictive (1/N) sum_i N(y_j; x_j^(i), s^2) over N = 8 particles, the "
+             "particles drawn exactly from the current posterior (an exact guided diffusion; "
+             "the diffusion's own error is not in this toy). Held like the exact-policy claim: "
+             "paired per-signal error differences against a uniformly random mask, "
+             "empirical-Bernstein upper end below 0 at budget 2 (quick tier; 2, 3, 4 in the full "
+             "tier; range from the exact bounds, Bonferroni over budgets). Witness: with 4000 particles the particle entropy is within "
+             "0.1 nats of the exact predictive entropy. Recorded: the exact policy's error and "
+             "the particle policy's at other N (the particle count's cost)."),
+    witnesses=("exact", "simulated"),
+    quick={"n": 3000, "budgets": (2,), "n_particles": 8, "others": (2,)},
+    full={"n": 20000, "budgets": (2, 3, 4), "n_particles": 8, "others": (2, 32, 128)},
+)
+def ads_particles_beat_random(ctx, n, budgets, n_particles, others):
+    from toytheory.diffusion.posterior.active import (_mixture_entropy_1d, max_entropy_masks,
+                                                      particle_entropy_masks,
+                                                      posterior_trace, trace_bounds)
+
+    ev = ctx.evidence()
+    prior = ads_prior()
+    d = prior.dim
+    # witness: particle entropy -> exact predictive entropy
+    g = ctx.rng("entropy witness")
+    _, yw = prior.sample(20, g)
+    mask = np.zeros((20, d), bool)
+    mask[:, [0, 3]] = True
+    w, m, within = prior._posterior(yw, mask)
+    N, s2 = 4000, prior.noise_std ** 2
+    cdf = np.cumsum(w, axis=1)
+    comp = np.minimum((g.random((20, N, 1)) > cdf[:, None, :]).sum(axis=2), w.shape[1] - 1)
+    parts = (np.take_along_axis(m, comp[:, :, None], axis=1)
+             + np.sqrt(within)[:, None, :] * g.standard_normal((20, N, d)))
+    worst = 0.0
+    for j in range(d):
+        est = _mixture_entropy_1d(np.full((20, N), 1.0 / N), parts[:, :, j], s2, 401)
+        ref = np.array([_mixture_entropy_1d(w[i:i + 1], m[i:i + 1, :, j], within[i, j] + s2,
+                                            401)[0] for i in range(20)])
+        worst = max(worst, float(np.abs(est - ref).max()))
+    ev.at_most("particle entropy (4000 posterior draws) vs exact predictive entropy (max abs "
+               "over 20 signals x 8 coordinates, nats)", worst, 0.1)
+    rng = ctx.rng("signals")
+    x, y_all = prior.sample(n, rng)
+    for b in budgets:
+        lo, hi = trace_bounds(prior, b)
+        width = hi - lo
+        part = posterior_trace(prior, y_all,
+                               particle_entropy_masks(prior, y_all, b, n_particles,
+                                                      ctx.rng("particles", str(b))))
+        ev.equal(f"b = {b}: particle-policy traces inside their exact range",
+                 int(np.all((part >= lo - 1e-9) & (part <= hi + 1e-9))), 1)
+        exact = posterior_trace(prior, y_all, max_entropy_masks(prior, y_all, b))
+        ev.record(f"b = {b}: E error, particle policy (N = {n_particles})",
+                  float(part.mean()), note=f"exact policy {exact.mean():.3f}")
+        for other in others:
+            po = posterior_trace(prior, y_all, particle_entropy_masks(
+                prior, y_all, b, other, ctx.rng("particles", str(b), str(other))))
+            ev.record(f"b = {b}: E error, particle policy (N = {other})", float(po.mean()))
+        rand_mask = np.zeros((n, d), bool)
+        np.put_along_axis(rand_mask, np.argsort(rng.random((n, d)), axis=1)[:, :b], True,
+                          axis=1)
+        diff = part - posterior_trace(prior, y_all, rand_mask)
+        ci = stats.bounded_mean_interval(diff, -width, width, LEVEL / len(budgets))
+        ev.interval(f"b = {b}: E error, particle policy minus random masks",
+                    float(diff.mean()), ci, 0.0, side="<=", level=LEVEL / len(budgets),
+                    headline=b == budgets[0],
+                    detectable=f"a gain of about {(ci[1] - ci[0]) / 2:.2f} at n = {n}",
+                    decide_n=None if ci[1] <= 0 or ci[0] > 0 else 4 * n)
+        if ci[1] > 0:
+            ev.referee_note(says="ADS outperforms fixed sampling strategies",
+                            toy="random 8-mode isotropic mixture in R^8, particle entropy",
+                            measured=f"b = {b}: difference {diff.mean():.3f}, interval "
+                                     f"[{ci[0]:.3f}, {ci[1]:.3f}]",
+                            inside="below 0", would_change="more signals")
+            break
+    return ev
