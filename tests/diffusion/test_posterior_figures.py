@@ -9,6 +9,13 @@ from toytheory.claims import load_catalog
 load_catalog()
 
 
+def test_the_four_sampler_figure_renders(test_seed):
+    from toytheory.figures import FIGURES
+
+    fig = FIGURES["diffusion.posterior_samplers_vs_exact"].make(test_seed % 1000)
+    assert len(fig.axes) == 4 and all(len(ax.collections) >= 2 for ax in fig.axes)
+
+
 @pytest.mark.parametrize("name, n_axes", [
     ("diffusion.posterior_bridge_variances", 2),
     ("diffusion.posterior_volume_lambda", 1),

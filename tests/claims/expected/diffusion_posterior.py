@@ -16,4 +16,6 @@ EXPECTED = {
     "diffusion.posterior.snl_beats_mcmc_at_equal_calls": "holds",
     "diffusion.posterior.volume_alternating_sampler_coherent": "holds",
     "diffusion.posterior.snl_two_percent_nonlinear": "refuted",
+    "diffusion.posterior.pigdm_projection_overweight_minor_mode": "holds",
+    "diffusion.posterior.ads_particles_beat_random": "holds",
 }

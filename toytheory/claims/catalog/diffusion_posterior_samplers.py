@@ -369,3 +369,192 @@ def ads_budget_figure(seed: int = 0):
     ax.set_ylabel("E tr Cov(x | y_S)")
     ax.legend(fontsize=7)
     return fig
+
+
+def _minor_mass_gap(ev, name, x_method, x_exact, level):
+    """Interval for P_method(x_1 < 0) - P_exact-sampler(x_1 < 0) from two one-sided
+    Clopper-Pearson bounds at level / 2 each (independent samples)."""
+    n1, n2 = len(x_method), len(x_exact)
+    k1, k2 = int(np.sum(x_method[:, 0] < 0)), int(np.sum(x_exact[:, 0] < 0))
+    lo1, hi1 = stats.exact_binomial_interval(k1, n1, level)
+    lo2, hi2 = stats.exact_binomial_interval(k2, n2, level)
+    ev.interval(f"{name}: P(x_1 < 0) minus the exact-score sampler's (same grid)",
+                k1 / n1 - k2 / n2, (lo1 - hi2, hi1 - lo2), 0.0, side=">=", level=2 * level,
+                headline=name.startswith("PiGDM"),
+                detectable=f"a gap of ~{(hi1 - lo1 + hi2 - lo2) / 2:.3f} at n = {n1}")
+    return k1 / n1, (lo1 - hi2, hi1 - lo2)
+
+
+@claim(
+    "diffusion.posterior.pigdm_projection_overweight_minor_mode",
+    paper=PAPER,
+    kind="derived",
+    statement=("PiGDM and the projection (replacement) method, run with the exact prior "
+               "denoiser, do not sample the posterior either: on the two-mode toy both put "
+               "more mass on the minor mode {x_1 < 0} than the exact-score sampler on the "
+               "same grid."),
+    source=("The guided posterior samplers behind ADS's abstract: \"diffusion models have "
+            "been shown to produce high-quality posterior samples of high-dimensional "
+            "signals using guided diffusion\"; PiGDM (Song et al., ICLR 2023, eq. 7-8) and "
+            "the projection method (Song et al., ICLR 2022)."),
+    reading=("Same toy and VE Euler-Maruyama grid (128 Karras steps) as the DPS claim. PiGDM: "
+             "p(y|x_t) ~ N(A x0_hat, r_t^2 A A^T + s^2) with r_t^2 = sigma^2/(1 + sigma^2), "
+             "exact Jacobian, weight 1; projection: prior-score step then x += A^+(y + "
+             "sigma' A eps - A x). Held for each: the interval of P_method(x_1 < 0) - "
+             "P_exact-sampler(x_1 < 0) (two Clopper-Pearson bounds at 1e-6/4 each) above 0. "
+             "The exact minor mass is 0.048; steps and PiGDM weights recorded."),
+    witnesses=("exact", "simulated"),
+    quick={"n": 8000, "steps": 128, "weights": (0.5, 2.0)},
+    full={"n": 40000, "steps": 1024, "weights": (0.25, 0.5, 2.0, 4.0)},
+)
+def pigdm_projection_overweight_minor_mode(ctx, n, steps, weights):
+    from toytheory.diffusion.posterior.gmm import exact_gmm_posterior
+    from toytheory.diffusion.posterior.samplers import (exact_posterior_score, halfplane_mass,
+                                                        pigdm_score, projection_sampler)
+    from toytheory.diffusion.schedules import karras_sigmas
+
+    ev = ctx.evidence()
+    prior = toy_prior()
+    A, s, y = toy_measurement()
+    post = exact_gmm_posterior(prior, A, s, y)
+    minor = 1.0 - halfplane_mass(post, [1.0, 0.0], 0.0)
+    ev.record("exact P(x_1 < 0 | y)", minor)
+    x_exact = _run(exact_posterior_score(post), n, steps, ctx.rng("exact sampler"))
+    k = int(np.sum(x_exact[:, 0] < 0))
+    ci = stats.exact_binomial_interval(k, n, LEVEL / 2)
+    ev.interval("exact-score sampler's P(x_1 < 0) is within 0.03 of the exact mass (upper)",
+                k / n, ci, minor + 0.03, side="<=", level=LEVEL / 2, role="witness")
+    ev.interval("exact-score sampler's P(x_1 < 0) is within 0.03 of the exact mass (lower)",
+                k / n, ci, minor - 0.03, side=">=", level=LEVEL / 2, role="witness")
+    x_pi = _run(pigdm_score(prior, A, s, y), n, steps, ctx.rng("pigdm"))
+    _minor_mass_gap(ev, "PiGDM (weight 1)", x_pi, x_exact, LEVEL / 4)
+    sig = karras_sigmas(steps, 0.002, 80.0, append_zero=False)
+    g = ctx.rng("projection")
+    x_pr = projection_sampler(prior, A, y, sig[0] * g.standard_normal((n, 2)), sig, g)
+    _minor_mass_gap(ev, "projection", x_pr, x_exact, LEVEL / 4)
+    for w in weights:
+        xw = _run(pigdm_score(prior, A, s, y, w), n // 4, steps, ctx.rng("pigdm w", str(w)))
+        ev.record(f"PiGDM weight {w}: P(x_1 < 0)", float(np.mean(xw[:, 0] < 0)),
+                  note=f"{n // 4} draws")
+    return ev
+
+
+@register_figure("diffusion.posterior_samplers_vs_exact",
+                 caption="Exact posterior contours with draws of the exact-score sampler, DPS, "
+                         "PiGDM and the projection method")
+def samplers_vs_exact_figure(seed: int = 0):
+    from matplotlib.figure import Figure
+
+    from toytheory.diffusion.posterior.gmm import exact_gmm_posterior
+    from toytheory.diffusion.posterior.samplers import (dps_score, exact_posterior_score,
+                                                        pigdm_score, projection_sampler)
+    from toytheory.diffusion.schedules import karras_sigmas
+
+    prior = toy_prior()
+    A, s, y = toy_measurement()
+    post = exact_gmm_posterior(prior, A, s, y)
+    rng = np.random.default_rng(seed)
+    g = np.linspace(-4, 4, 161)
+    X = np.stack(np.meshgrid(g, g, indexing="ij"), -1).reshape(-1, 2)
+    logd = post.log_prob(X).reshape(161, 161)
+    levels = logd.max() - np.array([9.0, 7.0, 5.0, 3.0, 1.0])
+    sig = karras_sigmas(128, 0.002, 80.0, append_zero=False)
+    draws = {"exact conditional score": _run(exact_posterior_score(post), 1000, 128, rng),
+             "DPS (zeta = 1)": _run(dps_score(prior, A, s, y), 1000, 128, rng),
+             "PiGDM (weight 1)": _run(pigdm_score(prior, A, s, y), 1000, 128, rng),
+             "projection": projection_sampler(prior, A, y,
+                                              sig[0] * rng.standard_normal((1000, 2)), sig,
+                                              rng)}
+    fig = Figure(figsize=(10, 2.9))
+    for i, (title, x) in enumerate(draws.items()):
+        ax = fig.add_subplot(1, 4, i + 1)
+        ax.contour(g, g, logd.T, levels=levels, colors="k", linewidths=0.6)
+        ax.scatter(x[:, 0], x[:, 1], s=2, alpha=0.4)
+        ax.set_title(f"{title}\nP(x_1<0) = {np.mean(x[:, 0] < 0):.3f}", fontsize=8)
+        ax.set_xlim(-4, 4)
+        ax.set_ylim(-4, 4)
+    return fig
+
+
+@claim(
+    "diffusion.posterior.ads_particles_beat_random",
+    paper=PAPER,
+    kind="paper",
+    statement=("ADS's policy with its entropy estimated from a few posterior particles gives a "
+               "lower posterior-mean error than random subsampling at equal budgets."),
+    source='Abstract: "Experimentally, we show that ADS outperforms fixed sampling strategies"',
+    reading=("The ADS toy of ads_beats_fixed_masks, now with ADS's own estimate: the entropy "
+             "of the predictive (1/N) sum_i N(y_j; x_j^(i), s^2) over N = 8 particles, the "
+             "particles drawn exactly from the current posterior (an exact guided diffusion; "
+             "the diffusion's own error is not in this toy). Held like the exact-policy claim: "
+             "paired per-signal error differences against a uniformly random mask, "
+             "empirical-Bernstein upper end below 0 at budget 2 (quick tier; 2, 3, 4 in the full "
+             "tier; range from the exact bounds, Bonferroni over budgets). Witness: with 4000 particles the particle entropy is within "
+             "0.1 nats of the exact predictive entropy. Recorded: the exact policy's error and "
+             "the particle policy's at other N (the particle count's cost)."),
+    witnesses=("exact", "simulated"),
+    quick={"n": 3000, "budgets": (2,), "n_particles": 8, "others": (2,)},
+    full={"n": 20000, "budgets": (2, 3, 4), "n_particles": 8, "others": (2, 32, 128)},
+)
+def ads_particles_beat_random(ctx, n, budgets, n_particles, others):
+    from toytheory.diffusion.posterior.active import (_mixture_entropy_1d, max_entropy_masks,
+                                                      particle_entropy_masks,
+                                                      posterior_trace, trace_bounds)
+
+    ev = ctx.evidence()
+    prior = ads_prior()
+    d = prior.dim
+    # witness: particle entropy -> exact predictive entropy
+    g = ctx.rng("entropy witness")
+    _, yw = prior.sample(20, g)
+    mask = np.zeros((20, d), bool)
+    mask[:, [0, 3]] = True
+    w, m, within = prior._posterior(yw, mask)
+    N, s2 = 4000, prior.noise_std ** 2
+    cdf = np.cumsum(w, axis=1)
+    comp = np.minimum((g.random((20, N, 1)) > cdf[:, None, :]).sum(axis=2), w.shape[1] - 1)
+    parts = (np.take_along_axis(m, comp[:, :, None], axis=1)
+             + np.sqrt(within)[:, None, :] * g.standard_normal((20, N, d)))
+    worst = 0.0
+    for j in range(d):
+        est = _mixture_entropy_1d(np.full((20, N), 1.0 / N), parts[:, :, j], s2, 401)
+        ref = np.array([_mixture_entropy_1d(w[i:i + 1], m[i:i + 1, :, j], within[i, j] + s2,
+                                            401)[0] for i in range(20)])
+        worst = max(worst, float(np.abs(est - ref).max()))
+    ev.at_most("particle entropy (4000 posterior draws) vs exact predictive entropy (max abs "
+               "over 20 signals x 8 coordinates, nats)", worst, 0.1)
+    rng = ctx.rng("signals")
+    x, y_all = prior.sample(n, rng)
+    for b in budgets:
+        lo, hi = trace_bounds(prior, b)
+        width = hi - lo
+        part = posterior_trace(prior, y_all,
+                               particle_entropy_masks(prior, y_all, b, n_particles,
+                                                      ctx.rng("particles", str(b))))
+        ev.equal(f"b = {b}: particle-policy traces inside their exact range",
+                 int(np.all((part >= lo - 1e-9) & (part <= hi + 1e-9))), 1)
+        exact = posterior_trace(prior, y_all, max_entropy_masks(prior, y_all, b))
+        ev.record(f"b = {b}: E error, particle policy (N = {n_particles})",
+                  float(part.mean()), note=f"exact policy {exact.mean():.3f}")
+        for other in others:
+            po = posterior_trace(prior, y_all, particle_entropy_masks(
+                prior, y_all, b, other, ctx.rng("particles", str(b), str(other))))
+            ev.record(f"b = {b}: E error, particle policy (N = {other})", float(po.mean()))
+        rand_mask = np.zeros((n, d), bool)
+        np.put_along_axis(rand_mask, np.argsort(rng.random((n, d)), axis=1)[:, :b], True,
+                          axis=1)
+        diff = part - posterior_trace(prior, y_all, rand_mask)
+        ci = stats.bounded_mean_interval(diff, -width, width, LEVEL / len(budgets))
+        ev.interval(f"b = {b}: E error, particle policy minus random masks",
+                    float(diff.mean()), ci, 0.0, side="<=", level=LEVEL / len(budgets),
+                    headline=b == budgets[0],
+                    detectable=f"a gain of about {(ci[1] - ci[0]) / 2:.2f} at n = {n}",
+                    decide_n=None if ci[1] <= 0 or ci[0] > 0 else 4 * n)
+        if ci[1] > 0:
+            ev.referee_note(says="ADS outperforms fixed sampling strategies",
+                            toy="random 8-mode isotropic mixture in R^8, particle entropy",
+                            measured=f"b = {b}: difference {diff.mean():.3f}, interval "
+                                     f"[{ci[0]:.3f}, {ci[1]:.3f}]",
+                            inside="below 0", would_change="more signals")
+            break
+    return ev

@@ -8,7 +8,8 @@ gmm
     denoiser's Jacobian.
 samplers
     The VE reverse SDE (Euler-Maruyama) with any score; the exact conditional
-    score and DPS's approximate one (Chung et al. 2023); half-plane masses.
+    score, DPS's (Chung et al. 2023) and PiGDM's (Song et al. 2023) approximate ones; the
+    projection (replacement) sampler; half-plane masses.
 active
     Active coordinate subsampling: the exact maximum-entropy policy against
     fixed masks (the toy of "Active Diffusion Subsampling").

@@ -33,7 +33,8 @@ import numpy as np
 from ..._validation import as_float_array, check_int, check_real
 from ..laws import GaussianMixture
 
-__all__ = ["IsotropicMixturePrior", "posterior_trace", "max_entropy_masks", "trace_bounds"]
+__all__ = ["IsotropicMixturePrior", "posterior_trace", "max_entropy_masks", "trace_bounds",
+           "particle_entropy_masks"]
 
 
 class IsotropicMixturePrior:
@@ -164,5 +165,47 @@ def max_entropy_masks(prior, y_all, budget):
             free = ~mask[:, j]
             if np.any(free):
                 ent[free, j] = _mixture_entropy_1d(w[free], m[free][:, :, j], var)
+        mask[rows, np.argmax(ent, axis=1)] = True
+    return mask
+
+
+def particle_entropy_masks(prior, y_all, budget, n_particles, rng):
+    r"""ADS's policy with its particle estimate of the entropy (one signal per row).
+
+    Active Diffusion Subsampling tracks particles :math:`x^{(1..N)}` of the posterior
+    through the guided reverse diffusion and measures next where the particles' predictive
+    :math:`\frac1N\sum_i N(y_j;\, x^{(i)}_j,\, s^2)` has the largest entropy. Here the
+    particles are exact posterior draws (what an exact guided diffusion would give), so
+    the only approximation left is the particle count ``n_particles``; the entropy of
+    the particle mixture is by quadrature. The first pick uses the prior's particles too.
+
+    Returns
+    -------
+    (n, d) bool array of measured coordinates.
+    """
+    y = as_float_array("y_all", y_all, ndim=2)
+    if y.shape[1] != prior.dim:
+        raise ValueError(f"y_all: must have shape (n, {prior.dim}) (got {y.shape})")
+    b = check_int("budget", budget, low=1)
+    if b > prior.dim:
+        raise ValueError(f"budget: must be <= the dimension {prior.dim} (got {b})")
+    N = check_int("n_particles", n_particles, low=1)
+    n, d = y.shape
+    mask = np.zeros((n, d), dtype=bool)
+    rows = np.arange(n)
+    s2 = prior.noise_std ** 2
+    for _ in range(b):
+        w, m, within = prior._posterior(y, mask)
+        cdf = np.cumsum(w, axis=1)
+        comp = (rng.random((n, N, 1)) > cdf[:, None, :]).sum(axis=2)            # (n, N)
+        comp = np.minimum(comp, w.shape[1] - 1)
+        parts = (np.take_along_axis(m, comp[:, :, None], axis=1)
+                 + np.sqrt(within)[:, None, :] * rng.standard_normal((n, N, d)))
+        ent = np.full((n, d), -np.inf)
+        uni = np.full((n, N), 1.0 / N)
+        for j in range(d):
+            free = ~mask[:, j]
+            if np.any(free):
+                ent[free, j] = _mixture_entropy_1d(uni[free], parts[free][:, :, j], s2)
         mask[rows, np.argmax(ent, axis=1)] = True
     return mask

@@ -31,7 +31,8 @@ import numpy as np
 
 from ..._validation import as_float_array, check_real
 
-__all__ = ["observation_loss", "fit_from_masked", "unidentified_pairs", "check_masks",
+__all__ = ["observation_loss", "fit_from_masked", "fit_by_objective", "unidentified_pairs",
+           "check_masks",
            "draw_masked"]
 
 
@@ -131,3 +132,68 @@ def fit_from_masked(y, seen, *, min_count=2):
     w, v = np.linalg.eigh(cov)
     w = np.maximum(w, 1e-9 * max(w[-1], 1e-300))
     return m, (v * w) @ v.T
+
+
+def fit_by_objective(y, seen, sigmas=(0.3, 1.0, 3.0), *, iters=300, lr=0.05, init=None):
+    r"""Train the Gaussian model :math:`N(m, LL^T)` on the paper's objective itself: the
+    observation-space denoising loss summed over the training observations and the noise
+    levels ``sigmas``, with the noise integrated out in closed form,
+
+    .. math:: \frac1n\sum_i\sum_\sigma \|(G_i - I)(y_i - A_im)\|^2 + \sigma^2\mathrm{tr}(G_iG_i^T),
+              \quad G_i = A_iCA_i^T(A_iCA_i^T + \sigma^2I)^{-1},
+
+    by Adam on :math:`(m, L)` (torch, float64, CPU). ``init`` (mean, cov) defaults to
+    the observed means and a unit covariance.
+
+    Returns
+    -------
+    mean : (d,) array
+    cov : (d, d) array
+    """
+    import torch
+
+    yy = as_float_array("y", y, ndim=2)
+    s = np.asarray(seen)
+    if s.shape != yy.shape or s.dtype != bool:
+        raise ValueError(f"seen: must be a bool array of shape {yy.shape}")
+    d = yy.shape[1]
+    sig = as_float_array("sigmas", sigmas, ndim=1)
+    if sig.size < 1 or np.any(sig <= 0):
+        raise ValueError("sigmas: must be a non-empty list of positive noise levels")
+    patterns, inverse = np.unique(s, axis=0, return_inverse=True)
+    inverse = np.asarray(inverse).ravel()
+    if init is None:
+        cnt = np.maximum(s.sum(axis=0), 1)
+        init = (np.where(s, yy, 0.0).sum(axis=0) / cnt, np.eye(d))
+    m = torch.tensor(np.asarray(init[0], float), requires_grad=True)
+    L = torch.tensor(np.linalg.cholesky(np.asarray(init[1], float)), requires_grad=True)
+    # patterns of equal size are batched: index (P, k), per-example pattern and residuals
+    batches = []
+    for k in sorted(set(patterns.sum(axis=1))):
+        sel = np.nonzero(patterns.sum(axis=1) == k)[0]
+        idx = torch.as_tensor(np.array([np.nonzero(patterns[g])[0] for g in sel]))
+        rows = np.isin(inverse, sel)
+        which = torch.as_tensor(np.searchsorted(sel, inverse[rows]))
+        Y = torch.as_tensor(np.array([yy[i, patterns[inverse[i]]] for i in np.nonzero(rows)[0]]))
+        batches.append((idx, which, Y, int(k)))
+    opt = torch.optim.Adam([m, L], lr=lr)
+    n = yy.shape[0]
+    for _ in range(iters):
+        opt.zero_grad()
+        C = torch.tril(L) @ torch.tril(L).T
+        loss = 0.0
+        for idx, which, Y, k in batches:
+            Cs = C[idx[:, :, None], idx[:, None, :]]                        # (P, k, k)
+            R = Y - m[idx][which]                                           # (n_k, k)
+            eye = torch.eye(k, dtype=Cs.dtype)
+            for sv in sig:
+                G = torch.linalg.solve(Cs + float(sv) ** 2 * eye, Cs).transpose(1, 2)
+                E = torch.einsum("nij,nj->ni", (G - eye)[which], R)
+                counts = torch.bincount(which, minlength=len(idx)).to(Cs.dtype)
+                loss = loss + ((E * E).sum() + float(sv) ** 2 * (
+                    (G * G).sum(dim=(1, 2)) * counts).sum()) / n
+        loss.backward()
+        opt.step()
+    with torch.no_grad():
+        C = torch.tril(L) @ torch.tril(L).T
+    return m.detach().numpy().copy(), C.numpy().copy()

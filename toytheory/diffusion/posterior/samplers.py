@@ -38,7 +38,8 @@ from ..._validation import as_float_array, check_real
 from ..laws import GaussianMixture
 from .gmm import check_measurement, component_posteriors
 
-__all__ = ["reverse_sde", "exact_posterior_score", "dps_score", "halfplane_mass"]
+__all__ = ["reverse_sde", "exact_posterior_score", "dps_score", "halfplane_mass",
+           "pigdm_score", "projection_sampler"]
 
 
 def reverse_sde(score, x_init, sigmas, rng=None):
@@ -126,3 +127,63 @@ def halfplane_mass(law, v, c=0.0):
         p = np.where(var > 0, ndtr(mu / np.sqrt(np.where(var > 0, var, 1.0))),
                      (mu > 0).astype(float))
     return float(law.weights @ p)
+
+
+def pigdm_score(prior, A, noise_std, y, weight=1.0):
+    r"""ΠGDM's approximate conditional score (Song, Vahdat, Mardani, Kautz, "Pseudoinverse-
+    Guided Diffusion Models for Inverse Problems", ICLR 2023, eq. 7-8), as ``score(x, sigma)``.
+
+    :math:`p(x_0 \mid x_t) \approx N(\hat x_0, r_t^2 I)` with :math:`r_t^2 =
+    \sigma^2/(1 + \sigma^2)` (the paper's choice for unit-variance data), so
+    :math:`p(y \mid x_t) \approx N(A\hat x_0, r_t^2AA^T + s^2 I)` and
+
+    .. math:: s_{\Pi GDM} = \nabla\log p_t(x_t) + w\,J^TA^T(r_t^2AA^T + s^2I)^{-1}(y - A\hat x_0)
+
+    (``weight`` :math:`w`; :math:`J` exact, :func:`denoiser_jacobian`'s formula).
+    """
+    a, s, yy = check_measurement(prior, A, noise_std, y)
+    w_ = check_real("weight", weight, low=0.0)
+    m = a.shape[0]
+
+    def score(x, sigma):
+        w, mk, V = component_posteriors(prior, x, 1.0, sigma)
+        x0 = np.einsum("nk,nkd->nd", w, mk)
+        r2 = sigma * sigma / (1.0 + sigma * sigma)
+        cov = r2 * a @ a.T + s * s * np.eye(m)
+        g = np.linalg.solve(cov, (yy[None, :] - x0 @ a.T).T).T @ a           # A^T cov^-1 r
+        jg = (np.einsum("nk,kij,nj->ni", w, V, g)
+              + np.einsum("nk,nki,nk->ni", w, mk, np.einsum("nkj,nj->nk", mk, g))
+              - x0 * np.sum(x0 * g, axis=1, keepdims=True)) / sigma ** 2
+        return (x0 - x) / sigma ** 2 + w_ * jg
+
+    return score
+
+
+def projection_sampler(prior, A, y, x_init, sigmas, rng=None):
+    r"""The projection (replacement) method of Song et al., "Solving Inverse Problems in
+    Medical Imaging with Score-Based Generative Models" (ICLR 2022) / the replacement
+    inpainting of "Score-Based Generative Modeling through SDEs" (2021): after every
+    reverse-SDE step with the *prior* score, the measured component is replaced by a noised
+    measurement at the new level,
+
+    .. math:: x \leftarrow x + A^+\big(y + \sigma'A\varepsilon' - Ax\big),
+
+    so :math:`Ax` follows :math:`y`'s diffused value (noise-free measurements; a noisy
+    :math:`y` is used as if exact). Returns the draws at ``sigmas[-1]``.
+    """
+    if not isinstance(prior, GaussianMixture):
+        raise ValueError(f"prior: must be a GaussianMixture (got {type(prior).__name__})")
+    a, _, yy = check_measurement(prior, A, 0.0, y)
+    x = as_float_array("x_init", x_init, ndim=2).copy()
+    sig = as_float_array("sigmas", sigmas, ndim=1)
+    if sig.size < 2 or np.any(np.diff(sig) >= 0) or sig[-1] < 0:
+        raise ValueError("sigmas: must be a strictly decreasing grid of >= 2 levels, the "
+                         "last >= 0")
+    gen = as_generator(rng)
+    pinv = np.linalg.pinv(a)
+    for s_now, s_next in zip(sig[:-1], sig[1:]):
+        dv = s_now * s_now - s_next * s_next
+        x += dv * prior.score(x, 1.0, float(s_now)) + np.sqrt(dv) * gen.standard_normal(x.shape)
+        y_t = yy[None, :] + s_next * gen.standard_normal(x.shape) @ a.T
+        x += (y_t - x @ a.T) @ pinv.T
+    return x
