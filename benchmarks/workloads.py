@@ -216,6 +216,8 @@ def _sde_setup(peer_kind: str):
         from toytheory.diffusion.toys import two_mode_1d
 
         n, steps = (2_000, 1000) if quick else (100_000, 1000)
+        if peer_kind != "numpy" and not quick:
+            n = 10_000  # torchsde takes about a minute a round at 10^5 paths
         law = two_mode_1d()
         sch = VPLinear(B0, B1)
         a0, s0, _, _ = vp_coefficients(T0)
@@ -365,13 +367,13 @@ WORKLOADS = [
              "numpy Euler–Maruyama, in place, score inline", "Numba prange kernel", 3.0,
              _sde_setup("numpy"), work=lambda q: 2e6 if q else 1e8,
              unit="path-steps"),
-    Workload("sde_torchsde_1thread", "reverse SDE, 1e5 paths x 1000 steps",
+    Workload("sde_torchsde_1thread", "reverse SDE, 1e4 paths x 1000 steps",
              "torchsde sdeint(euler), 1 torch thread", "Numba prange kernel", 3.0,
-             _sde_setup("torchsde-1"), work=lambda q: 2e6 if q else 1e8,
+             _sde_setup("torchsde-1"), work=lambda q: 2e6 if q else 1e7,
              unit="path-steps", max_rounds=3),
-    Workload("sde_torchsde_default", "reverse SDE, 1e5 paths x 1000 steps",
+    Workload("sde_torchsde_default", "reverse SDE, 1e4 paths x 1000 steps",
              "torchsde sdeint(euler), default torch threads", "Numba prange kernel", 3.0,
-             _sde_setup("torchsde"), work=lambda q: 2e6 if q else 1e8,
+             _sde_setup("torchsde"), work=lambda q: 2e6 if q else 1e7,
              unit="path-steps", max_rounds=3),
     Workload("linearq_rollouts", "Linearq(u=100), 1e6 episodes",
              "numpy vectorised, finished episodes compacted away", "Numba kernel", 20.0,
