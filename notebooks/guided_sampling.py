@@ -43,7 +43,8 @@ print("target:", path.target(0.0), "\nnaive :", fkc.naive_output_law(path))
 x, lw = fkc.fkc_simulate(path, 64, 100, rng, n_runs=500)
 w = np.exp(lw - lw.max(1, keepdims=True))
 w /= w.sum(1, keepdims=True)
-print("FKC weighted mean / per-run weighted variance (low by O(1/n) at 64 particles):", (w * x[..., 0]).sum(1).mean(),
+print("FKC weighted mean / per-run weighted variance (low by O(1/n) at 64 particles):",
+      (w * x[..., 0]).sum(1).mean(),
       ((w * x[..., 0] ** 2).sum(1) - (w * x[..., 0]).sum(1) ** 2).mean())
 
 # %% [markdown]
@@ -57,8 +58,8 @@ chain = svdd.MixtureChain1D([0.8, 0.2], [-1.0, 1.5], [0.4, 0.4], 20)
 reward = svdd.IndicatorReward(0.5)
 target = 1 - svdd.tilted_cdf(chain, reward, 0.5, [0.5])[0]
 for M in (1, 4, 16):
-    print(f"M = {M:2d}: mass {np.mean(svdd.svdd_sample(chain, reward, 0.5, M, 3000, rng) >= 0.5):.3f}"
-          f"  (target {target:.3f})")
+    mass = np.mean(svdd.svdd_sample(chain, reward, 0.5, M, 3000, rng) >= 0.5)
+    print(f"M = {M:2d}: mass {mass:.3f}  (target {target:.3f})")
 print("DPS:", np.mean(svdd.dps_sample(chain, reward, 0.5, 3000, rng) >= 0.5))
 
 # %% [markdown]
