@@ -7,7 +7,8 @@ Contenders, side by side in one process:
 
 - ``numpy (toytheory)``: :func:`toytheory.diffusion.fkc.fkc_simulate`, vectorised over systems
   and particles (the baseline);
-- ``Numba prange``: :func:`sims.diffusion_guided_fkc.fkc_smc_numba` (parallel over systems);
+- ``Numba prange`` / ``Numba, 1 thread``: :func:`sims.diffusion_guided_fkc.fkc_smc_numba`
+  (one jitted step per time, parallel over systems; normals from numpy's generator);
 - ``torch``: :func:`sims.diffusion_guided_fkc.fkc_smc_torch` (all systems batched; CPU, or
   CUDA with ``--device cuda``).
 
@@ -67,14 +68,26 @@ def main(argv=None):
         import torch
 
         sync = torch.cuda.synchronize
+    import numba
+
+    threads = numba.get_num_threads()
+
+    def numba_one_thread():
+        numba.set_num_threads(1)
+        try:
+            return fkc_smc_numba(path, PARTICLES, grid, 1, x0=start.copy())
+        finally:
+            numba.set_num_threads(threads)
+
     contenders = []
     if not args.gpu_large:
         contenders += [
             Contender("numpy (toytheory fkc_simulate)",
                       lambda: fkc.fkc_simulate(path, PARTICLES, steps, np.random.default_rng(1),
                                                n_runs=runs)),
-            Contender("Numba prange", lambda: fkc_smc_numba(path, PARTICLES, grid, 1,
-                                                            x0=start.copy())),
+            Contender(f"Numba prange ({threads} threads)",
+                      lambda: fkc_smc_numba(path, PARTICLES, grid, 1, x0=start.copy())),
+            Contender("Numba, 1 thread", numba_one_thread),
         ]
     contenders.append(Contender(f"torch ({args.device})",
                                 lambda: fkc_smc_torch(path, PARTICLES, grid, 1, x0=start,

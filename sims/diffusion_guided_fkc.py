@@ -15,8 +15,10 @@ derivatives :math:`\dot P, \dot b, \dot c` are central differences in ``t``. The
 
 Each step: log-weights gain :math:`G(x_k, t_k)h` (left point), Euler–Maruyama moves the
 particles, and a system whose effective sample size is below ``ess_fraction * n`` is
-resampled systematically (one uniform per system). Numba: parallel over systems, each system
-seeded from ``(seed, system)``. torch: all systems at once (CPU or GPU), float64 by default.
+resampled systematically (one uniform per system). Numba: one jitted step per time, parallel
+over systems, fed the step's normals and uniforms by numpy's generator (ziggurat; Numba's own
+``np.random`` normals cost about 250 ns each here), so the output depends on ``seed`` only,
+not on the thread count. torch: all systems at once (CPU or GPU), float64 by default.
 """
 
 from __future__ import annotations
@@ -70,70 +72,66 @@ _KERNEL = None
 
 
 def _kernel():
+    """One step for all systems: weight update, Euler–Maruyama move with the given normals,
+    ESS check and systematic resampling with the given uniform (parallel over systems)."""
     global _KERNEL
     if _KERNEL is not None:
         return _KERNEL
-    import numba
     from numba import njit, prange
 
-    @njit(parallel=True, cache=True, fastmath=False)
-    def kernel(x, A, a, gh, h, Q, q, c, seed, ess_fraction, weighted):
+    @njit(parallel=True, cache=True)
+    def step(x, lw, z, u, A, a, gh, h, Q, q, c, ess_fraction, weighted):
         R, n, d = x.shape
-        S = h.size
-        logw = np.zeros((R, n))
         for r in prange(R):
-            np.random.seed((seed * 1_000_003 + r) % 4294967295)
             xr = x[r]
-            lw = logw[r]
+            lwr = lw[r]
             buf = np.empty((n, d))
-            w = np.empty(n)
-            for j in range(S):
-                if weighted:
-                    for i in range(n):
-                        g = c[j]
-                        for u in range(d):
-                            acc = q[j, u]
-                            for v in range(d):
-                                acc += Q[j, u, v] * xr[i, v]
-                            g += acc * xr[i, u]
-                        lw[i] += g * h[j]
+            if weighted:
                 for i in range(n):
-                    for u in range(d):
-                        acc = a[j, u]
-                        for v in range(d):
-                            acc += A[j, u, v] * xr[i, v]
-                        buf[i, u] = xr[i, u] + acc * h[j] + gh[j] * np.random.standard_normal()
+                    g = c
+                    for k in range(d):
+                        acc = q[k]
+                        for m in range(d):
+                            acc += Q[k, m] * xr[i, m]
+                        g += acc * xr[i, k]
+                    lwr[i] += g * h
+            for i in range(n):
+                for k in range(d):
+                    acc = a[k]
+                    for m in range(d):
+                        acc += A[k, m] * xr[i, m]
+                    buf[i, k] = xr[i, k] + acc * h + gh * z[r, i, k]
+            for i in range(n):
+                for k in range(d):
+                    xr[i, k] = buf[i, k]
+            if weighted:
+                top = lwr[0]
+                for i in range(1, n):
+                    top = max(top, lwr[i])
+                w = np.empty(n)
+                s1 = 0.0
+                s2 = 0.0
                 for i in range(n):
-                    for u in range(d):
-                        xr[i, u] = buf[i, u]
-                if weighted:
-                    top = lw.max()
-                    s1 = 0.0
-                    s2 = 0.0
+                    w[i] = np.exp(lwr[i] - top)
+                    s1 += w[i]
+                    s2 += w[i] * w[i]
+                if s1 * s1 / s2 < ess_fraction * n:
+                    cum = w[0] / s1
+                    j = 0
                     for i in range(n):
-                        w[i] = np.exp(lw[i] - top)
-                        s1 += w[i]
-                        s2 += w[i] * w[i]
-                    if s1 * s1 / s2 < ess_fraction * n:
-                        u0 = np.random.random()
-                        cum = w[0] / s1
-                        k = 0
-                        for i in range(n):
-                            target = (u0 + i) / n
-                            while cum < target and k < n - 1:
-                                k += 1
-                                cum += w[k] / s1
-                            for u in range(d):
-                                buf[i, u] = xr[k, u]
-                        for i in range(n):
-                            lw[i] = 0.0
-                            for u in range(d):
-                                xr[i, u] = buf[i, u]
-        return x, logw
+                        target = (u[r] + i) / n
+                        while cum < target and j < n - 1:
+                            j += 1
+                            cum += w[j] / s1
+                        for k in range(d):
+                            buf[i, k] = xr[j, k]
+                    for i in range(n):
+                        lwr[i] = 0.0
+                        for k in range(d):
+                            xr[i, k] = buf[i, k]
 
-    del numba
-    _KERNEL = kernel
-    return kernel
+    _KERNEL = step
+    return step
 
 
 def _start(path, n_runs, n_particles, rng):
@@ -148,10 +146,18 @@ def fkc_smc_numba(path, n_particles: int, grid, seed: int, *, n_runs: int = 1,
     if n_particles < 2:
         raise ValueError(f"n_particles: must be >= 2 for SMC (got {n_particles})")
     co = path_coefficients(path, grid)
-    x = (_start(path, n_runs, n_particles, np.random.default_rng(seed)) if x0 is None
-         else np.array(x0, float))
-    return _kernel()(np.ascontiguousarray(x), co["A"], co["a"], co["gh"], co["h"], co["Q"],
-                     co["q"], co["c"], int(seed), float(ess_fraction), bool(weighted))
+    rng = np.random.default_rng(seed)
+    x = (_start(path, n_runs, n_particles, rng) if x0 is None
+         else np.array(x0, float, copy=True))
+    x = np.ascontiguousarray(x)
+    lw = np.zeros(x.shape[:2])
+    step = _kernel()
+    for j in range(co["h"].size):
+        z = rng.standard_normal(x.shape)
+        u = rng.random(x.shape[0])
+        step(x, lw, z, u, co["A"][j], co["a"][j], float(co["gh"][j]), float(co["h"][j]),
+             co["Q"][j], co["q"][j], float(co["c"][j]), float(ess_fraction), bool(weighted))
+    return x, lw
 
 
 def fkc_smc_torch(path, n_particles: int, grid, seed: int, *, n_runs: int = 1,
