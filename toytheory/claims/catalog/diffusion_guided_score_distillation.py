@@ -208,6 +208,9 @@ def boostdream_multiview_removes_janus(ctx, n_runs, n_iters):
         res[name] = (k / n_runs, stats.exact_binomial_interval(k, n_runs, LEVEL / 2))
         ev.record(f"{name}: Janus share", k / n_runs,
                   note=f"interval {np.round(res[name][1], 4).tolist()} at {LEVEL / 2:g}")
+    xc = sd.fit(independent, "cds", x0, n_iters, 0.05, rng)
+    ev.record("per-view CDS (Consistent3D's update): Janus share", sd.janus_fraction(xc),
+              note="fixed noise per run: the views land on either side independently")
     (ep, (lp, hp)), (em, (lm, hm)) = res["per-view SDS"], res["multi-view SDS"]
     r = ev.interval("Janus share: per-view SDS minus multi-view SDS", ep - em, (lp - hm, hp - lm),
                     0.5, side=">=", level=LEVEL, headline=True,
