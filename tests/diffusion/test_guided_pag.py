@@ -35,7 +35,9 @@ def test_gaussian_guided_ode_by_hand():
     pert = GaussianMixture([1.0], [[0.0]], [[[V]]])
     u, x = pag.pag_quantiles(base, pert, s, 50, rtol=1e-10, atol=1e-10)
     lam0, lam1 = -np.log(pag.SIGMA_MAX), -np.log(pag.SIGMA_MIN)
-    c = lambda lam: 1 - (1 + s) * v / (v + np.exp(-2 * lam)) + s * V / (V + np.exp(-2 * lam))  # noqa: E731
+    def c(lam):
+        return 1 - (1 + s) * v / (v + np.exp(-2 * lam)) + s * V / (V + np.exp(-2 * lam))
+
     gain = np.exp(-quad(c, lam0, lam1, limit=200)[0])
     from scipy.stats import norm
     sd_start = np.sqrt(v + pag.SIGMA_MAX ** 2)

@@ -26,9 +26,10 @@ candidates from the pretrained kernel and keep one with probability
 :math:`M\to\infty` each step samples :math:`p(x_{i-1}|x_i)e^{v_{i-1}/\alpha}/e^{v_i/\alpha}`,
 whose product telescopes to the exact tilted law.
 
-DPS-style gradient guidance (Chung et al.) adds :math:`(q_i^2/\rho_i)\nabla_{x_i} r(\hat x_0(x_i))/\alpha`
-to each pretrained step (:math:`\rho_i = a_i/a_{i-1}`, :math:`q_i^2` the forward step's
-variance: the discretised :math:`g^2\nabla\log h` drift), with the exact Tweedie derivative
+DPS-style gradient guidance (Chung et al.) adds
+:math:`(q_i^2/\rho_i)\nabla_{x_i} r(\hat x_0(x_i))/\alpha` to each pretrained step
+(:math:`\rho_i = a_i/a_{i-1}`, :math:`q_i^2` the forward step's variance: the discretised
+:math:`g^2\nabla\log h` drift), with the exact Tweedie derivative
 :math:`d\hat x_0/dx = (a_i/s_i^2)\mathrm{Var}(x_0\mid x_i)`. For the indicator its gradient
 is zero almost everywhere, so it is the pretrained sampler.
 """

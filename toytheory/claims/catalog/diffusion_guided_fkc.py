@@ -94,6 +94,12 @@ def naive_misses_target(ctx, cases, beta, n_sim, sim_steps):
         p = fkc.annealed_path(VPLinear(), beta=b, **ANNEALED)
         ev.record(f"KL(naive || target), annealed 1-D, beta = {b:g}",
                   fkc.kl_gaussian(*fkc.naive_output_law(p), *p.target(0.0)))
+    for g in (0.25, 0.5, 0.75):
+        # geometric average p1^g p2^(1-g) of the two 2-D experts; for w in [0, 1] this is
+        # also the CFG law p(x|c)^w p(x)^(1-w) with expert 1 as p(x|c)
+        p = fkc.geometric_path(VPLinear(), gamma=g, **PRODUCT)
+        ev.record(f"KL(naive || target), geometric / CFG 2-D, gamma = w = {g:g}",
+                  fkc.kl_gaussian(*fkc.naive_output_law(p), *p.target(0.0)))
     worst = min(kls, key=kls.get)
     ev.at_least(f"min KL(naive output || target) ({worst})", kls[worst], 0.01,
                 role="statement", headline=True)
