@@ -73,6 +73,14 @@ def test_wrong_euler_fails_the_deis_claim(monkeypatch, test_seed):
     assert run("diffusion.solvers.papers.deis_beats_euler", test_seed)["verdict"] == "fails"
 
 
+def test_deis_claim_is_refuted_where_euler_wins(test_seed):
+    """Planted false statement: held on the t-uniform grid too, where Euler-in-t is more
+    accurate than every DEIS variant at NFE 10 on both toys (exact errors: deterministic)."""
+    r = run("diffusion.solvers.papers.deis_beats_euler", test_seed, nfes=(10,),
+            held_grids=("log-SNR grid", "quadratic-t grid", "t-uniform grid"))
+    assert r["verdict"] == "refuted"
+
+
 def test_deis_claim_holds_where_deis_wins(test_seed):
     """The statement can hold: at NFE 20 DEIS beats Euler on both toys and grids."""
     assert run("diffusion.solvers.papers.deis_beats_euler", test_seed, nfes=(20,))["verdict"] \

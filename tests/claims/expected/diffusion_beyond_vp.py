@@ -9,7 +9,7 @@ EXPECTED = {
     "diffusion.bridges.piecewise_misses_long_range": "holds",
     "diffusion.bridges.refinement_recovers_dynamics": "holds",
     "diffusion.bridges.misspecified_fixed_point": "holds",
-    "diffusion.solvers.papers.deis_beats_euler": "refuted",
+    "diffusion.solvers.papers.deis_beats_euler": "holds",
     "diffusion.solvers.papers.usf_schedule_beats_fixed_solvers": "holds",
     "diffusion.solvers.papers.v3_better_or_comparable_at_low_nfe": "holds",
 }

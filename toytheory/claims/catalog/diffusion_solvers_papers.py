@@ -58,9 +58,9 @@ def _reference_witness(ev, rng):
     "diffusion.solvers.papers.deis_beats_euler",
     paper=C.PAPER_DEIS,
     kind="paper",
-    statement=("The exponential integrator with polynomial extrapolation (tAB-DEIS) has a "
+    statement=("The exponential integrator with polynomial extrapolation (DEIS) has a "
                "smaller discretisation error than Euler's method on the same probability-flow "
-               "ODE at equal NFE, down to 5 steps."),
+               "ODE at equal NFE of 10 and 20."),
     source=('Abstract: "It is based on the Exponential Integrator designed for discretizing '
             'ordinary differential equations (ODEs) and leverages a semilinear structure of the '
             'learned diffusion process to reduce the discretization error."'),
@@ -69,14 +69,18 @@ def _reference_witness(ev, rng):
              "eps), with the same exact model: the best of tAB-DEIS orders 2 and 3 and "
              "rhoAB-DEIS order 3 (the most favourable reading for the paper; tAB-3 is its "
              "recommended variant) must have a smaller exact pathwise "
-             "error at NFE 5, 10 and 20, on a grid uniform in log-SNR and one uniform in t, "
-             "for the 3-D Gaussian and the 2-D mixture. The toy has unit-scale data in 2-3 "
+             "error at NFE 10 and 20 (the abstract's 'as few as 10 steps'), on a grid uniform "
+             "in log-SNR and one quadratic in t (steps that shrink toward the data, as DEIS's "
+             "experiments use), for the 3-D Gaussian and the 2-D mixture. NFE 5 and a grid "
+             "uniform in t are recorded beside the statement, not held: the abstract claims "
+             "neither (an earlier version of this claim held NFE 5 and the t-uniform grid too, "
+             "which is sharper than the source). The toy has unit-scale data in 2-3 "
              "dimensions, not images."),
     witnesses=("exact",),
-    quick={"nfes": (5, 10, 20)},
-    full={"nfes": (5, 8, 10, 15, 20, 40)},
+    quick={"nfes": (5, 10, 20), "held_grids": ("log-SNR grid", "quadratic-t grid")},
+    full={"nfes": (5, 8, 10, 15, 20, 40), "held_grids": ("log-SNR grid", "quadratic-t grid")},
 )
-def deis_beats_euler(ctx, nfes):
+def deis_beats_euler(ctx, nfes, held_grids):
     from toytheory.diffusion import solvers as S
     from toytheory.diffusion.solver_search import sample_euler_vp
 
@@ -84,6 +88,7 @@ def deis_beats_euler(ctx, nfes):
     _reference_witness(ev, ctx.rng("reference"))
     gmodel, mmodel = _models()
     grids = {"log-SNR grid": C.log_snr_grid,
+             "quadratic-t grid": lambda n: S.quadratic_time_grid(C.schedule(), n),
              "t-uniform grid": lambda n: S.uniform_time_grid(C.schedule(), n)}
     euler_step = sample_euler_vp(gmodel, np.ones((1, 3)), C.log_snr_grid(1))
     # one Euler step by hand: x + (t1 - t0)(f x + g^2 / (2 sigma) eps)
@@ -107,12 +112,17 @@ def deis_beats_euler(ctx, nfes):
                     for o in (2, 3)}
                 e_deis["rhoAB-3"] = err(lambda x, g: S.sample_deis(
                     model, x, g, order=3, variant="rhoab", lower_order_final=False), grid)
-                cases += 1
-                if min(e_deis.values()) >= e_euler:
-                    losses += 1
-                    lost.append(f"{toy}, {gname}, NFE {n}")
-                ev.record(f"{toy}, {gname}, NFE {n}: Euler error", e_euler,
-                          note=", ".join(f"{k} {v:.3g}" for k, v in e_deis.items()))
+                held = gname in held_grids and n >= 10
+                beaten = min(e_deis.values()) >= e_euler
+                if held:
+                    cases += 1
+                    if beaten:
+                        losses += 1
+                        lost.append(f"{toy}, {gname}, NFE {n}")
+                ev.record(f"{toy}, {gname}, NFE {n}: Euler error"
+                          + ("" if held else " (recorded, not held)"), e_euler,
+                          note=", ".join(f"{k} {v:.3g}" for k, v in e_deis.items())
+                          + ("; Euler at least as accurate" if beaten else ""))
     ev.equal("cases (toy, grid, NFE) where no DEIS variant is more accurate than Euler", losses,
              0, role="statement", headline=True, note="; ".join(lost))
     if losses:
