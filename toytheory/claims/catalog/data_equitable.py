@@ -127,6 +127,8 @@ def _runs(ctx, runs, budget, batch, m_val):
         pool = GroupPool(DIMS, SIGMA2, m_val, rng)
         n = sequential_worst_group(pool.validation_error, costs, budget,
                                    [d + 3 for d in DIMS], batch)
+        for g in range(len(DIMS)):  # the last batch bought is collected before training
+            pool.grow(g, int(n[g]))
         out["sequential"][r] = max(pool.test_error(g) for g in range(len(DIMS)))
         alloc_gap[r] = max(float(c.value(k)) for c, k in zip(curves, n))
         for name, a in fixed.items():
@@ -226,6 +228,13 @@ def sequential_reaches_optimum(ctx, runs, budget, batch, m_val, other_budgets, o
     ev = ctx.evidence()
     curves, costs = _toy(), np.array(COSTS)
     out, fixed, alloc_gap = _runs(ctx, runs, budget, batch, m_val)
+    from sims.data_sequential import sequential_runs
+
+    _, worst_numba = sequential_runs(DIMS, SIGMA2, COSTS, budget, [d + 3 for d in DIMS],
+                                     batch, m_val, runs, ctx.seed_for("numba"))
+    ev.test(f"worst-group error of the sequential collector: numpy reference = Numba "
+            f"re-implementation ({runs} runs each, two-sample KS)",
+            stats.ks_2samp(out["sequential"], worst_numba, LEVEL))
     opt = fixed["optimum"]
     ev.close("certified optimum = SLSQP optimum (worst group)",
              scipy_allocation(curves, costs, budget).objective, opt.objective, rtol=1e-7)
