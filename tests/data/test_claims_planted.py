@@ -154,8 +154,9 @@ def test_a_wrong_exact_test_error_fails_the_monte_carlo_witness(monkeypatch, tes
 
 def test_a_switched_error_with_swapped_branches_fails_the_witness(monkeypatch, test_seed):
     """Planted: the inferred-marker error computed with the two branches swapped. The witness
-    splits its test law in half between two random linear predictors, so the swap changes the
-    error by far more than the t-test's resolution on 200,000 points: ``fails``."""
+    splits its test law 76/24 between a far predictor (perturbation sd 2) and a close one
+    (sd 0.1), so the swap moves the error by about half of the far branch's excess (of order
+    4 (d + 1) / 2), hundreds of t-test standard errors on 200,000 points: ``fails``."""
     import toytheory.data.markers as markers
 
     original = markers.switched_error
