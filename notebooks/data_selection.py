@@ -43,6 +43,8 @@ worst = {"adaptive": [], "equal": []}
 for r in range(40):
     pool = GroupPool((5, 10, 20), (1.0,) * 3, 1000, np.random.default_rng(r))
     n = al.sequential_worst_group(pool.validation_error, costs, B, [8, 13, 23], 5)
+    for g in range(3):  # collect the last batch bought before the final fit
+        pool.grow(g, int(n[g]))
     worst["adaptive"].append(max(pool.test_error(g) for g in range(3)))
     eq = GroupPool((5, 10, 20), (1.0,) * 3, 1, np.random.default_rng(1000 + r))
     for g in range(3):

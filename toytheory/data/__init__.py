@@ -36,7 +36,7 @@ _MODULES = {
                   "block_test_error", "cluster_balanced_subset", "iterative_refinement"),
     "markers": ("linear_error", "switched_error", "fit_lda", "fit_ridge"),
     "tta": ("GMMSource", "gmm_posterior_sample", "standard_views", "diffusion_views",
-            "cosine_filter", "tpt_predict"),
+            "cosine_filter", "tpt_predict", "tpt_predict_batch"),
 }
 _EXPORTS = {name: module for module, names in _MODULES.items() for name in names}
 __all__ = sorted(_EXPORTS)

@@ -38,15 +38,18 @@ def kmeans(X, K: int, rng, iters: int = 50) -> np.ndarray:
     K = check_int("K", K, low=1)
     if K > X.shape[0]:
         raise ValueError(f"K: must be <= the pool size {X.shape[0]} (got {K})")
-    centres = [X[rng.integers(X.shape[0])]]
-    for _ in range(1, K):
-        d2 = np.min(((X[:, None, :] - np.array(centres)[None]) ** 2).sum(-1), axis=1)
-        centres.append(X[rng.choice(X.shape[0], p=d2 / d2.sum())])
-    C = np.array(centres)
-    assign = np.zeros(X.shape[0], dtype=np.int64)
+    sq = np.sum(X * X, axis=1)
+    C = np.empty((K, X.shape[1]))
+    C[0] = X[rng.integers(X.shape[0])]
+    d2 = np.sum((X - C[0]) ** 2, axis=1)
+    for c in range(1, K):  # k-means++: the next centre with probability ~ squared distance
+        tot = d2.sum()
+        C[c] = X[rng.choice(X.shape[0], p=d2 / tot) if tot > 0 else rng.integers(X.shape[0])]
+        d2 = np.minimum(d2, np.sum((X - C[c]) ** 2, axis=1))
+    assign = np.full(X.shape[0], -1, dtype=np.int64)
     for _ in range(iters):
-        new = np.argmin(((X[:, None, :] - C[None]) ** 2).sum(-1), axis=1)
-        if _ and np.array_equal(new, assign):
+        new = np.argmin(sq[:, None] - 2.0 * X @ C.T + np.sum(C * C, axis=1)[None], axis=1)
+        if np.array_equal(new, assign):
             break
         assign = new
         for c in range(K):
@@ -107,8 +110,9 @@ def block_test_error(W_hat, W_true, means, covs, test_mix, sigma2: float) -> flo
 
 
 def cluster_balanced_subset(assign, k: int, rng, weights=None) -> np.ndarray:
-    """``k`` pool indices: cluster counts by ``weights`` (equal by default), uniform within
-    each cluster (a cluster short of its count gives its remainder to the others)."""
+    """``k`` pool indices: cluster counts multinomial by ``weights`` (equal by default),
+    uniform within each cluster (a cluster short of its count gives its remainder to the
+    others)."""
     assign = np.asarray(assign)
     K = int(assign.max()) + 1
     k = check_int("k", k, low=0)
@@ -119,19 +123,21 @@ def cluster_balanced_subset(assign, k: int, rng, weights=None) -> np.ndarray:
 
 
 def _draw(assign, available, k, w, rng):
+    """Counts per cluster multinomial by ``w``; a cluster short of its count gives the rest
+    to the others (redrawn by ``w`` over the clusters left); uniform within clusters."""
     K = w.size
-    chosen: list[int] = []
-    members = [list(rng.permutation(np.flatnonzero((assign == c) & available)))
-               for c in range(K)]
-    while len(chosen) < k:
-        alive = np.array([len(m) > 0 for m in members])
-        if not alive.any():
-            break
+    members = [rng.permutation(np.flatnonzero((assign == c) & available)) for c in range(K)]
+    size = np.array([m.size for m in members])
+    take = np.zeros(K, dtype=np.int64)
+    left = min(k, int(size.sum()))
+    while left > 0:
+        alive = take < size
         p = np.where(alive, w, 0.0)
         p = p / p.sum() if p.sum() > 0 else alive / alive.sum()
-        c = int(rng.choice(K, p=p))
-        chosen.append(int(members[c].pop()))
-    return np.array(chosen, dtype=np.int64)
+        extra = np.minimum(rng.multinomial(left, p), size - take)
+        take += extra
+        left -= int(extra.sum())
+    return np.concatenate([m[:t] for m, t in zip(members, take)]).astype(np.int64)
 
 
 def iterative_refinement(X, y, assign, k: int, rounds: int, rng, *, temperature: float = 1.0,

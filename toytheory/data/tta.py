@@ -26,7 +26,7 @@ import numpy as np
 from .._validation import as_float_array, check_int, check_real
 
 __all__ = ["GMMSource", "gmm_posterior_sample", "standard_views", "diffusion_views",
-           "cosine_filter", "tpt_predict"]
+           "cosine_filter", "tpt_predict", "tpt_predict_batch"]
 
 
 class GMMSource:
@@ -123,21 +123,48 @@ def tpt_predict(source: GMMSource, x, views, *, confident: float = 0.1, steps: i
     """TPT: keep the ``confident`` fraction of ``views`` (plus ``x``) of lowest entropy,
     take ``steps`` gradient steps on the entropy of their mean prediction with respect to
     the prompt (exact gradient), and predict ``x`` with the tuned prompt."""
-    confident = check_real("confident", confident, low=0.0, high=1.0, low_open=True)
     x = np.asarray(x, float)
-    V = np.vstack([x[None], np.atleast_2d(views)])
-    P = source.probs(V)
-    H = -np.sum(P * np.log(P + 1e-300), axis=1)
-    keep = max(1, int(round(confident * len(V))))
-    V = V[np.argsort(H, kind="stable")[:keep]]
+    return int(tpt_predict_batch(source, x[None], np.atleast_2d(views)[None],
+                                 confident=confident, steps=steps, lr=lr)[0])
+
+
+def tpt_predict_batch(source: GMMSource, X, views, *, confident: float = 0.1, steps: int = 1,
+                      lr: float = 1.0) -> np.ndarray:
+    """:func:`tpt_predict` for ``B`` test points at once (each with its own prompt).
+
+    Parameters
+    ----------
+    X : (B, d) array
+    views : (B, V, d) array
+        The augmented views of each test point.
+
+    Returns
+    -------
+    (B,) int array of predicted classes.
+    """
+    confident = check_real("confident", confident, low=0.0, high=1.0, low_open=True)
+    steps = check_int("steps", steps, low=0)
+    X = as_float_array("X", X, ndim=2)
+    views = as_float_array("views", views, ndim=3)
+    if views.shape[0] != X.shape[0] or views.shape[2] != X.shape[1]:
+        raise ValueError(f"views: must be (B, V, d) = ({X.shape[0]}, V, {X.shape[1]}), "
+                         f"got {views.shape}")
+    B, d = X.shape
+    allv = np.concatenate([X[:, None, :], views], axis=1)            # (B, V + 1, d)
+    P = source.probs(allv.reshape(-1, d)).reshape(B, allv.shape[1], -1)
+    H = -np.sum(P * np.log(P + 1e-300), axis=2)
+    keep = max(1, int(round(confident * allv.shape[1])))
+    idx = np.argsort(H, axis=1, kind="stable")[:, :keep]
+    sel = np.take_along_axis(allv, idx[:, :, None], axis=1)           # (B, keep, d)
     A = source.means / source.s2
-    p = np.zeros(x.size)
+    p = np.zeros((B, d))
     for _ in range(steps):
-        S = source.probs(V, p)
-        q = S.mean(axis=0)
-        g = -(np.log(q + 1e-300) + 1.0)                   # dH/dq
+        S = source.probs((sel - p[:, None, :]).reshape(-1, d)).reshape(B, keep, -1)
+        q = S.mean(axis=1)                                             # (B, K)
+        g = -(np.log(q + 1e-300) + 1.0)                                # dH/dq
         # dq/dp = mean_v (diag(s_v) - s_v s_v^T) (-A)
-        Jg = S * g - S * (S @ g)[:, None]                  # rows: (diag(s) - s s^T) g
-        grad = -(Jg.mean(axis=0) @ A)
-        p = p - lr * grad
-    return int(np.argmax(source.logits(x, p)[0]))
+        Sg = np.sum(S * g[:, None, :], axis=2, keepdims=True)
+        Jg = S * g[:, None, :] - S * Sg
+        p = p + lr * (Jg.mean(axis=1) @ A)
+    z = (X - p) @ source.means.T - 0.5 * np.sum(source.means ** 2, axis=1)
+    return np.argmax(z, axis=1)

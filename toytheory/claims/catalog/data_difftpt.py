@@ -28,7 +28,7 @@ def paired_gain_interval(b: int, c: int, n: int, level: float) -> tuple[float, f
 
 def accuracies(ctx, domains, per_domain, views, a, jitter, keep, lr):
     from toytheory.data.tta import (GMMSource, cosine_filter, diffusion_views,
-                                    standard_views, tpt_predict)
+                                    standard_views, tpt_predict_batch)
 
     names = ("zero-shot", "TPT", "DiffTPT", "DiffTPT unfiltered")
     right = {n: [] for n in names}
@@ -39,18 +39,22 @@ def accuracies(ctx, domains, per_domain, views, a, jitter, keep, lr):
         src = GMMSource(means, 1.0, VAR)
         delta = rng.normal(size=d)
         delta /= np.linalg.norm(delta)
+        ys, xs, st, filt, unf = [], [], [], [], []
         for _ in range(per_domain):
             y = int(rng.integers(K))
             x = means[y] + delta + np.sqrt(VAR) * rng.standard_normal(d)
-            st = standard_views(x, views, jitter, rng)
+            s = standard_views(x, views, jitter, rng)
             df = diffusion_views(src, x, views, a, rng)
-            right["zero-shot"].append(int(np.argmax(src.logits(x)[0])) == y)
-            right["TPT"].append(tpt_predict(src, x, st, lr=lr) == y)
-            right["DiffTPT"].append(
-                tpt_predict(src, x, np.vstack([st, cosine_filter(x, df, keep)]), lr=lr) == y)
-            right["DiffTPT unfiltered"].append(
-                tpt_predict(src, x, np.vstack([st, df]), lr=lr) == y)
-    return {n: np.array(v) for n, v in right.items()}
+            ys.append(y)
+            xs.append(x)
+            st.append(s)
+            filt.append(np.vstack([s, cosine_filter(x, df, keep)]))
+            unf.append(np.vstack([s, df]))
+        ys, xs = np.array(ys), np.array(xs)
+        right["zero-shot"].append(np.argmax(src.logits(xs), axis=1) == ys)
+        for name, v in (("TPT", st), ("DiffTPT", filt), ("DiffTPT unfiltered", unf)):
+            right[name].append(tpt_predict_batch(src, xs, np.array(v), lr=lr) == ys)
+    return {n: np.concatenate(v) for n, v in right.items()}
 
 
 @claim(

@@ -69,12 +69,14 @@ def long_tail_gains_most(ctx, draws, n, d, tail, delta, sigma2, mc):
     ev = ctx.evidence()
     # witness: the exact switched and fixed errors against fresh test points
     rng = ctx.rng("witness")
-    w, w0h, w1h = (rng.normal(size=d + 1) for _ in range(3))
+    w = rng.normal(size=d + 1)
+    w0h = w + 0.1 * rng.normal(size=d + 1)  # a close branch and a far one, so that which
+    w1h = w + 2.0 * rng.normal(size=d + 1)  # branch covers which region matters
     mu = np.zeros(d)
     mu[0] = delta
     a = np.zeros(d)
     a[0] = 1.0
-    b = -delta  # splits the test law in half: both branches are exercised
+    b = 0.7 - delta  # the far branch covers 76% of the test law, the close one 24%
     x = mu + rng.standard_normal((mc, d))
     y = w[0] + x @ w[1:] + np.sqrt(sigma2) * rng.standard_normal(mc)
     switched = np.where(x @ a + b > 0, w1h[0] + x @ w1h[1:], w0h[0] + x @ w0h[1:])
