@@ -14,3 +14,4 @@ EXPECTED.update({
     "diffusion.imperfect.plugin_sampler_consistent": "holds",
     "diffusion.imperfect.empirical_score_memorises": "holds",
 })
+EXPECTED["diffusion.imperfect.retrieval_anchoring_mitigates_interpolation"] = "holds"
