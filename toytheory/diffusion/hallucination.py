@@ -29,9 +29,26 @@ from .._validation import as_float_array, check_int, check_real
 from .laws import GaussianMixture
 from .schedules import DiscreteVP
 
-__all__ = ["paper_1d_law", "ddpm_sample", "exact_eps_fn", "between_modes",
+__all__ = ["QUICK_TRAIN", "FULL_TRAIN", "trained_1d_model", "paper_1d_law", "ddpm_sample", "exact_eps_fn", "between_modes",
            "exact_between_mass", "trajectory_variance", "filter_rates", "youden_threshold",
            "retrieval_guided_eps"]
+
+
+QUICK_TRAIN = {"n_train": 20_000, "steps": 4000, "batch": 256, "width": 32, "depth": 3,
+               "lr": 1e-2, "seed": 0}
+"""The quick tier's training configuration of the 1-D hallucination MLP (about 10 s on an
+idle core; cached on disk after the first run)."""
+FULL_TRAIN = {"n_train": 50_000, "steps": 12_000, "batch": 512, "width": 64, "depth": 3,
+              "lr": 1e-2, "seed": 0}
+
+
+def trained_1d_model(train=None, cache_dir=None):
+    """The trained eps-MLP of the paper's 1-D set-up (``train``: TrainConfig fields,
+    default :data:`QUICK_TRAIN`)."""
+    from .learned import TrainConfig, train_eps_mlp
+
+    return train_eps_mlp(TrainConfig.for_law(paper_1d_law(), **(train or QUICK_TRAIN)),
+                         cache_dir=cache_dir)
 
 
 def paper_1d_law(std: float = 0.05) -> GaussianMixture:

@@ -10,17 +10,14 @@ from toytheory.claims import claim
 PAPER = "Understanding Hallucinations in Diffusion Models through Mode Interpolation"
 LEVEL = 1e-6
 WIDTH = 0.25          # 5 standard deviations: "between modes" means farther than this from all
-QUICK_TRAIN = {"n_train": 20_000, "steps": 4000, "batch": 256, "width": 32, "depth": 3,
-               "lr": 1e-2, "seed": 0}
-FULL_TRAIN = {"n_train": 50_000, "steps": 12_000, "batch": 512, "width": 64, "depth": 3,
-              "lr": 1e-2, "seed": 0}
+from toytheory.diffusion import figures_imperfect  # noqa: F401  (registers the figures)
+from toytheory.diffusion.hallucination import FULL_TRAIN, QUICK_TRAIN
 
 
 def trained(train):
-    from toytheory.diffusion.hallucination import paper_1d_law
-    from toytheory.diffusion.learned import TrainConfig, train_eps_mlp
+    from toytheory.diffusion.hallucination import trained_1d_model
 
-    return train_eps_mlp(TrainConfig.for_law(paper_1d_law(), **train))
+    return trained_1d_model(train)
 
 
 def _cp(k, n):
