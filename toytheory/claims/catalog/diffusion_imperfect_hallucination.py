@@ -156,6 +156,9 @@ def trajectory_variance_filter(ctx, train, n_cal, n_test, windows):
     ev.record("window (last reverse steps), chosen on calibration", K)
     ev.record("cut on the x0-hat variance, chosen on calibration", thr)
     ev.record("hallucinations in the test batch", r["n_halluc"])
+    core = ~between_modes(xt, law.means, 0.15)
+    ev.record("kept among samples within 3 std of a mode (context)",
+              float(np.mean(vt[core] <= thr)) if core.any() else float("nan"))
     rem = r["removed_halluc"] / max(r["n_halluc"], 1)
     kept = r["kept_support"] / r["n_support"]
     need = int(np.ceil(np.log(LEVEL / 2) / np.log(0.95)))
