@@ -43,10 +43,13 @@ def _cp(k, n):
              "model: the DDPM loss, T = 1000 linear betas, an MLP (quick: width 32, depth 3, "
              "4000 Adam steps on 20,000 points), its score error per noise level reported."),
     witnesses=("exact", "simulated"),
-    quick={"train": QUICK_TRAIN, "n_samples": 6000, "n_exact": 3000, "n_err": 2000},
-    full={"train": FULL_TRAIN, "n_samples": 40_000, "n_exact": 20_000, "n_err": 20_000},
+    quick={"train": QUICK_TRAIN, "n_samples": 6000, "n_exact": 3000, "n_err": 2000,
+           "sweep": ()},
+    full={"train": FULL_TRAIN, "n_samples": 40_000, "n_exact": 20_000, "n_err": 20_000,
+          "sweep": ((2000, 4000), (20_000, 1000), (20_000, 4000), (20_000, 12_000),
+                    (100_000, 4000))},
 )
-def mode_interpolation_mass(ctx, train, n_samples, n_exact, n_err):
+def mode_interpolation_mass(ctx, train, n_samples, n_exact, n_err, sweep):
     from toytheory.diffusion.hallucination import (between_modes, ddpm_sample, exact_eps_fn,
                                                    exact_between_mass, paper_1d_law)
     from toytheory.diffusion.learned import score_error_by_level
@@ -97,6 +100,12 @@ def mode_interpolation_mass(ctx, train, n_samples, n_exact, n_err):
               caption="learned (trained MLP) and exact score of the 1-D mixture at three "
                       "noise levels")
     ev.note(f"Exact-score DDPM between-mode count {k_ex}/{n_exact}; trained {k}/{n_samples}.")
+    if sweep:
+        from sims.diffusion_imperfect import between_mass_vs_training
+
+        for row in between_mass_vs_training(sweep, 20_000, ctx.seed_for("sweep")):
+            ev.record(f"n_train = {row['n_train']}, steps = {row['steps']}: mass between "
+                      f"modes (loss {row['final_loss']:.4f})", row["between"] / row["n"])
     return ev
 
 
