@@ -84,3 +84,54 @@ def test_quantisation_to_five_bits_is_refuted(test_seed):
     r = run_quick("diffusion.imperfect.ptq_eight_bit_time_aware", test_seed, bits=5,
                   n_mc=2000, context_bits=())
     assert r["verdict"] == "refuted"
+
+
+def test_score_error_formula_off_by_one_fails(monkeypatch, test_seed):
+    """Planted: (m - d - 2) for (m - d - 3) in the inverse-Wishart square. The d = 1 sympy
+    integrals (m = 8, 12, 30) then disagree exactly: ``fails`` with probability 1."""
+    import toytheory.diffusion.score_rates as sr
+
+    def wrong(n, cov):
+        cov = np.atleast_2d(cov)
+        d, m = cov.shape[0], n - 1
+        tr = float(np.trace(np.linalg.inv(cov)))
+        return tr * ((1 + 1 / n) * m * m * (m - 1) / ((m - d) * (m - d - 1) * (m - d - 2))
+                     - 2 * m / (m - d - 1) + 1)
+
+    monkeypatch.setattr(sr, "expected_score_error_plugin", wrong)
+    r = run_quick("diffusion.imperfect.plugin_score_error_exact", test_seed, reps=200)
+    assert r["verdict"] == "fails"
+
+
+def test_kl_formula_without_the_mean_term_fails(monkeypatch, test_seed):
+    """Planted: the expected KL without the sample mean's term (about 0.036 at n = 60,
+    d = 4). 4000 simulated KLs have a standard error near 0.0015, so the t-test at 1e-6
+    rejects with probability >= 1 - 1e-6: ``fails``."""
+    import toytheory.diffusion.score_rates as sr
+
+    original = sr.expected_kl_plugin
+
+    def wrong(n, d):
+        m = n - 1
+        return original(n, d) - 0.5 * m * d / (n * (m - d - 1))
+
+    monkeypatch.setattr(sr, "expected_kl_plugin", wrong)
+    r = run_quick("diffusion.imperfect.plugin_sampler_consistent", test_seed)
+    assert r["verdict"] == "fails"
+
+
+def test_an_ode_that_stops_short_of_zero_noise_is_refuted(monkeypatch, test_seed):
+    """Planted false statement: the sampler's output left at noise 1e-3 (no final step):
+    samples sit about 1e-3 from training points, above 1e-8 of the closest pair's
+    distance: ``refuted`` with probability 1 - (chance of a zero normal draw)."""
+    import toytheory.diffusion.score_rates as sr
+
+    original = sr.pf_ode_empirical
+
+    def short(points, x_T, **kw):
+        out = original(points, x_T, **kw)
+        return out + 1e-3 * np.random.default_rng(test_seed).standard_normal(out.shape)
+
+    monkeypatch.setattr(sr, "pf_ode_empirical", short)
+    r = run_quick("diffusion.imperfect.empirical_score_memorises", test_seed)
+    assert r["verdict"] == "refuted"

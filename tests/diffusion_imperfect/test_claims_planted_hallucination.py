@@ -91,3 +91,21 @@ def test_a_perfect_detector_is_not_refuted(monkeypatch, test_seed):
     r = run_quick("diffusion.imperfect.trajectory_variance_filter", test_seed, n_cal=3000,
                   n_test=3000)
     assert r["verdict"] in ("holds", "inconclusive")
+
+
+def test_guidance_that_changes_eps_at_gamma_zero_fails(monkeypatch, test_seed):
+    """Planted toolkit bug: the guided eps is 1.0001 times the model's even at gamma = 0.
+    The bitwise witness (gamma = 0 equals the unguided sampler on the same noise) then
+    fails: ``fails`` with probability 1."""
+    import toytheory.diffusion.hallucination as hal
+
+    original = hal.retrieval_guided_eps
+
+    def off(eps_fn, schedule, database, gamma, t_start):
+        inner = original(eps_fn, schedule, database, gamma, t_start)
+        return lambda x, t: 1.0001 * inner(x, t)
+
+    monkeypatch.setattr(hal, "retrieval_guided_eps", off)
+    r = run_quick("diffusion.imperfect.retrieval_anchoring_mitigates_interpolation", test_seed,
+                  n=200)
+    assert r["verdict"] == "fails"

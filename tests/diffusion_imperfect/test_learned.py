@@ -126,3 +126,15 @@ def test_filter_rates_and_youden():
         False, True]
     with pytest.raises(ValueError, match="hallucinated"):
         youden_threshold(score, np.zeros(6, bool))
+
+
+def test_between_mass_simulator_counts_and_caches(tmp_path, test_seed):
+    from sims.diffusion_imperfect import between_mass_vs_training
+
+    rows = between_mass_vs_training([(300, 30), (300, 40)], 50, test_seed % 1000,
+                                    base=TINY, cache_dir=tmp_path)
+    assert [r["steps"] for r in rows] == [30, 40]
+    assert all(0 <= r["between"] <= r["n"] == 50 for r in rows)
+    assert len(list(tmp_path.glob("eps_mlp_*.pt"))) == 2
+    with pytest.raises(ValueError, match="n_samples"):
+        between_mass_vs_training([(300, 30)], 0, 0, base=TINY, cache_dir=tmp_path)

@@ -109,7 +109,7 @@ def quantisation_figure(seed: int = 0):
 
     prob = toy_problem()
     bits = (4, 6, 8, 10)
-    curves = {c: [quantised_frechet(prob, b, c, n_grid=20_001) for b in bits]
+    curves = {c: [quantised_frechet(prob, b, c, n_grid=10_001) for b in bits]
               for c in CALIBRATIONS}
     return curve_figure(bits, curves, xlabel="bits", ylabel="Frechet^2 to data")
 
@@ -125,3 +125,28 @@ def region_caching_figure(seed: int = 0):
     out = caching_sweep(prob, fr, n=256, rng=np.random.default_rng(seed))
     return curve_figure(fr, {"RAS": out["ras"], "uniform, equal cost": out["uniform"]},
                         xlabel="fraction re-evaluated", ylabel="mean squared output error")
+
+
+@register_figure("diffusion.imperfect.learned_vs_exact_score",
+                 caption="Trained MLP (quick tier) against the exact score of the 1-D mixture "
+                         "of means 1, 2, 3 (std 0.05) at three DDPM timesteps")
+def learned_score_figure(seed: int = 0):
+    from .hallucination import paper_1d_law, trained_1d_model
+
+    return learned_vs_exact_score_figure(trained_1d_model(), paper_1d_law())
+
+
+@register_figure("diffusion.imperfect.hallucination_filter",
+                 caption="Variance of x0-hat over the last 50 reverse steps: in-support vs "
+                         "hallucinated samples of the trained 1-D DDPM, with the Youden cut")
+def hallucination_filter_figure(seed: int = 0, n: int = 3000):
+    from .hallucination import (between_modes, ddpm_sample, paper_1d_law,
+                                trajectory_variance, trained_1d_model, youden_threshold)
+
+    model = trained_1d_model()
+    x, path = ddpm_sample(model.eps, model.schedule, n, 1, np.random.default_rng(seed),
+                          last=50)
+    h = between_modes(x, paper_1d_law().means, 0.25)
+    v = trajectory_variance(path)
+    thr = youden_threshold(v, h) if 0 < h.sum() < n else float(np.median(v))
+    return hallucination_histogram_figure(v, h, thr)

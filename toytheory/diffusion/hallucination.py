@@ -29,8 +29,26 @@ from .._validation import as_float_array, check_int, check_real
 from .laws import GaussianMixture
 from .schedules import DiscreteVP
 
-__all__ = ["paper_1d_law", "ddpm_sample", "exact_eps_fn", "between_modes",
-           "exact_between_mass", "trajectory_variance", "filter_rates", "youden_threshold"]
+__all__ = ["QUICK_TRAIN", "FULL_TRAIN", "trained_1d_model", "paper_1d_law", "ddpm_sample", "exact_eps_fn", "between_modes",
+           "exact_between_mass", "trajectory_variance", "filter_rates", "youden_threshold",
+           "retrieval_guided_eps"]
+
+
+QUICK_TRAIN = {"n_train": 20_000, "steps": 4000, "batch": 256, "width": 32, "depth": 3,
+               "lr": 1e-2, "seed": 0}
+"""The quick tier's training configuration of the 1-D hallucination MLP (about 10 s on an
+idle core; cached on disk after the first run)."""
+FULL_TRAIN = {"n_train": 50_000, "steps": 12_000, "batch": 512, "width": 64, "depth": 3,
+              "lr": 1e-2, "seed": 0}
+
+
+def trained_1d_model(train=None, cache_dir=None):
+    """The trained eps-MLP of the paper's 1-D set-up (``train``: TrainConfig fields,
+    default :data:`QUICK_TRAIN`)."""
+    from .learned import TrainConfig, train_eps_mlp
+
+    return train_eps_mlp(TrainConfig.for_law(paper_1d_law(), **(train or QUICK_TRAIN)),
+                         cache_dir=cache_dir)
 
 
 def paper_1d_law(std: float = 0.05) -> GaussianMixture:
@@ -167,3 +185,41 @@ def youden_threshold(score, hallucinated) -> float:
     nxt = ss[i + 1] if i + 1 < ss.size else ss[i] * 2 + 1
     del cuts
     return float(0.5 * (ss[i] + nxt))
+
+
+def retrieval_guided_eps(eps_fn, schedule: DiscreteVP, database, gamma: float,
+                         t_start: int):
+    """RAGDiffusion-style retrieval anchoring (the toy's reading of its "hard guidance").
+
+    At timesteps ``t < t_start`` the prediction :math:`\\hat x_0` is pulled towards the
+    nearest database entry ("retrieved anchor") :math:`y^*(\\hat x_0)`:
+    :math:`\\tilde x_0 = (1-\\gamma)\\hat x_0 + \\gamma y^*`, and the returned
+    :math:`\\tilde\\varepsilon = (x - \\alpha_t\\tilde x_0)/\\sigma_t` is what the sampler
+    uses. ``gamma = 0`` (or ``t_start = 0``) gives ``eps_fn`` back unchanged.
+    """
+    db = as_float_array("database", database, ndim=2)
+    g = check_real("gamma", gamma, low=0.0, high=1.0)
+    t_start = check_int("t_start", t_start, low=0)
+    acp = schedule.alphas_cumprod
+    if db.shape[1] == 1:
+        sorted_db = np.sort(db[:, 0])
+
+        def nearest(x0):
+            i = np.clip(np.searchsorted(sorted_db, x0[:, 0]), 1, sorted_db.size - 1)
+            lo, hi = sorted_db[i - 1], sorted_db[i]
+            return np.where(np.abs(x0[:, 0] - lo) <= np.abs(hi - x0[:, 0]), lo, hi)[:, None]
+    else:
+        def nearest(x0):
+            d2 = ((x0[:, None, :] - db[None, :, :]) ** 2).sum(-1)
+            return db[np.argmin(d2, axis=1)]
+
+    def eps(x, t):
+        e = np.asarray(eps_fn(x, t), float)
+        if t >= t_start or g == 0.0:
+            return e
+        a, s = np.sqrt(acp[t]), np.sqrt(1 - acp[t])
+        x0 = (x - s * e) / a
+        x0g = (1 - g) * x0 + g * nearest(x0)
+        return (x - a * x0g) / s
+
+    return eps

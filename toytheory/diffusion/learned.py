@@ -223,7 +223,7 @@ class LearnedEpsModel:
 
         x = as_float_array("x", x, ndim=2)
         t = self._t(t, x.shape[0])
-        with torch.no_grad():
+        with torch.no_grad(), deterministic_cpu():
             out = self.net(torch.as_tensor(x, dtype=torch.float32),
                            torch.as_tensor(t / self.config.num_timesteps, dtype=torch.float32))
         return out.double().numpy()

@@ -145,7 +145,7 @@ def calibration_range(prob: QuantToy, calibration: str, bits: int = 8,
     over the calibration steps).
 
     ``rule="mse"`` (default): the :math:`r` minimising the calibration law's mean squared
-    activation quantisation error :math:`E\|\tilde x - x\|^2` at ``bits`` (a search over
+    activation quantisation error :math:`E\\|\\tilde x - x\\|^2` at ``bits`` (a search over
     120 log-spaced ranges, each expectation by the trapezoid rule); ``rule="quantile"``:
     the largest coordinate's ``1 - tail`` quantile of :math:`|x|` (min-max style).
     """

@@ -32,7 +32,7 @@ from .._validation import as_float_array, check_int, check_real
 from .schedules import karras_sigmas
 
 __all__ = ["default_spectrum", "skip_gain", "sampler_gains", "frechet_after_sampling",
-           "denoising_loss", "skip_tuning_curves"]
+           "denoising_loss", "skip_tuning_curves", "skip_tuned_heun"]
 
 
 def default_spectrum(d: int = 16, top: float = 4.0, decay: float = 1.5) -> np.ndarray:
@@ -109,3 +109,26 @@ def skip_tuning_curves(rhos, nfe_steps=(3, 5, 10), lam=None, method: str = "heun
     sig = karras_sigmas(10, 0.002, 80.0, append_zero=False)
     loss = np.array([np.mean([denoising_loss(lam, s, r) for s in sig]) for r in rhos])
     return {"frechet": fr, "loss": loss}
+
+
+def skip_tuned_heun(law, x_T, rho: float, n_steps: int, *, sigma_max: float = 80.0):
+    """EDM Heun with the skip-tuned exact denoiser of any (mixture) ``law`` (VE, alpha = 1):
+    :math:`D_\\rho = D + (\\rho - 1)c_{skip}x`, :math:`\\sigma_{data}^2` = the mean of the
+    law's coordinate variances. Simulation: returns the samples from ``x_T`` (n, d)."""
+    rho = _check_rho(rho)
+    n = check_int("n_steps", n_steps, low=2)
+    x = as_float_array("x_T", x_T, ndim=2).copy()
+    sd2 = float(np.trace(law.covariance()) / law.dim)
+    sig = karras_sigmas(n, 0.002, sigma_max)
+
+    def den(v, s):
+        return law.denoise(v, 1.0, s) + (rho - 1.0) * sd2 / (s * s + sd2) * v
+
+    for s, s_next in zip(sig[:-1], sig[1:]):
+        dx = (x - den(x, s)) / s
+        x_e = x + (s_next - s) * dx
+        if s_next == 0.0:
+            x = x_e
+        else:
+            x = x + 0.5 * (s_next - s) * (dx + (x_e - den(x_e, s_next)) / s_next)
+    return x

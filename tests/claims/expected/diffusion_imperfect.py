@@ -9,3 +9,9 @@ EXPECTED.update({
     "diffusion.imperfect.region_adaptive_caching": "holds",
 })
 EXPECTED["diffusion.imperfect.ptq_eight_bit_time_aware"] = "holds"
+EXPECTED.update({
+    "diffusion.imperfect.plugin_score_error_exact": "holds",
+    "diffusion.imperfect.plugin_sampler_consistent": "holds",
+    "diffusion.imperfect.empirical_score_memorises": "holds",
+})
+EXPECTED["diffusion.imperfect.retrieval_anchoring_mitigates_interpolation"] = "holds"

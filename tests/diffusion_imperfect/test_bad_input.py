@@ -1,0 +1,73 @@
+"""Bad input to the imperfect-denoiser modules raises ValueError naming the argument."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from toytheory.diffusion import quantisation as qz
+from toytheory.diffusion import region_caching as rc
+from toytheory.diffusion import score_rates as sr
+from toytheory.diffusion import skip_tuning as sk
+
+
+def test_bits_below_two():
+    with pytest.raises(ValueError, match="bits"):
+        qz.quantise(np.ones(3), 1)
+    with pytest.raises(ValueError, match="bits"):
+        qz.run_sampler(qz.toy_problem(n_steps=2), np.zeros((1, 8)), bits=0, act_range=1.0)
+
+
+def test_unknown_calibration_and_rule():
+    with pytest.raises(ValueError, match="calibration"):
+        qz.calibration_range(qz.toy_problem(n_steps=3), "random")
+    with pytest.raises(ValueError, match="rule"):
+        qz.calibration_range(qz.toy_problem(n_steps=3), "uniform", rule="max")
+
+
+def test_negative_rho():
+    lam = sk.default_spectrum(4)
+    for fn in (lambda: sk.skip_gain(lam, 1.0, -0.1), lambda: sk.sampler_gains(lam, -1, 3),
+               lambda: sk.frechet_after_sampling(lam, -0.5, 3),
+               lambda: sk.denoising_loss(lam, 1.0, -2)):
+        with pytest.raises(ValueError, match="rho"):
+            fn()
+    assert sk.skip_gain(lam, 1.0, 0.0).shape == (4,)        # rho = 0 is allowed
+
+
+@pytest.mark.parametrize("fraction", [0.0, -0.1, 1.5, float("nan")])
+def test_fraction_outside_unit_interval(fraction):
+    prob = rc.toy_problem(d=8, structured=2)
+    with pytest.raises(ValueError, match="fraction"):
+        rc.ras_sample(prob, np.zeros((1, 8)), 5, fraction)
+    with pytest.raises(ValueError, match="fraction"):
+        rc.caching_sweep(prob, [fraction], n=2, n_steps=5)
+
+
+def test_too_few_samples_for_the_plugin_covariance():
+    with pytest.raises(ValueError, match=r"n: must be at least d \+ 2"):
+        sr.plugin_estimate(np.zeros((4, 3)))
+    with pytest.raises(ValueError, match="n: must be at least"):
+        sr.expected_kl_plugin(5, 3)
+    with pytest.raises(ValueError, match="n: must be at least"):
+        sr.expected_score_error_plugin(7, np.eye(3))
+    assert np.isfinite(sr.expected_score_error_plugin(8, np.eye(3)))
+
+
+def test_exact_formulas_against_direct_values():
+    """d = 1 by hand: E 1/chi2_m = 1/(m-2), E 1/chi2_m^2 = 1/((m-2)(m-4))."""
+    n, m = 11, 10
+    by_hand = (1 + 1 / n) * m * m / ((m - 2) * (m - 4)) - 2 * m / (m - 2) + 1
+    assert sr.expected_score_error_plugin(n, np.eye(1)) == pytest.approx(by_hand, rel=1e-13)
+    # the zero-noise error given the estimate is zero at the truth, positive elsewhere
+    assert sr.score_error_given_estimate([0.0], [[1.0]], [0.0], [[1.0]]) == 0.0
+    assert sr.score_error_given_estimate([0.0], [[1.0]], [0.1], [[1.0]]) == pytest.approx(0.01)
+
+
+def test_quantisation_is_exact_at_high_precision_and_round_to_nearest():
+    assert np.allclose(qz.quantise([0.0, 0.6, 1.0, -1.0], 2), [0.0, 1.0, 1.0, -1.0])
+    assert np.allclose(qz.quantise([3.0, -3.0], 3, scale_max=1.0), [1.0, -1.0])
+    prob = qz.toy_problem(d=3, n_steps=5)
+    z = np.random.default_rng(0).standard_normal((4, 3))
+    assert np.allclose(qz.run_sampler(prob, z, 30, act_range=100.0), qz.run_sampler(prob, z),
+                       atol=1e-6)
