@@ -193,3 +193,23 @@ print(f"optimum {result.optimal}, data's best {result.dataset_best}, "
 print(f"MBRCSL {result.mbrcsl}, RCSL {result.rcsl}, BC {float(result.bc):.3f} "
       f"(most frequent action: {result.bc_greedy})")
 maze_paths_figure(maze, maze_data, result.kept)
+
+# %% [markdown]
+# ## On-policy sampling without on-policy sampling
+#
+# "On-Policy Policy Gradient Reinforcement Learning Without On-Policy Sampling": i.i.d.
+# draws from the policy leave the empirical action distribution away from the policy
+# (sampling error); ROS and PROPS adapt the behaviour policy to sample under-sampled
+# actions more. Below, the exact expected total-variation error after t actions of a
+# 3-action bandit policy, by enumeration over the count vectors.
+
+# %%
+from toytheory.rl.on_policy_sampling import expected_sampling_error
+
+policy = np.array([0.6, 0.3, 0.1])
+steps = 30
+for sampler, kw in (("on_policy", {}), ("ros", {"step_size": 1.0}),
+                    ("props", {"step_size": 1.0, "clip": 0.3})):
+    err = expected_sampling_error(policy, steps, sampler=sampler, **kw)
+    print(f"{sampler:10s} E TV after 5, 10, 30 actions: "
+          f"{err[4]:.4f}, {err[9]:.4f}, {err[29]:.4f}")
