@@ -432,6 +432,8 @@ def _fkc_setup(quick):
         (xa, wa), (xb, wb) = peer(2), ours(2)
         off = np.abs(xa - xb).max(axis=-1) > 1e-7 * (1 + np.abs(xa).max())
         assert off.mean() <= 1e-3, f"FKC particles differ ({off.mean():.2%} of them)"
+        dw = np.abs((wa - wa.max()) - (wb - wb.max())).max()
+        assert dw <= 1e-7 * (1 + np.abs(wa).max()), f"FKC particles differ (log-weights {dw})"
     return peer, ours, check
 
 
