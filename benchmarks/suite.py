@@ -39,6 +39,12 @@ class Workload:
 
     ``setup(quick)`` returns ``(peer_fn, ours_fn, check_fn)``: the two zero-argument
     callables to time and a callable that raises ``AssertionError`` unless they agree.
+
+    ``peer_scale``: a peer too slow to run at the workload's size (a per-item Python loop)
+    runs on ``1 / peer_scale`` of the items and its times are multiplied by ``peer_scale``
+    (linear extrapolation; the peer's name must say so). ``budget_s``: a workload whose
+    target is a time, not a peer (``peer_fn`` is ``None``): the "peer" column is the budget,
+    the ratio is ``budget_s / toytheory's time``, and the target 1 means "within budget".
     """
 
     key: str
@@ -52,6 +58,8 @@ class Workload:
     min_throughput: float | None = None
     note: str = ""
     max_rounds: int | None = None  # for a slow peer (torchsde: about a minute a round)
+    peer_scale: float | Callable[[bool], float] = 1.0
+    budget_s: float | None = None
 
 
 @dataclass
@@ -73,6 +81,7 @@ class Outcome:
     met: bool
     note: str = ""
     error: str | None = None
+    budget_s: float | None = None
 
 
 def _time(fn) -> float:
@@ -87,14 +96,26 @@ def measure(w: Workload, quick: bool, rounds: int) -> Outcome:
         rounds = min(rounds, w.max_rounds)
     peer, ours, check = w.setup(quick)
     check()
-    _time(peer)
-    _time(ours)
+    if w.budget_s is not None:
+        if peer is not None:
+            raise ValueError(f"{w.key}: a budget workload has no peer function")
+
+        def timer(fn):
+            return w.budget_s if fn is None else _time(fn)
+    else:
+        scale = w.peer_scale(quick) if callable(w.peer_scale) else w.peer_scale
+
+        def timer(fn):
+            return _time(fn) * (scale if fn is peer else 1.0)
+    if w.budget_s is None:  # warm-up (a budget workload's check already ran it once)
+        timer(peer)
+        timer(ours)
     tp, to, ratios = [], [], []
     for i in range(rounds):
         if i % 2 == 0:
-            a, b = _time(peer), _time(ours)
+            a, b = timer(peer), timer(ours)
         else:
-            b, a = _time(ours), _time(peer)
+            b, a = timer(ours), timer(peer)
         tp.append(a)
         to.append(b)
         ratios.append(a / b)
@@ -103,7 +124,8 @@ def measure(w: Workload, quick: bool, rounds: int) -> Outcome:
     thr = None if w.work is None else w.work(quick) / om
     met = ratio >= w.target and (w.min_throughput is None or (thr or 0) >= w.min_throughput)
     return Outcome(w.key, w.title, w.peer, w.ours, pm, om, ratio, min(ratios), max(ratios),
-                   rounds, w.target, thr, w.unit, w.min_throughput, bool(met), w.note)
+                   rounds, w.target, thr, w.unit, w.min_throughput, bool(met), w.note,
+                   budget_s=w.budget_s)
 
 
 def _burn(stop):  # pragma: no cover - runs in a child process
@@ -147,7 +169,8 @@ def format_table(outcomes: list[Outcome], label: str) -> str:
             lines.append(f"| {o.title} | {o.peer} | {o.ours} | – | – | – | – | "
                          f"{o.target:g}x | ERROR: {o.error} |")
             continue
-        target = f">= {o.target:g}x"
+        target = (f"<= {o.peer_median_s:g} s" if o.budget_s is not None
+                  else f">= {o.target:g}x")
         if o.min_throughput is not None:
             target += f", >= {o.min_throughput:.3g} {o.unit}/s"
         thr = f" ({o.throughput:.3g} {o.unit}/s)" if o.throughput is not None else ""

@@ -341,6 +341,209 @@ def _solver_setup(quick):
     return peer, ours, check
 
 
+
+# ----------------------------------------------------------------------------- K-SEQ
+
+KSEQ_V, KSEQ_K = 6, 4
+
+
+def _kseq_setup(peer_kind: str):
+    def setup(quick):
+        from benchmarks.bench_decoding_kseq import kseq_numpy_loop, kseq_numpy_vectorized
+        from sims.decoding_speculative import kseq_counts
+        from toytheory import stats
+        from toytheory.decoding import kseq_rho
+
+        n = 10_000 if quick else 1_000_000
+        rng = np.random.default_rng(0)
+        target, draft = rng.dirichlet(np.ones(KSEQ_V)), rng.dirichlet(np.ones(KSEQ_V))
+        rho = kseq_rho(target, draft, KSEQ_K)
+        gen = np.random.default_rng(1)
+        if peer_kind == "loop":
+            m = n // KSEQ_LOOP_DIVISOR
+
+            def peer():
+                return kseq_numpy_loop(target, draft, KSEQ_K, rho, m, gen)
+        else:
+            def peer():
+                return kseq_numpy_vectorized(target, draft, KSEQ_K, rho, n, gen)
+
+        def ours():
+            return kseq_counts(target, draft, KSEQ_K, rho, n, 1)[0]
+
+        def check():
+            # both output laws are the target law (K-SEQ is exact): chi-square at 1e-6
+            for counts in (peer(), ours()):
+                assert stats.chisquare_gof(counts, target, 1e-6).pvalue > 1e-6, \
+                    "a K-SEQ sampler's output is not the target law"
+        return peer, ours, check
+    return setup
+
+
+KSEQ_LOOP_DIVISOR = 100   # the per-block loop runs on 1% of the blocks, times x 100
+
+
+# ----------------------------------------------------------------------------- FKC
+
+
+def plain_numpy_fkc(path, n_particles, n_steps, rng, ess_fraction=0.5):
+    """FKC's weighted SDE as written straight from the weight formula: each step evaluates
+    :func:`toytheory.diffusion.fkc.fkc_log_weight_rate` at every particle, one
+    Euler–Maruyama step of the naive reverse SDE, systematic resampling when the ESS falls
+    below ``ess_fraction * n``. Same random draws, in the same order, as
+    :func:`toytheory.diffusion.fkc.fkc_simulate` (so the two agree to rounding)."""
+    from toytheory.diffusion.fkc import _grid, fkc_log_weight_rate, systematic_resample
+
+    m0, c0 = path.target(path.t_max)
+    x = m0 + rng.standard_normal((1, n_particles, path.dim)) @ np.linalg.cholesky(c0).T
+    log_w = np.zeros((1, n_particles))
+    grid = _grid(path, 0.0, n_steps)
+    for t0, t1 in zip(grid[:-1], grid[1:]):
+        h = t0 - t1
+        log_w = log_w + h * fkc_log_weight_rate(path, x, t0)
+        A, a = path.reverse_drift_affine(t0)
+        g = np.sqrt(float(path.schedule.diffusion_sq(t0)))
+        x = x + (x @ A.T + a) * h + g * np.sqrt(h) * rng.standard_normal(x.shape)
+        w = np.exp(log_w - log_w.max(axis=1, keepdims=True))
+        ess = w.sum(axis=1) ** 2 / (w * w).sum(axis=1)
+        low = ess < ess_fraction * n_particles
+        if np.any(low):
+            idx = systematic_resample(log_w[low], rng)
+            x[low] = np.take_along_axis(x[low], idx[:, :, None], axis=1)
+            log_w[low] = 0.0
+    return x, log_w
+
+
+def _fkc_setup(quick):
+    from toytheory.diffusion.fkc import fkc_simulate, product_path
+    from toytheory.diffusion.schedules import VPLinear
+
+    n, steps = (20_000, 50) if quick else (1_000_000, 200)
+    path = product_path(VPLinear(), mean1=[1.0, 0.0], cov1=[[1.0, 0.0], [0.0, 0.5]],
+                        mean2=[0.0, 1.0], cov2=[[0.6, 0.2], [0.2, 0.8]])
+
+    def peer(seed=1, m=n):
+        return plain_numpy_fkc(path, m, steps, np.random.default_rng(seed))
+
+    def ours(seed=1, m=n):
+        return fkc_simulate(path, m, steps, np.random.default_rng(seed))
+
+    def check():
+        # same draws in the same order: the particles agree to rounding (a resampling index
+        # may flip where two cumulative weights tie to rounding: allow 0.1% of particles);
+        # checked on 20,000 particles (the same code path; a full-size pair takes minutes)
+        (xa, wa), (xb, wb) = peer(2, 20_000), ours(2, 20_000)
+        off = np.abs(xa - xb).max(axis=-1) > 1e-7 * (1 + np.abs(xa).max())
+        assert off.mean() <= 1e-3, f"FKC particles differ ({off.mean():.2%} of them)"
+        dw = np.abs((wa - wa.max()) - (wb - wb.max())).max()
+        assert dw <= 1e-7 * (1 + np.abs(wa).max()), f"FKC particles differ (log-weights {dw})"
+    return peer, ours, check
+
+
+# ----------------------------------------------------------------------------- GMM posteriors
+
+def posterior_loop_divisor(quick):
+    """The per-observation loop runs on 200 of 2x10^4 (quick) or 1000 of 10^6 observations
+    (about 15 ms each)."""
+    return 100 if quick else 1000
+
+
+def _posterior_setup(backend: str):
+    def setup(quick):
+        from benchmarks.bench_diffusion_posterior import make_problem
+        from toytheory.diffusion.posterior.gmm import batched_gmm_posterior, exact_gmm_posterior
+
+        n, chunk = (20_000, 5_000) if quick else (1_000_000, 50_000)
+        prior, A, s, rng = make_problem()
+        x = prior.sample_data(n, rng)
+        Y = x @ A.T + s * rng.standard_normal((n, A.shape[0]))
+        sub = Y[:n // posterior_loop_divisor(quick)]
+
+        def peer():
+            return [exact_gmm_posterior(prior, A, s, y) for y in sub]
+
+        def ours():
+            for lo in range(0, n, chunk):
+                batched_gmm_posterior(prior, A, s, Y[lo:lo + chunk], backend=backend)
+
+        def check():
+            w, mu, C = batched_gmm_posterior(prior, A, s, Y[:20], backend=backend)
+            for i, p in enumerate(exact_gmm_posterior(prior, A, s, y) for y in Y[:20]):
+                worst = max(np.abs(p.weights - w[i]).max(), np.abs(p.means - mu[i]).max(),
+                            np.abs(p.covs - C).max())
+                assert worst <= 1e-8, f"batched and per-observation posteriors differ ({worst})"
+        return peer, ours, check
+    return setup
+
+
+# ----------------------------------------------------------------------------- PFGM++ field
+
+PFGM_LOOP_DIVISOR = 50   # the loop over data runs on 2% of the queries
+
+
+def _pfgm_setup(peer_kind: str):
+    def setup(quick):
+        import torch
+
+        from toytheory.diffusion.pfgmpp import (point_posterior_mean,
+                                                point_posterior_mean_loop,
+                                                point_posterior_mean_torch)
+
+        n_query, n_data, dim, D, r = ((20_000, 500, 16, 128, 4.0) if quick
+                                      else (1_000_000, 10_000, 16, 128, 4.0))
+        rng = np.random.default_rng(0)
+        data = rng.standard_normal((n_data, dim))
+        x = data[rng.integers(n_data, size=n_query)] + r / np.sqrt(D) * rng.standard_normal(
+            (n_query, dim))
+        xt, yt = torch.as_tensor(x), torch.as_tensor(data)
+        if peer_kind == "loop":
+            sub = x[:n_query // PFGM_LOOP_DIVISOR]
+
+            def peer():
+                return point_posterior_mean_loop(sub, data, r, D)
+        else:
+            def peer():
+                return point_posterior_mean(x, data, r, D)
+
+        def ours():
+            return point_posterior_mean_torch(xt, yt, r, D, chunk=16384)
+
+        def check():
+            ref = point_posterior_mean_loop(x[:300], data, r, D)
+            for got in (point_posterior_mean(x[:300], data, r, D),
+                        point_posterior_mean_torch(xt[:300], yt, r, D).numpy()):
+                assert np.abs(got - ref).max() < 1e-9, "PFGM++ fields differ"
+        return peer, ours, check
+    return setup
+
+
+# ----------------------------------------------------------------------------- learned MLP
+
+# The quick tier of diffusion.imperfect.mode_interpolation_* trains this configuration; its
+# final DDPM loss (mean over the last 10% of steps) is 0.182 with torch 2.x on CPU. The
+# benchmark's loss target is 0.19: the time counts only if the model gets there. --quick
+# trains 400 steps to 0.25 (a smoke run, not the target).
+MLP_LOSS_TARGET = {False: 0.19, True: 0.25}
+
+
+def _mlp_setup(quick):
+    from toytheory.claims.catalog.diffusion_imperfect_hallucination import QUICK_TRAIN
+    from toytheory.diffusion.hallucination import paper_1d_law
+    from toytheory.diffusion.learned import TrainConfig, train_eps_mlp
+
+    train = {**QUICK_TRAIN, "steps": 400} if quick else dict(QUICK_TRAIN)
+    cfg = TrainConfig.for_law(paper_1d_law(), **train)
+
+    def ours():
+        return train_eps_mlp(cfg, cache_dir=False)
+
+    def check():
+        loss = ours().final_loss
+        assert loss <= MLP_LOSS_TARGET[quick], \
+            f"the MLP's final loss {loss:.4f} misses the target {MLP_LOSS_TARGET[quick]}"
+    return None, ours, check
+
+
 WORKLOADS = [
     Workload("gmm_score_d64_numpy", "GMM score K=8, N=2e5, d=64",
              "plain numpy (inv + logsumexp, 8192-point chunks, default BLAS threads)",
@@ -382,4 +585,52 @@ WORKLOADS = [
              "diffusers DPMSolverMultistepScheduler loop (default torch threads)",
              "SolvePlan replay (fused)", 3.0, _solver_setup,
              work=lambda q: 10_000 if q else 100_000, unit="samples"),
+    Workload("kseq_vectorized", "K-SEQ selection, V=6, k=4, 1e6 blocks",
+             "numpy vectorised over blocks (Generator.choice, argmax of kept drafts)",
+             "Numba kernel (sims.decoding_speculative.kseq_counts)", 10.0,
+             _kseq_setup("vectorized"), work=lambda q: 1e4 if q else 1e6, unit="blocks",
+             note="issue 15's goal (>= 10x) was against a straightforward numpy loop; "
+                  "held here against the fairer vectorised peer too"),
+    Workload("kseq_loop", "K-SEQ selection, V=6, k=4, 1e6 blocks",
+             f"numpy per-block Python loop (timed on 1/{KSEQ_LOOP_DIVISOR} of the blocks, "
+             f"x {KSEQ_LOOP_DIVISOR})",
+             "Numba kernel (sims.decoding_speculative.kseq_counts)", 10.0,
+             _kseq_setup("loop"), work=lambda q: 1e4 if q else 1e6, unit="blocks",
+             peer_scale=KSEQ_LOOP_DIVISOR),
+    Workload("fkc_particles", "FKC weighted SDE, 1e6 particles x 200 steps, d=2",
+             "plain numpy: fkc_log_weight_rate at every particle each step, same draws",
+             "fkc_simulate (numpy, weights as one quadratic form per step)", 5.0,
+             _fkc_setup, work=lambda q: 2e4 * 50 if q else 2e8, unit="particle-steps",
+             max_rounds=2,
+             note="issue 16 asked for Numba and torch kernels; toytheory has only the numpy "
+                  "fkc_simulate, so this row compares two numpy forms"),
+    Workload("posterior_numpy", "exact GMM posteriors, K=16, d=32, m=8, 1e6 obs",
+             "exact_gmm_posterior per observation (timed on 1,000 of them, x 1000; "
+             "--quick: 200, x 100)",
+             "batched_gmm_posterior numpy, 50,000-observation chunks", 20.0,
+             _posterior_setup("numpy"), work=lambda q: 2e4 if q else 1e6, unit="obs",
+             peer_scale=posterior_loop_divisor, max_rounds=3),
+    Workload("posterior_torch", "exact GMM posteriors, K=16, d=32, m=8, 1e6 obs",
+             "exact_gmm_posterior per observation (timed on 1,000 of them, x 1000; "
+             "--quick: 200, x 100)",
+             "batched_gmm_posterior torch float64 CPU, 50,000-observation chunks", 20.0,
+             _posterior_setup("torch"), work=lambda q: 2e4 if q else 1e6, unit="obs",
+             peer_scale=posterior_loop_divisor, max_rounds=3),
+    Workload("pfgm_field_loop", "PFGM++ exact field, 1e6 queries x 1e4 points, d=16, D=128",
+             f"numpy loop over data points, running log-sum-exp (timed on 1/"
+             f"{PFGM_LOOP_DIVISOR} of the queries, x {PFGM_LOOP_DIVISOR})",
+             "point_posterior_mean_torch, CPU float64, 16384-query chunks (default threads)",
+             10.0, _pfgm_setup("loop"), work=lambda q: 2e4 if q else 1e6, unit="queries",
+             peer_scale=PFGM_LOOP_DIVISOR, max_rounds=2),
+    Workload("pfgm_field_matrix", "PFGM++ exact field, 1e6 queries x 1e4 points, d=16, D=128",
+             "numpy point_posterior_mean (distances by one matrix product, 4096-query chunks,"
+             " default BLAS threads)",
+             "point_posterior_mean_torch, CPU float64, 16384-query chunks (default threads)",
+             1.0, _pfgm_setup("matrix"), work=lambda q: 2e4 if q else 1e6, unit="queries",
+             max_rounds=2,
+             note="the fair peer: same algorithm in numpy; target 1x (not slower)"),
+    Workload("hallucination_mlp_train", "train the 1-D hallucination MLP (quick tier config)",
+             "time budget 30 s (issue 19), no peer", "train_eps_mlp to final loss <= 0.19, "
+             "no cache (deterministic CPU, 1 torch thread)", 1.0, _mlp_setup,
+             budget_s=30.0, max_rounds=3),
 ]

@@ -77,6 +77,28 @@ def _splitmix(state):
     return state, (z >> np.uint64(11)) * (1.0 / 9007199254740992.0)
 
 
+@njit(cache=True, inline="always")
+def _splitmix_bits53(state):
+    """:func:`_splitmix`'s draw as the integer ``k`` of ``u = k / 2**53`` (no conversion to
+    float): ``u < p`` exactly when ``k < ceil(p * 2**53)`` (see :func:`_thresholds53`)."""
+    state = (state + np.uint64(0x9E3779B97F4A7C15)) & np.uint64(0xFFFFFFFFFFFFFFFF)
+    z = state
+    z = ((z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)) & np.uint64(
+        0xFFFFFFFFFFFFFFFF)
+    z = ((z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)) & np.uint64(
+        0xFFFFFFFFFFFFFFFF)
+    z = z ^ (z >> np.uint64(31))
+    return state, z >> np.uint64(11)
+
+
+def _thresholds53(p: np.ndarray) -> np.ndarray:
+    """``ceil(p * 2**53)`` as uint64, exact for ``p`` in [0, 1]: for an integer
+    ``0 <= k < 2**53``, ``k / 2**53 < p`` if and only if ``k < ceil(p * 2**53)`` (scaling by a
+    power of two and ``ceil`` are exact in float64). The comparison of integers then draws
+    the same actions as the comparison of floats, without converting every draw."""
+    return np.ceil(np.asarray(p, np.float64) * 2.0 ** 53).astype(np.uint64)
+
+
 @njit(cache=True)
 def _episode_state(seed, episode):
     s = np.uint64(seed) * np.uint64(0x9E3779B97F4A7C15) + np.uint64(episode)
@@ -117,7 +139,8 @@ def _linearq_reward(u, s, a):
 
 
 @njit(cache=True, parallel=True)
-def _linearq_kernel(u, prob_one, n, seed):
+def _linearq_kernel(u, threshold, n, seed):
+    # threshold[s] = ceil(P(a=1|s) * 2**53): ``k < threshold[s]`` is ``k / 2**53 < P(a=1|s)``
     H = 3 * u + 3
     last = 3 * u + 2
     out = np.empty(n)
@@ -128,8 +151,8 @@ def _linearq_kernel(u, prob_one, n, seed):
         for _ in range(H):
             if s == last:
                 break  # absorbing, reward 0 under both actions
-            state, x = _splitmix(state)
-            a = 1 if x < prob_one[s] else 0
+            state, k = _splitmix_bits53(state)
+            a = 1 if k < threshold[s] else 0
             total += _linearq_reward(u, s, a)
             s = _linearq_next(u, s, a)
         out[i] = total
@@ -161,7 +184,7 @@ def linearq_returns(u: int, prob_one, n: int, seed: int) -> np.ndarray:
     """
     u, p, n = _check_linearq(u, prob_one, n)
     seed = check_int("seed", seed)
-    return _linearq_kernel(u, p, n, seed & 0xFFFFFFFF)
+    return _linearq_kernel(u, _thresholds53(p), n, seed & 0xFFFFFFFF)
 
 
 @njit(cache=True, parallel=True)

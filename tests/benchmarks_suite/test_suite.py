@@ -91,3 +91,53 @@ def test_fair_peers_compute_toytheorys_answers(rng):
     ca = np.array([(a == v).sum() for v in values])
     cb = np.array([(b == v).sum() for v in values])
     assert stats.chisquare_two_sample(ca, cb, 1e-6).pvalue > 1e-6
+
+
+def test_peer_scale_extrapolates_and_budget_workloads_time_only_toytheory():
+    import dataclasses
+    import time
+
+    scaled = dataclasses.replace(_workload(0.004, 0.004, target=2.0), peer_scale=5.0)
+    o = measure(scaled, quick=True, rounds=2)
+    assert 3.0 < o.ratio_median < 8 and o.met          # 5 x 4 ms against 4 ms
+
+    def setup(quick):
+        return None, (lambda: time.sleep(0.01)), (lambda: None)
+    within = Workload("b", "b", "budget", "ours", 1.0, setup, budget_s=0.5)
+    o = measure(within, quick=True, rounds=2)
+    assert o.peer_median_s == 0.5 and o.met and "<= 0.5 s" in format_table([o], "x")
+    over = dataclasses.replace(within, budget_s=0.001)
+    assert not measure(over, quick=True, rounds=1).met
+    with pytest.raises(ValueError, match="no peer"):
+        measure(dataclasses.replace(_workload(0.0, 0.0), budget_s=1.0), quick=True, rounds=1)
+
+
+NEW_AREAS = ("kseq_vectorized", "kseq_loop", "fkc_particles", "posterior_numpy",
+             "pfgm_field_loop", "pfgm_field_matrix", "hallucination_mlp_train")
+
+
+@pytest.mark.parametrize("key", NEW_AREAS)
+def test_new_area_workloads_agree_at_the_quick_size(key):
+    """The new areas' workloads (issue 22 item 5) are in the table and their contenders pass
+    the agreement check before timing (the FKC peer to rounding with the same draws, the
+    K-SEQ samplers in law, the posteriors and fields to 1e-8, the MLP to its loss target)."""
+    from benchmarks.workloads import WORKLOADS
+
+    (w,) = [w for w in WORKLOADS if w.key == key]
+    peer, ours, check = w.setup(True)
+    check()
+    assert (peer is None) == (w.budget_s is not None)
+
+
+def test_fkc_agreement_check_can_fail(monkeypatch):
+    """The FKC check compares particles and log-weights drawn with the same seed: a
+    fkc_simulate whose weight rate drops the Laplacian term (a planted bug, on toytheory's
+    side only) disagrees with the plain-numpy peer."""
+    import toytheory.diffusion.fkc as fkc
+    from benchmarks.workloads import _fkc_setup
+
+    real = fkc._quadratic_coefficients
+    monkeypatch.setattr(fkc, "_quadratic_coefficients",
+                        lambda path, t, drop: real(path, t, "laplacian"))
+    with pytest.raises(AssertionError, match="FKC particles differ"):
+        _fkc_setup(True)[2]()

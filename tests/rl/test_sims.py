@@ -149,3 +149,17 @@ def test_torch_rollouts_match_numpy_for_the_deterministic_policy_and_in_law(torc
     ca = np.bincount(np.searchsorted(support, a), minlength=support.size)
     cb = np.bincount(np.searchsorted(support, b), minlength=support.size)
     assert stats.chisquare_two_sample(ca, cb, LEVEL).verdict == "accept"
+
+
+def test_integer_thresholds_draw_exactly_the_float_comparisons_actions(rng):
+    """The Linearq kernel compares the 53-bit integer k of each draw with ceil(p 2^53)
+    instead of comparing k / 2^53 with p: the two agree for every k (checked at the
+    boundary k = ceil(p 2^53) - 1, ceil(p 2^53), at random k, and at p = 0, 1, 1/2, 2^-53)."""
+    from sims.rl_rollouts import _thresholds53
+
+    p = np.concatenate([[0.0, 1.0, 0.5, 2.0 ** -53, 1 - 2.0 ** -53], rng.random(2000)])
+    thr = _thresholds53(p)
+    for k in (thr.astype(np.int64) - 1, thr.astype(np.int64),
+              rng.integers(0, 2 ** 53, size=p.size)):
+        k = np.clip(k, 0, 2 ** 53 - 1)
+        assert np.array_equal(k.astype(np.uint64) < thr, k * 2.0 ** -53 < p)
