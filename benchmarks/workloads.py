@@ -440,6 +440,40 @@ def _fkc_setup(quick):
     return peer, ours, check
 
 
+def _fkc_numba_setup(quick):
+    """Numba FKC SMC (sims.diffusion_guided_fkc) against toytheory's numpy fkc_simulate, the
+    same layout for both: systems of 128 particles, vectorised over systems."""
+    from sims.diffusion_guided_fkc import fkc_smc_numba
+    from toytheory.diffusion.fkc import fkc_simulate, product_path
+    from toytheory.diffusion.schedules import VPLinear
+
+    per = 128
+    total, steps = (20_000, 50) if quick else (1_000_000, 200)
+    runs = -(-total // per)
+    path = product_path(VPLinear(), mean1=[1.0, 0.0], cov1=[[1.0, 0.0], [0.0, 0.5]],
+                        mean2=[0.0, 1.0], cov2=[[0.6, 0.2], [0.2, 0.8]])
+    grid = np.linspace(path.t_max, 0.0, steps + 1)
+    target, _ = path.target(0.0)
+
+    def peer():
+        return fkc_simulate(path, per, steps, np.random.default_rng(1), n_runs=runs)
+
+    def ours():
+        return fkc_smc_numba(path, per, grid, 1, n_runs=runs)
+
+    def weighted_mean(x, lw):
+        w = np.exp(lw - lw.max(axis=1, keepdims=True))
+        w /= w.sum(axis=1, keepdims=True)
+        return np.einsum("rn,rnd->d", w, x) / x.shape[0]
+
+    def check():
+        for name, fn in (("numpy", peer), ("Numba", ours)):
+            x, lw = fn()
+            err = np.abs(weighted_mean(np.asarray(x), np.asarray(lw)) - target).max()
+            assert err <= 0.05, f"{name} FKC weighted mean misses the target by {err:.3g}"
+    return peer, ours, check
+
+
 # ----------------------------------------------------------------------------- GMM posteriors
 
 def posterior_loop_divisor(quick):
@@ -604,6 +638,10 @@ WORKLOADS = [
              max_rounds=2,
              note="issue 16 asked for Numba and torch kernels; toytheory has only the numpy "
                   "fkc_simulate, so this row compares two numpy forms"),
+    Workload("fkc_numba", "FKC weighted SDE, 1e6 particles (systems of 128) x 200 steps, d=2",
+             "numpy fkc_simulate, vectorised over systems", "Numba kernel (sims)", 5.0,
+             _fkc_numba_setup, work=lambda q: 2e4 * 50 if q else 2e8, unit="particle-steps",
+             max_rounds=2),
     Workload("posterior_numpy", "exact GMM posteriors, K=16, d=32, m=8, 1e6 obs",
              "exact_gmm_posterior per observation (timed on 1,000 of them, x 1000; "
              "--quick: 200, x 100)",
