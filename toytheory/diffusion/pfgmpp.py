@@ -31,7 +31,7 @@ __all__ = ["radial_density", "radial_density_from_kernel", "gaussian_radial_dens
            "point_posterior_mean", "point_posterior_mean_loop", "point_posterior_mean_torch",
            "point_ode_velocity", "kernel_density", "poisson_field", "poisson_potential",
            "line_posterior_mean", "line_prior_cdf", "line_basin_masses",
-           "line_marginal_masses"]
+           "line_marginal_masses", "batch_field_target"]
 
 
 def _check(N, D, sigma):
@@ -438,3 +438,63 @@ def line_basin_masses(data, D, sigma_max: float, sigma_min: float, error=None,
         raise RuntimeError(f"ODE failed: {sol.message}")
     cdf = line_prior_cdf(sol.y[:, -1], data, sigma_max, D)
     return np.diff(np.concatenate([[0.0], cdf, [1.0]]))
+
+
+# ------------------------------------------- PFGM's large-batch field target and its bias
+def _compositions(n: int, m: int):
+    """All count vectors of ``m`` non-negative integers summing to ``n``, as an array."""
+    from itertools import combinations
+
+    rows = []
+    for bars in combinations(range(n + m - 1), m - 1):
+        edges = (-1,) + bars + (n + m - 1,)
+        rows.append([edges[k + 1] - edges[k] - 1 for k in range(m)])
+    return np.array(rows, dtype=int)
+
+
+def batch_field_target(points, data, n: int):
+    """PFGM's large-batch target, exactly: the expected normalised empirical Poisson field of
+    a batch of ``n`` i.i.d. draws from the empirical law of ``data``, and the normalised
+    field of the whole law it stands in for.
+
+    "Poisson Flow Generative Models" (Xu et al. 2022, Section 3.2) trains on
+    :math:`\\hat E_B(\\tilde x)/\\|\\hat E_B(\\tilde x)\\|` with
+    :math:`\\hat E_B = \\sum_{b \\in B} (\\tilde x - \\tilde y_b)/\\|\\tilde x - \\tilde y_b\\|^{N+1}`;
+    the normalisation is nonlinear, so :math:`E_B[\\hat E_B/\\|\\hat E_B\\|] \\ne E/\\|E\\|`.
+    The expectation is a finite sum over the batch's count vectors (multinomial weights),
+    so it is exact.
+
+    Parameters
+    ----------
+    points : (k, N + 1) array
+        Augmented query points (x, z).
+    data : (m, N) array, 1 <= m <= 6
+    n : int, >= 1
+        Batch size (the enumeration has C(n + m - 1, m - 1) terms).
+
+    Returns
+    -------
+    expected : (k, N + 1) array
+        :math:`E_B[\\hat E_B/\\|\\hat E_B\\|]`.
+    target : (k, N + 1) array
+        :math:`E/\\|E\\|` for the field of the whole law.
+    """
+    from scipy.special import gammaln
+
+    from toytheory._validation import as_float_array
+
+    data = as_float_array("data", data, ndim=2)
+    if data.shape[0] == 0:
+        raise ValueError("data: must not be empty")
+    if data.shape[0] > 6:
+        raise ValueError("data: at most 6 points (the enumeration grows like n^(m-1))")
+    n = check_int("n", n, low=1)
+    m = data.shape[0]
+    per_point = np.stack([poisson_field(points, data[i:i + 1]) for i in range(m)], 1)
+    counts = _compositions(n, m)
+    logp = (gammaln(n + 1) - gammaln(counts + 1).sum(1) - n * np.log(m))
+    fields = np.einsum("cm,kmd->ckd", counts.astype(float), per_point)
+    unit = fields / np.linalg.norm(fields, axis=2, keepdims=True)
+    expected = np.einsum("c,ckd->kd", np.exp(logp), unit)
+    full = per_point.mean(1)
+    return expected, full / np.linalg.norm(full, axis=1, keepdims=True)

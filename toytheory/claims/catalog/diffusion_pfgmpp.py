@@ -359,3 +359,93 @@ def smaller_d_more_robust(ctx, grid, errors, reverse, sigma_max, sigma_min, rtol
               width[0], note="by D: " + ", ".join(f"{D:g}: {w:.3g}"
                                                  for D, w in zip(grid, width)))
     return ev
+
+
+@claim(
+    "diffusion.pfgmpp.batch_target_bias",
+    paper=PAPER,
+    kind="paper",
+    statement=("PFGM's large-batch field target (the normalised empirical Poisson field of a "
+               "batch) is biased at every finite batch size n, the bias falling like 1/n, "
+               "while the PFGM++ perturbation objective's target at D = 1 has the exact "
+               "field direction in expectation."),
+    source=('Abstract: "We dispense with the biased large batch field targets used in PFGM '
+            'and instead provide an unbiased perturbation-based objective similar to '
+            'diffusion models."'),
+    reading=("Data: 3 points in N = 2; queries (x, z) in N + 1 = 3 dimensions. PFGM's target "
+             "at a query is E_hat_B / |E_hat_B| for a batch B of n i.i.d. data draws; its "
+             "expectation is an exact finite sum over the batch's count vectors (multinomial "
+             "weights). Bias(n) = |E_B[E_hat_B/|E_hat_B|] - E/|E||. Holds if the bias "
+             "exceeds 1e-9 at every n in 1..512 (doublings), falls at every step, n bias "
+             "changes by under 2% over the last doubling (the 1/n rate), and the PFGM++ "
+             "target (x - y, r)/r averaged over the exact posterior of y given x (Bayes with "
+             "the normalised D = 1 kernel) points along E/|E| to 1e-12. The batch is "
+             "independent of the query here (PFGM draws queries from the batch itself); "
+             "the paper says 'biased' without a rate, the 1/n rate is sharper."),
+    witnesses=("exact", "simulated"),
+    quick={"grid": (1, 2, 4, 8, 16, 32, 64, 128, 256, 512), "D": 1, "n_mc": 20_000,
+           "mc_batch": 8},
+    full={"grid": (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024), "D": 1, "n_mc": 200_000,
+          "mc_batch": 8},
+)
+def batch_target_bias(ctx, grid, D, n_mc, mc_batch):
+    from toytheory.diffusion.pfgmpp import (batch_field_target, kernel_density,
+                                            poisson_field)
+
+    ev = ctx.evidence()
+    data = np.array([[-1.0, 0.0], [1.0, 0.5], [0.2, -1.2]])
+    rng = ctx.rng("queries")
+    pts = np.hstack([rng.uniform(-2.0, 2.0, (3, 2)), rng.uniform(0.5, 3.0, (3, 1))])
+    per_point = np.stack([poisson_field(pts, data[i:i + 1]) for i in range(3)], 1)
+    unit = per_point / np.linalg.norm(per_point, axis=2, keepdims=True)
+    # witnesses: n = 1 by hand (the mean of the single-point unit fields), and simulation
+    one, _ = batch_field_target(pts, data, 1)
+    ev.at_most("n = 1 target vs the mean of single-point unit fields (max abs)",
+               float(np.abs(one - unit.mean(1)).max()), 1e-13)
+    exact, _ = batch_field_target(pts, data, mc_batch)
+    draws = ctx.rng("batches").integers(0, 3, (n_mc, mc_batch))
+    counts = np.stack([(draws == i).sum(1) for i in range(3)], 1).astype(float)
+    fields = np.einsum("bm,kmd->bkd", counts, per_point)
+    mc = (fields / np.linalg.norm(fields, axis=2, keepdims=True)).mean(0)
+    # Hoeffding for coordinates in [-1, 1], Bonferroni over 3 queries x 3 coordinates
+    half = np.sqrt(2.0 * np.log(2 * 9 / LEVEL) / n_mc)
+    ev.at_most(f"simulated batch target (n = {mc_batch}, {n_mc} batches) minus exact, over "
+               f"the Hoeffding half-width {half:.3f} at level 1e-6 (max)",
+               float(np.abs(mc - exact).max() / half), 1.0)
+    # the statement
+    bias = np.array([np.linalg.norm(np.subtract(*batch_field_target(pts, data, n)), axis=1)
+                     for n in grid])                      # (len(grid), queries)
+    for k in range(pts.shape[0]):
+        ev.record(f"query {k}: bias at n = {grid[0]}..{grid[-1]}", float(bias[0, k]),
+                  note=", ".join(f"{n}: {b:.2e}" for n, b in zip(grid, bias[:, k])))
+    ev.equal("batch sizes at which some query's bias is <= 1e-9", int(np.sum(
+        bias.min(1) <= 1e-9)), 0, role="statement")
+    ev.equal("steps of n at which some query's bias does not fall",
+             int(np.sum(np.any(np.diff(bias, axis=0) >= 0, axis=1))), 0, role="statement")
+    scaled = bias * np.asarray(grid, float)[:, None]
+    with np.errstate(divide="ignore", invalid="ignore"):   # a zero bias has no rate
+        ratio = np.where(scaled[-2] > 0, scaled[-1] / scaled[-2], 0.0)
+    rate = float(np.abs(ratio - 1).max())
+    ev.at_most(f"relative change of n bias from n = {grid[-2]} to {grid[-1]} (worst query)",
+               rate, 0.02, role="statement", headline=True)
+    # PFGM++: posterior-averaged per-sample target ((x - y)/r, 1) vs the field direction
+    x, r = pts[:, :2], pts[:, 2]
+    gap = 0.0
+    for k in range(pts.shape[0]):
+        w = np.array([kernel_density(x[k:k + 1], y, r[k], D)[0] for y in data])
+        w = w / w.sum()                       # Bayes: uniform prior on the data points
+        target = np.append(((x[k] - data) * w[:, None]).sum(0) / r[k], 1.0)
+        field = poisson_field(pts[k:k + 1], data)[0]
+        gap = max(gap, float(np.abs(target / np.linalg.norm(target)
+                                    - field / np.linalg.norm(field)).max()))
+    ev.at_most(f"PFGM++ (D = {D}) perturbation target, posterior-averaged, vs E/|E| (max abs)",
+               gap, 1e-12, role="statement")
+    if ev.verdict in ("refuted", "inconclusive"):
+        ev.referee_note(
+            says="PFGM's large batch field targets are biased; PFGM++'s objective is unbiased",
+            toy="3 points in N = 2, exact expectation over batches, 3 random queries",
+            measured=(f"rate change {rate:.3g}, PFGM++ direction gap {gap:.3g}, smallest "
+                      f"bias {bias.min():.3g}"),
+            inside="exact (enumeration); the simulated witness agrees",
+            would_change="other queries or data; batches drawn with the query's source")
+    return ev
