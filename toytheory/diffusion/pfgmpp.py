@@ -29,7 +29,9 @@ from toytheory._validation import check_int, check_real
 __all__ = ["radial_density", "radial_density_from_kernel", "gaussian_radial_density",
            "kernel_tv_to_gaussian", "log_ratio_variance", "sample_radius",
            "point_posterior_mean", "point_posterior_mean_loop", "point_posterior_mean_torch",
-           "point_ode_velocity"]
+           "point_ode_velocity", "kernel_density", "poisson_field", "poisson_potential",
+           "line_posterior_mean", "line_prior_cdf", "line_basin_masses",
+           "line_marginal_masses", "batch_field_target"]
 
 
 def _check(N, D, sigma):
@@ -147,7 +149,7 @@ def _check_point_args(x, data, r, D):
 
 
 def point_posterior_mean(x, data, r: float, D: int, chunk: int = 4096) -> np.ndarray:
-    """:math:`E[y \mid x]` under the PFGM++ kernel at norm ``r`` for the empirical law of
+    r""":math:`E[y \mid x]` under the PFGM++ kernel at norm ``r`` for the empirical law of
     ``data`` (points :math:`y_i`, equal weights):
 
     .. math:: w_i \propto (\|x - y_i\|^2 + r^2)^{-(N+D)/2}, \qquad
@@ -230,6 +232,269 @@ def point_posterior_mean_torch(x, data, r: float, D: int, chunk: int = 65536):
 
 
 def point_ode_velocity(x, data, r: float, D: int) -> np.ndarray:
-    """The PFGM++ ODE :math:`dx/dr = (x - E[y \mid x])/r` on point data."""
+    r"""The PFGM++ ODE :math:`dx/dr = (x - E[y \mid x])/r` on point data."""
     x, data, r, D = _check_point_args(x, data, r, D)
     return (x - point_posterior_mean(x, data, r, D)) / r
+
+
+# ------------------------------------------------------------ D = 1: PFGM's Poisson field
+def kernel_density(x, y, r: float, D: int) -> np.ndarray:
+    """The normalised PFGM++ kernel at norm ``r``:
+
+    .. math:: p_r(x \\mid y) = \\frac{\\Gamma((N+D)/2)}{\\pi^{N/2}\\,\\Gamma(D/2)}\\,
+              r^D\\,(\\|x - y\\|^2 + r^2)^{-(N+D)/2}
+
+    (the normaliser: :math:`\\int (\\rho^2 + r^2)^{-(N+D)/2} d^N x
+    = \\pi^{N/2}\\Gamma(D/2)/\\Gamma((N+D)/2)\\, r^{-D}`).
+
+    Parameters
+    ----------
+    x : (n, N) array
+    y : (N,) array
+    r : float, > 0
+    D : int, >= 1
+    """
+    from scipy.special import gammaln
+
+    from toytheory._validation import as_float_array
+
+    x = as_float_array("x", x, ndim=2)
+    y = as_float_array("y", y, ndim=1)
+    if x.shape[1] != y.shape[0]:
+        raise ValueError(f"x: must have {y.shape[0]} columns like y (got {x.shape[1]})")
+    r = check_real("r", r, low=0.0, low_open=True)
+    D = check_int("D", D, low=1)
+    N = y.shape[0]
+    log_c = gammaln((N + D) / 2) - N / 2 * np.log(np.pi) - gammaln(D / 2) + D * np.log(r)
+    sq = np.sum((x - y) ** 2, axis=1)
+    return np.exp(log_c - (N + D) / 2 * np.log(sq + r * r))
+
+
+def _sphere_area(n: int) -> float:
+    """Area of the unit sphere in R^n, 2 pi^(n/2) / Gamma(n/2)."""
+    from scipy.special import gamma
+
+    return float(2 * np.pi ** (n / 2) / gamma(n / 2))
+
+
+def poisson_field(points, data) -> np.ndarray:
+    """PFGM's Poisson field in :math:`N + 1` dimensions ("Poisson Flow Generative Models",
+    Xu et al. 2022, Eq. 2): unit total charge spread equally on the data, placed at
+    :math:`\\tilde y_i = (y_i, 0)`,
+
+    .. math:: E(\\tilde x) = \\frac{1}{m S_N} \\sum_i
+              \\frac{\\tilde x - \\tilde y_i}{\\|\\tilde x - \\tilde y_i\\|^{N+1}},
+
+    with :math:`S_N` the area of the unit sphere in :math:`\\mathbb R^{N+1}`
+    (so :math:`E = -\\nabla\\varphi` for :func:`poisson_potential`).
+
+    Parameters
+    ----------
+    points : (n, N + 1) array
+        Augmented points :math:`(x, z)`.
+    data : (m, N) array, m >= 1
+    """
+    from toytheory._validation import as_float_array
+
+    data = as_float_array("data", data, ndim=2)
+    if data.shape[0] == 0:
+        raise ValueError("data: must not be empty")
+    points = as_float_array("points", points, ndim=2)
+    N = data.shape[1]
+    if points.shape[1] != N + 1:
+        raise ValueError(f"points: must have N + 1 = {N + 1} columns (got {points.shape[1]})")
+    aug = np.hstack([data, np.zeros((data.shape[0], 1))])
+    diff = points[:, None, :] - aug[None, :, :]
+    dist = np.sqrt(np.sum(diff * diff, axis=2))
+    return np.sum(diff / dist[:, :, None] ** (N + 1), axis=1) / (data.shape[0]
+                                                                  * _sphere_area(N + 1))
+
+
+def poisson_potential(points, data) -> np.ndarray:
+    """The potential whose negative gradient is :func:`poisson_field`: the Green's function
+    of the Laplacian in :math:`n = N + 1` dimensions, :math:`\\|u\\|^{2-n}/((n-2) S_N)`
+    (:math:`-\\log\\|u\\| / (2\\pi)` for n = 2), averaged over the data."""
+    from toytheory._validation import as_float_array
+
+    data = as_float_array("data", data, ndim=2)
+    if data.shape[0] == 0:
+        raise ValueError("data: must not be empty")
+    points = as_float_array("points", points, ndim=2)
+    N = data.shape[1]
+    if points.shape[1] != N + 1:
+        raise ValueError(f"points: must have N + 1 = {N + 1} columns (got {points.shape[1]})")
+    aug = np.hstack([data, np.zeros((data.shape[0], 1))])
+    dist = np.sqrt(np.sum((points[:, None, :] - aug[None, :, :]) ** 2, axis=2))
+    n = N + 1
+    if n == 2:
+        g = -np.log(dist) / (2 * np.pi)
+    else:
+        g = dist ** (2 - n) / ((n - 2) * _sphere_area(n))
+    return g.mean(axis=1)
+
+
+# ------------------------------------------------- 1-D point data: the ODE's output law
+def _line_data(data):
+    from toytheory._validation import as_float_array
+
+    data = np.sort(as_float_array("data", data, ndim=1))
+    if data.size == 0:
+        raise ValueError("data: must not be empty")
+    if np.any(np.diff(data) <= 0):
+        raise ValueError("data: points must be distinct")
+    return data
+
+
+def _check_d_or_inf(D):
+    if D == np.inf:
+        return np.inf
+    return check_int("D", D, low=1)
+
+
+def line_posterior_mean(x, data, sigma: float, D) -> np.ndarray:
+    """:math:`E[y \\mid x]` for 1-D point data under the PFGM++ kernel at
+    :math:`r = \\sigma\\sqrt D` (``D = np.inf``: the Gaussian kernel
+    :math:`\\mathcal N(y, \\sigma^2)`, i.e. EDM)."""
+    data = _line_data(data)
+    D = _check_d_or_inf(D)
+    sigma = check_real("sigma", sigma, low=0.0, low_open=True)
+    x = np.asarray(x, dtype=float)
+    sq = (x[..., None] - data) ** 2
+    if D == np.inf:
+        logw = -sq / (2 * sigma ** 2)
+    else:
+        logw = -(1 + D) / 2 * np.log1p(sq / (D * sigma ** 2))
+    logw = logw - logw.max(axis=-1, keepdims=True)
+    w = np.exp(logw)
+    return (w @ data) / w.sum(axis=-1)
+
+
+def line_prior_cdf(x, data, sigma: float, D) -> np.ndarray:
+    """CDF of the PFGM++ perturbed law on 1-D point data at :math:`r = \\sigma\\sqrt D`.
+    For N = 1 the kernel is :math:`(\\rho^2 + D\\sigma^2)^{-(1+D)/2}`, so
+    :math:`(x - y)/\\sigma` is Student-t with D degrees of freedom (``D = np.inf``:
+    standard normal)."""
+    from scipy.stats import norm, t
+
+    data = _line_data(data)
+    D = _check_d_or_inf(D)
+    sigma = check_real("sigma", sigma, low=0.0, low_open=True)
+    z = (np.asarray(x, dtype=float)[..., None] - data) / sigma
+    cdf = norm.cdf(z) if D == np.inf else t.cdf(z, D)
+    return cdf.mean(axis=-1)
+
+
+def line_marginal_masses(data, sigma: float, D) -> np.ndarray:
+    """Masses of the perturbed law at ``sigma`` in the nearest-point cells of ``data``
+    (cell boundaries at the midpoints): the law the exact ODE delivers at ``sigma``."""
+    data = _line_data(data)
+    cuts = np.concatenate([[-np.inf], (data[1:] + data[:-1]) / 2, [np.inf]])
+    cdf = np.array([0.0 if np.isinf(c) and c < 0 else 1.0 if np.isinf(c)
+                    else float(line_prior_cdf(c, data, sigma, D)) for c in cuts])
+    return np.diff(cdf)
+
+
+def line_basin_masses(data, D, sigma_max: float, sigma_min: float, error=None,
+                      rtol: float = 1e-10) -> np.ndarray:
+    """Output law of the PFGM++ ODE on 1-D point data, exactly up to the ODE tolerance.
+
+    The ODE in :math:`\\sigma` (with :math:`r = \\sigma\\sqrt D`, Section 4) is
+    :math:`dx/d\\log\\sigma = x - \\hat D(x, \\sigma)` with
+    :math:`\\hat D = E[y \\mid x] + e(x, \\sigma)` (``error`` is :math:`e`, a modelling
+    error; None: the exact denoiser). It starts from the exact perturbed law at
+    ``sigma_max`` and stops at ``sigma_min``, where each output is assigned to its nearest
+    data point. A 1-D flow preserves order, so the cell of :math:`y_j` is the image of an
+    interval whose ends are the midpoints between data points carried back from
+    ``sigma_min`` to ``sigma_max`` (backward integration, DOP853); the masses are the
+    differences of :func:`line_prior_cdf` there.
+
+    Returns
+    -------
+    (m,) array : probability of ending nearest to each (sorted) data point.
+    """
+    from scipy.integrate import solve_ivp
+
+    data = _line_data(data)
+    D = _check_d_or_inf(D)
+    sigma_max = check_real("sigma_max", sigma_max, low=0.0, low_open=True)
+    sigma_min = check_real("sigma_min", sigma_min, low=0.0, low_open=True)
+    if sigma_min >= sigma_max:
+        raise ValueError("sigma_min: must be below sigma_max")
+
+    def rhs(s, x):  # s = log sigma
+        sig = np.exp(s)
+        den = line_posterior_mean(x, data, sig, D)
+        if error is not None:
+            den = den + error(x, sig)
+        return x - den
+
+    mids = (data[1:] + data[:-1]) / 2
+    if mids.size == 0:
+        return np.ones(1)
+    # the flow acts on each coordinate alone, so all boundaries travel in one solve
+    sol = solve_ivp(rhs, (np.log(sigma_min), np.log(sigma_max)), mids, method="DOP853",
+                    rtol=rtol, atol=rtol)
+    if not sol.success:
+        raise RuntimeError(f"ODE failed: {sol.message}")
+    cdf = line_prior_cdf(sol.y[:, -1], data, sigma_max, D)
+    return np.diff(np.concatenate([[0.0], cdf, [1.0]]))
+
+
+# ------------------------------------------- PFGM's large-batch field target and its bias
+def _compositions(n: int, m: int):
+    """All count vectors of ``m`` non-negative integers summing to ``n``, as an array."""
+    from itertools import combinations
+
+    rows = []
+    for bars in combinations(range(n + m - 1), m - 1):
+        edges = (-1,) + bars + (n + m - 1,)
+        rows.append([edges[k + 1] - edges[k] - 1 for k in range(m)])
+    return np.array(rows, dtype=int)
+
+
+def batch_field_target(points, data, n: int):
+    """PFGM's large-batch target, exactly: the expected normalised empirical Poisson field of
+    a batch of ``n`` i.i.d. draws from the empirical law of ``data``, and the normalised
+    field of the whole law it stands in for.
+
+    "Poisson Flow Generative Models" (Xu et al. 2022, Section 3.2) trains on
+    :math:`\\hat E_B(\\tilde x)/\\|\\hat E_B(\\tilde x)\\|` with
+    :math:`\\hat E_B = \\sum_{b \\in B} (\\tilde x - \\tilde y_b)/\\|\\tilde x - \\tilde y_b\\|^{N+1}`;
+    the normalisation is nonlinear, so :math:`E_B[\\hat E_B/\\|\\hat E_B\\|] \\ne E/\\|E\\|`.
+    The expectation is a finite sum over the batch's count vectors (multinomial weights),
+    so it is exact.
+
+    Parameters
+    ----------
+    points : (k, N + 1) array
+        Augmented query points (x, z).
+    data : (m, N) array, 1 <= m <= 6
+    n : int, >= 1
+        Batch size (the enumeration has C(n + m - 1, m - 1) terms).
+
+    Returns
+    -------
+    expected : (k, N + 1) array
+        :math:`E_B[\\hat E_B/\\|\\hat E_B\\|]`.
+    target : (k, N + 1) array
+        :math:`E/\\|E\\|` for the field of the whole law.
+    """
+    from scipy.special import gammaln
+
+    from toytheory._validation import as_float_array
+
+    data = as_float_array("data", data, ndim=2)
+    if data.shape[0] == 0:
+        raise ValueError("data: must not be empty")
+    if data.shape[0] > 6:
+        raise ValueError("data: at most 6 points (the enumeration grows like n^(m-1))")
+    n = check_int("n", n, low=1)
+    m = data.shape[0]
+    per_point = np.stack([poisson_field(points, data[i:i + 1]) for i in range(m)], 1)
+    counts = _compositions(n, m)
+    logp = (gammaln(n + 1) - gammaln(counts + 1).sum(1) - n * np.log(m))
+    fields = np.einsum("cm,kmd->ckd", counts.astype(float), per_point)
+    unit = fields / np.linalg.norm(fields, axis=2, keepdims=True)
+    expected = np.einsum("c,ckd->kd", np.exp(logp), unit)
+    full = per_point.mean(1)
+    return expected, full / np.linalg.norm(full, axis=1, keepdims=True)

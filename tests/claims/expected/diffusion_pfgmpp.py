@@ -3,4 +3,7 @@
 EXPECTED = {
     "diffusion.pfgmpp.large_d_recovers_diffusion": "holds",
     "diffusion.pfgmpp.larger_d_concentrates_coupling": "holds",
+    "diffusion.pfgmpp.d1_is_pfgm": "holds",
+    "diffusion.pfgmpp.smaller_d_more_robust": "holds",
+    "diffusion.pfgmpp.batch_target_bias": "holds",
 }

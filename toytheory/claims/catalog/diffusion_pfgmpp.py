@@ -143,3 +143,352 @@ def tv_vs_d_figure(seed: int = 0):
     ax.set_ylabel("TV to N(y, sigma^2 I)")
     ax.legend(frameon=False)
     return fig
+
+
+@claim(
+    "diffusion.pfgmpp.d1_is_pfgm",
+    paper=PAPER,
+    kind="paper",
+    statement=("With D = 1 the PFGM++ perturbation kernel is PFGM's: twice the normal "
+               "component of the Poisson field of a unit charge at the datum in N + 1 "
+               "dimensions, on the hyperplane at height r; and the PFGM++ ODE dx/dr on "
+               "point data is PFGM's E_x / E_z."),
+    source=('Abstract: "The new models reduce to PFGM when D{=}1 and to diffusion models '
+            'when D{to}infty."'),
+    reading=("'Reduce to PFGM' is read as an identity on point data, checked pointwise at "
+             "random x, data and r in N = 1, 2, 3 data dimensions: (i) the normalised "
+             "kernel p_r(x|y) = Gamma((N+1)/2)/pi^((N+1)/2) r (|x-y|^2 + r^2)^(-(N+1)/2) "
+             "equals the flux density 2 E_z of PFGM's field (Eq. 2 of PFGM) through z = r "
+             "(relative gap <= 1e-12); (ii) the PFGM++ ODE (x - E[y|x])/r equals PFGM's "
+             "E_x/E_z of the data's Poisson field at z = r (relative gap <= 1e-10). The "
+             "field is witnessed as minus the numerical gradient of the Green's-function "
+             "potential and by Gauss's law (flux 1/2 through the plane); the kernel by its "
+             "integral. PFGM's prior (a large hemisphere) and its training are not compared."),
+    witnesses=("exact",),
+    quick={"dims": (1, 2, 3), "D": 1, "n_points": 40, "n_data": 6},
+)
+def d1_is_pfgm(ctx, dims, D, n_points, n_data):
+    from scipy.integrate import quad
+
+    from toytheory.diffusion.pfgmpp import (kernel_density, point_ode_velocity,
+                                            point_posterior_mean, poisson_field,
+                                            poisson_potential)
+
+    ev = ctx.evidence()
+    rng = ctx.rng("points")
+    cases = []
+    for N in dims:
+        data = rng.standard_normal((n_data, N))
+        x = 2.0 * rng.standard_normal((n_points, N))
+        r = float(rng.uniform(0.3, 3.0))
+        cases.append((N, data, x, r))
+    # witnesses: the field is minus the gradient of the potential ...
+    fd_gap, post_gap = 0.0, 0.0
+    for N, data, x, r in cases:
+        pts = np.hstack([x, np.full((n_points, 1), r)])
+        h = 1e-5
+        grad = np.stack([(poisson_potential(pts + h * e, data)
+                          - poisson_potential(pts - h * e, data)) / (2 * h)
+                         for e in np.eye(N + 1)], axis=1)
+        field = poisson_field(pts, data)
+        fd_gap = max(fd_gap, float(np.abs(field + grad).max() / np.abs(field).max()))
+        # ... and the posterior mean is the kernel-weighted mean of the data
+        w = np.stack([kernel_density(x, y, r, D) for y in data], 1)
+        post_gap = max(post_gap, float(np.abs(point_posterior_mean(x, data, r, D)
+                                              - (w @ data) / w.sum(1, keepdims=True)).max()))
+    ev.at_most("Poisson field vs minus the central-difference gradient of the Green's "
+               "potential (relative, max)", fd_gap, 1e-6)
+    ev.at_most("PFGM++ posterior mean vs kernel-weighted mean of the data (max abs)",
+               post_gap, 1e-12)
+    # Gauss's law and the kernel's normaliser, by quadrature (N = 1 and radially in N = 2)
+    flux_gap, mass_gap = 0.0, 0.0
+    for N in (1, 2):
+        y = np.zeros((1, N))
+        r = 1.3
+
+        def along(rho, N=N):
+            return np.hstack([np.zeros((1, N - 1)), [[rho]]]) if N > 1 else np.array([[rho]])
+
+        def ez(rho, N=N):
+            return poisson_field(np.hstack([along(rho), [[r]]]), y)[0, -1]
+
+        def kern(rho, N=N):
+            return kernel_density(along(rho), y[0], r, D)[0]
+
+        jac = (lambda rho: 2.0) if N == 1 else (lambda rho: 2 * np.pi * rho)
+        flux = quad(lambda p: jac(p) * ez(p), 0, np.inf, limit=400, epsrel=1e-12)[0]
+        mass = quad(lambda p: jac(p) * kern(p), 0, np.inf, limit=400, epsrel=1e-12)[0]
+        flux_gap = max(flux_gap, abs(flux - 0.5))
+        mass_gap = max(mass_gap, abs(mass - 1.0))
+    ev.at_most("Gauss's law: flux of a unit charge's field through z = r minus 1/2 (max)",
+               flux_gap, 1e-8)
+    ev.at_most("the normalised kernel's integral minus 1 (N = 1, 2)", mass_gap, 1e-8)
+    # the statement: kernel = 2 E_z, and the ODE = E_x / E_z
+    k_gap, v_gap = 0.0, 0.0
+    for N, data, x, r in cases:
+        pts = np.hstack([x, np.full((n_points, 1), r)])
+        single = 2 * poisson_field(pts, data[:1])[:, -1]
+        kern = kernel_density(x, data[0], r, D)
+        k_gap = max(k_gap, float(np.abs(kern - single).max() / np.abs(single).max()))
+        field = poisson_field(pts, data)
+        pfgm = field[:, :N] / field[:, -1:]
+        v_gap = max(v_gap, float(np.abs(point_ode_velocity(x, data, r, D) - pfgm).max()
+                                 / np.abs(pfgm).max()))
+    ev.at_most(f"D = {D} kernel vs PFGM's flux density 2 E_z (relative, max over N)", k_gap,
+               1e-12, role="statement")
+    ev.at_most(f"D = {D} PFGM++ ODE vs PFGM's E_x / E_z on point data (relative, max over N)",
+               v_gap, 1e-10, role="statement", headline=True)
+    return ev
+
+
+# modelling errors e(x, sigma) added to the exact denoiser E[y | x]: "eps_*" are errors of
+# fixed size in the eps-prediction (x0 error = sigma * eps error), "x0_*" of fixed size in
+# the x0-prediction itself (they do not vanish as sigma -> 0)
+_ERRORS = {
+    "eps_const": lambda x, s: 0.1 * s + 0.0 * x,
+    "eps_sin3x": lambda x, s: 0.1 * s * np.sin(3 * x),
+    "eps_cos2x": lambda x, s: 0.1 * s * np.cos(2 * x),
+    "x0_sin3x": lambda x, s: 0.5 * np.sin(3 * x),
+}
+
+
+@claim(
+    "diffusion.pfgmpp.smaller_d_more_robust",
+    paper=PAPER,
+    kind="paper",
+    statement=("On 1-D point data, the PFGM++ ODE (r = sigma sqrt(D)) driven by a denoiser "
+               "with a fixed eps-prediction error moves its output law less from the exact "
+               "one the smaller D is: the excess TV rises at every step of D up to the "
+               "diffusion limit D = infinity."),
+    source=('Abstract: "In addition, we demonstrate that models with smaller D exhibit '
+            'improved robustness against modeling errors."'),
+    reading=("Data: 4 points on a line (-2, -1, 0.5, 2). The ODE dx/dlog sigma = x - "
+             "(E[y|x] + e(x, sigma)) runs from the exact perturbed law at sigma = 20 to "
+             "sigma = 0.01; its output law (mass ending nearest each point) is exact up to "
+             "the ODE tolerance: a 1-D flow keeps order, so the cells' preimages are the "
+             "midpoints carried back (DOP853, rtol 1e-9) and their masses are Student-t_D "
+             "CDFs (the N = 1 kernel is sigma t_D). Robustness = the TV between that law and "
+             "the exact ODE's output law (closed form), for e = 0.1 sigma g(x), g in {1, "
+             "sin 3x} (quick; + cos 2x in full): an error of fixed size in the "
+             "eps-prediction, as a trained network has. Holds if the TV rises by more than "
+             "1e-6 at every step of D = 1, 2, 4, 8, 32, 128, infinity. Weaker than the "
+             "paper (its errors are noise injection, large steps and quantization on "
+             "CIFAR-10); an x0-prediction error of fixed size (0.5 sin 3x, not shrinking "
+             "with sigma) reverses the trend and is recorded, not held. Rigidity side: the "
+             "region a model must fit, the 0.999-quantile of |x - y|/sigma (t_D against "
+             "normal), is recorded per D."),
+    witnesses=("exact",),
+    quick={"grid": (1, 2, 4, 8, 32, 128, np.inf), "errors": ("eps_const", "eps_sin3x"),
+           "reverse": "x0_sin3x", "sigma_max": 20.0, "sigma_min": 0.01, "rtol": 1e-9},
+    full={"grid": (1, 2, 3, 4, 8, 16, 32, 128, 512, np.inf),
+          "errors": ("eps_const", "eps_sin3x", "eps_cos2x"), "reverse": "x0_sin3x",
+          "sigma_max": 80.0, "sigma_min": 0.002, "rtol": 1e-10},
+)
+def smaller_d_more_robust(ctx, grid, errors, reverse, sigma_max, sigma_min, rtol):
+    from scipy.integrate import quad
+    from scipy.stats import norm, t
+
+    from toytheory.diffusion.pfgmpp import (kernel_density, line_basin_masses,
+                                            line_marginal_masses, line_posterior_mean,
+                                            line_prior_cdf, point_posterior_mean)
+
+    ev = ctx.evidence()
+    data = np.array([-2.0, -1.0, 0.5, 2.0])
+    rng = ctx.rng("queries")
+    xs = rng.uniform(-6.0, 6.0, 7)
+    # witnesses: the 1-D posterior mean and prior CDF against the N-dimensional kernel
+    post_gap, cdf_gap = 0.0, 0.0
+    for D in grid:
+        if D == np.inf:
+            continue
+        sig = float(rng.uniform(0.2, 3.0))
+        post_gap = max(post_gap, float(np.abs(
+            line_posterior_mean(xs, data, sig, D)
+            - point_posterior_mean(xs[:, None], data[:, None], sig * np.sqrt(D), D)[:, 0]
+        ).max()))
+        for x in xs[:3]:
+            by_quad = np.mean([quad(lambda u, y=y: kernel_density(
+                np.array([[u]]), np.array([y]), sig * np.sqrt(D), D)[0], -np.inf, x,
+                epsabs=1e-13, epsrel=1e-12, limit=200)[0] for y in data])
+            cdf_gap = max(cdf_gap, abs(by_quad - float(line_prior_cdf(x, data, sig, D))))
+    ev.at_most("1-D posterior mean vs the N-dimensional PFGM++ posterior mean (max abs)",
+               post_gap, 1e-12)
+    ev.at_most("Student-t prior CDF vs quadrature of the normalised kernel (max abs)",
+               cdf_gap, 1e-8)
+    # the exact ODE carries the perturbed law at sigma_max to the one at sigma_min
+    exact = {D: line_marginal_masses(data, sigma_min, D) for D in grid}
+    flow_gap = max(float(np.abs(line_basin_masses(data, D, sigma_max, sigma_min, rtol=rtol)
+                                - exact[D]).max()) for D in grid)
+    ev.at_most("exact-denoiser ODE output law vs the perturbed law at sigma_min (max abs)",
+               flow_gap, 1e-6)
+    err0 = _ERRORS[errors[0]]
+    tol_gap = abs(line_basin_masses(data, grid[0], sigma_max, sigma_min, err0, rtol)
+                  - line_basin_masses(data, grid[0], sigma_max, sigma_min, err0,
+                                      rtol / 100)).max()
+    ev.at_most(f"ODE tolerance: output law at rtol {rtol:g} vs {rtol / 100:g} (max abs)",
+               float(tol_gap), 1e-7)
+    # the statement: excess TV rises with D
+    not_rising = 0
+    for name in errors:
+        tv = np.array([0.5 * np.abs(line_basin_masses(data, D, sigma_max, sigma_min,
+                                                      _ERRORS[name], rtol)
+                                    - exact[D]).sum() for D in grid])
+        not_rising += int(np.sum(np.diff(tv) <= 1e-6))
+        ev.record(f"excess TV of the output law, error {name}, D = {grid[0]}..inf",
+                  float(tv[0]), note="by D: " + ", ".join(
+                      f"{D:g}: {v:.5f}" for D, v in zip(grid, tv)))
+    ev.equal("steps of D at which the excess TV does not rise (all errors held)", not_rising,
+             0, role="statement", headline=True)
+    if not_rising:
+        ev.referee_note(
+            says="models with smaller D exhibit improved robustness against modeling errors",
+            toy=("exact output law of the PFGM++ ODE on 4 points on a line, denoiser errors "
+                 + ", ".join(errors)),
+            measured=f"{not_rising} step(s) of D where the excess TV does not rise",
+            inside="exact (ODE tolerance witnessed below 1e-7)",
+            would_change="a different error family; the paper's errors act on networks")
+    # recorded, not held: an x0-error of fixed size, and the rigidity side
+    ends = (grid[0], grid[len(grid) // 2], grid[-1])
+    rev = [0.5 * np.abs(line_basin_masses(data, D, sigma_max, sigma_min, _ERRORS[reverse],
+                                          rtol) - exact[D]).sum() for D in ends]
+    ev.note(f"x0-error of fixed size ({reverse}): excess TV " + ", ".join(
+        f"D = {D:g}: {v:.4f}" for D, v in zip(ends, rev))
+        + " (for such errors smaller D is not more robust).")
+    width = [float(norm.ppf(0.9995) if D == np.inf else t.ppf(0.9995, D)) for D in grid]
+    ev.record("rigidity: 0.999-quantile of |x - y|/sigma under the kernel at D = 1",
+              width[0], note="by D: " + ", ".join(f"{D:g}: {w:.3g}"
+                                                 for D, w in zip(grid, width)))
+    return ev
+
+
+@claim(
+    "diffusion.pfgmpp.batch_target_bias",
+    paper=PAPER,
+    kind="paper",
+    statement=("PFGM's large-batch field target (the normalised empirical Poisson field of a "
+               "batch) is biased at every finite batch size n, the bias falling like 1/n, "
+               "while the PFGM++ perturbation objective's target at D = 1 has the exact "
+               "field direction in expectation."),
+    source=('Abstract: "We dispense with the biased large batch field targets used in PFGM '
+            'and instead provide an unbiased perturbation-based objective similar to '
+            'diffusion models."'),
+    reading=("Data: 3 points in N = 2; queries (x, z) in N + 1 = 3 dimensions. PFGM's target "
+             "at a query is E_hat_B / |E_hat_B| for a batch B of n i.i.d. data draws; its "
+             "expectation is an exact finite sum over the batch's count vectors (multinomial "
+             "weights). Bias(n) = |E_B[E_hat_B/|E_hat_B|] - E/|E||. Holds if the bias "
+             "exceeds 1e-9 at every n in 1..512 (doublings), falls at every step, n bias "
+             "changes by under 2% over the last doubling (the 1/n rate), and the PFGM++ "
+             "target (x - y, r)/r averaged over the exact posterior of y given x (Bayes with "
+             "the normalised D = 1 kernel) points along E/|E| to 1e-12. The batch is "
+             "independent of the query here (PFGM draws queries from the batch itself); "
+             "the paper says 'biased' without a rate, the 1/n rate is sharper."),
+    witnesses=("exact", "simulated"),
+    quick={"grid": (1, 2, 4, 8, 16, 32, 64, 128, 256, 512), "D": 1, "n_mc": 20_000,
+           "mc_batch": 8},
+    full={"grid": (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024), "D": 1, "n_mc": 200_000,
+          "mc_batch": 8},
+)
+def batch_target_bias(ctx, grid, D, n_mc, mc_batch):
+    from toytheory.diffusion.pfgmpp import (batch_field_target, kernel_density,
+                                            poisson_field)
+
+    ev = ctx.evidence()
+    data = np.array([[-1.0, 0.0], [1.0, 0.5], [0.2, -1.2]])
+    rng = ctx.rng("queries")
+    pts = np.hstack([rng.uniform(-2.0, 2.0, (3, 2)), rng.uniform(0.5, 3.0, (3, 1))])
+    per_point = np.stack([poisson_field(pts, data[i:i + 1]) for i in range(3)], 1)
+    unit = per_point / np.linalg.norm(per_point, axis=2, keepdims=True)
+    # witnesses: n = 1 by hand (the mean of the single-point unit fields), and simulation
+    one, _ = batch_field_target(pts, data, 1)
+    ev.at_most("n = 1 target vs the mean of single-point unit fields (max abs)",
+               float(np.abs(one - unit.mean(1)).max()), 1e-13)
+    exact, _ = batch_field_target(pts, data, mc_batch)
+    draws = ctx.rng("batches").integers(0, 3, (n_mc, mc_batch))
+    counts = np.stack([(draws == i).sum(1) for i in range(3)], 1).astype(float)
+    fields = np.einsum("bm,kmd->bkd", counts, per_point)
+    mc = (fields / np.linalg.norm(fields, axis=2, keepdims=True)).mean(0)
+    # Hoeffding for coordinates in [-1, 1], Bonferroni over 3 queries x 3 coordinates
+    half = np.sqrt(2.0 * np.log(2 * 9 / LEVEL) / n_mc)
+    ev.at_most(f"simulated batch target (n = {mc_batch}, {n_mc} batches) minus exact, over "
+               f"the Hoeffding half-width {half:.3f} at level 1e-6 (max)",
+               float(np.abs(mc - exact).max() / half), 1.0)
+    # the statement
+    bias = np.array([np.linalg.norm(np.subtract(*batch_field_target(pts, data, n)), axis=1)
+                     for n in grid])                      # (len(grid), queries)
+    for k in range(pts.shape[0]):
+        ev.record(f"query {k}: bias at n = {grid[0]}..{grid[-1]}", float(bias[0, k]),
+                  note=", ".join(f"{n}: {b:.2e}" for n, b in zip(grid, bias[:, k])))
+    ev.equal("batch sizes at which some query's bias is <= 1e-9", int(np.sum(
+        bias.min(1) <= 1e-9)), 0, role="statement")
+    ev.equal("steps of n at which some query's bias does not fall",
+             int(np.sum(np.any(np.diff(bias, axis=0) >= 0, axis=1))), 0, role="statement")
+    scaled = bias * np.asarray(grid, float)[:, None]
+    with np.errstate(divide="ignore", invalid="ignore"):   # a zero bias has no rate
+        ratio = np.where(scaled[-2] > 0, scaled[-1] / scaled[-2], 0.0)
+    rate = float(np.abs(ratio - 1).max())
+    ev.at_most(f"relative change of n bias from n = {grid[-2]} to {grid[-1]} (worst query)",
+               rate, 0.02, role="statement", headline=True)
+    # PFGM++: posterior-averaged per-sample target ((x - y)/r, 1) vs the field direction
+    x, r = pts[:, :2], pts[:, 2]
+    gap = 0.0
+    for k in range(pts.shape[0]):
+        w = np.array([kernel_density(x[k:k + 1], y, r[k], D)[0] for y in data])
+        w = w / w.sum()                       # Bayes: uniform prior on the data points
+        target = np.append(((x[k] - data) * w[:, None]).sum(0) / r[k], 1.0)
+        field = poisson_field(pts[k:k + 1], data)[0]
+        gap = max(gap, float(np.abs(target / np.linalg.norm(target)
+                                    - field / np.linalg.norm(field)).max()))
+    ev.at_most(f"PFGM++ (D = {D}) perturbation target, posterior-averaged, vs E/|E| (max abs)",
+               gap, 1e-12, role="statement")
+    if ev.verdict in ("refuted", "inconclusive"):
+        ev.referee_note(
+            says="PFGM's large batch field targets are biased; PFGM++'s objective is unbiased",
+            toy="3 points in N = 2, exact expectation over batches, 3 random queries",
+            measured=(f"rate change {rate:.3g}, PFGM++ direction gap {gap:.3g}, smallest "
+                      f"bias {bias.min():.3g}"),
+            inside="exact (enumeration); the simulated witness agrees",
+            would_change="other queries or data; batches drawn with the query's source")
+    return ev
+
+
+@register_figure("diffusion.pfgmpp_robustness_vs_d",
+                 caption=("PFGM++ on 4 points on a line: excess TV of the ODE's output law "
+                          "under a denoiser error, against D (rightmost: EDM, D = infinity)"))
+def robustness_vs_d_figure(seed: int = 0):
+    from matplotlib.figure import Figure
+
+    from toytheory.diffusion.pfgmpp import line_basin_masses, line_marginal_masses
+
+    data = np.array([-2.0, -1.0, 0.5, 2.0])
+    grid = (1, 2, 4, 8, 32, 128, np.inf)
+    xs = np.arange(len(grid))
+    fig = Figure(figsize=(5, 3.2))
+    ax = fig.add_subplot()
+    for name in ("eps_const", "eps_sin3x", "x0_sin3x"):
+        tv = [0.5 * np.abs(line_basin_masses(data, D, 20.0, 0.01, _ERRORS[name], 1e-8)
+                           - line_marginal_masses(data, 0.01, D)).sum() for D in grid]
+        ax.plot(xs, tv, "o-", label=name)
+    ax.set_xticks(xs, [f"{D:g}" for D in grid])
+    ax.set_xlabel("augmentation dimensions D")
+    ax.set_ylabel("excess TV of the output law")
+    ax.legend(frameon=False)
+    return fig
+
+
+@register_figure("diffusion.pfgmpp_radial_laws",
+                 caption="PFGM++ kernel: radial law of |x - y| / sigma against D (N = 2)")
+def radial_laws_figure(seed: int = 0):
+    from matplotlib.figure import Figure
+
+    from toytheory.diffusion.pfgmpp import gaussian_radial_density, radial_density
+
+    rho = np.linspace(0.0, 6.0, 300)
+    fig = Figure(figsize=(5, 3.2))
+    ax = fig.add_subplot()
+    for D in (1, 4, 32, 512):
+        ax.plot(rho, radial_density(rho, 2, D, 1.0), label=f"D = {D}")
+    ax.plot(rho, gaussian_radial_density(rho, 2, 1.0), "k--", label="diffusion")
+    ax.set_xlabel("|x - y| / sigma")
+    ax.set_ylabel("density")
+    ax.legend(frameon=False)
+    return fig
