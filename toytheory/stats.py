@@ -395,6 +395,86 @@ def exact_binomial_interval(k: int, n: int, level: float) -> tuple[float, float]
     return float(ci.low), float(ci.high)
 
 
+def paired_sign_interval(a, b, level: float) -> tuple[float, tuple[float, float], int, int]:
+    r"""Exact interval for :math:`P(A > B)` from i.i.d. pairs ``(a_i, b_i)`` (sign test).
+
+    With :math:`k = \#\{i : a_i > b_i\}` (ties count as *not* greater), the
+    Clopper–Pearson interval for the binomial proportion :math:`q = P(A > B)`
+    at ``level``: coverage at least ``1 - level`` for every joint law of the
+    pairs, heavy tails included (the data enter only through signs). Use it for
+    a paired comparison whose per-pair differences are unbounded, where no
+    finite-sample mean interval exists without a bound: the statement it holds
+    is "A exceeds B on more than half of the pairs" (:math:`q > 1/2`), not
+    "A's mean exceeds B's".
+
+    Parameters
+    ----------
+    a, b : (n,) arrays
+        Paired values, ``n >= 1``, finite.
+    level : float
+
+    Returns
+    -------
+    (estimate, (lo, hi), k, n) : float, tuple of float, int, int
+        ``k / n``, the interval, the count ``k`` and ``n``.
+    """
+    a = as_float_array("a", a, ndim=1)
+    b = as_float_array("b", b, ndim=1)
+    if a.shape != b.shape:
+        raise ValueError(f"b: must have the shape of a {a.shape} (got {b.shape})")
+    if a.size < 1:
+        raise ValueError("a: must contain at least 1 value (got 0)")
+    level = check_level("level", level)
+    n = int(a.size)
+    k = int(np.count_nonzero(a > b))
+    return k / n, exact_binomial_interval(k, n, level), k, n
+
+
+def sign_detectable(n: int, level: float, threshold: float = 0.5) -> float | None:
+    """Smallest proportion ``k / n`` whose Clopper–Pearson interval lies above ``threshold``.
+
+    The smallest win rate a sign test on ``n`` pairs at ``level`` can tell from
+    ``threshold`` (for ``detectable=``); ``None`` when even ``k = n`` cannot.
+    """
+    n = check_int("n", n, low=1)
+    level = check_level("level", level)
+    threshold = check_real("threshold", threshold, low=0.0, high=1.0)
+    if exact_binomial_interval(n, n, level)[0] <= threshold:
+        return None
+    lo_k, hi_k = int(math.floor(threshold * n)), n  # invariant: hi_k decides, lo_k does not
+    while hi_k - lo_k > 1:
+        mid = (lo_k + hi_k) // 2
+        if exact_binomial_interval(mid, n, level)[0] > threshold:
+            hi_k = mid
+        else:
+            lo_k = mid
+    return hi_k / n
+
+
+def sign_interval_decide_n(estimate: float, level: float, threshold: float = 0.5, *,
+                           n_max: int = 10**7) -> int | None:
+    """Smallest ``n`` (doubling from 8) at which a proportion ``estimate`` would be decided.
+
+    The Clopper–Pearson interval at ``level`` around ``round(estimate * n)``
+    successes out of ``n`` then excludes ``threshold``. ``None`` when
+    ``estimate == threshold`` or no ``n <= n_max`` decides it (undecidable at
+    this effect). A planning number for ``decide_n=``, not a guarantee.
+    """
+    estimate = check_real("estimate", estimate, low=0.0, high=1.0)
+    threshold = check_real("threshold", threshold, low=0.0, high=1.0)
+    level = check_level("level", level)
+    n_max = check_int("n_max", n_max, low=8)
+    if estimate == threshold:
+        return None
+    n = 8
+    while n <= n_max:
+        lo, hi = exact_binomial_interval(int(round(estimate * n)), n, level)
+        if lo > threshold or hi < threshold:
+            return n
+        n *= 2
+    return None
+
+
 # --------------------------------------------------------------------------- means
 
 def mean_test(samples, mean: float, level: float) -> TestResult:

@@ -1,0 +1,72 @@
+"""The exact paired sign interval (issue 14): coverage by enumeration, power, bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats as sps
+
+from toytheory import stats
+
+
+@pytest.mark.parametrize("q", [0.05, 0.3, 0.5, 0.77])
+def test_sign_interval_coverage_is_at_least_its_level_by_enumeration(q):
+    """Exact coverage: sum the Binomial(n, q) law over the k whose interval holds q."""
+    n, level = 40, 0.05
+    covered = 0.0
+    for k in range(n + 1):
+        a = np.r_[np.ones(k), np.zeros(n - k)]
+        _, (lo, hi), kk, nn = stats.paired_sign_interval(a, np.zeros(n), level)
+        assert (kk, nn) == (k, n)
+        if lo <= q <= hi:
+            covered += sps.binom.pmf(k, n, q)
+    assert covered >= 1 - level - 1e-12
+
+
+def test_sign_interval_is_blind_to_the_tail(rng):
+    """Only signs enter: a Cauchy difference with a huge outlier gives the same interval."""
+    d = rng.standard_cauchy(300)
+    base = stats.paired_sign_interval(d, np.zeros_like(d), 1e-6)
+    d2 = np.where(d > 0, d * 1e12, d)
+    assert stats.paired_sign_interval(d2, np.zeros_like(d), 1e-6) == base
+
+
+def test_sign_interval_ties_count_as_not_greater():
+    est, _, k, n = stats.paired_sign_interval([1.0, 2.0, 3.0, 4.0], [1.0, 1.0, 3.0, 5.0], 0.1)
+    assert (k, n, est) == (1, 4, 0.25)
+
+
+def test_sign_interval_detects_a_planted_win_rate_of_0p7(rng):
+    """2000 pairs with P(A > B) = 0.7: the lower end exceeds 1/2 unless k < 1181, a
+    Binomial(2000, 0.7) tail far below 1e-6 (power > 1 - 1e-6 under any seed)."""
+    a = rng.random(2000) < 0.7
+    _, (lo, _), _, _ = stats.paired_sign_interval(a.astype(float), np.zeros(2000), 1e-6)
+    assert lo > 0.5
+
+
+def test_sign_detectable_and_decide_n_agree_with_the_interval():
+    level, n = 1e-6, 2000
+    r = stats.sign_detectable(n, level)
+    k = int(round(r * n))
+    assert stats.exact_binomial_interval(k, n, level)[0] > 0.5
+    assert stats.exact_binomial_interval(k - 1, n, level)[0] <= 0.5
+    m = stats.sign_interval_decide_n(0.6, level)
+    assert stats.exact_binomial_interval(round(0.6 * m), m, level)[0] > 0.5
+    assert stats.exact_binomial_interval(round(0.6 * m / 2), m // 2, level)[0] <= 0.5
+    assert stats.sign_interval_decide_n(0.5, level) is None
+    assert stats.sign_detectable(3, 1e-6) is None
+
+
+@pytest.mark.parametrize("args, match", [
+    (([1.0, 2.0], [1.0]), "b: must have the shape"),
+    (([], []), "a: must contain"),
+    (([1.0], [np.nan]), "b"),
+])
+def test_sign_interval_bad_input_names_the_argument(args, match):
+    with pytest.raises(ValueError, match=match):
+        stats.paired_sign_interval(*args, 1e-6)
+
+
+def test_sign_interval_bad_level_is_refused():
+    with pytest.raises(ValueError, match="level"):
+        stats.paired_sign_interval([1.0], [0.0], 1.5)
