@@ -70,3 +70,59 @@ def test_sign_interval_bad_input_names_the_argument(args, match):
 def test_sign_interval_bad_level_is_refused():
     with pytest.raises(ValueError, match="level"):
         stats.paired_sign_interval([1.0], [0.0], 1.5)
+
+
+# ------------------------------------------------------------- Gaussian quadratic form mean
+
+def _quadratic_problem(rng, d=3):
+    g = rng.standard_normal((d, d))
+    cov = g @ g.T / d
+    mu = rng.standard_normal(d)
+    return cov, mu, float(np.trace(cov) + mu @ mu)
+
+
+def _draw(rng, cov, mu, n):
+    y = mu + rng.standard_normal((n, mu.size)) @ np.linalg.cholesky(cov + 1e-12 * np.eye(
+        mu.size)).T
+    return np.sum(y ** 2, axis=1)
+
+
+def test_gaussian_quadratic_mean_test_holds_its_level(test_seed):
+    """At level 0.05 on n = 20 draws (far from normal), 2000 null repetitions reject at most
+    0.05 of the time: the bound is conservative, so the count's mean is below 100; fail only
+    above 160, a Binomial(2000, 0.05) tail below 1e-6."""
+    rng = np.random.default_rng(test_seed)
+    cov, mu, mean = _quadratic_problem(rng)
+    rejections = sum(stats.gaussian_quadratic_mean_test(_draw(rng, cov, mu, 20), mean, cov, mu,
+                                                        0.05).reject for _ in range(2000))
+    assert rejections <= 160
+
+
+def test_gaussian_quadratic_mean_test_detects_a_two_percent_shift(rng):
+    """n = 2e5, 1e-6: the half-width is about 1% of the mean here; a 2% shift is rejected
+    unless the sample mean strays more than the interval's own miss (< 1e-6)."""
+    cov, mu, mean = _quadratic_problem(rng)
+    x = _draw(rng, cov, mu, 200_000)
+    res = stats.gaussian_quadratic_mean_test(x, 1.02 * mean, cov, mu, 1e-6)
+    lo, hi = res.details["interval"]
+    assert res.reject and res.pvalue <= 1e-6 and not lo <= 1.02 * mean <= hi
+    assert not stats.gaussian_quadratic_mean_test(x, mean, cov, mu, 1e-6).reject
+
+
+def test_gaussian_quadratic_pvalue_is_where_the_interval_reaches_the_mean(rng):
+    cov, mu, mean = _quadratic_problem(rng)
+    x = _draw(rng, cov, mu, 500)
+    res = stats.gaussian_quadratic_mean_test(x, mean * 1.3, cov, mu, 1e-3)
+    for level in (res.pvalue * 0.99, res.pvalue * 1.01):
+        r = stats.gaussian_quadratic_mean_test(x, mean * 1.3, cov, mu, level)
+        assert r.reject == (level >= res.pvalue)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(cov=np.eye(2), mu=np.zeros(3)), "cov: must have shape"),
+    (dict(cov=np.array([[1.0, 0.5], [0.0, 1.0]]), mu=np.zeros(2)), "cov: must be symmetric"),
+    (dict(cov=-np.eye(2), mu=np.zeros(2)), "cov: must be positive semi-definite"),
+])
+def test_gaussian_quadratic_bad_input_names_the_argument(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        stats.gaussian_quadratic_mean_test(np.ones(10), 1.0, level=1e-6, **kwargs)
