@@ -84,8 +84,8 @@ Statements that remain approximate (issue 14)
 - ``adaptive.overfitting.empirical_error_grows_like_sqrt_m_over_n``:
   delta-method normal intervals of a weighted log-log fit of means of worst
   errors in [0, 1] over 200 seeds. An exact per-point empirical-Bernstein
-  box makes the slope interval exact, but its 7 ln(4/alpha) / (3(n-1)) term needs about 2e4 seeds per point at 1e-6,
-  beyond the quick budget.
+  box makes the slope interval exact, but its 7 ln(4/alpha) / (3(n-1))
+  term needs about 2e4 seeds per point at 1e-6, beyond the quick budget.
 - ``diffusion.exact.teleportation_skip_fraction_64d``: Student-t over 50 batch
   estimates of a squared Frechet distance (each a smooth function of moments of
   400 light-tailed draws) and a chi-square interval for the FID's seed-to-seed
