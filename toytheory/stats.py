@@ -71,7 +71,10 @@ Gaussian starting points) have no finite-sample interval for the *mean*
 difference without an assumed bound. The catalog then holds the statement
 "A's error is below B's at more than half of the points", P(B > A) > 1/2, by
 :func:`paired_sign_interval`, records the relative MSE gain without an
-interval, and says so in the claim's reading.
+interval, and says so in the claim's reading. A log-log exponent of medians
+(``sampling.wls.quasi_optimality_m_log_m``) is held by the range of the
+least-squares slope over exact simultaneous order-statistic intervals of the
+medians (``box_slope_interval`` in that catalog file), not by an OLS t-interval.
 
 Statements that remain approximate (issue 14)
 ---------------------------------------------
