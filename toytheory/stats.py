@@ -74,7 +74,7 @@ difference without an assumed bound. The catalog then holds the statement
 interval, and says so in the claim's reading. A log-log exponent of medians
 (``sampling.wls.quasi_optimality_m_log_m``) is held by the range of the
 least-squares slope over exact simultaneous order-statistic intervals of the
-medians (``box_slope_interval`` in that catalog file), not by an OLS t-interval.
+medians (:func:`box_slope_interval`), not by an OLS t-interval.
 
 Statements that remain approximate (issue 14)
 ---------------------------------------------
@@ -512,6 +512,51 @@ def sign_interval_decide_n(estimate: float, level: float, threshold: float = 0.5
             return n
         n *= 2
     return None
+
+
+def box_slope_interval(x, boxes, *, groups=None) -> tuple[float, float]:
+    r"""Range of the least-squares slope of :math:`\log y` on :math:`\log x` over a box of y.
+
+    The fit has one intercept per group (one overall when ``groups`` is None) and a common
+    slope. The slope is linear in :math:`\log y`, :math:`\hat b = \sum_i w_i \log y_i`, so
+    over the box :math:`y_i \in [l_i, h_i]` its range has ends :math:`\sum_i w_i \log c_i`,
+    :math:`c_i` = :math:`h_i` or :math:`l_i` as the sign of :math:`w_i` asks. Fed with
+    simultaneous intervals for the true :math:`y_i` (joint coverage ``1 - level``, e.g.
+    order-statistic median intervals with Bonferroni), the range covers the least-squares
+    slope of the true values with the same probability: no model of the errors, any tail.
+
+    Parameters
+    ----------
+    x : (k,) array of positive values
+    boxes : sequence of k pairs (l_i, h_i), 0 < l_i <= h_i
+    groups : (k,) array of labels, optional
+
+    Returns
+    -------
+    (lo, hi) : tuple of float
+    """
+    x = as_float_array("x", x, ndim=1)
+    b = as_float_array("boxes", boxes, ndim=2)
+    if b.shape != (x.size, 2):
+        raise ValueError(f"boxes: must have shape ({x.size}, 2) (got {b.shape})")
+    if np.any(x <= 0):
+        raise ValueError("x: must be positive")
+    if np.any(b[:, 0] <= 0) or np.any(b[:, 1] < b[:, 0]):
+        raise ValueError("boxes: must satisfy 0 < low <= high")
+    labels = (np.zeros(x.size, dtype=np.int64) if groups is None
+              else np.unique(np.asarray(groups), return_inverse=True)[1].ravel())
+    if labels.size != x.size:
+        raise ValueError("groups: must have the length of x")
+    lx = np.log(x)
+    design = np.zeros((x.size, int(labels.max()) + 2))
+    design[np.arange(x.size), labels] = 1.0
+    design[:, -1] = lx
+    if np.linalg.matrix_rank(design) < design.shape[1]:
+        raise ValueError("x: must vary within at least one group (slope not identified)")
+    w = np.linalg.pinv(design)[-1]  # slope = w @ log y
+    lo, hi = np.log(b[:, 0]), np.log(b[:, 1])
+    return (float(np.sum(np.where(w > 0, w * lo, w * hi))),
+            float(np.sum(np.where(w > 0, w * hi, w * lo))))
 
 
 # --------------------------------------------------------------------------- means

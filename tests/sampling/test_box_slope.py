@@ -6,7 +6,7 @@ import itertools
 
 import numpy as np
 
-from toytheory.claims.catalog.sampling_weighted_ls import box_slope_interval
+from toytheory.stats import box_slope_interval
 
 
 def _slope(x, groups, y):
@@ -25,7 +25,7 @@ def test_box_range_equals_the_extreme_corners(rng):
     groups = np.array(["a"] * 4 + ["b"] * 4)
     lo_y = rng.uniform(0.5, 2.0, x.size)
     hi_y = lo_y * rng.uniform(1.1, 3.0, x.size)
-    lo, hi = box_slope_interval(x, groups, list(zip(lo_y, hi_y)))
+    lo, hi = box_slope_interval(x, list(zip(lo_y, hi_y)), groups=groups)
     corners = [_slope(x, groups, np.where(np.array(c), hi_y, lo_y))
                for c in itertools.product([False, True], repeat=x.size)]
     assert np.isclose(lo, min(corners), atol=1e-12) and np.isclose(hi, max(corners), atol=1e-12)
@@ -38,5 +38,16 @@ def test_box_of_points_is_the_ols_slope():
     x = np.array([2.0, 4.0, 8.0, 2.0, 4.0, 8.0])
     y = np.array([1.0, 2.0, 4.5, 3.0, 5.0, 12.0])
     groups = np.array([0, 0, 0, 1, 1, 1])
-    lo, hi = box_slope_interval(x, groups, list(zip(y, y)))
+    lo, hi = box_slope_interval(x, list(zip(y, y)), groups=groups)
     assert np.isclose(lo, _slope(x, groups, y)) and np.isclose(hi, lo)
+
+
+def test_box_slope_bad_input_names_the_argument():
+    import pytest
+
+    with pytest.raises(ValueError, match="boxes: must have shape"):
+        box_slope_interval([1.0, 2.0, 3.0], [(1.0, 2.0)])
+    with pytest.raises(ValueError, match="boxes: must satisfy"):
+        box_slope_interval([1.0, 2.0], [(1.0, 2.0), (3.0, 2.0)])
+    with pytest.raises(ValueError, match="x: must vary"):
+        box_slope_interval([2.0, 2.0], [(1.0, 2.0), (1.0, 2.0)])

@@ -205,27 +205,6 @@ def wls_figure(seed: int = 0, m: int = 8, ratios=(1, 2, 3, 4), draws: int = 150,
     return fig
 
 
-def box_slope_interval(x, groups, boxes):
-    """Range of the fixed-effects least-squares slope of log y on log x over a box of y.
-
-    The slope is linear in log y, :math:`\\hat b = \\sum_i w_i \\log y_i`, so over the box
-    :math:`y_i \\in [l_i, h_i]` its range has ends :math:`\\sum_i w_i \\log c_i`, with
-    :math:`c_i` = ``h_i`` or ``l_i`` as the sign of :math:`w_i` asks. With simultaneous
-    intervals for the true y_i (coverage ``1 - level`` jointly), the range covers the slope
-    of the true values with the same probability: no model of the errors is needed.
-    """
-    lx = np.log(np.asarray(x, float))
-    _, labels = np.unique(np.asarray(groups), return_inverse=True)
-    design = np.zeros((lx.size, labels.max() + 2))
-    design[np.arange(lx.size), labels] = 1.0
-    design[:, -1] = lx
-    w = np.linalg.pinv(design)[-1]           # slope = w @ log y
-    lo = np.log([b[0] for b in boxes])
-    hi = np.log([b[1] for b in boxes])
-    return (float(np.sum(np.where(w > 0, w * lo, w * hi))),
-            float(np.sum(np.where(w > 0, w * hi, w * lo))))
-
-
 GROWTH = 0.25      # a growth exponent the statement tolerates: m^0.25 over 3..16 is x1.5
 
 
@@ -299,7 +278,7 @@ def quasi_optimality(ctx, ms, functions, draws, control_draws):
     # the statement: exact simultaneous median intervals (order statistics, Bonferroni over
     # the points) and the range of the least-squares slope over that box; no error model
     box = [median_interval(v, LEVEL / len(samples)) for v in samples]
-    lo, hi = box_slope_interval(xs, groups, box)
+    lo, hi = stats.box_slope_interval(xs, box, groups=groups)
     centre, half = (lo + hi) / 2, (hi - lo) / 2
     decide = (int(math.ceil(1.2 * draws * (half / (GROWTH - centre)) ** 2))
               if lo <= GROWTH <= hi and centre != GROWTH else None)
