@@ -74,7 +74,11 @@ difference without an assumed bound. The catalog then holds the statement
 interval, and says so in the claim's reading. A log-log exponent of medians
 (``sampling.wls.quasi_optimality_m_log_m``) is held by the range of the
 least-squares slope over exact simultaneous order-statistic intervals of the
-medians (:func:`box_slope_interval`), not by an OLS t-interval.
+medians (:func:`box_slope_interval`), not by an OLS t-interval; so are the
+exponents of ``adaptive.overfitting.empirical_error_grows_like_sqrt_m_over_n``
+(median worst error; the mean's delta-method fit is recorded, not held: an
+exact empirical-Bernstein box for the means would need about 2e4 seeds per
+point at 1e-6).
 
 Statements that remain approximate (issue 14)
 ---------------------------------------------
@@ -84,11 +88,6 @@ Statements that remain approximate (issue 14)
   that does not make the t quantile at 1e-6 exact. An exact route is a
   stratified Kendall–Sen interval (exact under errors exchangeable within a
   family), not done: ties in ``d`` need the tied permutation law.
-- ``adaptive.overfitting.empirical_error_grows_like_sqrt_m_over_n``:
-  delta-method normal intervals of a weighted log-log fit of means of worst
-  errors in [0, 1] over 200 seeds. An exact per-point empirical-Bernstein
-  box makes the slope interval exact, but its 7 ln(4/alpha) / (3(n-1))
-  term needs about 2e4 seeds per point at 1e-6, beyond the quick budget.
 - ``diffusion.exact.teleportation_skip_fraction_64d``: Student-t over 50 batch
   estimates of a squared Frechet distance (each a smooth function of moments of
   400 light-tailed draws) and a chi-square interval for the FID's seed-to-seed
