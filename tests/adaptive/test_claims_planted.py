@@ -78,7 +78,8 @@ def test_overfitting_claim_is_refuted_when_the_error_grows_linearly_in_m(monkeyp
     the median worst error grows like m (exponent about 1). Every median and its order-
     statistic interval scale exactly, so the held interval is the unplanted one plus exactly
     0.5 (unplanted [0.44, 0.59] over seeds 0..9, so about [0.94, 1.09]), wholly above 0.65;
-    the box covers the true slope with probability >= 1 - 1e-6, so ``refuted`` with probability >= 1 - 1e-6 (witnesses untouched).
+    the box covers the true slope with probability >= 1 - 1e-6, so ``refuted`` with
+    probability >= 1 - 1e-6 (witnesses untouched).
     """
     real = adaptive_overfitting.sweep
 

@@ -109,8 +109,8 @@ def figure(seed: int = 0):
              "-1/2 (which tells sqrt from constant and from linear), each decided by its "
              "range over exact order-statistic median intervals at level 1e-6 (any tail; the "
              "mean's delta-method fit is recorded, not held); exceedance rates by "
-             "Clopper-Pearson at 1e-6. The sqrt(m/n) rate is sharper than the abstract's wording, which only implies the "
-             "linear limit."),
+             "Clopper-Pearson at 1e-6. The sqrt(m/n) rate is sharper than the abstract's "
+             "wording, which only implies the linear limit."),
     statement=("Against an adaptive analyst, the empirical mechanism's worst error over m "
                "statistical queries on n points grows like sqrt(m/n), and exceeds the accuracy "
                "sqrt(ln(2m/beta)/(2n)) that Hoeffding's inequality and a union bound give for "
