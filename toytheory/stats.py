@@ -80,14 +80,13 @@ exponents of ``adaptive.overfitting.empirical_error_grows_like_sqrt_m_over_n``
 exact empirical-Bernstein box for the means would need about 2e4 seeds per
 point at 1e-6).
 
-Statements that remain approximate (issue 14)
----------------------------------------------
-- ``sampling.sample_complexity.*`` exponents (``fit_exponent``):
-  the OLS t-interval of a log-log slope with one intercept per family. The
-  parameter is defined by the linear model itself; log m_eps is bounded but
-  that does not make the t quantile at 1e-6 exact. An exact route is a
-  stratified Kendall–Sen interval (exact under errors exchangeable within a
-  family), not done: ties in ``d`` need the tied permutation law.
+Statements that remain approximate or model-based (issue 14)
+------------------------------------------------------------
+- ``sampling.sample_complexity.*`` exponents: held by :func:`sen_slope_interval`
+  (Theil–Sen with the exact stratified Kendall interval) instead of the OLS
+  t-interval. No normality is left, but a model is: log m_eps linear in log x
+  with errors i.i.d. within a family and independent of x (a spread of the
+  measurement noise that changes with x would break the exact level).
 - ``diffusion.exact.teleportation_skip_fraction_64d``: Student-t over 50 batch
   estimates of a squared Frechet distance (each a smooth function of moments of
   400 light-tailed draws) and a chi-square interval for the FID's seed-to-seed
@@ -106,7 +105,8 @@ Energy distance: Székely & Rizzo (2004), "Testing for equal distributions in
 high dimension". Sequential Monte Carlo p-values: Besag & Clifford (1991),
 "Sequential Monte Carlo p-values", Biometrika 78(2). Clopper & Pearson (1934),
 Biometrika 26(4). Laurent & Massart (2000), "Adaptive estimation of a quadratic
-functional by model selection", Ann. Statist. 28(5), Lemma 1.
+functional by model selection", Ann. Statist. 28(5), Lemma 1. Sen (1968),
+"Estimates of the regression coefficient based on Kendall's tau", JASA 63(324).
 """
 
 from __future__ import annotations
