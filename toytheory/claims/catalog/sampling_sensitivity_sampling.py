@@ -355,7 +355,7 @@ def root_leverage_sampling(ctx, **kw):
              "branch-and-bound brackets of width at most eps/50, so m_eps is exact to that "
              "width."),
     witnesses=("exact", "simulated"),
-    quick={**_QUICK_STUDY, "families": ("gaussian",), "block_rows": 16, "matrices": 3},
+    quick={**_QUICK_STUDY, "families": ("gaussian",), "block_rows": 16, "matrices": 5},
     full={**_FULL_STUDY, "families": ("sign", "gaussian", "heavy_tailed"), "block_rows": 24,
           "blocks": (1, 2, 4, 6, 8, 12, 16)},
     timeout={"full": 7200},
