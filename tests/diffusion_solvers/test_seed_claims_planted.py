@@ -87,6 +87,31 @@ def test_dc_solver_with_bad_ratios_is_refuted(monkeypatch, test_seed):
     assert result["verdict"] == "refuted"
 
 
+def test_dc_solver_no_better_on_the_mixture_is_refuted(monkeypatch, test_seed):
+    """The mixture statement alone: with the fitted mixture ratios replaced by 2 (the exact
+    Gaussian part left as fitted), DC-Solver is worse than UniPC at most held-out points, so
+    the exact sign test's interval at level 1e-6 lies below 1/2 (the sign test is exact:
+    refuted with probability > 1 - 1e-6 whenever the true win rate is below 0.445 at 2000
+    points; measured well below)."""
+    from toytheory.diffusion import solvers as S
+
+    fit = S.fit_dc_ratios
+    calls = []
+
+    def planted(*a, **k):
+        calls.append(1)
+        ratios = np.asarray(fit(*a, **k))
+        return ratios if len(calls) == 1 else np.full_like(ratios, 2.0)
+
+    monkeypatch.setattr(S, "fit_dc_ratios", planted)
+    result = run_quick("diffusion.solvers.seed.dc_solver_beats_unipc_at_nfe5", test_seed)
+    assert result["verdict"] == "refuted"
+    sign = [x for x in result["numbers"] if "sign test" in x["name"]]
+    assert len(sign) == 1 and sign[0]["interval"][1] < 0.5
+    gaussian = [x for x in result["numbers"] if x["name"].startswith("Gaussian: exact RMS")]
+    assert gaussian[0]["passed"]
+
+
 def test_v3_with_wrong_statistics_fails(monkeypatch, test_seed):
     """Model statistics l off by 1% are a toolkit bug: the closed-form witness sees it
     (power 1)."""
@@ -102,8 +127,10 @@ def test_v3_with_wrong_statistics_fails(monkeypatch, test_seed):
 
 def test_step_search_that_returns_a_bad_grid_is_refuted(monkeypatch, test_seed):
     """A 'search' that returns a degenerate grid (almost the whole log-SNR range in the first
-    step) has a far larger held-out MSE than the uniform grids: the paired t interval at
-    level 1e-6 lies below 0 at NFE 4 (refuted with probability > 1 - 1e-6)."""
+    step) is worse than the uniform grids at almost every held-out point: the exact sign
+    test's Clopper-Pearson interval at level 1e-6 lies below 1/2 at NFE 4 (refuted with
+    probability > 1 - 1e-6 whenever the true win rate is below the detectable 0.39 at 512
+    points; measured here near 0)."""
     import scipy.optimize
 
     class Result:

@@ -390,13 +390,18 @@ def time_shift_eps_scale_variant(ctx, n, batches, kappas):
     reading=("Ratios fitted on 10 trajectories against the exact ODE solution; 'improve' is "
              "read as a lower error than UniPC-3 at NFE 5 (the paper's headline NFE): the "
              "exact pathwise RMS error on Gaussian data, and the RMS distance to a DOP853 "
-             "reference solve on held-out mixture points, held by a paired t interval on the "
-             "MSE difference at level 1e-6 (per-point errors are smooth functions of Gaussian "
-             "starting points: light tails)."),
+             "reference solve on held-out mixture points. On the mixture 'lower error' is read "
+             "as: DC's squared error is below UniPC's at more than half of the held-out "
+             "points, P(UniPC's > DC's) > 1/2, held by an exact sign test (Clopper-Pearson "
+             "at level 1e-6, valid for any tail). The per-point squared errors are unbounded "
+             "(Gaussian starting points), so no finite-sample interval for the MSE difference "
+             "exists without an assumed bound; the relative MSE gain is recorded, not held. "
+             "Weaker than 'lower MSE' only where a few points dominate the MSE."),
     statement=("DC-Solver's dynamic compensation, with ratios fitted on 10 trajectories, lowers "
                "the error of UniPC-3 (bh1) at NFE 5 on held-out starting points."),
     witnesses=("exact",),
-    quick={"nfe": 5, "n_test": 200},
+    quick={"nfe": 5, "n_test": 2000},
+    full={"nfe": 5, "n_test": 8000},
 )
 def dc_solver_beats_unipc(ctx, nfe, n_test):
     from toytheory.diffusion import DiffusionProcess
@@ -446,17 +451,17 @@ def dc_solver_beats_unipc(ctx, nfe, n_test):
     e_u, e_dc = float(np.sqrt(sq_u.mean())), float(np.sqrt(sq_dc.mean()))
     ev.record("GMM: fitted ratios", np.array2string(ratios_m, precision=3))
     ev.record("GMM (held out): RMS error UniPC / DC", f"{e_u:.4g} / {e_dc:.4g}")
-    from scipy.stats import t as t_dist
-
     level = 1e-6
-    diff = sq_u - sq_dc
-    half = float(t_dist.ppf(1 - level / 2, n_test - 1) * diff.std(ddof=1) / np.sqrt(n_test))
     mse_u = float(sq_u.mean())
-    ev.interval("GMM (held out): (MSE UniPC - MSE DC) / MSE UniPC >= 0 (paired t interval)",
-                float(diff.mean()) / mse_u, ((diff.mean() - half) / mse_u,
-                                             (diff.mean() + half) / mse_u), 0.0, side=">=",
-                level=level, headline=True,
-                detectable=f"a relative MSE gain of {2 * half / mse_u:.2g} at {n_test} points")
+    ev.record("GMM (held out): relative MSE gain (MSE UniPC - MSE DC) / MSE UniPC, not held "
+              "(per-point errors are unbounded: no finite-sample mean interval)",
+              float((sq_u - sq_dc).mean()) / mse_u)
+    est, (lo, hi), k, n = stats.paired_sign_interval(sq_u, sq_dc, level)
+    ev.interval("GMM (held out): P(UniPC's squared error > DC's at a point) > 1/2 (exact "
+                "sign test, Clopper-Pearson)", est, (lo, hi), 0.5, side=">=", level=level,
+                headline=True, note=f"{k} of {n} held-out points",
+                detectable=f"a win rate of {stats.sign_detectable(n, level):.3g} at {n} points",
+                decide_n=stats.sign_interval_decide_n(est, level))
     ev.note(f"Grid: {nfe} steps uniform in t on VP-linear from 1 to 1e-3 (DC-Solver's default "
             "time_uniform); ratios fitted step by step by bounded Brent on [-1, 3] against the "
             "exact states (closed form / DOP853 at rtol 1e-12); tested on fresh draws.")
@@ -547,11 +552,14 @@ def v3_exact(ctx, nfes, refines):
              "place of FID) starts from the uniform-t grid (the paper's 'uniform' "
              "baseline), never from the best hand grid (quadratic at every NFE here). The "
              "abstract's 'such a uniform assumption is not the optimal solution' is read as: "
-             "a lower held-out mean squared error than uniform steps, in t (the paper's "
-             "baseline) and in log-SNR (DPM-Solver's default), by a paired t interval at "
-             "level 1e-6 per NFE (per-point errors are smooth functions of Gaussian starting "
-             "points: light tails). The gain over the best hand grid (quadratic) is "
-             "recorded with its interval, not held: the abstract does not claim it."),
+             "a lower held-out error than uniform steps, in t (the paper's baseline) and in "
+             "log-SNR (DPM-Solver's default): the searched grid's squared error is below the "
+             "uniform grid's at more than half of the held-out points, P > 1/2, by an exact "
+             "sign test (Clopper-Pearson at level 1e-6 per NFE and baseline, valid for any "
+             "tail; per-point errors are unbounded, so no finite-sample interval for the MSE "
+             "difference exists without an assumed bound). The relative MSE gains are "
+             "recorded, not held. The gain over the best hand grid (quadratic) is recorded "
+             "with its win rate, not held: the abstract does not claim it."),
     witnesses=("exact",),
     quick={"nfes": (4, 6, 8, 10), "n_train": 48, "n_test": 512, "maxiter": 600},
     full={"nfes": (4, 5, 6, 7, 8, 9, 10), "n_train": 128, "n_test": 2000, "maxiter": 1000},
@@ -592,8 +600,6 @@ def step_search(ctx, nfes, n_train, n_test, maxiter):
     def err(grid, x, r):
         return _rms(S.sample_dpmpp_2m(model, x, grid), r)
 
-    from scipy.stats import t as t_dist
-
     def per_point(grid, x, r):
         return np.sum((S.sample_dpmpp_2m(model, x, grid) - r) ** 2, axis=1)
 
@@ -622,22 +628,25 @@ def step_search(ctx, nfes, n_train, n_test, maxiter):
                   searched / test_hand[best_test])
 
         def gain(per_base):
-            diff = per_base - per_s
-            half = float(t_dist.ppf(1 - level / 2, n_test - 1) * diff.std(ddof=1)
-                         / np.sqrt(n_test))
             m = float(np.mean(per_base))
-            return float(diff.mean()) / m, ((diff.mean() - half) / m,
-                                            (diff.mean() + half) / m), 2 * half / m
+            return float(np.mean(per_base - per_s)) / m
 
-        est, ci, width = gain(per_h)
-        ev.record(f"NFE {nfe}: relative MSE gain over the best hand grid ({best_test}), "
-                  f"t interval at level {level:g}", f"{est:.3f} in [{ci[0]:.3f}, {ci[1]:.3f}]")
+        est, (lo, hi), k, n = stats.paired_sign_interval(per_h, per_s, level)
+        ev.record(f"NFE {nfe}: vs the best hand grid ({best_test}): relative MSE gain; rate of "
+                  f"points where the searched grid is better (Clopper-Pearson at {level:g})",
+                  f"{gain(per_h):.3f}; {est:.3f} in [{lo:.3f}, {hi:.3f}]")
         for base in ("uniform t", "uniform log-SNR"):
-            est, ci, width = gain(per_point(hand[base], x_te, r_te))
-            ev.interval(f"NFE {nfe}: (MSE {base} - MSE searched) / MSE {base} >= 0 "
-                        "(paired t interval)", est, ci, 0.0, side=">=", level=level,
-                        headline=(nfe == nfes[0] and base == "uniform t"),
-                        detectable=f"a relative MSE gain of {width:.2g} at {n_test} points")
+            per_b = per_point(hand[base], x_te, r_te)
+            ev.record(f"NFE {nfe}: relative MSE gain over {base}, (MSE {base} - MSE searched) "
+                      f"/ MSE {base} (not held: per-point errors are unbounded)", gain(per_b))
+            est, (lo, hi), k, n = stats.paired_sign_interval(per_b, per_s, level)
+            ev.interval(f"NFE {nfe}: P({base} grid's squared error > searched grid's at a "
+                        "point) > 1/2 (exact sign test)", est, (lo, hi), 0.5, side=">=",
+                        level=level, headline=(nfe == nfes[0] and base == "uniform t"),
+                        note=f"{k} of {n} held-out points",
+                        detectable=f"a win rate of {stats.sign_detectable(n, level):.3g} at "
+                                   f"{n} points",
+                        decide_n=stats.sign_interval_decide_n(est, level))
     ev.note("Search: the log-SNR increments are a softmax of NFE free logits (endpoints t = 1 "
             "and 1e-3 fixed), Nelder-Mead from the uniform-t grid on the training points, "
             "objective = RMS distance to the exact ODE solution (DOP853 at rtol 1e-12). The "
