@@ -163,9 +163,12 @@ def write_ipynbs(books: list[Path], dest: Path, timeout: int = 180) -> None:
     import nbclient
     import nbformat
 
+    sys.path.insert(0, str(DOCS))
+    from _nbreader import with_inline_figures
+
     dest.mkdir(parents=True, exist_ok=True)
     for b in books:
-        nb = jupytext.read(b)
+        nb = with_inline_figures(jupytext.read(b))
         nbclient.NotebookClient(nb, timeout=timeout, kernel_name="python3",
                                 resources={"metadata": {"path": str(ROOT)}}).execute()
         nbformat.write(nb, dest / f"{b.stem}.ipynb")
@@ -229,6 +232,10 @@ def build(execute: bool = False, results: Path | None = None, out: Path = BUILD,
         raise RuntimeError("broken internal links:\n" + "\n".join(broken[:50]))
     if execute:
         write_ipynbs(books, out / "notebooks")
+        missing = [b.stem for b in books
+                   if "<img" not in (out / "gallery" / f"{b.stem}.html").read_text()]
+        if missing:
+            raise RuntimeError(f"executed gallery pages without a figure: {missing}")
     return out
 
 

@@ -104,3 +104,21 @@ print("SDS fixed point:", score_distillation.sds_fixed_point(view))
 for method in ("sds", "cds"):
     m2, v = score_distillation.gradient_moments(view, method, 0.0, 300)
     print(f"{method}: within-run SNR {m2 / v:.3f}")
+
+# %% [markdown]
+# ## Figures
+#
+# Two of the figures the claims of this notebook attach to their evidence (the same figures
+# `toytheory figures` renders).
+
+# %%
+from toytheory.claims import load_catalog
+from toytheory.figures import FIGURES
+
+load_catalog()
+
+# %%
+FIGURES["diffusion.guided_fkc_annealed"].make(0)
+
+# %%
+FIGURES["diffusion.guided_minority_mass"].make(0)

@@ -91,3 +91,21 @@ pts = rng.standard_normal((30, 2))
 samples = sr.pf_ode_empirical(pts, 80 * rng.standard_normal((100, 2)), n_steps=60)
 gap = np.sqrt(((samples[:, None] - pts[None]) ** 2).sum(-1)).min(1).max()
 print("empirical score: largest distance from a sample to a training point:", gap)
+
+# %% [markdown]
+# ## Figures
+#
+# Two of the figures the claims of this notebook attach to their evidence (the same figures
+# `toytheory figures` renders).
+
+# %%
+from toytheory.claims import load_catalog
+from toytheory.figures import FIGURES
+
+load_catalog()
+
+# %%
+FIGURES["diffusion.imperfect.skip_tuning"].make(0)
+
+# %%
+FIGURES["diffusion.imperfect.region_caching"].make(0)

@@ -127,3 +127,21 @@ for calls in (1000, 20000):
     M, C = snl.metropolis_chains(sim, x_o, calls, 10, rng)
     print(f"MCMC {calls:5d} calls: median KL "
           f"{np.median([kl_divergence_gaussians(M[i], C[i], *target) for i in range(10)]):.4f}")
+
+# %% [markdown]
+# ## Figures
+#
+# Two of the figures the claims of this notebook attach to their evidence (the same figures
+# `toytheory figures` renders).
+
+# %%
+from toytheory.claims import load_catalog
+from toytheory.figures import FIGURES
+
+load_catalog()
+
+# %%
+FIGURES["diffusion.posterior_samplers_vs_exact"].make(0)
+
+# %%
+FIGURES["diffusion.posterior_bridge_variances"].make(0)
