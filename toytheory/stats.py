@@ -42,9 +42,9 @@ two samples in R^d                      :func:`energy_two_sample_test`          
 the mean of i.i.d. values in [a, b]     :func:`bounded_mean_test`,                  any law on
                                         :func:`bounded_mean_interval`               [a, b], any
                                         (Hoeffding or empirical Bernstein)          n
-paired values, "A > B at most pairs"   :func:`paired_sign_interval` (sign test,    any joint
+paired values, "A > B at most pairs"    :func:`paired_sign_interval` (sign test,    any joint
                                         Clopper–Pearson)                            law (exact)
-the mean of |Y|^2, Y Gaussian (known    :func:`gaussian_quadratic_mean_test`        exact level
+the mean of Y'Y, Y Gaussian (known      :func:`gaussian_quadratic_mean_test`        exact level
 covariance): a Gaussian quadratic form  (Laurent–Massart Chernoff bound)            (finite n)
 the mean of light-tailed values         :func:`mean_test` (Student's t)             light tails
                                                                                     only
