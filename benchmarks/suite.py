@@ -201,16 +201,17 @@ def main(argv=None) -> int:
                         help="run with one CPU-burning process per core beside it")
     parser.add_argument("--rounds", type=int, default=None,
                         help="interleaved rounds per workload (default 7; 2 with --quick)")
-    parser.add_argument("-k", dest="keyword", default=None,
-                        help="only workloads whose key contains this word")
+    parser.add_argument("-k", dest="keywords", action="append", default=None,
+                        help="only workloads whose key contains this word (repeatable: any)")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR)
     args = parser.parse_args(argv)
     rounds = args.rounds or (2 if args.quick else 7)
     if rounds < 1:
         parser.error(f"--rounds: must be >= 1 (got {rounds})")
-    chosen = [w for w in WORKLOADS if args.keyword is None or args.keyword in w.key]
+    chosen = [w for w in WORKLOADS
+              if args.keywords is None or any(k in w.key for k in args.keywords)]
     if not chosen:
-        parser.error(f"-k: no workload key contains {args.keyword!r}; keys: "
+        parser.error(f"-k: no workload key contains any of {args.keywords!r}; keys: "
                      + ", ".join(w.key for w in WORKLOADS))
     label = (f"{'busy' if args.busy else 'idle'} machine"
              f"{' (BusyMachine: one burner per core)' if args.busy else ''}"
