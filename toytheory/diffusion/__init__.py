@@ -25,6 +25,21 @@ toys
     Toy laws: 1-D two modes, the 5 x 5 grid, a 64-d power-law mixture.
 figures_exact
     Score fields, explained variance, teleportation error (registered figures).
+solvers
+    Fast ODE/SDE solvers with one signature (numpy and torch); ``solver_search`` searches
+    per-step solver schedules.
+targets, fkc, guidance
+    Exact annealed, product, geometric, CFG and reward-tilted targets; Feynman-Kac
+    correctors; exactly CFG-guided mixtures.
+svdd, minority, pag, score_distillation
+    Soft value-based decoding, minority guidance, perturbed-model guidance, SDS and
+    consistency distillation sampling.
+posterior
+    Exact GMM posteriors under linear measurements and the samplers held to them.
+pfgmpp, schrodinger_bridge, distillation, distillation_mlp
+    PFGM++; Gaussian (multi-marginal) Schrödinger bridges; progressive distillation.
+learned, hallucination, skip_tuning, region_caching, quantisation, score_rates
+    Small trained denoisers and what their errors do, against the exact score.
 """
 
 from __future__ import annotations
