@@ -76,7 +76,7 @@ def _solve(budget: int):
              "abstract contrasts with."),
     witnesses=("exact", "simulated"),
     quick={"budgets": (3, 4, 6), "runs": 3_000, "max_excess": 0.05},
-    full={"budgets": (3, 4, 5, 6, 7, 8, 10), "runs": 40_000, "max_excess": 0.05},
+    full={"budgets": (3, 4, 5, 6, 7, 8), "runs": 40_000, "max_excess": 0.05},
 )
 def robust_policy_competes_per_class(ctx, budgets, runs, max_excess):
     from sims.active_thresholds import identification_errors
