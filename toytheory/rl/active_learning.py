@@ -423,6 +423,17 @@ def _children(st: _States, n: int, m: int) -> tuple[np.ndarray, np.ndarray]:
     return c0, c1
 
 
+def _transitions(st: _States, n: int, m: int) -> list:
+    """Sparse 0/1 matrices ``(S_{n+1}, S_n)``: for query x and answer y, state -> child."""
+    from scipy.sparse import csr_matrix
+
+    c0, c1 = _children(st, n, m)
+    size, nxt = c0.shape[0], st.levels[n + 1].shape[0]
+    cols = np.arange(size)
+    return [[csr_matrix((np.ones(size), (c[:, x], cols)), shape=(nxt, size))
+             for c in (c0, c1)] for x in range(m)]
+
+
 def _softmax(logits: np.ndarray) -> np.ndarray:
     z = np.exp(logits - logits.max(axis=-1, keepdims=True))
     return z / z.sum(axis=-1, keepdims=True)
@@ -474,6 +485,7 @@ def adversarial_training(problem: ThresholdProblem, offset=None, *, steps: int =
     m, B, T = problem.n_points, problem.budget, problem.n_thresholds
     p1 = problem.label_one_prob()
     kids = [_children(st, n, m) for n in range(B)]
+    moves = [_transitions(st, n, m) for n in range(B)]
     onehot = (problem.thresholds()[None, :] == np.arange(T)[:, None]).astype(np.float64)
     params = [np.zeros((st.levels[n].shape[0], m)) for n in range(B)]
     params.append(np.zeros((st.levels[B].shape[0], T)))
@@ -484,12 +496,11 @@ def adversarial_training(problem: ThresholdProblem, offset=None, *, steps: int =
         pis = [_softmax(p) for p in params]
         reach = [np.ones((1, J))]
         for n in range(B):
-            c0, c1 = kids[n]
             nxt = np.zeros((st.levels[n + 1].shape[0], J))
             for x in range(m):
                 flow = reach[n] * pis[n][:, x:x + 1]
-                np.add.at(nxt, c1[:, x], flow * p1[:, x])
-                np.add.at(nxt, c0[:, x], flow * (1.0 - p1[:, x]))
+                nxt += moves[n][x][1] @ (flow * p1[:, x]) + moves[n][x][0] @ (
+                    flow * (1.0 - p1[:, x]))
             reach.append(nxt)
         wrong = 1.0 - pis[B] @ onehot                                 # (S_B, J)
         err = np.sum(reach[B] * wrong, axis=0)

@@ -149,8 +149,9 @@ def dynamo_encoder(demos: Demonstrations, k: int, *, shrinkage: float = 0.1) -> 
     no actions). Its minimiser is the ``k`` generalised eigenvectors of ``(S_innov, S)`` of
     smallest eigenvalue, i.e. the top-``k`` canonical directions between ``o_{t+1}`` and
     ``o_t``: the most predictable subspace. An inverse-dynamics latent action of ``m``
-    dimensions absorbs ``m`` directions of the innovation and leaves this choice optimal for
-    the remaining ones. Covariances are shrunk towards ``shrinkage * tr(S)/D * I`` (few
+    dimensions absorbs ``m`` directions of the innovation: the loss then counts only the
+    ``k - m`` least innovative ones, so this subspace remains a minimiser (no longer the only
+    one; which minimiser a trained network reaches is not modelled). Covariances are shrunk towards ``shrinkage * tr(S)/D * I`` (few
     frames, many pixels).
     """
     from scipy.linalg import eigh
