@@ -56,7 +56,17 @@ def _witness(ev, n, nz, n_sim, rng):
     y = x @ A.T + NOISE * rng.standard_normal((n_sim, A.shape[0]))
     xs = y @ W.T + rng.standard_normal(x.shape) @ np.linalg.cholesky(C).T
     err = x - xs
-    p = sigma3.shape[0]
+    _halfplane_witness(ev, err, E, sigma3.shape[0], n, n_sim,
+                       f"augmented-prior samples: simulated errors vs the exact error law "
+                       f"({n_sim} volumes, 6 half-plane masses incl. a cross-slice "
+                       "difference, Bonferroni)")
+
+
+
+def _halfplane_witness(ev, err, E, p, n, n_sim, name):
+    """Simulated errors ``err`` (n_sim, p) against the exact error law N(0, E): the masses
+    of six half-planes (three directions, incl. a cross-slice difference, two offsets each)
+    by binomial tests, Bonferroni at LEVEL."""
     tests = []
     for v in (np.eye(p)[0], np.eye(p)[p // 2] - np.eye(p)[p // 2 - n * n],
               np.ones(p) / np.sqrt(p)):
@@ -64,10 +74,7 @@ def _witness(ev, n, nz, n_sim, rng):
         for z in (0.5, -1.0):
             k = int(np.sum(err @ v > z * sd))
             tests.append(stats.binomial_test(k, n_sim, float(ndtr(-z)), LEVEL))
-    ev.test(f"augmented-prior samples: simulated errors vs the exact error law ({n_sim} "
-            "volumes, 6 half-plane masses incl. a cross-slice difference, Bonferroni)",
-            stats.bonferroni([t.pvalue for t in tests], LEVEL))
-
+    ev.test(name, stats.bonferroni([t.pvalue for t in tests], LEVEL))
 
 @claim(
     "diffusion.posterior.volume_augmented_prior_coherent",
@@ -229,17 +236,10 @@ def volume_alternating_sampler_coherent(ctx, steps, n_sim, gammas):
     x = rng.standard_normal((n_sim, sigma3.shape[0])) @ np.linalg.cholesky(sigma3).T
     err = run_volume_alternating(x, A, NOISE, kxy, n, nz, LAM, 1.0, wgrid,
                                  ctx.seed_for("alternating sims"))
-    p = sigma3.shape[0]
-    tests = []
-    for v in (np.eye(p)[0], np.eye(p)[p // 2] - np.eye(p)[p // 2 - n * n],
-              np.ones(p) / np.sqrt(p)):
-        sd = float(np.sqrt(v @ E @ v))
-        for z in (0.5, -1.0):
-            k = int(np.sum(err @ v > z * sd))
-            tests.append(stats.binomial_test(k, n_sim, float(ndtr(-z)), LEVEL))
-    ev.test(f"alternating sampler: simulated errors ({n_sim} volumes, 24 steps) vs the exact "
-            "error law (6 half-plane masses incl. a cross-slice difference, Bonferroni)",
-            stats.bonferroni([t.pvalue for t in tests], LEVEL))
+    _halfplane_witness(ev, err, E, sigma3.shape[0], n, n_sim,
+                       f"alternating sampler: simulated errors ({n_sim} volumes, 24 steps) "
+                       "vs the exact error law (6 half-plane masses incl. a cross-slice "
+                       "difference, Bonferroni)")
     sig = karras_sigmas(steps, 0.002, 80.0, append_zero=False)
     with_prior = alternating_sampler_error(n, nz, NOISE, sig, LAM, 1.0, rho_z=RHO_Z)
     without = alternating_sampler_error(n, nz, NOISE, sig, 0.0, 1.0, rho_z=RHO_Z)
