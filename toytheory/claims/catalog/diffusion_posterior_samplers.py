@@ -303,21 +303,28 @@ def ads_beats_fixed_masks(ctx, n, budgets):
     return ev
 
 
+def _posterior_contour_grid():
+    """The toy prior and measurement, their exact posterior, and its log-density on a
+    161 x 161 grid over [-4, 4]^2 (for the figures' contours)."""
+    from toytheory.diffusion.posterior.gmm import exact_gmm_posterior
+
+    prior = toy_prior()
+    A, s, y = toy_measurement()
+    post = exact_gmm_posterior(prior, A, s, y)
+    g = np.linspace(-4, 4, 161)
+    X = np.stack(np.meshgrid(g, g, indexing="ij"), -1).reshape(-1, 2)
+    return prior, A, s, y, post, g, post.log_prob(X).reshape(161, 161)
+
+
 @register_figure("diffusion.posterior_dps_vs_exact",
                  caption="Exact posterior contours with draws of the exact-score sampler and DPS")
 def dps_vs_exact_figure(seed: int = 0):
     from matplotlib.figure import Figure
 
-    from toytheory.diffusion.posterior.gmm import exact_gmm_posterior
     from toytheory.diffusion.posterior.samplers import dps_score, exact_posterior_score
 
-    prior = toy_prior()
-    A, s, y = toy_measurement()
-    post = exact_gmm_posterior(prior, A, s, y)
+    prior, A, s, y, post, g, logd = _posterior_contour_grid()
     rng = np.random.default_rng(seed)
-    g = np.linspace(-4, 4, 161)
-    X = np.stack(np.meshgrid(g, g, indexing="ij"), -1).reshape(-1, 2)
-    logd = post.log_prob(X).reshape(161, 161)
     levels = logd.max() - np.array([9.0, 7.0, 5.0, 3.0, 1.0])   # log-density contours
     fig = Figure(figsize=(8, 3.6))
     for i, (title, score) in enumerate((("exact conditional score", exact_posterior_score(post)),
@@ -445,18 +452,12 @@ def pigdm_projection_overweight_minor_mode(ctx, n, steps, weights):
 def samplers_vs_exact_figure(seed: int = 0):
     from matplotlib.figure import Figure
 
-    from toytheory.diffusion.posterior.gmm import exact_gmm_posterior
     from toytheory.diffusion.posterior.samplers import (dps_score, exact_posterior_score,
                                                         pigdm_score, projection_sampler)
     from toytheory.diffusion.schedules import karras_sigmas
 
-    prior = toy_prior()
-    A, s, y = toy_measurement()
-    post = exact_gmm_posterior(prior, A, s, y)
+    prior, A, s, y, post, g, logd = _posterior_contour_grid()
     rng = np.random.default_rng(seed)
-    g = np.linspace(-4, 4, 161)
-    X = np.stack(np.meshgrid(g, g, indexing="ij"), -1).reshape(-1, 2)
-    logd = post.log_prob(X).reshape(161, 161)
     levels = logd.max() - np.array([9.0, 7.0, 5.0, 3.0, 1.0])
     sig = karras_sigmas(128, 0.002, 80.0, append_zero=False)
     draws = {"exact conditional score": _run(exact_posterior_score(post), 1000, 128, rng),
