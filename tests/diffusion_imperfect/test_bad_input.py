@@ -71,3 +71,28 @@ def test_quantisation_is_exact_at_high_precision_and_round_to_nearest():
     z = np.random.default_rng(0).standard_normal((4, 3))
     assert np.allclose(qz.run_sampler(prob, z, 30, act_range=100.0), qz.run_sampler(prob, z),
                        atol=1e-6)
+
+
+def test_bartlett_moments_bad_input_and_d_one():
+    """d = 1: E 1/chi2_m = 1/(m-2), E 1/chi2_m^2 = 1/((m-2)(m-4)), by hand."""
+    from fractions import Fraction
+
+    e1, e2 = sr.bartlett_inverse_moments(1, 10)
+    assert (Fraction(str(e1[0])), Fraction(str(e2[0]))) == (Fraction(1, 8), Fraction(1, 48))
+    with pytest.raises(ValueError, match="m: must be at least"):
+        sr.bartlett_inverse_moments(3, 6)
+    with pytest.raises(ValueError, match="d"):
+        sr.bartlett_inverse_moments(0, 10)
+
+
+def test_output_bound_holds_and_bad_input():
+    """The interval-arithmetic bound covers the quantised sampler on a grid of x_T."""
+    prob = qz.toy_problem(d=4, n_steps=10)
+    z = np.linspace(-3.0, 3.0, 2001)
+    for bits, r in ((None, None), (4, 2.0), (8, 0.5)):
+        out = qz.run_sampler(prob, np.repeat(z[:, None], 4, axis=1), bits, r)
+        assert np.all(np.abs(out) <= qz.output_bound(prob, bits, r, zmax=3.0))
+    with pytest.raises(ValueError, match="act_range"):
+        qz.output_bound(prob, 8, None)
+    with pytest.raises(ValueError, match="zmax"):
+        qz.output_bound(prob, None, None, zmax=0.0)

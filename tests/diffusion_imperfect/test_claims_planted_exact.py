@@ -105,8 +105,8 @@ def test_score_error_formula_off_by_one_fails(monkeypatch, test_seed):
 
 def test_kl_formula_without_the_mean_term_fails(monkeypatch, test_seed):
     """Planted: the expected KL without the sample mean's term (about 0.036 at n = 60,
-    d = 4). 4000 simulated KLs have a standard error near 0.0015, so the t-test at 1e-6
-    rejects with probability >= 1 - 1e-6: ``fails``."""
+    d = 4). The KL's definition with the Bartlett route's exact moments differs by that
+    (tolerance 1e-10 relative): ``fails`` with probability 1."""
     import toytheory.diffusion.score_rates as sr
 
     original = sr.expected_kl_plugin
@@ -135,3 +135,58 @@ def test_an_ode_that_stops_short_of_zero_noise_is_refuted(monkeypatch, test_seed
     monkeypatch.setattr(sr, "pf_ode_empirical", short)
     r = run_quick("diffusion.imperfect.empirical_score_memorises", test_seed)
     assert r["verdict"] == "refuted"
+
+
+def test_score_error_formula_wrong_only_above_d_one_fails(monkeypatch, test_seed):
+    """Planted: (m - 2d - 2) for (m - d - 3), which agrees at d = 1 (the sympy chi-square
+    witness cannot see it) and differs from d = 2 on. The Bartlett-decomposition moments
+    (exact rationals, d = 2, 3) then disagree by far more than 1e-10: ``fails`` with
+    probability 1."""
+    import toytheory.diffusion.score_rates as sr
+
+    def wrong(n, cov):
+        cov = np.atleast_2d(cov)
+        d, m = cov.shape[0], n - 1
+        tr = float(np.trace(np.linalg.inv(cov)))
+        return tr * ((1 + 1 / n) * m * m * (m - 1) / ((m - d) * (m - d - 1) * (m - 2 * d - 2))
+                     - 2 * m / (m - d - 1) + 1)
+
+    monkeypatch.setattr(sr, "expected_score_error_plugin", wrong)
+    r = run_quick("diffusion.imperfect.plugin_score_error_exact", test_seed, reps=200)
+    assert r["verdict"] == "fails"
+
+
+def test_plugin_covariance_with_divisor_n_fails(monkeypatch, test_seed):
+    """Planted: plugin_estimate with divisor n (np.cov(bias=True)) instead of n - 1. The
+    simulation's covariance (divisor n - 1) then differs by a factor 59/60 (far above
+    1e-12): ``fails`` with probability 1."""
+    import toytheory.diffusion.score_rates as sr
+
+    def biased(x):
+        x = np.asarray(x, float)
+        return x.mean(0), np.cov(x, rowvar=False, bias=True).reshape(x.shape[1], x.shape[1])
+
+    monkeypatch.setattr(sr, "plugin_estimate", biased)
+    r = run_quick("diffusion.imperfect.plugin_sampler_consistent", test_seed, reps=200)
+    assert r["verdict"] == "fails"
+
+
+def test_quantised_quadrature_mean_off_by_half_a_deviation_fails(monkeypatch, test_seed):
+    """Planted: the quantised sampler's quadrature mean moved by half an output standard
+    deviation (full precision left exact). The empirical-Bernstein intervals of 20,000
+    clipped simulated outputs are at most about 0.1 sd wide each side, and the simulated
+    mean lies within 0.04 sd of the truth with probability >= 1 - 1e-7 per coordinate, so
+    every coordinate rejects: ``fails`` with probability >= 1 - 1e-6."""
+    import toytheory.diffusion.quantisation as qz
+
+    original = qz.output_moments
+
+    def shifted(prob, bits=None, act_range=None, n_grid=200_001, zmax=9.0):
+        m, v = original(prob, bits, act_range, n_grid, zmax)
+        return (m if bits is None else m + 0.5 * np.sqrt(v)), v
+
+    monkeypatch.setattr(qz, "output_moments", shifted)
+    r = run_quick("diffusion.imperfect.ptq_eight_bit_time_aware", test_seed, context_bits=())
+    assert r["verdict"] == "fails"
+    bad = [t for t in r["tests"] if "simulated output means" in t["name"]]
+    assert bad and bad[0]["verdict"] == "reject"

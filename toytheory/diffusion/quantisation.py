@@ -47,7 +47,7 @@ from .._validation import as_float_array, check_int, check_real
 from .schedules import VPLinear
 
 __all__ = ["QuantToy", "toy_problem", "CALIBRATIONS", "quantise", "calibration_range",
-           "run_sampler", "output_moments", "quantised_frechet"]
+           "run_sampler", "output_moments", "output_bound", "quantised_frechet"]
 
 CALIBRATIONS = ("single", "uniform", "time-aware")
 
@@ -198,6 +198,41 @@ def run_sampler(prob: QuantToy, z, bits: int | None = None, act_range: float | N
         a, s, a2, s2 = prob.alpha[i], prob.sigma[i], prob.alpha[i + 1], prob.sigma[i + 1]
         x = a2 * (x - s * e) / a + s2 * e
     return x
+
+
+def output_bound(prob: QuantToy, bits: int | None = None, act_range: float | None = None,
+                 zmax: float = 7.5) -> np.ndarray:
+    """Per-coordinate bound :math:`B` with :math:`|x_{\text{out}}| \le B` whenever
+    :math:`|x_T| \le z_{max}` coordinate-wise (interval arithmetic through the sampler).
+
+    One DDIM step is :math:`x' = A x - C\,(\tilde w\,\tilde x + \tilde c)` with
+    :math:`A = \alpha'/\alpha`, :math:`C = \alpha'\sigma/\alpha - \sigma'`, i.e.
+    :math:`x' = (A - C\tilde w)x - C\tilde w(\tilde x - x) - C\tilde c`; the input's
+    quantisation error obeys :math:`|\tilde x - x| \le \max(\Delta_a/2, |x| - r)` (round
+    to nearest inside the range :math:`r`, clipped outside), so :math:`|x| \le B` gives
+    :math:`|x'| \le |A - C\tilde w|B + |C\tilde w|\max(\Delta_a/2, B - r) + |C\tilde c|`.
+    The bound makes the simulated outputs (with :math:`x_T` clipped to
+    :math:`[-z_{max}, z_{max}]`) bounded data for :func:`toytheory.stats.bounded_mean_test`.
+    """
+    zmax = check_real("zmax", zmax, low=0.0, low_open=True)
+    bound = np.full(prob.d, zmax)
+    if bits is not None:
+        q = _levels(bits)
+        if act_range is None:
+            raise ValueError("act_range: must be given with bits (the clipping range)")
+        r = check_real("act_range", act_range, low=0.0, low_open=True)
+    for i in range(prob.n_steps):
+        w, c = _weights(prob, i)
+        if bits is not None:
+            w, c = quantise(w, bits), quantise(c, bits)
+            err = np.maximum(0.5 * r / q, bound - r)
+        else:
+            err = np.zeros(prob.d)
+        a, s, a2, s2 = prob.alpha[i], prob.sigma[i], prob.alpha[i + 1], prob.sigma[i + 1]
+        big_c = a2 * s / a - s2
+        bound = (np.abs(a2 / a - big_c * w) * bound + np.abs(big_c * w) * err
+                 + np.abs(big_c * c))
+    return bound
 
 
 def output_moments(prob: QuantToy, bits: int | None = None, act_range: float | None = None,

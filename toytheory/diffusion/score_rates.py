@@ -35,6 +35,8 @@ training points.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from scipy.special import digamma
 
@@ -43,6 +45,7 @@ from .laws import DeltaMixture
 from .schedules import karras_sigmas
 
 __all__ = ["expected_score_error_plugin", "expected_kl_plugin", "plugin_estimate",
+           "bartlett_inverse_moments",
            "score_error_given_estimate", "kl_given_estimate", "pf_ode_empirical"]
 
 
@@ -74,6 +77,72 @@ def expected_kl_plugin(n: int, d: int) -> float:
     i = np.arange(1, d + 1)
     return 0.5 * ((1 + 1 / n) * m * d / (m - d - 1) - d
                   + float(np.sum(digamma((m - i + 1) / 2))) + d * np.log(2 / m))
+
+
+@functools.lru_cache(maxsize=16)
+def _bartlett_terms(d: int, power: int):
+    """Terms of the polynomial ``diag(W^-power) * prod l_i^8`` in (l, z), W = L L^T."""
+    import sympy as sp
+
+    ell = sp.symbols(f"l1:{d + 1}", positive=True)
+    zs = [sp.Symbol(f"z{i}_{j}") for i in range(d) for j in range(i)]
+    low = sp.zeros(d, d)
+    k = 0
+    for i in range(d):
+        low[i, i] = ell[i]
+        for j in range(i):
+            low[i, j] = zs[k]
+            k += 1
+    inv = low.inv()
+    w_inv = inv.T * inv
+    mat = w_inv if power == 1 else w_inv * w_inv
+    clear = sp.prod([li ** 8 for li in ell])   # every denominator divides l_i^8
+    return [sp.Poly(sp.expand(mat[i, i] * clear), *ell, *zs).terms() for i in range(d)]
+
+
+def bartlett_inverse_moments(d: int, m: int, second: bool = True):
+    r"""Exact :math:`E[(W^{-1})_{ii}]` and :math:`E[(W^{-2})_{ii}]`, :math:`W \sim W_d(I, m)`,
+    by the Bartlett decomposition (sympy, exact rationals).
+
+    :math:`W = LL^T`, :math:`L` lower triangular with independent
+    :math:`L_{ii}^2 \sim \chi^2_{m-i+1}` and :math:`L_{ij} \sim N(0, 1)` (:math:`i > j`);
+    :math:`W^{-1} = L^{-T}L^{-1}` is a polynomial in the :math:`L_{ij}` and the
+    :math:`1/L_{ii}`, integrated term by term with :math:`E z^{2k} = (2k-1)!!` and
+    :math:`E(\chi^2_k)^{-j} = 1/\prod_{i \le j}(k - 2i)`. An independent route to the
+    inverse-Wishart moments that :func:`expected_score_error_plugin` uses.
+
+    Returns
+    -------
+    (list, list or None) of sympy Rationals, each of length ``d`` (the second ``None``
+    when ``second`` is false).
+    """
+    import sympy as sp
+
+    d = check_int("d", d, low=1, high=6)
+    m = check_int("m", m, low=1)
+    if m < d + 4:
+        raise ValueError(f"m: must be at least d + 4 = {d + 4} (E W^-2 is finite only then; "
+                         f"got m = {m})")
+
+    def expect(terms):
+        total = sp.Rational(0)
+        for mon, coef in terms:
+            if any(p % 2 for p in mon[d:]):
+                continue                      # odd Gaussian moment
+            val = sp.Rational(coef)
+            for k, p in enumerate(mon[:d]):
+                p -= 8
+                if p > 0 or p % 2:
+                    raise ValueError("d: Bartlett expansion left a positive or odd power")
+                for i in range(1, -p // 2 + 1):
+                    val /= (m - k - 2 * i)
+            for p in mon[d:]:
+                val *= sp.factorial2(p - 1) if p else 1
+            total += val
+        return total
+
+    first = [expect(t) for t in _bartlett_terms(d, 1)]
+    return first, ([expect(t) for t in _bartlett_terms(d, 2)] if second else None)
 
 
 def plugin_estimate(x):
