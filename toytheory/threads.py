@@ -5,58 +5,72 @@ A mixture score over 2·10⁵ points in d = 64 is a few hundred products of 512 
 synchronises every thread; on a two-core machine with two other busy processes this made
 the numpy score ten times slower (9.6 s against 0.95 s with one BLAS thread, measured while
 the machine's load average was 5), while on an idle machine one thread costs about 15 %
-(0.51 s against 0.45 s). toytheory therefore runs such paths with one BLAS (and torch CPU)
-thread by default: the ``"bounded"`` policy.
+(0.51 s against 0.45 s). Neither setting wins on both machines, so the default policy,
+``"auto"``, looks at the machine: it counts the runnable tasks that are not this process's
+own (:func:`busy_cores`, a snapshot of ``/proc/loadavg`` and ``/proc/self/task``, cached for
+:data:`LOAD_CACHE_SECONDS`) and
+
+- keeps the library defaults (all cores) when no other task is runnable on this process's
+  cores, i.e. every core is free;
+- otherwise runs the bounded paths with as many threads as there are free cores, at least
+  one (two cores, two busy processes beside us: one thread).
 
 The policy is chosen by
 
-- the environment variable ``TOYTHEORY_THREADS``: ``bounded`` (default), ``default``
-  (leave every library's own thread settings alone), or a positive integer (that many
-  threads in the bounded paths);
+- the environment variable ``TOYTHEORY_THREADS``: ``auto`` (default), ``bounded`` (always
+  one thread), ``default`` (leave every library's own thread settings alone, always), or a
+  positive integer (that many threads in the bounded paths, always);
 - :func:`set_thread_policy` at run time (the same values).
 
 Only the paths that are made of many small calls use :func:`bounded_threads`; large single
 products (one big matrix product, an eigendecomposition) keep the library's threads.
+:func:`effective_threads` says what the next bounded block will use.
 """
 
 from __future__ import annotations
 
 import os
 import threading
+import time
 from contextlib import contextmanager
 
 _ENV = "TOYTHEORY_THREADS"
+AUTO = "auto"
+LOAD_CACHE_SECONDS = 0.5
+"""How long one load snapshot is reused (reading it costs about 50 µs)."""
 _lock = threading.Lock()
-_state = {"policy": None, "controller": None}
+_state = {"policy": None, "controller": None, "load": None}
 
 
-def _parse(value) -> int | None:
-    """``None`` for the library defaults, else the bounded thread count."""
+def _parse(value):
+    """``"auto"``, ``None`` for the library defaults, or the bounded thread count."""
     if isinstance(value, bool):
-        raise ValueError(f"policy: must be 'bounded', 'default' or a positive integer "
-                         f"(got {value!r})")
+        raise ValueError(f"policy: must be 'auto', 'bounded', 'default' or a positive "
+                         f"integer (got {value!r})")
     if isinstance(value, int):
         if value < 1:
             raise ValueError(f"policy: a thread count must be >= 1 (got {value})")
         return value
     if not isinstance(value, str):
-        raise ValueError(f"policy: must be 'bounded', 'default' or a positive integer "
-                         f"(got {value!r})")
+        raise ValueError(f"policy: must be 'auto', 'bounded', 'default' or a positive "
+                         f"integer (got {value!r})")
     text = value.strip().lower()
-    if text in ("", "bounded"):
+    if text in ("", AUTO):
+        return AUTO
+    if text == "bounded":
         return 1
     if text == "default":
         return None
     if text.isdigit() and int(text) >= 1:
         return int(text)
-    raise ValueError(f"policy: must be 'bounded', 'default' or a positive integer "
+    raise ValueError(f"policy: must be 'auto', 'bounded', 'default' or a positive integer "
                      f"(got {value!r}; from {_ENV} if set there)")
 
 
-def thread_policy() -> int | None:
-    """The current policy: the bounded thread count, or ``None`` for library defaults."""
+def thread_policy():
+    """The configured policy: ``"auto"``, a thread count, or ``None`` (library defaults)."""
     if _state["policy"] is None:
-        _state["policy"] = ("n", _parse(os.environ.get(_ENV, "bounded")))
+        _state["policy"] = ("n", _parse(os.environ.get(_ENV, AUTO)))
     return _state["policy"][1]
 
 
@@ -65,9 +79,10 @@ def set_thread_policy(policy) -> None:
 
     Parameters
     ----------
-    policy : {"bounded", "default"} or int
-        ``"bounded"``: one thread; an integer ``n >= 1``: ``n`` threads; ``"default"``:
-        leave the BLAS and torch thread settings as they are.
+    policy : {"auto", "bounded", "default"} or int
+        ``"auto"``: library defaults while every core is free, else one thread per free
+        core (at least one); ``"bounded"``: one thread; an integer ``n >= 1``: ``n``
+        threads; ``"default"``: leave the BLAS and torch thread settings as they are.
 
     Raises
     ------
@@ -75,6 +90,87 @@ def set_thread_policy(policy) -> None:
         Naming ``policy`` when it is none of these.
     """
     _state["policy"] = ("n", _parse(policy))
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (``os.sched_getaffinity``, else ``os.cpu_count``)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _read_load():
+    """``(runnable tasks system-wide, runnable threads of this process)`` now, or ``None``.
+
+    Linux: the fourth field of ``/proc/loadavg`` ("running/total") and the state letter of
+    each ``/proc/self/task/*/stat``. Elsewhere: ``None``.
+    """
+    try:
+        with open("/proc/loadavg") as fh:
+            running = int(fh.read().split()[3].split("/")[0])
+        own = 0
+        for tid in os.listdir("/proc/self/task"):
+            try:
+                with open(f"/proc/self/task/{tid}/stat") as fh:
+                    # "pid (comm) S ...": the state follows the last ')'
+                    own += fh.read().rpartition(")")[2].split()[0] == "R"
+            except OSError:  # the thread ended meanwhile
+                continue
+        return running, own
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def busy_cores() -> float:
+    """How many of this machine's runnable tasks belong to other processes.
+
+    A snapshot (``/proc/loadavg``'s running count less this process's running threads),
+    cached for :data:`LOAD_CACHE_SECONDS`; where ``/proc`` is missing, the one-minute load
+    average less one (this process). Never negative.
+    """
+    now = time.monotonic()
+    cached = _state["load"]
+    if cached is not None and now - cached[0] < LOAD_CACHE_SECONDS:
+        return cached[1]
+    reading = _read_load()
+    if reading is not None:
+        others = float(max(0, reading[0] - max(reading[1], 1)))
+    else:  # pragma: no cover - not Linux
+        try:
+            others = max(0.0, os.getloadavg()[0] - 1.0)
+        except OSError:
+            others = 0.0
+    _state["load"] = (now, others)
+    return others
+
+
+def threads_for_load(cores: int, others: float) -> int | None:
+    """The ``"auto"`` decision: ``None`` (library defaults) when ``others`` (runnable tasks
+    of other processes) leaves every one of ``cores`` free, else the free cores, at least 1.
+
+    >>> threads_for_load(2, 0), threads_for_load(2, 1), threads_for_load(2, 2)
+    (None, 1, 1)
+    >>> threads_for_load(8, 3)
+    5
+    """
+    if cores < 1:
+        raise ValueError(f"cores: must be >= 1 (got {cores})")
+    if others < 0:
+        raise ValueError(f"others: must be >= 0 (got {others})")
+    free = cores - int(round(others))
+    if free >= cores:
+        return None
+    return max(1, free)
+
+
+def effective_threads() -> int | None:
+    """The thread count the next :func:`bounded_threads` block uses (``None``: library
+    defaults), after resolving ``"auto"`` against the current load."""
+    policy = thread_policy()
+    if policy == AUTO:
+        return threads_for_load(usable_cores(), busy_cores())
+    return policy
 
 
 def _controller():
@@ -95,13 +191,16 @@ def _controller():
 
 @contextmanager
 def bounded_threads(torch_too: bool = False):
-    """Run the block with the policy's thread count for BLAS (and torch CPU ops).
+    """Run the block with the policy's thread count for BLAS (and torch CPU ops); the
+    ``with`` target is that count (``None``: library defaults).
 
-    Does nothing under the ``"default"`` policy. Costs about 20 µs.
+    Does nothing when :func:`effective_threads` is ``None`` (the ``"default"`` policy, or
+    ``"auto"`` on a machine with every core free). Costs about 20 µs (plus about 50 µs
+    every :data:`LOAD_CACHE_SECONDS` under ``"auto"``).
     """
-    n = thread_policy()
+    n = effective_threads()
     if n is None:
-        yield
+        yield None
         return
     torch = None
     before = None
@@ -115,7 +214,7 @@ def bounded_threads(torch_too: bool = False):
                 torch.set_num_threads(n)
     try:
         with _controller().limit(limits=n, user_api="blas"):
-            yield
+            yield n
     finally:
         if torch is not None and before is not None and before != n:
             torch.set_num_threads(before)

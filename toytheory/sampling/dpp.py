@@ -256,28 +256,52 @@ def _chain_numpy(v, gen):
 
 
 def _rejection_numpy(v, gen):
+    """Rejection chain rule, proposals tested in batches.
+
+    Proposal ``j`` uses the uniforms ``(u1_j, u2_j)`` (drawn row by row, so in the order
+    the one-at-a-time sampler draws them): item ``i_j = F^{-1}(u1_j)`` with ``F`` the CDF of
+    ``K_ii / k``, accepted when ``u2_j K_ii < |P_perp v_i|^2``. A batch's squared residuals
+    are ``K_ii - |B v_i|^2`` (``B``: the orthonormal basis of the picked feature vectors, one
+    matrix product for the batch); after an acceptance the batch's remaining proposals are
+    downdated by the new basis vector ``q`` (``r2 -= (v_i . q)^2``) and tested in order, so
+    every proposal is tested against the basis of the points picked before it, exactly as
+    one at a time. Only the last batch's unused uniforms differ (drawn, not used).
+    """
     n, k = v.shape
     diag = np.einsum("ij,ij->i", v, v)
     cdf = np.cumsum(diag)
     total = cdf[-1]
     basis = np.zeros((k, k))
-    chosen = np.zeros(n, dtype=bool)
+    chosen = diag <= 0.0          # items never to accept: zero mass, or already picked
     out = np.empty(k, dtype=np.int64)
     t = 0
+    idx = np.empty(0, dtype=np.int64)
     while t < k:
-        u1 = gen.random()
-        u2 = gen.random()
-        i = min(int(np.searchsorted(cdf, u1 * total, side="right")), n - 1)
-        if chosen[i] or diag[i] <= 0.0:
+        if idx.size == 0:
+            # about twice the expected proposals to the next acceptance, k / (k - t)
+            m = max(8, (2 * k) // (k - t))
+            u = gen.random((m, 2))
+            idx = np.minimum(np.searchsorted(cdf, u[:, 0] * total, side="right"), n - 1)
+            rows = v[idx]
+            thresh = u[:, 1] * diag[idx]
+            r2 = diag[idx].copy()
+            if t:
+                proj = rows @ basis[:t].T
+                r2 -= np.einsum("ij,ij->i", proj, proj)
+        ok = (thresh < r2) & ~chosen[idx]
+        j = int(np.argmax(ok))
+        if not ok[j]:
+            idx = idx[:0]
             continue
-        proj = basis[:t] @ v[i]
-        resid = v[i] - basis[:t].T @ proj
-        r2 = float(resid @ resid)
-        if u2 * diag[i] < r2:
-            basis[t] = resid / math.sqrt(r2)
-            out[t] = i
-            chosen[i] = True
-            t += 1
+        i = int(idx[j])
+        resid = v[i] - basis[:t].T @ (basis[:t] @ v[i])
+        q = resid / math.sqrt(float(resid @ resid))
+        basis[t] = q
+        out[t] = i
+        chosen[i] = True
+        t += 1
+        idx, rows, thresh = idx[j + 1:], rows[j + 1:], thresh[j + 1:]
+        r2 = r2[j + 1:] - (rows @ q) ** 2
     return out
 
 
