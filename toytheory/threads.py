@@ -243,17 +243,19 @@ def _worker_init():
     _in_worker.active = True
 
 
-def parallel_map(fn, items, workers: int):
-    """``[fn(item) for item in items]``, on ``workers`` threads, each with one BLAS thread.
+def parallel_map(fn, items, workers: int, torch_too: bool = False):
+    """``[fn(item) for item in items]``, on ``workers`` threads, each with one BLAS thread
+    (and, with ``torch_too``, torch's CPU ops on one thread each).
 
     The items are handed out one at a time (a worker slowed by a busy core simply takes
     fewer). With ``workers <= 1``, fewer than two items, or when called from inside a
     worker (no nested pools), runs in this thread under :func:`bounded_threads`. ``fn``
-    must release the GIL for most of its time (numpy products and ufuncs do) to gain.
+    must release the GIL for most of its time (numpy products and ufuncs, torch ops do) to
+    gain; torch's grad mode is per thread, so ``fn`` must not need this thread's.
     """
     items = list(items)
     if workers <= 1 or len(items) < 2 or getattr(_in_worker, "active", False):
-        with bounded_threads():
+        with bounded_threads(torch_too=torch_too):
             return [fn(item) for item in items]
     from concurrent.futures import ThreadPoolExecutor
 
@@ -263,5 +265,17 @@ def parallel_map(fn, items, workers: int):
         if pool is None:
             pool = _pools[workers] = ThreadPoolExecutor(
                 max_workers=workers, thread_name_prefix="toytheory", initializer=_worker_init)
-    with _controller().limit(limits=1, user_api="blas"):
-        return list(pool.map(fn, items))
+    torch = None
+    if torch_too:
+        import sys
+
+        torch = sys.modules.get("torch")
+    before = torch.get_num_threads() if torch is not None else None
+    if before is not None and before != 1:
+        torch.set_num_threads(1)
+    try:
+        with _controller().limit(limits=1, user_api="blas"):
+            return list(pool.map(fn, items))
+    finally:
+        if before is not None and before != 1:
+            torch.set_num_threads(before)

@@ -97,3 +97,36 @@ def test_parallel_map_keeps_order_and_runs_nested_calls_in_place():
     assert threads.parallel_map(outer, range(6), 2) == [sum(j * j for j in range(i))
                                                        for i in range(6)]
     assert all(seen)
+
+
+@pytest.mark.parametrize("policy", ["auto", 2, "default"])
+@pytest.mark.parametrize("d", [2, 8])
+def test_torch_cpu_chunks_on_worker_threads_are_the_formula(rng, policy, d):
+    """Torch float64 on the CPU, several chunks (d = 2: 16,384 points a chunk; d = 8:
+    10,922), two workers or one: the formula's score, and a plain tensor (no graph)."""
+    torch = pytest.importorskip("torch")
+    threads.set_thread_policy(policy)
+    law = _law(rng, 3, d) if d > 2 else _law(rng, 8, d)
+    x = law.sample(40_000, 0.9, 0.5, rng=rng)
+    got = law.to_torch(dtype=torch.float64).score(torch.as_tensor(x), 0.9, 0.5)
+    assert not got.requires_grad
+    want = _score_from_the_formula(law, x, 0.9, 0.5)
+    np.testing.assert_allclose(got.numpy(), want, rtol=1e-9, atol=1e-9 * np.abs(want).max())
+
+
+def test_torch_formula_check_sees_chunks_returned_out_of_order(rng, monkeypatch):
+    """Planted bug in the torch path: chunk results reversed; the formula check fails."""
+    torch = pytest.importorskip("torch")
+    from toytheory.diffusion import torch_laws
+
+    real = threads.parallel_map
+    monkeypatch.setattr(torch_laws, "parallel_map",
+                        lambda fn, items, workers, torch_too=False:
+                        real(fn, items, workers, torch_too)[::-1])
+    threads.set_thread_policy(2)
+    law = _law(rng, 8, 2)
+    x = law.sample(40_000, 0.9, 0.5, rng=rng)
+    got = law.to_torch(dtype=torch.float64).score(torch.as_tensor(x), 0.9, 0.5).numpy()
+    want = _score_from_the_formula(law, x, 0.9, 0.5)
+    with pytest.raises(AssertionError):
+        np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9 * np.abs(want).max())
