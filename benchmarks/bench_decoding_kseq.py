@@ -7,8 +7,9 @@ Usage::
 
 Contenders for K-SEQ (V = 6, k = 4 drafts, one selection per block):
 
-- Numba: :func:`sims.decoding_speculative.kseq_counts` (parallel, one SplitMix64 stream
-  per block);
+- Numba: :func:`sims.decoding_speculative.kseq_counts` (``prange`` over chunks of 2^14
+  blocks, one SplitMix64 stream per chunk, each selection step one alias-table draw from
+  32 random bits);
 - numpy, vectorized: all blocks at once (draft draws by ``Generator.choice``, coins,
   first kept draft by ``argmax``, residual draws for the rest);
 - numpy, Python loop: one block at a time with numpy draws, the "straightforward numpy"

@@ -8,7 +8,18 @@ from ``draft`` by inverse CDF, examine them in turn, keep draft ``x`` with proba
 speculative sampling. Nothing here uses the closed-form output law or acceptance of
 :mod:`toytheory.decoding`; ``rho`` is the algorithm's parameter, passed in.
 
-Randomness: block ``i`` draws from its own SplitMix64 stream seeded by ``(seed, i)``.
+One step of the selection (draw a draft x, flip its coin) has V + 1 outcomes: "x drawn and
+kept", probability ``draft[x] min(1, target[x] / (rho draft[x]))``, or "rejected"; the kernel
+draws that step outcome from a Walker alias table, up to k steps, then the residual from
+its own alias table. Each draw uses 32 random bits, half a SplitMix64 word: the tables
+have ``M = 2^c >= V + 1`` columns (zero-padded), the top c bits pick the column exactly
+and the other ``32 - c`` bits keep it or take its alias, so every probability the kernel
+realises is within ``2^-(32-c)`` of the float64 one (V = 6: 2^-29, about 2e-9, a bias no
+feasible count can see: it needs ~1e18 draws at 1e-6). V + 1 <= 2^12.
+
+Randomness: blocks come in chunks of :data:`KSEQ_CHUNK`; chunk ``c`` draws from its own
+SplitMix64 stream seeded by ``(seed, c)`` (``prange`` over chunks, per-chunk count rows, no
+per-block arrays), so the counts do not depend on the number of threads.
 """
 
 from __future__ import annotations
@@ -31,31 +42,81 @@ def _inverse_cdf(cdf, u):
     return j
 
 
+@njit(cache=True, inline="always")
+def _splitmix64(state):
+    """SplitMix64: the next state and its full 64-bit output (two 32-bit uniforms)."""
+    state = (state + np.uint64(0x9E3779B97F4A7C15)) & np.uint64(0xFFFFFFFFFFFFFFFF)
+    z = state
+    z = ((z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)) & np.uint64(
+        0xFFFFFFFFFFFFFFFF)
+    z = ((z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)) & np.uint64(
+        0xFFFFFFFFFFFFFFFF)
+    return state, z ^ (z >> np.uint64(31))
+
+
+@njit(cache=True, inline="always")
+def _alias_draw(bits, shift, keep, alias):
+    """One draw from a Walker alias table of ``2^(32 - shift)`` columns with a 32-bit word:
+    the top bits pick the column, the low ``shift`` bits keep it or take its alias."""
+    col = np.int64(bits >> shift)
+    other = alias[col]
+    kept = np.int64((bits & ((np.uint64(1) << shift) - np.uint64(1))) < keep[col])
+    return other + kept * (col - other)             # branch-free select
+
+
+KSEQ_CHUNK = 1 << 14
+"""Blocks per random stream of :func:`kseq_counts` (fixed, so counts do not depend on the
+number of threads)."""
+
+
 @njit(cache=True, parallel=True)
-def _kseq_kernel(cdf_draft, draft, target, residual_cdf, k, rho, n, seed):
-    V = draft.size
-    out = np.empty(n, np.int64)
-    kept = np.zeros(n, np.int64)
-    for i in prange(n):
-        state = _episode_state(seed, i)
-        chosen = -1
-        for _ in range(k):
-            state, u = _splitmix(state)
-            x = _inverse_cdf(cdf_draft, u)
-            state, v = _splitmix(state)
-            if v * rho * draft[x] < target[x]:
-                chosen = x
-                break
-        if chosen < 0:
-            state, u = _splitmix(state)
-            chosen = _inverse_cdf(residual_cdf, u)
-        else:
-            kept[i] = 1
-        out[i] = chosen
-    counts = np.zeros(V, np.int64)
-    for i in range(n):
-        counts[out[i]] += 1
-    return counts, kept.sum()
+def _kseq_kernel(step_keep, step_alias, res_keep, res_alias, shift, V, k, n, seed, chunk):
+    n_chunks = (n + chunk - 1) // chunk
+    counts = np.zeros((n_chunks, V + 1), np.int64)     # column V: selections kept
+    low32 = np.uint64(0xFFFFFFFF)
+    for c in prange(n_chunks):
+        state = _episode_state(seed, c)
+        row = counts[c]
+        word = np.uint64(0)
+        spare = False                                   # the low half of word unused
+        for _ in range(c * chunk, min(n, (c + 1) * chunk)):
+            chosen = np.int64(V)
+            for step in range(k + 1):
+                if spare:
+                    bits = word & low32
+                    spare = False
+                else:
+                    state, word = _splitmix64(state)
+                    bits = word >> np.uint64(32)
+                    spare = True
+                if step < k:
+                    chosen = _alias_draw(bits, shift, step_keep, step_alias)
+                    if chosen < V:
+                        row[V] += 1
+                        break
+                else:
+                    chosen = _alias_draw(bits, shift, res_keep, res_alias)
+            row[chosen] += 1
+    return counts.sum(axis=0)
+
+
+def _alias_table(prob: np.ndarray, columns: int) -> tuple[np.ndarray, np.ndarray]:
+    """Walker's alias table of ``prob`` padded with zeros to ``columns`` (a power of two;
+    Vose's construction in float64), keep thresholds ``ceil(keep * 2^b)`` for ``b = 32 -
+    log2(columns)`` bits: column ``j`` is kept when a b-bit draw is below its threshold."""
+    scaled = np.zeros(columns)
+    scaled[:prob.size] = prob * columns / prob.sum()
+    keep = np.ones(columns)
+    alias = np.arange(columns, dtype=np.int64)
+    small = [j for j in range(columns) if scaled[j] < 1.0]
+    large = [j for j in range(columns) if scaled[j] >= 1.0]
+    while small and large:
+        s, g = small.pop(), large.pop()
+        keep[s], alias[s] = scaled[s], g
+        scaled[g] -= 1.0 - scaled[s]
+        (small if scaled[g] < 1.0 else large).append(g)
+    b = 32 - (columns.bit_length() - 1)
+    return np.ceil(np.clip(keep, 0.0, 1.0) * 2.0 ** b).astype(np.uint64), alias
 
 
 def residual_law(target: np.ndarray, draft: np.ndarray, rho: float) -> np.ndarray:
@@ -93,8 +154,17 @@ def kseq_counts(target, draft, k: int, rho: float, n: int, seed: int
     if not np.isfinite(rho) or rho < 1.0:
         raise ValueError(f"rho: must be a finite number >= 1 (got {rho!r})")
     residual = residual_law(p_t, p_d, float(rho))
-    counts, kept = _kseq_kernel(np.cumsum(p_d), p_d, p_t, np.cumsum(residual), k,
-                                float(rho), n, seed)
+    # one step of the selection: draft x drawn and kept, prob draft[x] min(1, target[x] /
+    # (rho draft[x])) = min(draft[x], target[x] / rho); outcome V: the draft was rejected
+    kept_x = np.minimum(p_d, p_t / rho)
+    step = np.append(kept_x, max(0.0, 1.0 - kept_x.sum()))
+    columns = 1 << int(np.ceil(np.log2(p_t.size + 1)))
+    if columns > 1 << 12:
+        raise ValueError(f"target: at most {(1 << 12) - 1} tokens (got {p_t.size})")
+    shift = 32 - (columns.bit_length() - 1)
+    out = _kseq_kernel(*_alias_table(step, columns), *_alias_table(residual, columns),
+                       np.uint64(shift), p_t.size, k, n, seed, KSEQ_CHUNK)
+    counts, kept = out[:-1], out[-1]
     return counts, int(kept)
 
 

@@ -4,13 +4,17 @@ Two kernels:
 
 - :func:`linearq_returns` simulates Linearq(u) from its definition (the
   transition rule and ``r(s, a) = Q*(s, a) - max_a' Q*(s', a')`` with
-  ``Q*(s, 0) = 2 ReLU(2u+1-s)``, ``Q*(s, 1) = ReLU(3u+3/2-s)``), without
-  building any table from :mod:`toytheory.rl`;
+  ``Q*(s, 0) = 2 ReLU(2u+1-s)``, ``Q*(s, 1) = ReLU(3u+3/2-s)``), tabulated here
+  (:func:`_linearq_tables`), without any table from :mod:`toytheory.rl`; step by
+  step, one random byte per step, eight steps of the likely path checked per
+  64-bit word (:func:`_linearq_kernel`);
 - :func:`tabular_returns` simulates any tabular MDP from ``P``, ``r`` and a
   policy table, by inverse-CDF sampling.
 
-Randomness: every episode draws from its own SplitMix64 stream seeded by
-``(seed, episode)``, so results do not depend on the number of threads.
+Randomness: every episode of ``tabular_returns`` draws from its own SplitMix64
+stream seeded by ``(seed, episode)``; ``linearq_returns`` reads one SplitMix64
+stream per chunk of 4096 episodes, seeded by ``(seed, chunk)``. Either way the
+results do not depend on the number of threads.
 The plain-numpy baselines used by ``benchmarks/bench_rl_rollouts.py`` are here
 too: :func:`linearq_returns_python_loop` (one episode at a time) and
 :func:`linearq_returns_numpy_vectorized` (all episodes at once, one step at a
@@ -77,20 +81,6 @@ def _splitmix(state):
     return state, (z >> np.uint64(11)) * (1.0 / 9007199254740992.0)
 
 
-@njit(cache=True, inline="always")
-def _splitmix_bits53(state):
-    """:func:`_splitmix`'s draw as the integer ``k`` of ``u = k / 2**53`` (no conversion to
-    float): ``u < p`` exactly when ``k < ceil(p * 2**53)`` (see :func:`_thresholds53`)."""
-    state = (state + np.uint64(0x9E3779B97F4A7C15)) & np.uint64(0xFFFFFFFFFFFFFFFF)
-    z = state
-    z = ((z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)) & np.uint64(
-        0xFFFFFFFFFFFFFFFF)
-    z = ((z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)) & np.uint64(
-        0xFFFFFFFFFFFFFFFF)
-    z = z ^ (z >> np.uint64(31))
-    return state, z >> np.uint64(11)
-
-
 def _thresholds53(p: np.ndarray) -> np.ndarray:
     """``ceil(p * 2**53)`` as uint64, exact for ``p`` in [0, 1]: for an integer
     ``0 <= k < 2**53``, ``k / 2**53 < p`` if and only if ``k < ceil(p * 2**53)`` (scaling by a
@@ -107,8 +97,8 @@ def _episode_state(seed, episode):
 
 
 def _python_next(u, s, a):
-    """Linearq's next state (plain Python: the loop baseline uses it as it is, the kernels
-    through its Numba compilation ``_linearq_next``)."""
+    """Linearq's next state (plain Python: the baselines use it as it is, the kernel through
+    the tables of :func:`_linearq_tables`)."""
     last = 3 * u + 2
     if a == 0:
         if s <= u:
@@ -124,39 +114,151 @@ def _python_next(u, s, a):
 
 
 def _python_q(u, s, a):
-    """Linearq's Q*(s, a) (plain Python; compiled for the kernels as ``_linearq_q``)."""
+    """Linearq's Q*(s, a) (plain Python; the kernel's rewards are tabulated from it)."""
     return 2.0 * max(0.0, 2.0 * u + 1.0 - s) if a == 0 else max(0.0, 3.0 * u + 1.5 - s)
 
 
-_linearq_next = njit(cache=True, inline="always")(_python_next)
-_linearq_q = njit(cache=True, inline="always")(_python_q)
+_GAMMA = np.uint64(0x9E3779B97F4A7C15)
+_HIGH_BITS = np.uint64(0x8080808080808080)   # bit 7 of every byte
+_LOW_BITS = np.uint64(0x7F7F7F7F7F7F7F7F)    # bits 0-6 of every byte
+_BYTE_ONES = np.uint64(0x0101010101010101)   # bit 0 of every byte
+_CHUNK = 4096      # episodes per random stream (fixed: results do not depend on threads)
+_WORDS = 512       # 64-bit words of a stream drawn at a time (vectorised)
+_TIE_KEY = np.uint64(0xD1B54A32D192ED03)     # separates a chunk's tie stream from its bytes
 
 
 @njit(cache=True, inline="always")
-def _linearq_reward(u, s, a):
-    s2 = _linearq_next(u, s, a)
-    return _linearq_q(u, s, a) - max(_linearq_q(u, s2, 0), _linearq_q(u, s2, 1))
+def _mix64(z):
+    """SplitMix64's output function: ``_splitmix``'s draw at state ``z``, as 64 bits."""
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+@njit(cache=True, inline="always")
+def _first_stop(x, stop_at, never):
+    """Index ``i`` in 0..7 of the first byte with ``x_i >= stop_at_i`` among the bytes whose
+    bit 7 in ``never`` is clear, or 8 when there is none (bytes are unsigned, byte ``i`` is
+    bits ``8i .. 8i+7``). SWAR: per byte, ``x >= y`` iff the high bits decide it, or they
+    are equal and ``(x | 0x80) - (y & 0x7f)`` keeps bit 7 (no borrow crosses a byte)."""
+    low7 = (x | _HIGH_BITS) - (stop_at & _LOW_BITS)
+    ge = ((x & ~stop_at) | (~(x ^ stop_at) & low7)) & _HIGH_BITS & ~never
+    flags = ge >> np.uint64(7)
+    lowest = flags & (np.uint64(0) - flags)
+    # the bytes below the lowest flag, counted by summing their bit 0 (0..8)
+    return np.int64((((lowest - np.uint64(1)) & _BYTE_ONES) * _BYTE_ONES) >> np.uint64(56))
 
 
 @njit(cache=True, parallel=True)
-def _linearq_kernel(u, threshold, n, seed):
-    # threshold[s] = ceil(P(a=1|s) * 2**53): ``k < threshold[s]`` is ``k / 2**53 < P(a=1|s)``
-    H = 3 * u + 3
-    last = 3 * u + 2
+def _linearq_kernel(flip8, stop8, never8, path, path_reward2, hi8, lo45, nxt, reward2,
+                    last, n, seed):
+    """Episodes of a chain whose action at state ``s`` is 1 with probability
+    ``thr[s] / 2**53``, ``thr[s] = hi8[s] 2**45 + lo45[s]`` (see :func:`_linearq_tables`).
+
+    Randomness: chunk ``c`` of ``_CHUNK`` episodes reads the SplitMix64 words
+    ``mix(key_c + k gamma)``, ``k = 1, 2, ...``, in order, and one more stream
+    ``mix(tiekey_c + k gamma)`` for ties. Each step reads one fresh byte ``b``: the
+    action is 1 iff ``b 2**45 + K < thr[s]`` with ``K`` 45 fresh bits, i.e. iff
+    ``b < hi8[s]``, or ``b == hi8[s]`` (a tie, probability 1/256) and ``K < lo45[s]``:
+    exactly the Bernoulli(``thr[s] / 2**53``) of one 53-bit uniform. A word holds the
+    bytes of eight steps along the likely path (:func:`_linearq_tables`): the first step
+    whose byte is not surely the likely action (:func:`_first_stop`) is taken one at a
+    time; the steps before it are the likely actions, summed from the tables.
+    """
     out = np.empty(n)
-    for i in prange(n):
-        state = _episode_state(seed, i)
-        s = 0
-        total = 0.0
-        for _ in range(H):
-            if s == last:
-                break  # absorbing, reward 0 under both actions
-            state, k = _splitmix_bits53(state)
-            a = 1 if k < threshold[s] else 0
-            total += _linearq_reward(u, s, a)
-            s = _linearq_next(u, s, a)
-        out[i] = total
+    n_chunks = (n + _CHUNK - 1) // _CHUNK
+    for c in prange(n_chunks):
+        e0 = c * _CHUNK
+        key = _episode_state(seed, c)
+        tie_key = _mix64(key ^ _TIE_KEY)
+        words = np.empty(_WORDS, dtype=np.uint64)
+        drawn = np.uint64(0)
+        ties = np.uint64(0)
+        pos = _WORDS
+        for e in range(e0, min(n, e0 + _CHUNK)):
+            s = 0
+            total2 = 0          # twice the return: rewards are multiples of 1/2
+            while True:
+                if pos == _WORDS:
+                    for k in range(_WORDS):   # vectorised
+                        words[k] = _mix64(key + (drawn + np.uint64(k + 1)) * _GAMMA)
+                    drawn += np.uint64(_WORDS)
+                    pos = 0
+                w = words[pos]
+                pos += 1
+                i = _first_stop(w ^ flip8[s], stop8[s], never8[s])
+                total2 += path_reward2[9 * s + i]
+                s = path[9 * s + i]
+                if i < 8:   # step i: one byte, a tie resolved by 45 more bits
+                    b = np.int64((w >> np.uint64(8 * i)) & np.uint64(0xFF))
+                    if b < hi8[s]:
+                        a = 1
+                    elif b > hi8[s]:
+                        a = 0
+                    else:
+                        ties += np.uint64(1)
+                        k45 = np.int64(_mix64(tie_key + ties * _GAMMA) >> np.uint64(19))
+                        a = 1 if k45 < lo45[s] else 0
+                    total2 += reward2[2 * s + a]
+                    s = nxt[2 * s + a]
+                if s == last:
+                    break
+            out[e] = total2 * 0.5
     return out
+
+
+def _linearq_tables(u: int, thr: np.ndarray) -> tuple:
+    """The tables :func:`_linearq_kernel` walks, built from Linearq(u)'s definition
+    (:func:`_python_next`, :func:`_python_q`) and the thresholds ``thr = ceil(p 2**53)``.
+
+    Per state ``s``: ``nxt[2s+a]``, ``reward2[2s+a]`` (twice ``r(s, a)``, an integer),
+    ``hi8 = thr >> 45`` (0..256), ``lo45 = thr mod 2**45``. The likely action ``m(s)`` is 1
+    when ``hi8[s] >= 128``; the likely path from ``s`` visits ``path[9s+i]`` after ``i``
+    likely steps (``path_reward2[9s+i]`` the sum of their ``reward2``). For the state
+    ``c_i = path[9s+i]``, byte ``i`` of ``flip8[s]`` is 0 (``m = 1``) or 255 (``m = 0``) and
+    byte ``i`` of ``stop8[s]`` is ``hi8[c_i]`` or ``255 - hi8[c_i]``: with ``x = b ^ flip``,
+    ``x < stop`` means ``b < hi8`` (``m = 1``) or ``b > hi8`` (``m = 0``), the likely action
+    for sure; ``x >= stop`` is the other action or a tie. Byte ``i`` of ``never8[s]`` is
+    0x80 where no byte can leave the path (``c_i`` absorbing, or ``hi8[c_i] = 256``).
+
+    Raises
+    ------
+    AssertionError
+        If the definition breaks what the kernel relies on: ``r`` a multiple of 1/2, the
+        absorbing state ``3u+2`` reward-free, every other state moving up (so an episode
+        is absorbed within ``3u+2 < H`` steps and the horizon never cuts it).
+    """
+    last = 3 * u + 2
+    states = range(last + 1)
+    nxt = np.array([[_python_next(u, s, a) for a in (0, 1)] for s in states], dtype=np.int64)
+    q = np.array([[_python_q(u, s, a) for a in (0, 1)] for s in states])
+    reward2 = 2.0 * (q - q.max(axis=1)[nxt])
+    assert np.array_equal(reward2, np.round(reward2)), "Linearq rewards are multiples of 1/2"
+    reward2 = reward2.astype(np.int64)
+    assert np.all(nxt[last] == last) and np.all(reward2[last] == 0), "absorbing, reward 0"
+    assert np.all(nxt[:last] > np.arange(last)[:, None]), "every step moves up"
+    hi8 = (thr >> np.uint64(45)).astype(np.int64)
+    lo45 = (thr & np.uint64(2 ** 45 - 1)).astype(np.int64)
+    likely = (hi8 >= 128).astype(np.int64)
+    path = np.empty((last + 1, 9), dtype=np.int64)
+    path_reward2 = np.empty((last + 1, 9), dtype=np.int64)
+    flip8, stop8, never8 = (np.zeros(last + 1, dtype=np.uint64) for _ in range(3))
+    for s in states:
+        c, total, flip, stop, never = s, 0, 0, 0, 0
+        for i in range(9):
+            path[s, i], path_reward2[s, i] = c, total
+            if i == 8:
+                break
+            if c == last or hi8[c] == 256:
+                never |= 0x80 << (8 * i)
+            else:
+                stop |= int(hi8[c] if likely[c] else 255 - hi8[c]) << (8 * i)
+            flip |= (0 if likely[c] else 0xFF) << (8 * i)
+            total += reward2[c, likely[c]]
+            c = nxt[c, likely[c]]
+        flip8[s], stop8[s], never8[s] = flip, stop, never
+    return (flip8, stop8, never8, path.ravel(), path_reward2.ravel(), hi8, lo45,
+            nxt.ravel(), reward2.ravel(), last)
 
 
 def linearq_returns(u: int, prob_one, n: int, seed: int) -> np.ndarray:
@@ -184,7 +286,7 @@ def linearq_returns(u: int, prob_one, n: int, seed: int) -> np.ndarray:
     """
     u, p, n = _check_linearq(u, prob_one, n)
     seed = check_int("seed", seed)
-    return _linearq_kernel(u, _thresholds53(p), n, seed & 0xFFFFFFFF)
+    return _linearq_kernel(*_linearq_tables(u, _thresholds53(p)), n, seed & 0xFFFFFFFF)
 
 
 @njit(cache=True, parallel=True)

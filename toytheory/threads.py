@@ -218,3 +218,64 @@ def bounded_threads(torch_too: bool = False):
     finally:
         if torch is not None and before is not None and before != n:
             torch.set_num_threads(before)
+
+
+def chunk_workers() -> int:
+    """Worker threads for a path that splits its points into independent chunks.
+
+    Independent chunks need no synchronisation between threads (unlike a multithreaded BLAS
+    call, whose threads meet at every product), so a busy machine costs them only their fair
+    share of the cores: under ``"auto"`` they use every usable core (:func:`usable_cores`),
+    whatever the load. A forced count is used as given; ``"default"`` runs them one at a time
+    with the library's own threads (the behaviour before this policy existed).
+    """
+    policy = thread_policy()
+    if policy == AUTO:
+        return usable_cores()
+    return 1 if policy is None else policy
+
+
+_pools: dict[int, object] = {}
+_in_worker = threading.local()
+
+
+def _worker_init():
+    _in_worker.active = True
+
+
+def parallel_map(fn, items, workers: int, torch_too: bool = False):
+    """``[fn(item) for item in items]``, on ``workers`` threads, each with one BLAS thread
+    (and, with ``torch_too``, torch's CPU ops on one thread each).
+
+    The items are handed out one at a time (a worker slowed by a busy core simply takes
+    fewer). With ``workers <= 1``, fewer than two items, or when called from inside a
+    worker (no nested pools), runs in this thread under :func:`bounded_threads`. ``fn``
+    must release the GIL for most of its time (numpy products and ufuncs, torch ops do) to
+    gain; torch's grad mode is per thread, so ``fn`` must not need this thread's.
+    """
+    items = list(items)
+    if workers <= 1 or len(items) < 2 or getattr(_in_worker, "active", False):
+        with bounded_threads(torch_too=torch_too):
+            return [fn(item) for item in items]
+    from concurrent.futures import ThreadPoolExecutor
+
+    workers = min(int(workers), len(items))
+    with _lock:
+        pool = _pools.get(workers)
+        if pool is None:
+            pool = _pools[workers] = ThreadPoolExecutor(
+                max_workers=workers, thread_name_prefix="toytheory", initializer=_worker_init)
+    torch = None
+    if torch_too:
+        import sys
+
+        torch = sys.modules.get("torch")
+    before = torch.get_num_threads() if torch is not None else None
+    if before is not None and before != 1:
+        torch.set_num_threads(1)
+    try:
+        with _controller().limit(limits=1, user_api="blas"):
+            return list(pool.map(fn, items))
+    finally:
+        if before is not None and before != 1:
+            torch.set_num_threads(before)

@@ -38,8 +38,10 @@ def test_a_welfare_solver_that_stops_early_fails_the_duality_gap(monkeypatch, te
 
 
 def test_a_wrong_ols_simulator_fails_the_curve_check(monkeypatch, test_seed):
-    """Planted: OLS fits whose error is 20% too large. At n = 4d with 3000 fits per group the
-    t-test's standard error is about 1% of the excess: ``fails`` with probability > 1 - 1e-9."""
+    """Planted: OLS fits whose error is 20% too large. For d = 5, n = 20 the statistic
+    (err - 1) 16/5 then moves up by 0.64 + 0.2 F, which lowers the F(5, 16) CDF at its median
+    by more than 0.25, against a KS critical distance of about 0.05 for 3000 fits at
+    1e-6 / 3 (sqrt(ln(6e6) / 6000)): ``fails`` with probability > 1 - 1e-9 under any seed."""
     import sims.data_groups as sims
 
     original = sims.ols_test_errors

@@ -125,3 +125,15 @@ def test_a_wrong_trigamma_argument_fails(monkeypatch, test_seed):
 def test_the_unplanted_claims_hold(test_seed):
     assert _run(LIMIT, test_seed)["verdict"] == "holds"
     assert _run(CONCENTRATION, test_seed)["verdict"] == "holds"
+
+
+def test_a_wrong_symbolic_normaliser_fails_the_limit_claim(monkeypatch, test_seed):
+    """The sympy witness: a kernel normaliser with Gamma(D) for Gamma(D/2) leaves a non-zero
+    symbolic residual, so the claim reports ``fails`` (deterministic, any seed)."""
+    import sympy as sp
+
+    from proofs import diffusion_pfgmpp_radial as radial
+
+    monkeypatch.setattr(radial, "kernel_normaliser", lambda N, D, r: sp.gamma((N + D) / 2)
+                        / (sp.pi ** (N / 2) * sp.gamma(D)) * r ** D)
+    assert _run(LIMIT, test_seed)["verdict"] == "fails"

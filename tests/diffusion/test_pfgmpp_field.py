@@ -51,3 +51,33 @@ def test_bad_input_names_the_argument():
         P.point_posterior_mean(x, np.ones((3, 2)), 1.0, 0)
     with pytest.raises(ValueError, match="x"):
         P.point_posterior_mean(np.zeros((2, 3)), np.ones((3, 2)), 1.0, 2)
+
+
+@pytest.mark.parametrize("N, D", [(3, 2), (2, 5), (16, 128), (1, 1)])
+def test_torch_field_agrees_with_the_loop_for_odd_and_even_exponents(rng, N, D):
+    """(N + D)/2 integer or half-integer: the powering by squaring (plus a square root)
+    matches the log-sum-exp loop."""
+    torch = pytest.importorskip("torch")
+    data = rng.standard_normal((40, N))
+    x = data[rng.integers(40, size=25)] + 0.3 * rng.standard_normal((25, N))
+    got = P.point_posterior_mean_torch(torch.as_tensor(x), data, 0.9, D, chunk=4).numpy()
+    np.testing.assert_allclose(got, P.point_posterior_mean_loop(x, data, 0.9, D), atol=1e-10)
+
+
+def test_power_by_squaring_is_u_to_the_half_k(rng):
+    torch = pytest.importorskip("torch")
+    u = torch.as_tensor(rng.uniform(0.05, 1.0, 200))
+    for k2 in (1, 2, 3, 7, 144, 145):
+        got = P._torch_power_inplace(u.clone(), k2)
+        np.testing.assert_allclose(got.numpy(), u.numpy() ** (k2 / 2), rtol=1e-12, atol=1e-300)
+
+
+def test_a_power_one_off_would_be_seen(rng):
+    """Planted: exponent (N + D + 1)/2 instead of (N + D)/2 moves the field by far more
+    than the 1e-10 tolerance above (data spread 1, r = 0.9, so weights differ by O(1))."""
+    torch = pytest.importorskip("torch")
+    data = rng.standard_normal((40, 2))
+    x = data[rng.integers(40, size=25)] + 0.3 * rng.standard_normal((25, 2))
+    wrong = P.point_posterior_mean_torch(torch.as_tensor(x), data, 0.9, 4, chunk=4).numpy()
+    right = P.point_posterior_mean_loop(x, data, 0.9, 3)
+    assert np.abs(wrong - right).max() > 1e-6

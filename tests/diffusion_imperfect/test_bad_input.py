@@ -96,3 +96,29 @@ def test_output_bound_holds_and_bad_input():
         qz.output_bound(prob, 8, None)
     with pytest.raises(ValueError, match="zmax"):
         qz.output_bound(prob, None, None, zmax=0.0)
+
+
+def test_exact_eps_diagonal_and_between_mass_2d(rng):
+    """The vectorised exact eps equals the law's own prediction; the 2-D grid's exact mass
+    between modes is the own-mode Rayleigh tail exp(-12.5) (the other modes' share is below
+    1e-300); bad input names the argument."""
+    from toytheory.diffusion import hallucination as hal
+    from toytheory.diffusion import learned as ln
+    from toytheory.diffusion.laws import GaussianMixture
+
+    law = hal.paper_2d_law()
+    x = 3.0 * rng.standard_normal((7, 2))
+    a, s = rng.uniform(0.1, 1.0), rng.uniform(0.01, 1.0)
+    got = ln.exact_eps_diagonal(law, x, np.full(7, a), np.full(7, s))
+    assert np.allclose(got, law.predict(x, a, s, "eps"), rtol=1e-10, atol=1e-12)
+    assert abs(hal.exact_between_mass(law, 0.25) / np.exp(-12.5) - 1) < 1e-9
+    with pytest.raises(ValueError, match="alpha, sigma"):
+        ln.exact_eps_diagonal(law, x, np.ones(3), np.ones(7))
+    aniso = GaussianMixture.diagonal([0.5, 0.5], [[0.0, 0.0], [3.0, 0.0]],
+                                     [[0.01, 0.02], [0.01, 0.02]])
+    with pytest.raises(ValueError, match="law"):
+        hal.exact_between_mass(aniso, 0.25)
+    with pytest.raises(ValueError, match="width"):
+        hal.exact_between_mass(law, 1.5)
+    with pytest.raises(ValueError, match="spacing"):
+        hal.paper_2d_law(spacing=0.0)

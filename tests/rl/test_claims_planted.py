@@ -37,10 +37,15 @@ def test_wrong_exploration_in_the_rollouts_fails_the_return_law_check(monkeypatc
     assert result["verdict"] == "fails"
 
 
-def test_wrong_policy_evaluation_fails_the_rollout_t_tests(monkeypatch, test_seed):
-    """Planted: policy evaluation 2% too high. The claim compares it with 20,000 simulated
-    episodes per MDP by t-tests at 1e-6; a 2% bias on values of order 1 is many standard
-    errors (about 0.01 each), so ``fails`` is caught with probability >= 1 - 1e-6 under any
+def test_wrong_policy_evaluation_fails_the_rollout_mean_tests(monkeypatch, test_seed):
+    """Planted: policy evaluation 2 reward units too high (a spurious extra step's reward).
+    The claim compares it with 20,000 simulated episodes per MDP by empirical-Bernstein tests
+    at 1e-6 / 6 on returns in [H min r, H max r], a range of at most 42 (H <= 7, rewards in
+    [-3, 3]). Whatever the law, the interval's half-width is at most
+    42 (sqrt(2 (1/4) ln(2.4e7) / 20000) + 7 ln(2.4e7) / (3 * 19999)) < 0.95, and the sample
+    mean lies within it of the true value with probability >= 1 - 1e-6 / 6; a value 2 off
+    then lies outside (2 > 2 * 0.95). If every episode of an MDP earns the same, the exact
+    comparison (atol 1e-9) sees the 2. So ``fails`` with probability >= 1 - 1e-6 under any
     seed.
     """
     import toytheory.rl.mdp as mdp_module
@@ -49,7 +54,7 @@ def test_wrong_policy_evaluation_fails_the_rollout_t_tests(monkeypatch, test_see
 
     def off_by_a_step(mdp, policy):
         values = original(mdp, policy)
-        return mdp_module.FiniteHorizonValues(values.Q, values.V * 1.02)
+        return mdp_module.FiniteHorizonValues(values.Q, values.V + 2.0)
 
     monkeypatch.setattr(mdp_module, "policy_evaluation", off_by_a_step)
     result = run_quick("rl.tabular.values_match_brute_force_and_rollouts", test_seed, n_brute=1)

@@ -163,3 +163,107 @@ def test_integer_thresholds_draw_exactly_the_float_comparisons_actions(rng):
               rng.integers(0, 2 ** 53, size=p.size)):
         k = np.clip(k, 0, 2 ** 53 - 1)
         assert np.array_equal(k.astype(np.uint64) < thr, k * 2.0 ** -53 < p)
+
+
+# ---------------------------------------------------------------- the byte-per-step kernel
+
+def test_first_stop_matches_a_byte_by_byte_scan(rng):
+    """``_first_stop`` (SWAR) finds the first byte ``i`` with ``x_i >= stop_i`` outside
+    ``never`` (8 if none), as a plain scan does: 20000 random words with bytes drawn near
+    the thresholds (equal, one above, one below, 0 and 255 included)."""
+    from sims.rl_rollouts import _first_stop
+
+    for _ in range(20_000):
+        stop = rng.integers(0, 256, size=8)
+        x = np.clip(stop + rng.integers(-1, 2, size=8) * rng.integers(0, 3, size=8), 0, 255)
+        x[rng.random(8) < 0.2] = rng.choice([0, 255])
+        never = rng.random(8) < 0.3
+        pack = lambda v: np.uint64(sum(int(b) << (8 * i) for i, b in enumerate(v)))  # noqa: E731
+        expected = next((i for i in range(8) if not never[i] and x[i] >= stop[i]), 8)
+        got = _first_stop(pack(x), pack(stop), pack(np.where(never, 0x80, 0)))
+        assert got == expected, (x, stop, never)
+
+
+@pytest.mark.parametrize("u", [1, 2, 5])
+def test_kernel_tables_follow_the_definition(u, rng):
+    """The likely path and its rewards step through ``_python_next``/``_python_q``. A byte
+    ``b`` read as surely the likely action (``b ^ flip < stop``, or a ``never`` byte) is
+    that action under the 53-bit comparison ``b 2**45 + K < thr`` for every ``K``; a byte
+    not read so is the tie byte ``hi8`` or the other action for every ``K`` (all 256
+    bytes, every state, random thresholds with ties, 0, 1/2 and 1)."""
+    from sims.rl_rollouts import _linearq_tables, _python_next, _python_q, _thresholds53
+
+    S = 3 * u + 3
+    p = rng.choice([0.0, 1.0, 0.5, 2.0 ** -10, 1 - 2.0 ** -10, 3 / 256], size=S)
+    p[rng.random(S) < 0.5] = rng.random()
+    thr = _thresholds53(p)
+    flip8, stop8, never8, path, path_r2, hi8, lo45, nxt, r2, last = _linearq_tables(u, thr)
+    assert last == 3 * u + 2
+    for s in range(S):
+        c, tot = s, 0.0
+        for i in range(9):
+            assert path[9 * s + i] == c and path_r2[9 * s + i] == 2 * tot
+            if i == 8:
+                break
+            likely = 1 if thr[c] >= 2 ** 52 else 0
+            byte = lambda w: (int(w) >> (8 * i)) & 0xFF  # noqa: E731
+            for b in range(256):
+                sure = ((b ^ byte(flip8[s])) < byte(stop8[s])) or byte(never8[s]) == 0x80
+                # the action for every K in [0, 2^45): K = 0 and K = 2^45 - 1 bound it
+                acts = {int(b * 2 ** 45 + k < int(thr[c])) for k in (0, 2 ** 45 - 1)}
+                if c != last:
+                    assert (acts == {likely}) if sure else (
+                        b == hi8[c] or acts == {1 - likely}), (s, i, b)
+            nc = _python_next(u, c, likely)
+            tot += _python_q(u, c, likely) - max(_python_q(u, nc, 0), _python_q(u, nc, 1))
+            c = nc
+
+
+TIE_P = (2.0 ** -10, 1 - 2.0 ** -10, 0.5 + 2.0 ** -9)
+
+
+def tie_law_test(test_seed, n=300_000):
+    """Returns of Linearq(3) under a policy whose rare actions come only from ties of the
+    byte comparison, against the exact return law (chi-square at 1e-6).
+
+    ``P(a = 1 | s)`` is ``2^-10`` on states ``0..u`` (hi8 = 0: an exit needs byte 0 and
+    then 45 bits below ``2^43``), ``1 - 2^-10`` on ``u+1..2u`` (hi8 = 255: an exit needs
+    byte 255 and 45 bits at or above ``3 * 2^43``), ``1/2 + 2^-9`` above (a tie at byte
+    128 decides half the time). A kernel that resolved every tie to 0 (or to 1) would
+    never exit early on ``0..u`` (or exit at 4x the rate): about 1170 early exits are
+    expected in 300000 episodes, 0 (or 4x) under such a bug.
+    """
+    u = 3
+    p = np.empty(3 * u + 3)
+    p[: u + 1], p[u + 1: 2 * u + 1], p[2 * u + 1:] = TIE_P
+    law = return_distribution(linearq(u), np.stack([1 - p, p], axis=1))
+    sim = linearq_returns(u, p, n, test_seed)
+    support = np.array([float(g) for g in law])
+    idx = np.searchsorted(support, sim)
+    assert np.all(support[np.minimum(idx, support.size - 1)] == sim)
+    probs = np.array([float(v) for v in law.values()])
+    return stats.chisquare_gof(np.bincount(idx, minlength=support.size), probs / probs.sum(),
+                               LEVEL)
+
+
+def test_tie_decided_actions_follow_the_exact_return_law(test_seed):
+    assert tie_law_test(test_seed).verdict == "accept"
+
+
+@pytest.mark.parametrize("resolve_to", [0, 1])
+def test_planted_tie_rule_is_rejected_by_the_return_law(resolve_to, test_seed, monkeypatch):
+    """Companion: ties resolved to a fixed action (``lo45`` set to 0, or to ``2^45`` so
+    ``K < lo45`` always) change the exit rate on states 0..u from 2^-10 to 0 or 4 * 2^-10;
+    about 1170 expected early exits in 300000 episodes against 0 or ~4700: rejected at 1e-6
+    with probability above 1 - 1e-6."""
+    import sims.rl_rollouts as sims
+
+    original = sims._linearq_tables
+
+    def planted(u, thr):
+        tables = list(original(u, thr))
+        tables[6] = np.full_like(tables[6], 0 if resolve_to == 0 else 2 ** 45)
+        return tuple(tables)
+
+    monkeypatch.setattr(sims, "_linearq_tables", planted)
+    assert tie_law_test(test_seed).verdict == "reject"

@@ -29,7 +29,8 @@ from .._validation import as_float_array, check_int, check_real
 from .laws import GaussianMixture
 from .schedules import DiscreteVP
 
-__all__ = ["QUICK_TRAIN", "FULL_TRAIN", "trained_1d_model", "paper_1d_law", "ddpm_sample", "exact_eps_fn", "between_modes",
+__all__ = ["QUICK_TRAIN", "FULL_TRAIN", "QUICK_TRAIN_2D", "FULL_TRAIN_2D", "LOSS_TARGET_2D",
+           "trained_1d_model", "trained_2d_model", "paper_1d_law", "paper_2d_law", "ddpm_sample", "exact_eps_fn", "between_modes",
            "exact_between_mass", "trajectory_variance", "filter_rates", "youden_threshold",
            "retrieval_guided_eps"]
 
@@ -40,6 +41,26 @@ QUICK_TRAIN = {"n_train": 20_000, "steps": 4000, "batch": 256, "width": 32, "dep
 idle core; cached on disk after the first run)."""
 FULL_TRAIN = {"n_train": 50_000, "steps": 12_000, "batch": 512, "width": 64, "depth": 3,
               "lr": 1e-2, "seed": 0}
+
+
+QUICK_TRAIN_2D = {"n_train": 20_000, "steps": 3000, "batch": 1024, "width": 128, "depth": 3,
+                  "lr": 3e-3, "seed": 0}
+"""The quick tier's training configuration of the 2-D grid MLP (about 30 s on an idle core,
+once: cached on disk). It reaches :data:`LOSS_TARGET_2D`."""
+FULL_TRAIN_2D = {"n_train": 50_000, "steps": 12_000, "batch": 1024, "width": 128, "depth": 3,
+                 "lr": 3e-3, "seed": 0}
+LOSS_TARGET_2D = 0.03
+"""Loss target of the 2-D grid MLP: its excess DDPM loss over the exact (Bayes) loss,
+:func:`toytheory.diffusion.learned.excess_ddpm_loss`, at most this (per coordinate)."""
+
+
+def trained_2d_model(train=None, cache_dir=None):
+    """The trained eps-MLP of the paper's 2-D 5 x 5 grid (``train``: TrainConfig fields,
+    default :data:`QUICK_TRAIN_2D`)."""
+    from .learned import TrainConfig, train_eps_mlp
+
+    return train_eps_mlp(TrainConfig.for_law(paper_2d_law(), **(train or QUICK_TRAIN_2D)),
+                         cache_dir=cache_dir)
 
 
 def trained_1d_model(train=None, cache_dir=None):
@@ -56,6 +77,19 @@ def paper_1d_law(std: float = 0.05) -> GaussianMixture:
     sd = check_real("std", std, low=0.0, low_open=True)
     return GaussianMixture.diagonal(np.full(3, 1 / 3), [[1.0], [2.0], [3.0]],
                                     np.full((3, 1), sd * sd))
+
+
+def paper_2d_law(spacing: float = 2.0, std: float = 0.05, k: int = 5) -> GaussianMixture:
+    r"""Equal-weight mixture of :math:`N(\mu, \text{std}^2 I_2)` over the ``k`` x ``k`` grid
+    of means with the given ``spacing``, centred at 0 (the paper's 2-D set-up: 5 x 5,
+    spacing 2, std 0.05)."""
+    sd = check_real("std", std, low=0.0, low_open=True)
+    h = check_real("spacing", spacing, low=0.0, low_open=True)
+    k = check_int("k", k, low=1)
+    g = (np.arange(k) - (k - 1) / 2) * h
+    means = np.array([[a, b] for a in g for b in g])
+    return GaussianMixture.diagonal(np.full(k * k, 1 / (k * k)), means,
+                                    np.full((k * k, 2), sd * sd))
 
 
 def exact_eps_fn(law: GaussianMixture, schedule: DiscreteVP):
@@ -123,22 +157,33 @@ def between_modes(x, modes, width: float) -> np.ndarray:
 
 
 def exact_between_mass(law: GaussianMixture, width: float) -> float:
-    """Exact mass, under a 1-D mixture, of the points farther than ``width`` from every mean.
+    r"""Exact mass, under a mixture, of the points farther than ``width`` from every mean.
 
-    The mixture must be one-dimensional with ``width`` less than half the smallest gap
-    between means (so the windows around the means are disjoint).
+    .. math:: 1 - \sum_k \pi_k \sum_j P\big(\|N(\mu_k, \sigma_k^2 I) - \mu_j\|
+              \le w\big), \qquad
+              P(\cdot) = F_{\chi'^2_d(\|\mu_j - \mu_k\|^2/\sigma_k^2)}(w^2/\sigma_k^2)
+
+    (non-central chi-square; a 1-D mixture may have any variances, a d-dimensional one
+    needs isotropic components). ``width`` must be less than half the smallest distance
+    between means (so the balls around the means are disjoint).
     """
+    from scipy.stats import chi2, ncx2
+
     w = check_real("width", width, low=0.0, low_open=True)
-    if law.dim != 1:
-        raise ValueError("law: must be one-dimensional")
-    mu = np.sort(law.means[:, 0])
-    if mu.size > 1 and np.min(np.diff(mu)) <= 2 * w:
+    mu = law.means
+    gaps = np.sqrt(((mu[:, None, :] - mu[None, :, :]) ** 2).sum(-1))
+    if mu.shape[0] > 1 and np.min(gaps[np.triu_indices(mu.shape[0], 1)]) <= 2 * w:
         raise ValueError("width: the windows around the modes must not overlap")
-    sd = np.sqrt(law.covs[:, 0, 0])
+    var = np.array([np.diag(c) for c in law.covs])          # (K, d)
+    if law.dim > 1 and (law.eigvecs is not None or np.ptp(var, axis=1).max() > 0):
+        raise ValueError("law: a multi-dimensional mixture must have isotropic components")
     inside = 0.0
-    for pi_k, m_k, s_k in zip(law.weights, law.means[:, 0], sd):
-        inside += pi_k * sum(norm.cdf((c + w - m_k) / s_k) - norm.cdf((c - w - m_k) / s_k)
-                             for c in mu)
+    for k in range(mu.shape[0]):
+        s2 = var[k, 0]
+        for j in range(mu.shape[0]):
+            nc = gaps[j, k] ** 2 / s2
+            inside += law.weights[k] * float(
+                chi2.cdf(w * w / s2, law.dim) if nc == 0 else ncx2.cdf(w * w / s2, law.dim, nc))
     return float(max(0.0, 1.0 - inside))
 
 

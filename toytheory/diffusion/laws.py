@@ -30,7 +30,7 @@ import numpy as np
 from .._random import as_generator
 from .._validation import as_float_array, check_int, check_probability_vector, check_real
 from . import _mixture_core as core
-from ..threads import bounded_threads
+from ..threads import chunk_workers, parallel_map
 
 __all__ = ["GaussianMixture", "Gaussian", "DeltaMixture", "PREDICTIONS"]
 
@@ -241,14 +241,16 @@ class GaussianMixture:
         arrays = self._kernel_arrays()
         plan = core.make_plan(np, n, a, s, *arrays, want=want)
         step = core.chunk_size(arrays[1].shape[0], self.dim, _CHUNK_ELEMENTS)
-        parts = []
-        # many small products, one per chunk: bounded BLAS threads (toytheory.threads)
-        with bounded_threads():
-            for start in range(0, n, step) if n else [0]:
-                stop = min(n, start + step)
-                a_c = a if a.shape[1] == 1 else a[:, start:stop]
-                s_c = s if s.shape[1] == 1 else s[:, start:stop]
-                parts.append(core.evaluate_chunk(np, xs[start:stop], a_c, s_c, plan))
+
+        def chunk(start):
+            stop = min(n, start + step)
+            a_c = a if a.shape[1] == 1 else a[:, start:stop]
+            s_c = s if s.shape[1] == 1 else s[:, start:stop]
+            return core.evaluate_chunk(np, xs[start:stop], a_c, s_c, plan)
+
+        # many small products, one set per chunk: the chunks are independent, so they run
+        # on worker threads with one BLAS thread each (toytheory.threads)
+        parts = parallel_map(chunk, range(0, n, step) if n else [0], chunk_workers())
         out = {k: (np.concatenate([p[k] for p in parts], axis=0) if len(parts) != 1
                    else parts[0][k]) for k in want}
         if "weights" in out:

@@ -206,14 +206,49 @@ def point_posterior_mean_loop(x, data, r: float, D: int) -> np.ndarray:
     return acc / total[:, None]
 
 
-def point_posterior_mean_torch(x, data, r: float, D: int, chunk: int = 65536):
-    """:func:`point_posterior_mean` in torch, ``chunk`` queries at a time (on ``x``'s
-    device and dtype; numpy inputs are converted to float64 CPU tensors)."""
+def _torch_power_inplace(u, k2: int):
+    """``u ** (k2 / 2)`` for ``u`` in (0, 1], overwriting ``u``: binary powering of the
+    integer part (about log2(k2) in-place products) times ``sqrt(u)`` when ``k2`` is odd.
+    Exact products in float64 lose about ``k2 * eps`` relatively; weights below the
+    smallest normal float underflow to 0, as ``exp`` does."""
+    import torch
+
+    e = k2 // 2
+    acc = torch.sqrt(u) if k2 % 2 else None
+    while e:
+        if e & 1:
+            acc = u.clone() if acc is None else acc.mul_(u)
+        e >>= 1
+        if e:
+            u.mul_(u)
+    return acc if acc is not None else torch.ones_like(u)
+
+
+def point_posterior_mean_torch(x, data, r: float, D: int, chunk: int | None = None):
+    r""":func:`point_posterior_mean` in torch, ``chunk`` queries at a time (on ``x``'s
+    device and dtype; numpy inputs are converted to float64 CPU tensors).
+
+    Same weights, computed without a logarithm or an exponential: with
+    :math:`s_i = \|x - y_i\|^2 + r^2` (by :math:`\|x\|^2 - 2x\cdot y_i + \|y_i\|^2`, one
+    matrix product) and :math:`u_i = \min_j s_j / s_i \in (0, 1]`,
+    :math:`w_i \propto u_i^{(N+D)/2}`, a power with a half-integer exponent taken by
+    repeated squaring (:func:`_torch_power_inplace`) in place. The largest weight is 1, so
+    nothing overflows (the log-sum-exp shift, exactly).
+
+    Parameters
+    ----------
+    x : (n, N) tensor or array
+    data : (m, N) tensor or array, m >= 1
+    r : float, > 0
+    D : int, >= 1
+    chunk : int or None
+        Queries per block. None: 32 on CPU (a 32 x m block stays in cache, which is where
+        the speed comes from), 65536 on CUDA.
+    """
     import torch
 
     D = check_int("D", D, low=1)
     r = check_real("r", r, low=0.0, low_open=True)
-    chunk = check_int("chunk", chunk, low=1)
     xt = x if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x, float))
     yt = data if isinstance(data, torch.Tensor) else torch.as_tensor(np.asarray(data, float))
     yt = yt.to(device=xt.device, dtype=xt.dtype)
@@ -221,14 +256,26 @@ def point_posterior_mean_torch(x, data, r: float, D: int, chunk: int = 65536):
         raise ValueError("data: must be a non-empty (m, N) array")
     if xt.ndim != 2 or xt.shape[1] != yt.shape[1]:
         raise ValueError(f"x: must be (n, {yt.shape[1]})")
+    if chunk is None:
+        chunk = 65536 if xt.device.type == "cuda" else 32
+    chunk = check_int("chunk", chunk, low=1)
     N = yt.shape[1]
-    y2 = (yt * yt).sum(1)
-    out = []
-    for xc in torch.split(xt, chunk):
-        sq = ((xc * xc).sum(1, keepdim=True) + y2[None, :] - 2 * xc @ yt.T).clamp_min_(0)
-        w = torch.softmax(-(N + D) / 2 * torch.log(sq + r * r), dim=1)
-        out.append(w @ yt)
-    return torch.cat(out)
+    r2 = r * r
+    y2r = (yt * yt).sum(1) + r2
+    ytT = yt.T.contiguous()
+    # data transposed with a row of ones: one product gives sum_i w_i y_i and sum_i w_i
+    # ((N+1) x m times m x chunk is about twice as fast on CPU as chunk x m times m x N)
+    y1T = torch.cat([ytT, torch.ones_like(ytT[:1])])
+    out = torch.empty_like(xt)
+    for lo in range(0, xt.shape[0], chunk):
+        xc = xt[lo:lo + chunk]
+        s = torch.addmm(y2r.expand(xc.shape[0], -1), xc, ytT, alpha=-2.0)
+        s.add_((xc * xc).sum(1, keepdim=True)).clamp_min_(r2)     # ||x - y||^2 + r^2
+        u = torch.reciprocal(s, out=s).mul_(s.amax(1, keepdim=True).reciprocal_())
+        w = _torch_power_inplace(u, N + D)
+        acc = y1T @ w.T                                        # (N + 1, chunk)
+        out[lo:lo + chunk] = (acc[:N] / acc[N:]).T
+    return out
 
 
 def point_ode_velocity(x, data, r: float, D: int) -> np.ndarray:

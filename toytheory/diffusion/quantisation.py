@@ -202,7 +202,7 @@ def run_sampler(prob: QuantToy, z, bits: int | None = None, act_range: float | N
 
 def output_bound(prob: QuantToy, bits: int | None = None, act_range: float | None = None,
                  zmax: float = 7.5) -> np.ndarray:
-    """Per-coordinate bound :math:`B` with :math:`|x_{\text{out}}| \le B` whenever
+    r"""Per-coordinate bound :math:`B` with :math:`|x_{\text{out}}| \le B` whenever
     :math:`|x_T| \le z_{max}` coordinate-wise (interval arithmetic through the sampler).
 
     One DDIM step is :math:`x' = A x - C\,(\tilde w\,\tilde x + \tilde c)` with

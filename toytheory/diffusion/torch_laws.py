@@ -14,7 +14,7 @@ import numpy as np
 from .._validation import all_finite_torch
 from . import _mixture_core as core
 from ._mixture_core import PREDICTIONS
-from ..threads import bounded_threads
+from ..threads import bounded_threads, chunk_workers, parallel_map
 
 __all__ = ["TorchMixture"]
 
@@ -123,11 +123,21 @@ class TorchMixture:
         xs = torch.split(x, step) if n else (x,)
         a_s = (a,) * len(xs) if a.shape[1] == 1 else torch.split(a, step, dim=1)
         s_s = (s,) * len(xs) if s.shape[1] == 1 else torch.split(s, step, dim=1)
-        if x.device.type == "cpu":
-            # many small CPU ops, one set per chunk: bounded threads (toytheory.threads)
+        if x.device.type == "cpu" and (x.requires_grad or a.requires_grad
+                                       or s.requires_grad):
+            # autograd through the chunks: in this thread (grad mode is per thread), many
+            # small CPU ops, bounded threads (toytheory.threads)
             with bounded_threads(torch_too=True):
                 parts = [core.evaluate_chunk(self.xp, x_c, a_c, s_c, plan)
                          for x_c, a_c, s_c in zip(xs, a_s, s_s)]
+        elif x.device.type == "cpu":
+            # independent chunks of many small ops: worker threads, one torch and one BLAS
+            # thread each (toytheory.threads)
+            def chunk(i):
+                with torch.no_grad():
+                    return core.evaluate_chunk(self.xp, xs[i], a_s[i], s_s[i], plan)
+
+            parts = parallel_map(chunk, range(len(xs)), chunk_workers(), torch_too=True)
         else:
             parts = [core.evaluate_chunk(self.xp, x_c, a_c, s_c, plan)
                      for x_c, a_c, s_c in zip(xs, a_s, s_s)]

@@ -15,3 +15,7 @@ EXPECTED.update({
     "diffusion.imperfect.empirical_score_memorises": "holds",
 })
 EXPECTED["diffusion.imperfect.retrieval_anchoring_mitigates_interpolation"] = "holds"
+EXPECTED.update({
+    "diffusion.imperfect.mode_interpolation_grid_2d": "holds",
+    "diffusion.imperfect.trajectory_variance_filter_2d": "refuted",
+})

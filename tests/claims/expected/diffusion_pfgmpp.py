@@ -6,4 +6,5 @@ EXPECTED = {
     "diffusion.pfgmpp.d1_is_pfgm": "holds",
     "diffusion.pfgmpp.smaller_d_more_robust": "holds",
     "diffusion.pfgmpp.batch_target_bias": "holds",
+    "diffusion.pfgmpp.large_d_gmm_denoiser": "holds",
 }

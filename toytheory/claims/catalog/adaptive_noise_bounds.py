@@ -144,6 +144,9 @@ def mechanisms_within_computed_bounds(ctx, n, m, reps, attacks):
             if j == 0:
                 observed[name] = (worst, tau)
                 if name == "splitting":
+                    # light-tailed: a_m - 1/2 is a centred binomial proportion on n // m
+                    # fresh points (sub-Gaussian); size at 1e-3 measured in
+                    # tests/claims/test_mean_test_false_alarm.py
                     tests.append(stats.mean_test(out["final_signed"], 0.0, LEVEL))
                     rate = splitting_violation_bound(n, m, tau)
                     ev.test(f"splitting: violations ({k}/{reps}) not above the exact binomial "

@@ -84,6 +84,9 @@ def _agreement_tests(ev, n_ref, reps_ref, reps_sim, seed, rng, device, informati
 def _fresh_is_unbiased(ev, result):
     per_rep = 0.5 * ((result.standard[:, 1:, 2] - result.true_standard[:, 1:]).mean(axis=1)
                      + (result.thresholdout[:, 1:, 2] - result.true_thresholdout[:, 1:]).mean(axis=1))
+    # light-tailed: each value averages centred binomial proportions (fresh-set accuracies of
+    # classifiers chosen without the fresh set), sub-Gaussian with variance proxy 1/(4n);
+    # size at 1e-3 measured in tests/claims/test_mean_test_false_alarm.py
     ev.test("fresh-set accuracy minus exact true accuracy has mean 0 (t-test over repetitions)",
             stats.mean_test(per_rep, 0.0, LEVEL),
             note="one value per repetition (the average over k and both arms): the fresh set "

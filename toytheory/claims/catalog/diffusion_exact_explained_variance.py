@@ -89,6 +89,9 @@ def gaussian_score_dominates(ctx, ratios, order, n):
                 # Monte Carlo against quadrature: E[e - R q] = 0 with R the quadrature ratio
                 x = law.sample(n, 1.0, sigma, rng=ctx.rng(name, f"{r:.6g}"))
                 e, qq = evar.score_errors(law, x, 1.0, sigma)
+                # NOT light enough (open, issue 14): on mixtures with a narrow component these
+                # terms have skewness ~25 and the t-test's size at 1e-3 is ~1.8% (m = 5000);
+                # tests/claims/test_mean_test_false_alarm.py records it as a strict xfail
                 mc_checks.append(stats.mean_test(e - (q.mse / q.fisher) * qq, 0.0, LEVEL))
             else:
                 m = evar.gaussian_score_fraction(law, 1.0, sigma, method="monte_carlo", n=n,

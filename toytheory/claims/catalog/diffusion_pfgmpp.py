@@ -27,7 +27,7 @@ LEVEL = 1e-6
              "integral of the radial laws (both are spherically symmetric), must fall at "
              "every step of D on a grid and go to zero like 1/D (D TV changing by under 2% "
              "over the last doubling pair), for data dimensions N = 2 and 8 (32 in full)."),
-    witnesses=("exact", "simulated"),
+    witnesses=("symbolic", "exact", "simulated"),
     quick={"dims": (2, 8), "grid": (1, 4, 16, 64, 256, 1024), "n_sim": 100_000},
     full={"dims": (2, 8, 32), "grid": (1, 4, 16, 64, 256, 1024, 4096, 16384),
           "n_sim": 1_000_000},
@@ -38,7 +38,13 @@ def large_d_recovers_diffusion(ctx, dims, grid, n_sim):
     from toytheory.diffusion.pfgmpp import (kernel_tv_to_gaussian, radial_density,
                                             radial_density_from_kernel, sample_radius)
 
+    from proofs.diffusion_pfgmpp_radial import prove_radial_law
+
     ev = ctx.evidence()
+    proof = prove_radial_law()
+    ev.equal("sympy: the kernel's radial marginal is the law of r sqrt(B/(1-B)), "
+             "B ~ Beta(N/2, D/2), for symbolic N, D, r (and toytheory's normaliser)",
+             proof.holds, True, headline=False)
     rho = np.linspace(0.01, 12.0, 50)
     gap = max(float(np.abs(radial_density(rho, N, D, 1.0)
                            - radial_density_from_kernel(rho, N, D, 1.0)).max())
@@ -492,3 +498,113 @@ def radial_laws_figure(seed: int = 0):
     ax.set_ylabel("density")
     ax.legend(frameon=False)
     return fig
+
+
+def _gmm_toy(N):
+    """The GMM of the GMM-data PFGM++ claim: 3 components in N = 1 or 2 dimensions."""
+    from toytheory.diffusion.laws import GaussianMixture
+
+    means = np.array([[-2.0, 0.5], [0.5, -1.0], [2.0, 1.5]])[:, :N]
+    covs = np.array([[[0.30, 0.10], [0.10, 0.20]], [[0.50, -0.20], [-0.20, 0.40]],
+                     [[0.15, 0.0], [0.0, 0.60]]])[:, :N, :N]
+    return GaussianMixture(np.array([0.2, 0.3, 0.5]), means, covs)
+
+
+@claim(
+    "diffusion.pfgmpp.large_d_gmm_denoiser",
+    paper=PAPER,
+    kind="paper",
+    statement=("On Gaussian-mixture data in N = 1 and 2 dimensions, with r = sigma sqrt(D) "
+               "the PFGM++ x0-posterior mean E[y | x] tends to the diffusion (EDM) "
+               "denoiser at sigma as D grows: the largest gap over queries falls at every "
+               "step of D and like 1/D."),
+    source=('Abstract: "The new models reduce to PFGM when D{=}1 and to diffusion models '
+            'when D{to}infty."'),
+    reading=("'Reduce to diffusion models' is read on the denoiser the PFGM++ objective "
+             "learns (its minimiser is the x0-posterior mean, which fixes the ODE "
+             "dx/dr = (x - E[y|x])/r), on continuous data rather than points: a 3-component "
+             "GMM with full covariances, sigma = 0.8. E[y|x] is exact by the Student-t "
+             "scale mixture (x - y | V ~ N(0, r^2/V I), V ~ chi^2_D: a 1-D trapezoid "
+             "rule in log V over EDM's closed-form GMM denoisers), witnessed by direct "
+             "Gauss-Hermite quadrature over y (N = 1, 2), by the point-set posterior on a "
+             "GMM with component variances 1e-10, and by Monte Carlo of the perturbed "
+             "density from GMM draws (empirical-Bernstein, level 1e-6). Holds if the max "
+             "gap over 8 random queries falls at every step of D = 1, 4, ..., 4096 and "
+             "D x gap changes by under 2% over the last step (the 1/D rate)."),
+    witnesses=("exact", "simulated"),
+    quick={"dims": (1, 2), "grid": (1, 4, 16, 64, 256, 1024, 4096), "sigma": 0.8,
+           "n_query": 8, "n_mc": 20_000},
+    full={"dims": (1, 2), "grid": (1, 4, 16, 64, 256, 1024, 4096, 16384), "sigma": 0.8,
+          "n_query": 32, "n_mc": 200_000},
+)
+def large_d_gmm_denoiser(ctx, dims, grid, sigma, n_query, n_mc):
+    from toytheory.diffusion.laws import GaussianMixture
+    from toytheory.diffusion.pfgmpp import kernel_density, point_posterior_mean
+    from toytheory.diffusion.pfgmpp_gmm import (gmm_log_density, gmm_posterior_mean,
+                                                gmm_posterior_mean_direct)
+
+    ev = ctx.evidence()
+    rng = ctx.rng("queries")
+    queries = {N: rng.uniform(-3.5, 3.5, (n_query, N)) for N in dims}
+    # witnesses: direct quadrature over y (small D in N = 2, where Gauss-Hermite converges)
+    direct_gap, nodes_gap, point_gap = 0.0, 0.0, 0.0
+    for N in dims:
+        gmm, x = _gmm_toy(N), queries[N]
+        for D in ((1, 4, 16) if N == 1 else (1, 4)):
+            r = sigma * np.sqrt(D)
+            got = gmm_posterior_mean(x, gmm, r, D)
+            direct_gap = max(direct_gap, float(np.abs(
+                got - gmm_posterior_mean_direct(x, gmm, r, D, n_nodes=120)).max()))
+            nodes_gap = max(nodes_gap, float(np.abs(
+                got - gmm_posterior_mean(x, gmm, r, D, n_nodes=800)).max()))
+        tiny = GaussianMixture(gmm.weights, gmm.means, np.stack([1e-10 * np.eye(N)] * 3))
+        points = np.repeat(gmm.means, [2, 3, 5], axis=0)      # the weights 0.2, 0.3, 0.5
+        for D in (1, 16):
+            r = sigma * np.sqrt(D)
+            point_gap = max(point_gap, float(np.abs(gmm_posterior_mean(x, tiny, r, D)
+                                                    - point_posterior_mean(x, points, r,
+                                                                           D)).max()))
+    ev.at_most("scale-mixture posterior mean vs Gauss-Hermite quadrature over y (max abs)",
+               direct_gap, 1e-7)
+    ev.at_most("scale-mixture posterior mean: 400 vs 800 nodes in log V (max abs)",
+               nodes_gap, 1e-8)
+    ev.at_most("GMM with component variances 1e-10 vs the weighted point-set posterior "
+               "(max abs)", point_gap, 1e-8)
+    # simulated: the perturbed density E_y[k_r(x | y)] from GMM draws; k in [0, k(x | x)]
+    pvalues = []
+    for N in dims:
+        gmm, D = _gmm_toy(N), 4
+        r = sigma * np.sqrt(D)
+        y = gmm.sample_data(n_mc, ctx.rng("mc", str(N)))
+        dens = np.exp(gmm_log_density(queries[N], gmm, r, D))
+        for q, xq in enumerate(queries[N]):
+            k = kernel_density(y, xq, r, D)                  # symmetric in x and y
+            top = float(kernel_density(xq[None], xq, r, D)[0])
+            pvalues.append(stats.bounded_mean_test(k, float(dens[q]), 0.0, top,
+                                                   LEVEL).pvalue)
+    ev.test("perturbed GMM density vs Monte Carlo from GMM draws (empirical Bernstein, Holm)",
+            stats.holm(pvalues, LEVEL), expect="accept")
+    # the statement
+    not_falling, worst_rate = 0, 0.0
+    for N in dims:
+        gmm, x = _gmm_toy(N), queries[N]
+        edm = gmm.denoise(x, 1.0, sigma)
+        gaps = np.array([float(np.abs(gmm_posterior_mean(x, gmm, sigma * np.sqrt(D), D)
+                                      - edm).max()) for D in grid])
+        not_falling += int(np.sum(np.diff(gaps) >= 0))
+        scaled = gaps * np.asarray(grid, float)
+        worst_rate = max(worst_rate, abs(scaled[-1] / scaled[-2] - 1.0))
+        ev.record(f"N = {N}: max gap to the EDM denoiser at D = {grid[-1]}", gaps[-1],
+                  note="D x gap: " + ", ".join(f"{D}: {v:.4f}" for D, v in zip(grid, scaled)))
+    ev.equal("steps of D at which the gap to the EDM denoiser does not fall", not_falling, 0,
+             role="statement")
+    ev.at_most(f"relative change of D x gap from D = {grid[-2]} to {grid[-1]} (worst N)",
+               worst_rate, 0.02, role="statement", headline=True)
+    if ev.verdict in ("refuted", "inconclusive"):
+        ev.referee_note(
+            says="PFGM++ reduces to diffusion models when D -> infinity",
+            toy="3-component GMM in N = 1, 2; exact PFGM++ and EDM denoisers at 8 queries",
+            measured=f"{not_falling} non-falling step(s); rate change {worst_rate:.3g}",
+            inside="exact (quadrature witnessed to 1e-7)",
+            would_change="larger D grid; other GMMs")
+    return ev

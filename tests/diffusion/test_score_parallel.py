@@ -1,0 +1,132 @@
+"""The mixture score on worker threads (toytheory.threads.parallel_map) and through the
+augmented stacked-precision product, against the score written from its formula."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from toytheory import threads
+from toytheory.diffusion import laws
+from toytheory.diffusion.laws import GaussianMixture
+
+
+@pytest.fixture(autouse=True)
+def _restore_policy():
+    saved = threads._state["policy"]
+    yield
+    threads._state["policy"] = saved
+
+
+def _law(rng, k, d):
+    a = rng.standard_normal((k, d, d))
+    covs = a @ a.transpose(0, 2, 1) / d + 0.1 * np.eye(d)
+    return GaussianMixture(rng.dirichlet(np.ones(k)), 2 * rng.standard_normal((k, d)), covs)
+
+
+def _score_from_the_formula(law, x, alpha, sigma):
+    """grad log sum_k pi_k N(x; alpha mu_k, alpha^2 Sigma_k + sigma^2 I), by linear solves
+    (no eigendecomposition, no stacked precisions): -sum_k w_k C_k^{-1}(x - alpha mu_k)."""
+    d = law.dim
+    logits, grads = [], []
+    for pi, mu, cov in zip(law.weights, law.means, law.covs):
+        c = alpha**2 * cov + sigma**2 * np.eye(d)
+        r = x - alpha * mu
+        sol = np.linalg.solve(c, r.T).T
+        logits.append(np.log(pi) - 0.5 * (np.sum(r * sol, axis=1) + np.linalg.slogdet(c)[1]))
+        grads.append(-sol)
+    logits = np.stack(logits, axis=1)
+    w = np.exp(logits - logits.max(axis=1, keepdims=True))
+    w /= w.sum(axis=1, keepdims=True)
+    return np.einsum("nk,knd->nd", w, np.stack(grads))
+
+
+@pytest.mark.parametrize("policy", ["auto", 2, "bounded", "default"])
+def test_chunked_score_on_worker_threads_is_the_formula(rng, policy):
+    """Three chunks of points (K = 3, d = 8, 30,000 points: 10,922 a chunk) on two worker
+    threads, one, or the library's threads: every point's score is the formula's."""
+    threads.set_thread_policy(policy)
+    law = _law(rng, 3, 8)
+    x = law.sample(30_000, 0.9, 0.5, rng=rng)
+    got = law.score(x, 0.9, 0.5)
+    want = _score_from_the_formula(law, x, 0.9, 0.5)
+    np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9 * np.abs(want).max())
+
+
+def test_d64_augmented_product_is_the_formula_far_from_the_origin(rng):
+    """d = 64, means about 16 from the origin: the folded offset (a mu_k . Y_k from the
+    same product) keeps the score at the formula's to 1e-9."""
+    law = _law(rng, 8, 64)
+    x = law.sample(3000, 1.0, 0.5, rng=rng)
+    got = law.score(x, 1.0, 0.5)
+    want = _score_from_the_formula(law, x, 1.0, 0.5)
+    np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9 * np.abs(want).max())
+    np.testing.assert_allclose(law.log_prob(x, 1.0, 0.5),
+                               law.log_prob(x, np.ones(3000), np.full(3000, 0.5)), rtol=1e-11)
+
+
+def test_the_formula_check_sees_chunks_returned_out_of_order(rng, monkeypatch):
+    """Planted bug: a parallel map that returns the chunks' results in reverse order. The
+    comparison with the formula fails (deterministically: the chunks hold different
+    points, whose scores differ by O(1))."""
+    real = threads.parallel_map
+
+    def reversed_map(fn, items, workers):
+        return real(fn, items, workers)[::-1]
+
+    monkeypatch.setattr(laws, "parallel_map", reversed_map)
+    threads.set_thread_policy(2)
+    law = _law(rng, 3, 8)
+    x = law.sample(30_000, 0.9, 0.5, rng=rng)
+    want = _score_from_the_formula(law, x, 0.9, 0.5)
+    with pytest.raises(AssertionError):
+        np.testing.assert_allclose(law.score(x, 0.9, 0.5), want, rtol=1e-9,
+                                   atol=1e-9 * np.abs(want).max())
+
+
+def test_parallel_map_keeps_order_and_runs_nested_calls_in_place():
+    seen = []
+
+    def inner(i):
+        return i * i
+
+    def outer(i):
+        seen.append(threads._in_worker.__dict__.get("active", False))
+        return sum(threads.parallel_map(inner, range(i), 2))
+
+    assert threads.parallel_map(outer, range(6), 2) == [sum(j * j for j in range(i))
+                                                       for i in range(6)]
+    assert all(seen)
+
+
+@pytest.mark.parametrize("policy", ["auto", 2, "default"])
+@pytest.mark.parametrize("d", [2, 8])
+def test_torch_cpu_chunks_on_worker_threads_are_the_formula(rng, policy, d):
+    """Torch float64 on the CPU, several chunks (d = 2: 16,384 points a chunk; d = 8:
+    10,922), two workers or one: the formula's score, and a plain tensor (no graph)."""
+    torch = pytest.importorskip("torch")
+    threads.set_thread_policy(policy)
+    law = _law(rng, 3, d) if d > 2 else _law(rng, 8, d)
+    x = law.sample(40_000, 0.9, 0.5, rng=rng)
+    got = law.to_torch(dtype=torch.float64).score(torch.as_tensor(x), 0.9, 0.5)
+    assert not got.requires_grad
+    want = _score_from_the_formula(law, x, 0.9, 0.5)
+    np.testing.assert_allclose(got.numpy(), want, rtol=1e-9, atol=1e-9 * np.abs(want).max())
+
+
+def test_torch_formula_check_sees_chunks_returned_out_of_order(rng, monkeypatch):
+    """Planted bug in the torch path: chunk results reversed; the formula check fails."""
+    torch = pytest.importorskip("torch")
+    from toytheory.diffusion import torch_laws
+
+    real = threads.parallel_map
+    monkeypatch.setattr(torch_laws, "parallel_map",
+                        lambda fn, items, workers, torch_too=False:
+                        real(fn, items, workers, torch_too)[::-1])
+    threads.set_thread_policy(2)
+    law = _law(rng, 8, 2)
+    x = law.sample(40_000, 0.9, 0.5, rng=rng)
+    got = law.to_torch(dtype=torch.float64).score(torch.as_tensor(x), 0.9, 0.5).numpy()
+    want = _score_from_the_formula(law, x, 0.9, 0.5)
+    with pytest.raises(AssertionError):
+        np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9 * np.abs(want).max())
