@@ -25,6 +25,45 @@ from sims.diffusion_numba import _BLOCK, _FAST, _exp, _fill_normals, _load_block
 __all__ = ["smc_run"]
 
 
+@nb.njit(cache=True, fastmath=_FAST, error_model="numpy", inline="always")
+def _particles(xr, lwr, eta, tmp, A, a, gh, h, Q, q, c, weighted):
+    """One step for the ``(n, d)`` particles of a system: ``lw += G(x) h`` with
+    ``G = x^T Q x + q^T x + c``, then ``x += (A x + a) h + gh eta``."""
+    n, d = xr.shape
+    for i in range(n):
+        if weighted:
+            g = c
+            for k in range(d):
+                acc = q[k]
+                for m in range(d):
+                    acc += Q[k, m] * xr[i, m]
+                g += acc * xr[i, k]
+            lwr[i] += g * h
+        for k in range(d):
+            acc = a[k]
+            for m in range(d):
+                acc += A[k, m] * xr[i, m]
+            tmp[k] = xr[i, k] + acc * h + gh * eta[i * d + k]
+        for k in range(d):
+            xr[i, k] = tmp[k]
+
+
+@nb.njit(cache=True, fastmath=_FAST, error_model="numpy", inline="always")
+def _particles_2d(xr, lwr, eta, A, a, gh, h, Q, q, c, weighted):
+    """:func:`_particles` for ``d = 2`` in straight-line code (``Q`` symmetric), so the loop
+    over particles vectorises; the tests hold it to the general path."""
+    n = xr.shape[0]
+    q00, q01, q11, l0, l1 = Q[0, 0], 2.0 * Q[0, 1], Q[1, 1], q[0], q[1]
+    a00, a01, a10, a11, b0, b1 = A[0, 0], A[0, 1], A[1, 0], A[1, 1], a[0], a[1]
+    for i in range(n):
+        x0 = xr[i, 0]
+        x1 = xr[i, 1]
+        if weighted:
+            lwr[i] += (x0 * (q00 * x0 + q01 * x1 + l0) + x1 * (q11 * x1 + l1) + c) * h
+        xr[i, 0] = x0 + (a00 * x0 + a01 * x1 + b0) * h + gh * eta[2 * i]
+        xr[i, 1] = x1 + (a10 * x0 + a11 * x1 + b1) * h + gh * eta[2 * i + 1]
+
+
 @nb.njit(parallel=True, cache=True, fastmath=_FAST, error_model="numpy")
 def smc_run(x, lw, A, a, gh, h, Q, q, c, ess_fraction, weighted, state, zig):
     R, n, d = x.shape
@@ -45,27 +84,15 @@ def smc_run(x, lw, A, a, gh, h, Q, q, c, ess_fraction, weighted, state, zig):
             _fill_normals(s, eta2, rows, zig, pending)
             hj = h[j]
             ghj = gh[j]
-            top = -np.inf
-            for i in range(n):
-                if weighted:
-                    g = c[j]
-                    for k in range(d):
-                        acc = q[j, k]
-                        for m in range(d):
-                            acc += Q[j, k, m] * xr[i, m]
-                        g += acc * xr[i, k]
-                    v = lwr[i] + g * hj
-                    lwr[i] = v
-                    top = max(top, v)
-                for k in range(d):
-                    acc = a[j, k]
-                    for m in range(d):
-                        acc += A[j, k, m] * xr[i, m]
-                    tmp[k] = xr[i, k] + acc * hj + ghj * eta[i * d + k]
-                for k in range(d):
-                    xr[i, k] = tmp[k]
+            if d == 2:
+                _particles_2d(xr, lwr, eta, A[j], a[j], ghj, hj, Q[j], q[j], c[j], weighted)
+            else:
+                _particles(xr, lwr, eta, tmp, A[j], a[j], ghj, hj, Q[j], q[j], c[j], weighted)
             if not weighted:
                 continue
+            top = lwr[0]
+            for i in range(1, n):
+                top = max(top, lwr[i])
             s1 = 0.0
             s2 = 0.0
             for i in range(n):
