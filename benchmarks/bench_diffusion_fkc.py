@@ -5,10 +5,18 @@ The product of two 2-D Gaussian experts on VP-linear (the path of
 (REFERENCE.md section 3) and systematic resampling when ESS < n/2 (issue 16, item 10).
 Contenders, side by side in one process:
 
-- ``numpy (toytheory)``: :func:`toytheory.diffusion.fkc.fkc_simulate`, vectorised over systems
-  and particles (the baseline);
+- ``numpy, in place`` (the baseline): :func:`numpy_fkc_smc` below, the same algorithm written
+  the way a numpy user would write it fast: the same per-step coefficients as the Numba and
+  torch simulators (:func:`sims.diffusion_guided_fkc.path_coefficients`), vectorised over all
+  particles, preallocated buffers and ``out=`` arithmetic, numpy's ziggurat normals drawn in
+  place, systematic resampling of the low-ESS systems only;
+- ``numpy (toytheory fkc_simulate)``: :func:`toytheory.diffusion.fkc.fkc_simulate`, the
+  library's reference implementation (allocating; weight coefficients per step from exact
+  evaluations);
 - ``Numba prange`` / ``Numba, 1 thread``: :func:`sims.diffusion_guided_fkc.fkc_smc_numba`
-  (one jitted step per time, parallel over systems; normals from numpy's generator);
+  (one jitted call for the whole run, parallel over systems, each system's particles kept in
+  cache through all steps, weight and move fused per particle, ziggurat normals on
+  per-system xoshiro256+ streams);
 - ``torch``: :func:`sims.diffusion_guided_fkc.fkc_smc_torch` (all systems batched; CPU, or
   CUDA with ``--device cuda``).
 
@@ -37,14 +45,64 @@ def _weighted_mean(x, lw):
     return np.einsum("rn,rnd->d", w, x) / x.shape[0]
 
 
+def numpy_fkc_smc(co, x0, seed, ess_fraction=0.5):
+    """Plain numpy FKC SMC, in place: ``co`` from ``path_coefficients``, ``x0`` (R, n, d).
+    Returns ``(x, log_w)``."""
+    rng = np.random.default_rng(seed)
+    x = np.array(x0, float, copy=True)
+    R, n, d = x.shape
+    flat = x.reshape(-1, d)
+    lw = np.zeros((R, n))
+    buf = np.empty_like(flat)
+    z = np.empty_like(flat)
+    g = np.empty(R * n)
+    w = np.empty((R, n))
+    rows = np.arange(R)
+    for j in range(co["h"].size):
+        np.matmul(flat, co["Q"][j], out=buf)           # G = x^T Q x + q.x + c (Q symmetric)
+        buf += co["q"][j]
+        buf *= flat
+        np.sum(buf, axis=1, out=g)
+        g += co["c"][j]
+        g *= co["h"][j]
+        lw += g.reshape(R, n)
+        np.matmul(flat, co["A"][j].T, out=buf)         # x += (A x + a) h + g sqrt(h) z
+        buf += co["a"][j]
+        buf *= co["h"][j]
+        rng.standard_normal(out=z)
+        z *= co["gh"][j]
+        flat += buf
+        flat += z
+        np.subtract(lw, lw.max(axis=1, keepdims=True), out=w)
+        np.exp(w, out=w)
+        s1 = w.sum(axis=1)
+        s2 = np.einsum("rn,rn->r", w, w)
+        low = rows[s1 * s1 < ess_fraction * n * s2]
+        if low.size:
+            cum = np.cumsum(w[low], axis=1)
+            cum /= cum[:, -1:]
+            u = (rng.random((low.size, 1)) + np.arange(n)) / n
+            off = np.arange(low.size)[:, None]
+            idx = np.searchsorted((cum + off).ravel(), (u + off).ravel(), side="left")
+            idx = (idx.reshape(low.size, n) - off * n).clip(0, n - 1)
+            x[low] = np.take_along_axis(x[low], idx[:, :, None], axis=1)
+            lw[low] = 0.0
+    return x, lw
+
+
 def main(argv=None):
-    from sims.diffusion_guided_fkc import fkc_smc_numba, fkc_smc_torch
+    from sims.diffusion_guided_fkc import fkc_smc_numba, fkc_smc_torch, path_coefficients
     from toytheory.diffusion import fkc
     from toytheory.diffusion.schedules import VPLinear
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="2x10^4 particles x 50 steps")
     parser.add_argument("--device", default="cpu", help="torch device (cpu or cuda)")
+    parser.add_argument("--particles", type=int, default=None, help="override the total")
+    parser.add_argument("--steps", type=int, default=None, help="override the step count")
+    parser.add_argument("--repeat", type=int, default=None, help="interleaved rounds")
+    parser.add_argument("--no-library", action="store_true",
+                        help="leave out the slow fkc_simulate row")
     parser.add_argument("--gpu-large", action="store_true",
                         help="10^7 particles in d = 64, torch on --device only")
     args = parser.parse_args(argv)
@@ -55,6 +113,7 @@ def main(argv=None):
     else:
         d = 2
         total, steps = (20_000, 50) if args.quick else (1_000_000, 200)
+        total, steps = args.particles or total, args.steps or steps
         path = fkc.product_path(sch, [1.0, 0.0], [[1.0, 0.0], [0.0, 0.5]], [0.0, 1.0],
                                 [[0.6, 0.2], [0.2, 0.8]])
     runs = -(-total // PARTICLES)
@@ -81,10 +140,14 @@ def main(argv=None):
 
     contenders = []
     if not args.gpu_large:
+        co = path_coefficients(path, grid)
+        contenders.append(Contender("numpy, in place", lambda: numpy_fkc_smc(co, start, 1)))
+        if not args.no_library:
+            contenders.append(Contender(
+                "numpy (toytheory fkc_simulate)",
+                lambda: fkc.fkc_simulate(path, PARTICLES, steps, np.random.default_rng(1),
+                                         n_runs=runs)))
         contenders += [
-            Contender("numpy (toytheory fkc_simulate)",
-                      lambda: fkc.fkc_simulate(path, PARTICLES, steps, np.random.default_rng(1),
-                                               n_runs=runs)),
             Contender(f"Numba prange ({threads} threads)",
                       lambda: fkc_smc_numba(path, PARTICLES, grid, 1, x0=start.copy())),
             Contender("Numba, 1 thread", numba_one_thread),
@@ -97,7 +160,8 @@ def main(argv=None):
         err = np.abs(_weighted_mean(np.asarray(x), np.asarray(lw)) - mt).max()
         print(f"{c.name:34s} weighted mean vs exact target: max abs error {err:.2e}")
     table = compare(f"FKC weighted SDE, d={d}, {runs * PARTICLES} particles x {steps} steps",
-                    contenders, repeat=2 if args.quick else 3, baseline=contenders[0].name,
+                    contenders, repeat=args.repeat or (2 if args.quick else 3),
+                    baseline=contenders[0].name,
                     work=runs * PARTICLES * steps, work_unit="particle-steps")
     table.print()
     table.save(RESULTS)

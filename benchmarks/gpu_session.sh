@@ -4,7 +4,8 @@
 #   2. the gpu-marked tests;
 #   3. the GPU rows of the benchmarks.
 # Order: the solver benchmark (issue 4's 10^7 x 64 run), the tests, the other benchmarks;
-# the limits add up to 555 s, inside one 590 s call.
+# the limits add up to 555 s, inside one 590 s call, before issue 15's Gumbel row (240 s):
+# with it, run that row in a second call.
 # Issue 22 item 6's GPU rows: (a) 10^7 x 64 solver steps against the diffusers loop (target
 # >= 3x): bench_diffusion_solvers; (b) the GMM score at N = 2e6, d = 64, K = 64 (target
 # <= 20 ms on an H200; the table prints "target met?"): bench_diffusion_scores; (c) the FKC
@@ -72,5 +73,8 @@ run_bench 60 benchmarks.bench_diffusion_fkc --device cuda --gpu-large
 run_bench 40 benchmarks.bench_adaptive_holdout --gpu-only
 run_bench 40 benchmarks.bench_gauge_decomposition --repeat 1
 run_bench 25 benchmarks.bench_rl_rollouts --repeat 3 --loop-episodes 100000
+# issue 15 item 2: 10^7 float32 Gumbel-max draws at V = 10^5 (10^12 uniforms) against the
+# exact 24-bit grid law (its CPU sweep alone is ~1-2 min idle; the draws ~30 s on an H100)
+run_bench 240 benchmarks.bench_decoding_gumbel --device cuda --draws 10000000
 tar czf "$OUT/results-json.tgz" benchmarks/results 2>/dev/null
 log "done"

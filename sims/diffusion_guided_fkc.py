@@ -15,10 +15,12 @@ derivatives :math:`\dot P, \dot b, \dot c` are central differences in ``t``. The
 
 Each step: log-weights gain :math:`G(x_k, t_k)h` (left point), Euler–Maruyama moves the
 particles, and a system whose effective sample size is below ``ess_fraction * n`` is
-resampled systematically (one uniform per system). Numba: one jitted step per time, parallel
-over systems, fed the step's normals and uniforms by numpy's generator (ziggurat; Numba's own
-``np.random`` normals cost about 250 ns each here), so the output depends on ``seed`` only,
-not on the thread count. torch: all systems at once (CPU or GPU), float64 by default.
+resampled systematically (one uniform per system). Numba: one jitted call for the whole run,
+parallel over systems, each system's particles kept in cache through all steps, weights and
+moves fused per particle, normals from the 256-layer ziggurat on xoshiro256+ streams of
+:mod:`sims.diffusion_numba` (tested there against the exact normal law), so the output
+depends on ``seed`` only, not on the thread count. torch: all systems at once (CPU or GPU),
+float64 by default.
 """
 
 from __future__ import annotations
@@ -28,11 +30,18 @@ import numpy as np
 __all__ = ["path_coefficients", "fkc_smc_numba", "fkc_smc_torch"]
 
 
-def path_coefficients(path, grid, rel_dt: float = 1e-6):
+_TERMS = (None, "time", "divergence", "inner", "laplacian")
+
+
+def path_coefficients(path, grid, rel_dt: float = 1e-6, *, drop: str | None = None):
     """Per-step arrays on a decreasing time ``grid`` (``n_steps + 1`` points):
     ``A (S, d, d)``, ``a (S, d)``, ``gh (S,)`` = :math:`\\sqrt{g^2h}`, ``h (S,)``, and the weight
     rate's quadratic form ``G(x) = x^T Q x + q^T x + c``: ``Q (S, d, d)``, ``q (S, d)``,
-    ``c (S,)``, all at each step's left point."""
+    ``c (S,)``, all at each step's left point. ``drop`` leaves one term of ``G`` out
+    ("time", "divergence", "inner", "laplacian"; planted-failure tests only: the divergence
+    term is constant in ``x`` and cancels in self-normalised weights)."""
+    if drop not in _TERMS:
+        raise ValueError(f"drop: must be one of {_TERMS} (got {drop!r})")
     grid = np.asarray(grid, float)
     d = path.dim
     S = grid.size - 1
@@ -59,79 +68,24 @@ def path_coefficients(path, grid, rel_dt: float = 1e-6):
         # d_tau log pi = -(-x^T dP x / 2 + db.x + dc)
         # <v, s> with s = b - P x, v = A x + a:  x^T(-A^T P)x + (A^T b - P a).x + a.b
         # -g2/2 (|s|^2 - tr P): -g2/2 (x^T P P x - 2 (P b).x + b.b - tr P)
-        Q = 0.5 * dP - A.T @ P - 0.5 * g2 * P @ P
-        q = -db + A.T @ b - P @ a + g2 * P @ b
-        cc = -dc + np.trace(A) + a @ b - 0.5 * g2 * (b @ b - np.trace(P))
+        keep = {k: float(k != drop) for k in _TERMS[1:]}
+        Q = (keep["time"] * 0.5 * dP - keep["inner"] * A.T @ P
+             - keep["laplacian"] * 0.5 * g2 * P @ P)
+        q = (-keep["time"] * db + keep["inner"] * (A.T @ b - P @ a)
+             + keep["laplacian"] * g2 * P @ b)
+        cc = (-keep["time"] * dc + keep["divergence"] * np.trace(A) + keep["inner"] * a @ b
+              - keep["laplacian"] * 0.5 * g2 * (b @ b - np.trace(P)))
         for k, v in (("A", A), ("a", a), ("gh", np.sqrt(g2 * h)), ("h", h),
                      ("Q", 0.5 * (Q + Q.T)), ("q", q), ("c", cc)):
             out[k].append(v)
     return {k: np.asarray(v, float) for k, v in out.items()}
 
 
-_KERNEL = None
-
-
 def _kernel():
-    """One step for all systems: weight update, Euler–Maruyama move with the given normals,
-    ESS check and systematic resampling with the given uniform (parallel over systems)."""
-    global _KERNEL
-    if _KERNEL is not None:
-        return _KERNEL
-    from numba import njit, prange
+    """The jitted whole-run kernel (:mod:`sims.diffusion_guided_fkc_kernel`)."""
+    from sims.diffusion_guided_fkc_kernel import smc_run
 
-    @njit(parallel=True, cache=True)
-    def step(x, lw, z, u, A, a, gh, h, Q, q, c, ess_fraction, weighted):
-        R, n, d = x.shape
-        for r in prange(R):
-            xr = x[r]
-            lwr = lw[r]
-            buf = np.empty((n, d))
-            if weighted:
-                for i in range(n):
-                    g = c
-                    for k in range(d):
-                        acc = q[k]
-                        for m in range(d):
-                            acc += Q[k, m] * xr[i, m]
-                        g += acc * xr[i, k]
-                    lwr[i] += g * h
-            for i in range(n):
-                for k in range(d):
-                    acc = a[k]
-                    for m in range(d):
-                        acc += A[k, m] * xr[i, m]
-                    buf[i, k] = xr[i, k] + acc * h + gh * z[r, i, k]
-            for i in range(n):
-                for k in range(d):
-                    xr[i, k] = buf[i, k]
-            if weighted:
-                top = lwr[0]
-                for i in range(1, n):
-                    top = max(top, lwr[i])
-                w = np.empty(n)
-                s1 = 0.0
-                s2 = 0.0
-                for i in range(n):
-                    w[i] = np.exp(lwr[i] - top)
-                    s1 += w[i]
-                    s2 += w[i] * w[i]
-                if s1 * s1 / s2 < ess_fraction * n:
-                    cum = w[0] / s1
-                    j = 0
-                    for i in range(n):
-                        target = (u[r] + i) / n
-                        while cum < target and j < n - 1:
-                            j += 1
-                            cum += w[j] / s1
-                        for k in range(d):
-                            buf[i, k] = xr[j, k]
-                    for i in range(n):
-                        lwr[i] = 0.0
-                        for k in range(d):
-                            xr[i, k] = buf[i, k]
-
-    _KERNEL = step
-    return step
+    return smc_run
 
 
 def _start(path, n_runs, n_particles, rng):
@@ -142,21 +96,27 @@ def _start(path, n_runs, n_particles, rng):
 
 def fkc_smc_numba(path, n_particles: int, grid, seed: int, *, n_runs: int = 1,
                   ess_fraction: float = 0.5, weighted: bool = True, x0=None):
-    """Numba FKC SMC. Returns ``(x (R, n, d), log_w (R, n))``."""
+    """Numba FKC SMC. Returns ``(x (R, n, d), log_w (R, n))``.
+
+    Start: ``x0`` or exact draws of the target at ``t_max`` (numpy generator seeded with
+    ``seed``); the steps' normals and resampling uniforms come from per-system xoshiro256+
+    streams seeded with ``seed`` (see :mod:`sims.diffusion_guided_fkc_kernel`).
+    """
+    from sims.diffusion_numba import _ZIGGURAT, _check_seed, _seed_states
+
     if n_particles < 2:
         raise ValueError(f"n_particles: must be >= 2 for SMC (got {n_particles})")
+    seed = _check_seed(seed)
     co = path_coefficients(path, grid)
-    rng = np.random.default_rng(seed)
-    x = (_start(path, n_runs, n_particles, rng) if x0 is None
+    x = (_start(path, n_runs, n_particles, np.random.default_rng(seed)) if x0 is None
          else np.array(x0, float, copy=True))
     x = np.ascontiguousarray(x)
     lw = np.zeros(x.shape[:2])
-    step = _kernel()
-    for j in range(co["h"].size):
-        z = rng.standard_normal(x.shape)
-        u = rng.random(x.shape[0])
-        step(x, lw, z, u, co["A"][j], co["a"][j], float(co["gh"][j]), float(co["h"][j]),
-             co["Q"][j], co["q"][j], float(co["c"][j]), float(ess_fraction), bool(weighted))
+    from sims.diffusion_numba import _BLOCK
+
+    state = _seed_states(np.uint64(seed), x.shape[0] * _BLOCK)
+    _kernel()(x, lw, co["A"], co["a"], co["gh"], co["h"], co["Q"], co["q"], co["c"],
+              float(ess_fraction), bool(weighted), state, _ZIGGURAT)
     return x, lw
 
 

@@ -414,8 +414,27 @@ def _score_block_general(xb, q, minv, shift, base, z, logits, top, total, out):
 @nb.njit(cache=True, fastmath=_FAST, error_model="numpy", inline="always")
 def _score_block_1d(xb, q, minv, shift, base, top, total, out):
     """:func:`_score_block_general` for d = 1, fused: two passes over the components
-    (the maximum logit, then the sums), z recomputed instead of stored."""
+    (the maximum logit, then the sums), z recomputed instead of stored. Two components
+    take one pass and one exponential: the larger logit's weight is ``e^0 = 1``, the
+    other's ``e^{-|l_1 - l_0|}``."""
     k_count = base.shape[1]
+    if k_count == 2:
+        c0 = minv[q, 0, 0, 0]
+        c1 = minv[q, 1, 0, 0]
+        sh0 = shift[q, 0, 0]
+        sh1 = shift[q, 1, 0]
+        b0 = base[q, 0]
+        b1 = base[q, 1]
+        for b in range(_BLOCK):
+            z0 = c0 * xb[0, b] - sh0
+            z1 = c1 * xb[0, b] - sh1
+            d = (b1 - 0.5 * z1 * z1) - (b0 - 0.5 * z0 * z0)
+            e = _exp(-abs(d))
+            g0 = c0 * z0
+            g1 = c1 * z1
+            total[b] = 1.0 + e
+            out[0, b] = g0 + e * g1 if d <= 0.0 else e * g0 + g1
+        return
     for b in range(_BLOCK):
         top[b] = -np.inf
     for k in range(k_count):

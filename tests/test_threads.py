@@ -167,3 +167,16 @@ def test_the_load_reader_sees_this_process_running():
         pytest.skip("no /proc on this system")
     running, own = reading
     assert own >= 1 and running >= own
+
+
+def test_small_blocks_run_one_thread_under_auto_even_when_idle(monkeypatch):
+    from threadpoolctl import threadpool_limits
+
+    threads.set_thread_policy("auto")
+    _mock_load(monkeypatch, running=1, own=1, cores=2)            # idle machine
+    with threadpool_limits(2, user_api="blas"):
+        with threads.bounded_threads(small=True) as n:
+            assert n == 1 and set(_blas_threads()) == {1}
+        threads.set_thread_policy("default")                      # forced: left alone
+        with threads.bounded_threads(small=True) as n:
+            assert n is None and set(_blas_threads()) == {2}

@@ -25,6 +25,12 @@ The policy is chosen by
 Only the paths that are made of many small calls use :func:`bounded_threads`; large single
 products (one big matrix product, an eigendecomposition) keep the library's threads.
 :func:`effective_threads` says what the next bounded block will use.
+
+Paths whose points split into independent chunks (the mixture scores) instead run the
+chunks on worker threads with one BLAS/torch thread each (:func:`parallel_map`,
+:func:`chunk_workers`): the workers never wait for each other, so under ``"auto"`` they use
+every usable core whatever the load; ``"default"`` runs the chunks in one thread with the
+library's threads, a forced count uses that many workers.
 """
 
 from __future__ import annotations
@@ -190,15 +196,18 @@ def _controller():
 
 
 @contextmanager
-def bounded_threads(torch_too: bool = False):
+def bounded_threads(torch_too: bool = False, small: bool = False):
     """Run the block with the policy's thread count for BLAS (and torch CPU ops); the
     ``with`` target is that count (``None``: library defaults).
 
     Does nothing when :func:`effective_threads` is ``None`` (the ``"default"`` policy, or
     ``"auto"`` on a machine with every core free). Costs about 20 µs (plus about 50 µs
-    every :data:`LOAD_CACHE_SECONDS` under ``"auto"``).
+    every :data:`LOAD_CACHE_SECONDS` under ``"auto"``). ``small=True`` marks a block whose
+    products are all too small for threads to pay even on an idle machine (a sequential
+    sampler's matrix-vector products): under ``"auto"`` it runs with one thread whatever
+    the load.
     """
-    n = effective_threads()
+    n = 1 if small and thread_policy() == AUTO else effective_threads()
     if n is None:
         yield None
         return

@@ -231,3 +231,28 @@ def test_pmw_without_its_threshold_is_refuted(monkeypatch, test_seed):
                         NoThreshold)
     result = execute_claim(REGISTRY["adaptive.pmw.many_adaptive_queries"], "quick", test_seed)
     assert result["verdict"] == "refuted", result["message"]
+
+
+def test_overfitting_claim_fails_when_the_error_is_not_a_power_law(monkeypatch, test_seed):
+    """Planted: the worst errors of the m-sweep at m = 20 and 40 multiplied by (m / 40)^1.5,
+    so the local exponent over the lower half of the grid is the true one plus exactly 1.5
+    while the upper half is untouched (a kink: no single power law). Every median and its
+    order-statistic interval scale exactly, so the lower half's slope range is the unplanted
+    one moved up by 1.5. Unplanted, the two ranges contain the local slopes (about 0.5 each,
+    joint box coverage >= 1 - 1e-6) and are 0.43 and 0.19 wide at seed 0; they stay disjoint
+    after the move whenever their widths sum to less than 1.5 - |difference of the local
+    slopes| (about 1.45), so the log-linearity witness fails with probability >= 1 - 1e-6.
+    """
+    real = adaptive_overfitting.sweep
+
+    def kinked(n_values, m_values, reps, seed, *args, **kwargs):
+        out = real(n_values, m_values, reps, seed, *args, **kwargs)
+        if len(set(n_values)) == 1 and not args and not kwargs:  # the log-odds m-sweep
+            return [v * min(1.0, m / 40) ** 1.5 for v, m in zip(out, m_values)]
+        return out
+
+    monkeypatch.setattr(adaptive_overfitting, "sweep", kinked)
+    result, failed = run("adaptive.overfitting.empirical_error_grows_like_sqrt_m_over_n", test_seed)
+    assert result["verdict"] == "fails"
+    assert any(name.startswith("log-linearity: gap between the local exponents of m")
+               for name in failed)

@@ -37,9 +37,10 @@ def test_fid_claim_is_refuted_on_a_toy_with_more_mixture_structure(monkeypatch, 
     the spread of the component means, and the top standard deviation is 25 (not 15), so the
     Gaussian jump to sigma 12.9 (27.8%) loses far more structure. Measured under run seeds
     1-3: the FID cost's ratio to the detectable cost has a lower end of 3.6-5.8 at 27.8% (the
-    statement needs the upper end below 1). The lower end is the 5e-7 end of a Student-t interval (40
-    batches) divided by the 5e-7 upper end of tau, so it falls below 1 with probability
-    <= 1e-6 whenever the true ratio exceeds 1: caught with probability >= 1 - 1e-6."""
+    statement needs the upper end below 1). The lower end is the 5e-7 end of a distribution-
+    free order-statistic interval for the median of the 50 batch estimates divided by the
+    5e-7 upper end of tau, so it falls below 1 with probability <= 1e-6 whenever the true
+    ratio exceeds 1: caught with probability >= 1 - 1e-6."""
     monkeypatch.setattr(tele_claims, "structured_gmm",
                         lambda: structured_gmm(between_fraction=0.95, top_std=25.0))
     verdict, failed = _run(FID_CLAIM, test_seed)

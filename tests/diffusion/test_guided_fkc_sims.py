@@ -58,3 +58,61 @@ def test_particle_count_below_two_is_refused():
         sims.fkc_smc_numba(ANNEALED, 1, np.linspace(1, 0, 3), 0)
     with pytest.raises(ValueError, match="n_particles"):
         sims.fkc_smc_torch(ANNEALED, 1, np.linspace(1, 0, 3), 0)
+
+
+@pytest.mark.parametrize("weighted", [True, False])
+def test_the_2d_particle_step_matches_the_general_one(rng, weighted):
+    """The straight-line d = 2 step of the Numba kernel against its general-d loop, on random
+    particles, coefficients (Q symmetric) and normals: same weights and moves to rounding."""
+    from sims import diffusion_guided_fkc_kernel as kern
+
+    n = 37
+    x, lw, eta = rng.standard_normal((n, 2)), rng.standard_normal(n), rng.standard_normal(2 * n)
+    A, Q = rng.standard_normal((2, 2)), rng.standard_normal((2, 2))
+    Q = Q + Q.T
+    a, q = rng.standard_normal(2), rng.standard_normal(2)
+    c, gh, h = (float(v) for v in rng.random(3))
+    x1, lw1, x2, lw2 = x.copy(), lw.copy(), x.copy(), lw.copy()
+    kern._particles(x1, lw1, eta, np.empty(2), A, a, gh, h, Q, q, c, weighted)
+    kern._particles_2d(x2, lw2, eta, A, a, gh, h, Q, q, c, weighted)
+    np.testing.assert_allclose(x2, x1, rtol=1e-13, atol=1e-13)
+    np.testing.assert_allclose(lw2, lw1, rtol=1e-13, atol=1e-13)
+    # and by hand, particle 0
+    g = x[0] @ Q @ x[0] + q @ x[0] + c
+    assert lw2[0] == pytest.approx(lw[0] + g * h * weighted, rel=1e-12, abs=1e-12)
+    np.testing.assert_allclose(x2[0], x[0] + (A @ x[0] + a) * h + gh * eta[:2], rtol=1e-12)
+
+
+def test_the_numba_output_depends_on_the_seed_only(test_seed):
+    """Same seed, different thread counts: identical particles and weights (per-system
+    streams); another seed: different ones."""
+    import numba
+
+    grid = np.linspace(1.0, 0.0, 21)
+    one = sims.fkc_smc_numba(PRODUCT, 16, grid, test_seed, n_runs=40)
+    before = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        again = sims.fkc_smc_numba(PRODUCT, 16, grid, test_seed, n_runs=40)
+    finally:
+        numba.set_num_threads(before)
+    np.testing.assert_array_equal(one[0], again[0])
+    np.testing.assert_array_equal(one[1], again[1])
+    other = sims.fkc_smc_numba(PRODUCT, 16, grid, test_seed + 1, n_runs=40)
+    assert not np.array_equal(one[0], other[0])
+
+
+@pytest.mark.parametrize("term", ["time", "divergence", "inner", "laplacian"])
+def test_a_dropped_term_matches_the_library_without_it(term, rng):
+    """``path_coefficients(drop=...)`` (the planted-failure switch of the CFG claim's tests)
+    leaves out the same term as ``fkc.fkc_log_weight_rate(drop=...)``, on the CFG path with a
+    negative exponent."""
+    path = fkc.cfg_path(SCH, [1.0, 0.5], [[0.4, 0.1], [0.1, 0.3]], [0.0, 0.0],
+                        [[1.0, 0.3], [0.3, 0.8]], 2.0)
+    grid = np.linspace(path.t_max, 0.0, 6)
+    co = sims.path_coefficients(path, grid, drop=term)
+    for j, t in enumerate(grid[:-1]):
+        x = rng.standard_normal((5, 2))
+        G = np.einsum("ni,ij,nj->n", x, co["Q"][j], x) + x @ co["q"][j] + co["c"][j]
+        ref = fkc.fkc_log_weight_rate(path, x, t, drop=term)
+        assert np.allclose(G, ref, rtol=1e-6, atol=1e-6 * np.abs(ref).max())

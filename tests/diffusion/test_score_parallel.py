@@ -130,3 +130,53 @@ def test_torch_formula_check_sees_chunks_returned_out_of_order(rng, monkeypatch)
     want = _score_from_the_formula(law, x, 0.9, 0.5)
     with pytest.raises(AssertionError):
         np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9 * np.abs(want).max())
+
+
+def _log_prob_from_the_formula(law, x, alpha, sigma):
+    from scipy.special import logsumexp
+    from scipy.stats import multivariate_normal
+
+    d = law.dim
+    return logsumexp(np.stack([np.log(pi) + multivariate_normal(
+        alpha * mu, alpha**2 * cov + sigma**2 * np.eye(d)).logpdf(x)
+        for pi, mu, cov in zip(law.weights, law.means, law.covs)], axis=1), axis=1)
+
+
+@pytest.mark.parametrize("d", [1, 2, 3, 4])
+@pytest.mark.parametrize("shift", [0.0, 40.0])
+def test_small_d_quadratic_logits_are_the_formula(rng, d, shift):
+    """d <= 4, one noise level: the logits as one product of quadratic features (centred
+    at the average component centre). Score, log-density and posterior weights against
+    the formula (scipy's multivariate_normal for the density), also with the whole
+    mixture 40 away from the origin."""
+    law0 = _law(rng, 5, d)
+    law = GaussianMixture(law0.weights, law0.means + shift, law0.covs)
+    x = law.sample(5000, 0.8, 0.4, rng=rng)
+    want = _score_from_the_formula(law, x, 0.8, 0.4)
+    np.testing.assert_allclose(law.score(x, 0.8, 0.4), want, rtol=1e-9,
+                               atol=1e-9 * np.abs(want).max())
+    np.testing.assert_allclose(law.log_prob(x, 0.8, 0.4),
+                               _log_prob_from_the_formula(law, x, 0.8, 0.4), rtol=1e-10)
+    np.testing.assert_allclose(law.posterior(x, 0.8, 0.4).sum(axis=1), 1.0, rtol=1e-12)
+
+
+def test_the_formula_check_sees_a_quadratic_plan_without_the_doubled_cross_term(
+        rng, monkeypatch):
+    """Planted bug: the z_0 z_1 feature's coefficient not doubled (P_01 counted once).
+    The score then misses the formula's by O(|P_01|) at every point (deterministic)."""
+    from toytheory.diffusion import _mixture_core as core
+
+    real = core._quadratic_plan
+
+    def planted(xp, centres, prec, log_norm):
+        plan = real(xp, centres, prec, log_norm)
+        plan["Qt"][:, 1] *= 0.5                    # pairs (0, 0), (0, 1), (1, 1): the cross
+        return plan
+
+    monkeypatch.setattr(core, "_quadratic_plan", planted)
+    law = _law(rng, 5, 2)
+    x = law.sample(5000, 0.8, 0.4, rng=rng)
+    want = _score_from_the_formula(law, x, 0.8, 0.4)
+    with pytest.raises(AssertionError):
+        np.testing.assert_allclose(law.score(x, 0.8, 0.4), want, rtol=1e-9,
+                                   atol=1e-9 * np.abs(want).max())

@@ -118,6 +118,8 @@ def make_plan(xp, n, alpha, sigma, log_weights, means, means_proj, eigvals, eigv
                     augmented=xp.concat([top, bottom[None, :]], axis=0),
                     # log pi_k - (log det C_k + d log 2 pi)/2, once per call, not per point
                     log_norm=log_weights - 0.5 * (logdet + d * LOG_2PI))
+        if d <= _SMALL_D and "x0" not in want:
+            base["quadratic"] = _quadratic_plan(xp, a * means, prec, base["log_norm"])
         if "x0" in want:
             # alpha Sigma_k P_k = U_k diag(alpha lambda_k / D_k) U_k^T
             gain = xp.matmul(eigvecs * (a * eigvals / var)[:, None, :],
@@ -129,6 +131,76 @@ def make_plan(xp, n, alpha, sigma, log_weights, means, means_proj, eigvals, eigv
         return base
     base["path"] = "eigen"
     return base
+
+
+def _pairs(d):
+    return [(i, j) for i in range(d) for j in range(i, d)]
+
+
+def _quadratic_plan(xp, centres, prec, log_norm):
+    r"""Small ``d``: every component's logit is a quadratic polynomial in the point.
+
+    With :math:`c` the average of the component centres :math:`m_k = \alpha\mu_k`,
+    :math:`z = x - c` and :math:`\nu_k = m_k - c`,
+
+    .. math:: \log\pi_k + \log N_k(x) = \ell_k - \tfrac12\big(z^TP_kz - 2z^TP_k\nu_k
+              + \nu_k^TP_k\nu_k\big),\qquad
+              \nabla\log p_t(x) = -\Big(\sum_k w_kP_k\Big)z + \sum_k w_kP_k\nu_k,
+
+    so the (K, n) logits are one product of a (K, features) matrix ``Qt`` with the
+    features :math:`(z_iz_j)_{i\le j}, z, 1`, and the score needs only the weighted sums
+    of the entries of :math:`P_k` and :math:`P_k\nu_k`: one (d(d+1)/2 + d, K) by (K, n)
+    product ``Mt``. No (n, K, d) array is formed. Rounding: the logits carry an absolute
+    error of order :math:`\epsilon\,\|P_k\|\,(\|z\| + \|\nu_k\|)^2`, against
+    :math:`\epsilon\|P_k\|\|x\|\|x - m_k\|` for the stacked-precision contraction;
+    centring at :math:`c` keeps both small where the mixture has its mass.
+    """
+    k, d = centres.shape
+    centre = xp.mean(centres, axis=0)                                        # (d,)
+    nu = centres - centre                                                    # (K, d)
+    pnu = xp.matmul(prec, nu[:, :, None])[:, :, 0]                           # (K, d)
+    pairs = _pairs(d)
+    q_cols = [-0.5 * (1.0 if i == j else 2.0) * prec[:, i, j] for i, j in pairs]
+    q_cols += [pnu[:, i] for i in range(d)]
+    q_cols.append(log_norm - 0.5 * xp.sum(nu * pnu, axis=1))
+    m_cols = [prec[:, i, j] for i, j in pairs] + [pnu[:, i] for i in range(d)]
+    return dict(centre=centre, Qt=xp.stack(q_cols, axis=1), Mt=xp.stack(m_cols, axis=0),
+                pairs=pairs)
+
+
+def _quadratic_chunk(xp, x, quad, want):
+    """The ``quadratic`` plan of :func:`_quadratic_plan` at the points ``x`` (n, d).
+
+    Laid out (features, n) and (K, n), so the log-sum-exp reduces over the leading axis
+    (whole rows at a time; measured in torch float64 at n = 16384, K = 8: 0.50 ms against
+    0.80 ms reducing over a length-8 trailing axis).
+    """
+    n, d = x.shape
+    zt = xp.permute_dims(x - quad["centre"], (1, 0))                         # (d, n)
+    pairs = quad["pairs"]
+    rows = [zt[i] * zt[j] for i, j in pairs] + [zt[i] for i in range(d)]
+    rows.append(xp.ones_like(zt[0]))
+    logits = xp.matmul(quad["Qt"], xp.stack(rows, axis=0))                  # (K, n)
+    top = xp.max(logits, axis=0)                                             # (n,)
+    shifted = xp.exp(logits - top)
+    total = xp.sum(shifted, axis=0)
+    out = {}
+    if "log_prob" in want:
+        out["log_prob"] = top + xp.log(total)
+    wt = shifted / total                                                     # (K, n)
+    if "weights" in want:
+        out["weights"] = xp.permute_dims(wt, (1, 0))
+    if "score" in want:
+        g = xp.matmul(quad["Mt"], wt)   # rows: sum_k w_k P_k[i, j], then sum_k w_k P_k nu_k
+        index = {pair: c for c, pair in enumerate(pairs)}
+        score = []
+        for i in range(d):
+            s = g[len(pairs) + i]
+            for j in range(d):
+                s = s - g[index[(min(i, j), max(i, j))]] * zt[j]
+            score.append(s)
+        out["score"] = xp.stack(score, axis=1)
+    return out
 
 
 def _finish(xp, logits, want, out):
@@ -162,6 +234,8 @@ def evaluate_chunk(xp, x, alpha, sigma, plan):
     k = means.shape[0]
     out = {}
     if path == "precision":
+        if "quadratic" in plan:
+            return _quadratic_chunk(xp, x, plan["quadratic"], want)
         a = plan["alpha"]
         if d <= _SMALL_D:
             y = xp.matmul(x, plan["precision"])

@@ -5,8 +5,10 @@ Product of Experts". Its targets are tilted products of diffused laws,
 
 .. math:: \\tilde\\pi_t(x) = \\prod_k p_{k,t}(x)^{c_k},
 
-with ``c = (beta,)`` for annealing (``p_t^beta``), ``c = (1, 1)`` for a product of experts
-and ``c = (gamma, 1 - gamma)`` for a geometric average. For Gaussian data
+with ``c = (beta,)`` for annealing (``p_t^beta``), ``c = (1, 1)`` for a product of experts,
+``c = (gamma, 1 - gamma)`` for a geometric average and ``c = (w, 1 - w)`` for the
+classifier-free-guidance (CFG) path :math:`p_t(x|c)^w p_t(x)^{1-w}`, whose second exponent is
+negative for ``w > 1`` (:func:`cfg_path`). For Gaussian data
 :math:`p_k = N(m_k, S_k)` on a VP schedule, :math:`p_{k,t} = N(\\alpha_t m_k, C_{k,t})` with
 :math:`C_{k,t} = \\alpha_t^2 S_k + \\sigma_t^2 I`, and :math:`\\tilde\\pi_t` is proportional to
 the Gaussian with precision :math:`P_t = \\sum_k c_k C_{k,t}^{-1}` and mean
@@ -35,7 +37,8 @@ from .._validation import as_float_array, check_int, check_psd, check_real
 from .schedules import NoiseSchedule
 
 __all__ = [
-    "TiltedGaussianPath", "annealed_path", "product_path", "geometric_path", "fkc_log_weight_rate",
+    "TiltedGaussianPath", "annealed_path", "product_path", "geometric_path", "cfg_path",
+    "cfg_max_scale", "fkc_log_weight_rate",
     "naive_output_law", "euler_maruyama_law", "fkc_simulate", "systematic_resample",
     "kl_gaussian",
 ]
@@ -53,7 +56,10 @@ class TiltedGaussianPath:
     covs : (K, d, d) array
         Data covariances :math:`S_k` (positive definite).
     exponents : (K,) array
-        :math:`c_k > 0`.
+        :math:`c_k \\ne 0`; negative exponents (CFG with ``w > 1``) are allowed when the
+        precision :math:`P_t = \\sum_k c_k C_{k,t}^{-1}` is positive definite, i.e. the
+        path is a normalisable Gaussian, at every ``t`` (checked on 129 times of the
+        schedule; ValueError naming ``exponents`` otherwise).
     """
 
     def __init__(self, schedule, means, covs, exponents):
@@ -69,10 +75,16 @@ class TiltedGaussianPath:
             raise ValueError(f"covs: must have shape {(k, d, d)} (got {covs.shape})")
         self.covs = np.stack([check_psd("covs", c, strict=True) for c in covs])
         c = as_float_array("exponents", exponents, ndim=1)
-        if c.shape != (k,) or np.any(c <= 0):
-            raise ValueError(f"exponents: must be {k} values > 0 (got {c!r})")
+        if c.shape != (k,) or np.any(c == 0) or not np.all(np.isfinite(c)):
+            raise ValueError(f"exponents: must be {k} finite non-zero values (got {c!r})")
         self.exponents = c
         self.dim = d
+        if np.any(c < 0):
+            for t in np.linspace(float(schedule.t_min), float(schedule.t_max), 129):
+                if np.linalg.eigvalsh(self.score_affine(t)[0]).min() <= 0:
+                    raise ValueError(
+                        f"exponents: {c.tolist()} give a precision sum_k c_k C_k,t^-1 that is "
+                        f"not positive definite at t = {t:.4g} (the law is not normalisable)")
 
     @property
     def t_max(self) -> float:
@@ -182,6 +194,61 @@ def geometric_path(schedule, mean1, cov1, mean2, cov2, gamma) -> TiltedGaussianP
         raise ValueError(f"mean2: must have dimension {m1.size} (got {m2.size})")
     keep = [k for k, c in enumerate((gamma, 1.0 - gamma)) if c > 0]
     means, covs, exps = np.stack([m1, m2]), np.stack([c1, c2]), np.array([gamma, 1 - gamma])
+    return TiltedGaussianPath(schedule, means[keep], covs[keep], exps[keep])
+
+
+def cfg_max_scale(cond_cov, uncond_cov) -> float:
+    """The largest CFG scale for which :math:`N(m_c, S_c)^w N(m_u, S_u)^{1-w}` is normalisable.
+
+    For ``w > 1`` the precision :math:`wS_c^{-1} - (w - 1)S_u^{-1}` is positive definite iff
+    :math:`(w - 1)\\mu < w`, :math:`\\mu = \\lambda_{\\max}(S_u^{-1}S_c)` (the largest
+    generalised eigenvalue): every ``w`` when :math:`\\mu \\le 1` (the conditional law is
+    nowhere broader than the unconditional, :math:`S_c \\preceq S_u`), else
+    ``w < mu / (mu - 1)``. Along a VP path :math:`C_{k,t} = \\alpha_t^2 S_k + \\sigma_t^2 I`,
+    and each ratio :math:`(v^TS_cv + r)/(v^TS_uv + r)`, :math:`r = \\sigma_t^2/\\alpha_t^2`,
+    moves monotonically toward 1 as ``t`` grows, so :math:`\\mu_t \\le \\max(\\mu, 1)`:
+    the path :math:`p_t(x|c)^w p_t(x)^{1-w}` is normalisable at every ``t`` iff it is at
+    ``t = 0``.
+
+    Returns
+    -------
+    float
+        ``inf`` when :math:`\\mu \\le 1`, else :math:`\\mu/(\\mu - 1)` (exclusive bound).
+    """
+    from scipy.linalg import eigh
+
+    sc = check_psd("cond_cov", np.atleast_2d(as_float_array("cond_cov", cond_cov)), strict=True)
+    su = check_psd("uncond_cov", np.atleast_2d(as_float_array("uncond_cov", uncond_cov)),
+                   strict=True)
+    if sc.shape != su.shape:
+        raise ValueError(f"uncond_cov: must have shape {sc.shape} (got {su.shape})")
+    mu = float(eigh(sc, su, eigvals_only=True).max())
+    return float("inf") if mu <= 1.0 else mu / (mu - 1.0)
+
+
+def cfg_path(schedule, cond_mean, cond_cov, uncond_mean, uncond_cov, w) -> TiltedGaussianPath:
+    """The classifier-free-guidance path :math:`p_t(x|c)^w\\,p_t(x)^{1-w}`, ``w >= 0``.
+
+    Its naive sampler is classifier-free guidance itself: the mixed score
+    :math:`w\\nabla\\log p_t(x|c) + (1 - w)\\nabla\\log p_t(x)` (in the
+    :math:`(1 + w')\\hat\\varepsilon_c - w'\\hat\\varepsilon` convention of
+    :mod:`toytheory.diffusion.guidance`, ``w' = w - 1``). For ``w > 1`` the unconditional
+    exponent is negative: the law exists only for ``w <`` :func:`cfg_max_scale`
+    (ValueError naming ``w`` otherwise); ``w`` in [0, 1] is :func:`geometric_path`.
+    ``w = 1`` is the conditional law alone.
+    """
+    w = check_real("w", w, low=0.0)
+    mc, sc = _mean_cov("cond", cond_mean, cond_cov)
+    mu, su = _mean_cov("uncond", uncond_mean, uncond_cov)
+    if mc.size != mu.size:
+        raise ValueError(f"uncond_mean: must have dimension {mc.size} (got {mu.size})")
+    if w > 1.0:
+        top = cfg_max_scale(sc, su)
+        if not w < top:
+            raise ValueError(f"w: p(x|c)^w p(x)^(1-w) is not normalisable for w >= {top:.6g} "
+                             f"with these covariances (got {w})")
+    keep = [k for k, c in enumerate((w, 1.0 - w)) if c != 0]
+    means, covs, exps = np.stack([mc, mu]), np.stack([sc, su]), np.array([w, 1.0 - w])
     return TiltedGaussianPath(schedule, means[keep], covs[keep], exps[keep])
 
 

@@ -13,6 +13,7 @@ EXPECTED = {
     "decoding.fobar.fobar_beats_self_consistency": "holds",
     "decoding.cautious.outperforms_standard_decoding": "refuted",
     "decoding.masked_diffusion.float32_gumbel_lowers_temperature": "holds",
+    "decoding.masked_diffusion.float32_gumbel_grid_law": "holds",
     "decoding.spectr.block_drafts_tokens_per_call": "holds",
     "decoding.monkeys.cheap_model_more_samples_equal_cost": "holds",
 }

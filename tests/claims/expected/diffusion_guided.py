@@ -4,6 +4,7 @@ EXPECTED = {
     "diffusion.guided.fkc_naive_misses_target": "holds",
     "diffusion.guided.fkc_samples_target": "holds",
     "diffusion.guided.fkc_error_falls_with_particles": "holds",
+    "diffusion.guided.fkc_cfg_samples_target": "holds",
     "diffusion.guided.svdd_non_differentiable_reward": "holds",
     "diffusion.guided.svdd_bias_at_finite_candidates": "holds",
     "diffusion.guided.minority_tweedie_favours_majority": "holds",

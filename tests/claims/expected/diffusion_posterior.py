@@ -19,3 +19,8 @@ EXPECTED = {
     "diffusion.posterior.pigdm_projection_overweight_minor_mode": "holds",
     "diffusion.posterior.ads_particles_beat_random": "holds",
 }
+EXPECTED.update({
+    "diffusion.posterior.forward_model_mlp_learns_mixture": "holds",
+    "diffusion.posterior.forward_model_mlp_unobserved_direction": "holds",
+    "diffusion.posterior.snl_flow_two_percent_of_mcmc": "refuted",
+})

@@ -159,6 +159,15 @@ def empirical_error_grows_like_sqrt_m_over_n(ctx, n, m_values, n_values, m_for_n
     fit_n = power_law_fit(n_values, samples_n)
     guides = {"m": [bounds.gaussian_attack_error(n, int(m)) for m in m_values],
               "n": [bounds.gaussian_attack_error(int(k), m_for_n) for k in n_values]}
+    # witnesses first: log-linearity checked, not assumed: the slope's range over the lower
+    # and the upper half of each grid (same simultaneous box) must overlap
+    for label, grid, samples in (("m", m_values, samples_m), ("n", n_values, samples_n)):
+        local = stats.local_box_slopes(grid, [median_interval(v, LEVEL / n_points)
+                                              for v in samples])
+        ev.at_most(f"log-linearity: gap between the local exponents of {label} over the lower "
+                   "and upper half of the grid (<= 0: their ranges overlap)", local["gap"], 0.0,
+                   note=f"lower half [{local['lower'][0]:.3f}, {local['lower'][1]:.3f}], upper "
+                        f"half [{local['upper'][0]:.3f}, {local['upper'][1]:.3f}]")
     for label, fit, target, grid, samples in (("m", fit_m, 0.5, m_values, samples_m),
                                               ("n", fit_n, -0.5, n_values, samples_n)):
         box = [median_interval(v, LEVEL / n_points) for v in samples]

@@ -259,6 +259,21 @@ def _study_claim(ctx, *, p, scores, blocks, families, block_rows, block_dim, eps
     sen, (lo, hi) = stats.sen_slope_interval(np.log(xs), np.log([r.m_needed for r in ok]),
                                              FIT_LEVEL, groups=[r.family for r in ok])
     slack = polylog_slack(float(xs.min()), float(xs.max()), LOG_POWER)
+    # witness: log-linearity checked, not assumed: the Theil-Sen intervals over the lower and
+    # the upper half of the x range (each at FIT_LEVEL / 2) must overlap
+    local = stats.local_sen_slopes(np.log(xs), np.log([r.m_needed for r in ok]), FIT_LEVEL,
+                                   groups=[r.family for r in ok])
+    halves = (f"lower half [{local['lower'][0]:.3f}, {local['lower'][1]:.3f}], upper half "
+              f"[{local['upper'][0]:.3f}, {local['upper'][1]:.3f}]")
+    if local["checkable"]:
+        ev.at_most(f"log-linearity: gap between the local exponents of m_eps in {x_name} over "
+                   "the lower and upper half of the range (<= 0: their intervals overlap)",
+                   local["gap"], 0.0,
+                   note=f"Theil-Sen, exact Kendall intervals at {FIT_LEVEL / 2:g} each: {halves}")
+    else:
+        ev.record(f"log-linearity of m_eps in {x_name}: not checkable at this size",
+                  halves, note="a half has too few pairs for a finite Kendall interval at "
+                               f"{FIT_LEVEL / 2:g}; the single exponent is assumed")
     ev.interval(f"exponent of m_eps in {x_name} (upper bound: at most {reference:g} + polylog "
                 "allowance)", sen, (lo, hi), reference + slack, side="<=",
                 level=FIT_LEVEL, headline=True,

@@ -279,6 +279,14 @@ def quasi_optimality(ctx, ms, functions, draws, control_draws):
     # the points) and the range of the least-squares slope over that box; no error model
     box = [median_interval(v, LEVEL / len(samples)) for v in samples]
     lo, hi = stats.box_slope_interval(xs, box, groups=groups)
+    # witness: log-linearity checked, not assumed: the slope's range over the lower and the
+    # upper half of m, same box (joint coverage 1 - LEVEL), must overlap
+    local = stats.local_box_slopes(xs, box, groups=groups)
+    ev.at_most("log-linearity: gap between the local growth exponents over the lower and "
+               "upper half of m (<= 0: their ranges overlap)", local["gap"], 0.0,
+               note=f"lower half [{local['lower'][0]:.3f}, {local['lower'][1]:.3f}], upper "
+                    f"half [{local['upper'][0]:.3f}, {local['upper'][1]:.3f}] (same "
+                    "order-statistic box)")
     centre, half = (lo + hi) / 2, (hi - lo) / 2
     decide = (int(math.ceil(1.2 * draws * (half / (GROWTH - centre)) ** 2))
               if lo <= GROWTH <= hi and centre != GROWTH else None)

@@ -1,0 +1,153 @@
+"""The exact b-bit grid law of Gumbel-max (toytheory.decoding.gumbel_grid): against full
+enumeration and the direct sum, bad input, and its claim with planted failures."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from scipy import stats as sps
+
+from toytheory.claims import execute_claim, load_catalog
+from toytheory.decoding import gumbel_grid as gg
+from toytheory.decoding import gumbel_truncation as gt
+
+REGISTRY = load_catalog()
+CLAIM = "decoding.masked_diffusion.float32_gumbel_grid_law"
+
+
+def test_sweep_equals_every_uniform_tuple_with_argmax_ties(rng):
+    """V = 3 on a 4-bit grid: all 2^12 uniform tuples, np.argmax (first maximum) as
+    torch.argmax; with c = 0 the all-zero tuple (mass 2^-12) is the sweep's remainder."""
+    p = np.array([0.5, 0.25, 0.25]) if rng.random() < 0.5 else rng.dirichlet(np.ones(3))
+    bits = 4
+    grid = np.arange(2 ** bits) * 2.0 ** -bits
+    for offset in (0.0, 1e-3):
+        wins = np.zeros(3)
+        with np.errstate(divide="ignore"):
+            for us in itertools.product(grid, repeat=3):
+                wins[np.argmax(p / (offset - np.log(np.array(us) + offset)))] += 1
+        brute = wins / wins.sum()
+        law, remainder, _ = gg.grid_race_law(p, bits, offset, tail=0.0)
+        if offset == 0.0:
+            brute[0] -= 2.0 ** -12
+            assert remainder == pytest.approx(2.0 ** -12, rel=1e-12)
+        np.testing.assert_allclose(law, brute, atol=1e-14)
+
+
+@pytest.mark.parametrize("bits, V", [(8, 5), (10, 20), (11, 50), (12, 40)])
+def test_sweep_equals_the_direct_sum(rng, bits, V):
+    p = rng.dirichlet(np.full(V, 0.3))
+    if V > 10:                       # exact ties between tokens of equal probability
+        p[1:4] = p[1:4].mean()
+        p /= p.sum()
+    for offset in (0.0, gg.REFERENCE_OFFSET):
+        law, remainder, _ = gg.grid_race_law(p, bits, offset, tail=0.0)
+        np.testing.assert_allclose(law, gg.grid_race_law_brute_force(p, bits, offset),
+                                   atol=1e-13)
+        assert abs(law.sum() + remainder - 1.0) < 1e-12
+
+
+def test_tail_bounds_the_error(rng):
+    p = rng.dirichlet(np.ones(30))
+    full, _, _ = gg.grid_race_law(p, 12, 0.0, tail=0.0)
+    cut, remainder, _ = gg.grid_race_law(p, 12, 0.0, tail=1e-4)
+    assert remainder < 1e-4
+    assert np.all(cut <= full + 1e-15) and (full - cut).sum() <= remainder + 1e-12
+
+
+def test_float32_cap_of_the_reference_form():
+    """The float32 sum swallows the 1e-10 near u = 1: E_1 = 2^-24 + 2^-49 + 1e-10, as
+    torch computes it (checked on the tensor itself); u = 0 gives 1e-10 - log fl32(1e-10)."""
+    import torch
+
+    levels = gg.grid_noise_levels(24, gg.REFERENCE_OFFSET)
+    assert levels[0] == pytest.approx(2.0 ** -24 + 2.0 ** -49 + 1e-10, rel=1e-9)
+    u = torch.tensor([1 - 2.0 ** -24, 0.0], dtype=torch.float32)
+    ref = (1e-10 - (u + 1e-10).log()).double().numpy()
+    np.testing.assert_allclose(levels[[0, -1]], ref, rtol=2e-7)
+    assert levels[-1] == pytest.approx(1e-10 - np.log(float(np.float32(1e-10))), rel=1e-12)
+    assert np.isinf(gg.grid_noise_levels(8)[-1])
+
+
+@pytest.mark.parametrize("call, name", [
+    (lambda: gg.grid_race_law([0.5, 0.6], 8), "p"),
+    (lambda: gg.grid_race_law([0.5, 0.5], 0), "bits"),
+    (lambda: gg.grid_race_law([0.5, 0.5], 8, offset=-1.0), "offset"),
+    (lambda: gg.grid_race_law([0.5, 0.5], 8, tail=1.0), "tail"),
+    (lambda: gg.grid_race_law_brute_force([0.5, 0.5], 30), "bits"),
+    (lambda: gg.grid_race_law_brute_force([1.0, 0.0], 8), "p"),
+])
+def test_bad_input_names_the_argument(call, name):
+    with pytest.raises(ValueError, match=name):
+        call()
+
+
+# ----------------------------------------------------------------- the claim, planted
+
+def run(seed, claim=None):
+    return execute_claim(claim or REGISTRY[CLAIM], "quick", seed)
+
+
+def test_the_claim_holds(test_seed):
+    assert run(test_seed)["verdict"] == "holds"
+
+
+def _continuous_everywhere(monkeypatch):
+    """The grid law (sweep and direct sum alike) replaced by the continuous model."""
+    def continuous(p, bits=24, offset=0.0, tail=0.0):
+        law = gt.truncated_race_law(p, gg.grid_noise_levels(bits, offset)[0])
+        return law, 0.0, 0
+
+    monkeypatch.setattr(gg, "grid_race_law", continuous)
+    monkeypatch.setattr(gg, "grid_race_law_brute_force",
+                        lambda p, bits, offset=0.0: continuous(p, bits, offset)[0])
+    return continuous
+
+
+def test_a_continuous_model_posing_as_the_grid_law_fails(monkeypatch, test_seed):
+    """Only the real draws can catch it (the direct sum is planted too). Power: on the
+    continuous law's own equal-mass cells the 8000 draws of the true grid law give a
+    noncentral chi-square whose chance of staying below the 1e-6 critical value is
+    computed here and asserted below 1e-6."""
+    import toytheory.claims.catalog.decoding_masked_diffusion as module
+
+    continuous = _continuous_everywhere(monkeypatch)
+    params = REGISTRY[CLAIM].tiers["quick"]
+    p = np.exp(gt.zipf_logits(params["V"]))
+    p /= p.sum()
+    wrong = continuous(p, params["bits"], gg.REFERENCE_OFFSET)[0]
+    levels = gg.grid_noise_levels(params["bits"], gg.REFERENCE_OFFSET)
+    right, _, _ = gg._sweep(p, levels, 2.0 ** -params["bits"], 1e-12)
+    starts = module._equal_mass_cells(wrong, params["cells"])
+    a, b = np.add.reduceat(wrong, starts), np.add.reduceat(right, starts)
+    df = starts.size - 1
+    miss = sps.ncx2.cdf(sps.chi2.isf(1e-6, df), df,
+                        params["draws"] * float(((b - a) ** 2 / a).sum()))
+    assert miss < 1e-6
+    assert run(test_seed)["verdict"] == "fails"
+
+
+def test_a_sweep_with_ties_to_the_last_index_fails(monkeypatch, test_seed):
+    """A planted tie bug (ties to the highest index): the direct sum on the tied toy
+    disagrees beyond 1e-12 (exact, no randomness)."""
+    original = gg.grid_race_law
+
+    def last_index(p, bits=24, offset=0.0, tail=1e-10):
+        law, remainder, steps = original(np.asarray(p)[::-1], bits, offset, tail)
+        return law[::-1], remainder, steps
+
+    monkeypatch.setattr(gg, "grid_race_law", last_index)
+    assert run(test_seed)["verdict"] == "fails"
+
+
+def test_a_continuous_model_as_sharp_as_the_grid_is_refuted(monkeypatch, test_seed):
+    """A planted false statement: the continuous model replaced by the exact grid law, so
+    its entropy loss is the grid's (ratio 1 < 1.2, exact); the witnesses are untouched."""
+    def as_grid(p, floor):
+        return gg.grid_race_law(p, REGISTRY[CLAIM].tiers["quick"]["bits"],
+                                gg.REFERENCE_OFFSET, tail=1e-12)[0]
+
+    monkeypatch.setattr(gt, "truncated_race_law", as_grid)
+    assert run(test_seed)["verdict"] == "refuted"
