@@ -11,7 +11,7 @@ Usage::
    :func:`toytheory.decoding.gumbel_grid.grid_race_law` (the issue's goal: under 1 s at
    V = 1e5; the exact sweep processes ~2^24 ln(1/tail) atoms and does not meet it), timed
    against the continuous shifted-exponential model (floor E_1) and the half-step model
-   (floor 2^-b / 2), with their total-variation distances to the exact law.
+   (floor 2^-b / 2 + 1e-10), with their total-variation distances to the exact law.
 2. ``--draws`` real draws made the reference way
    (:func:`sims.decoding_gumbel_torch.reference_gumbel_counts`, on ``--device``), pooled
    into 16 equal-mass cells: Pearson chi-square against the exact law and, for contrast,
@@ -58,7 +58,7 @@ def main(argv=None):
     t = time.perf_counter()
     continuous = gt.truncated_race_law(p, floor)
     cont_s = time.perf_counter() - t
-    half = gt.truncated_race_law(p, 2.0 ** -bits / 2)
+    half = gt.truncated_race_law(p, 2.0 ** -bits / 2 + offset)
     q = law / law.sum()
     rows = {"V": V, "bits": bits, "draws": draws, "device": args.device,
             "exact_seconds": exact_s, "atoms": steps, "remainder": remainder,

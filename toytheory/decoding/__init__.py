@@ -5,7 +5,9 @@ speculative decoding (one draft, and SpecTr's k-candidate K-SEQ with the optimal
 transport plan it is held to), repeated sampling (pass@k and coverage, "Large
 Language Monkeys"; majority vote and reward-model selection in :mod:`.selection`),
 self-consistency and FOBAR (:mod:`.fobar`) and cautious next-token prediction
-(:mod:`.cautious`). Laws are probability vectors over a vocabulary of size ``V``;
+(:mod:`.cautious`); Gumbel-max with float32 uniforms: the continuous-cap model in
+:mod:`.gumbel_truncation`, the exact per-token law on the torch.rand grid in
+:mod:`.gumbel_grid`. Laws are probability vectors over a vocabulary of size ``V``;
 ``target`` is the large model's law, ``draft`` the small model's.
 """
 

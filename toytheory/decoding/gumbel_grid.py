@@ -44,8 +44,9 @@ minutes on the shared 2-core machine loaded by eight sessions, roughly a minute 
 sweep cannot skip atoms (each one changes the running product) and no certified shortcut
 is known here, so the issue's 1 s target is not met for the exact law. (Measured, not proven: the
 shifted-exponential model of :func:`~toytheory.decoding.gumbel_truncation.truncated_race_law`
-with *half* a grid step, ``floor = 2^-b / 2``, is within TV 7.3e-6 of this law at V = 1e5,
-b = 24, while the full step ``floor = e_1`` is 2.1e-3 away and doubles the entropy loss.)
+with *half* a grid step, ``floor = 2^-b / 2 + c``, is within TV 7.3e-6 of this law at
+V = 1e5, b = 24, c = 1e-10, while the full step ``floor = E_1`` is 2.06e-3 away and doubles
+the entropy loss, 0.0297 against 0.0150 nats.)
 """
 
 from __future__ import annotations
