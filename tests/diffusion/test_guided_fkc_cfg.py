@@ -95,8 +95,15 @@ def _plant_numba_drop(monkeypatch, term):
                                                                             drop=term))
 
 
-def _number(result, start):
-    return next(n for n in result["numbers"] if n["name"].startswith(start))
+def _assert_numba_witness_fails(monkeypatch, term, n_energy, seed, witness):
+    """Plant ``term`` missing in the Numba weights, run the claim, and see it ``fails`` with
+    the named Numba witness among the failing numbers."""
+    _plant_numba_drop(monkeypatch, term)
+    result = execute_claim(REGISTRY[CFG_CLAIM].with_params("quick", n_energy=n_energy),
+                           "quick", seed)
+    assert result["verdict"] == "fails"
+    failing = [n["name"] for n in result["numbers"] if n["passed"] is False]
+    assert any(name.startswith(witness) for name in failing), failing
 
 
 def test_a_wrong_weight_term_in_the_numba_simulator_fails(monkeypatch, test_seed):
@@ -108,12 +115,8 @@ def test_a_wrong_weight_term_in_the_numba_simulator_fails(monkeypatch, test_seed
     <= 2 exp(-2 * 2000 * 0.2^2) < 1e-60, so ``fails`` (a toolkit bug, not ``refuted``) has
     power >= 1 - 1e-6 under any seed. The energy witness is shrunk to 40 + 40 points to keep
     the test fast (its power is the slow test below)."""
-    _plant_numba_drop(monkeypatch, "time")
-    result = execute_claim(REGISTRY[CFG_CLAIM].with_params("quick", n_energy=40), "quick",
-                           test_seed)
-    assert result["verdict"] == "fails"
-    assert _number(result, "numba FKC simulator's resampled draws vs the exact CFG law")[
-        "passed"] is False
+    _assert_numba_witness_fails(monkeypatch, "time", 40, test_seed,
+                                "numba FKC simulator's resampled draws vs the exact CFG law")
 
 
 @pytest.mark.slow
@@ -124,12 +127,8 @@ def test_the_energy_witness_catches_a_missing_laplacian_term(monkeypatch, test_s
     points the observed energy statistic is 28-31 permutation standard deviations above the
     permutation mean and 2.9-3.4 times the largest of 4000 permuted statistics, far beyond the
     10^-6 permutation quantile. Cost: 10^6 permutations of a 200 x 200 distance matrix."""
-    _plant_numba_drop(monkeypatch, "laplacian")
-    result = execute_claim(REGISTRY[CFG_CLAIM].with_params("quick", n_energy=100), "quick",
-                           test_seed)
-    assert result["verdict"] == "fails"
-    assert _number(result, "numba FKC simulator's resampled draws vs exact CFG draws")[
-        "passed"] is False
+    _assert_numba_witness_fails(monkeypatch, "laplacian", 100, test_seed,
+                                "numba FKC simulator's resampled draws vs exact CFG draws")
 
 
 def test_uncorrected_cfg_is_refuted(monkeypatch, test_seed):

@@ -281,7 +281,7 @@ def fkc_samples_target(ctx, cases, n_runs, n_particles, n_steps, weighted):
              "CFG Gaussian of targets.py, the PDE residual, the Numba and torch simulators "
              "(independent weight code and streams) passing the same tests, and the power "
              "of the KS test against the naive sampler. Sharper than the abstract's "
-             "'improving': finite particles leave an O(1/n) bias (whitened mean about 0.02 "
+             "'improving': finite particles leave an O(1/n) bias (whitened mean about 0.03 "
              "at 128 particles), below these tests' reach (KS detects about 0.06)."),
     witnesses=("exact", "simulated"),
     quick={"w": 2.0, "n_runs": 2000, "n_particles": 128, "n_steps": 100, "n_energy": 300,
