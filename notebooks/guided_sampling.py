@@ -48,6 +48,21 @@ print("FKC weighted mean / per-run weighted variance (low by O(1/n) at 64 partic
       ((w * x[..., 0] ** 2).sum(1) - (w * x[..., 0]).sum(1) ** 2).mean())
 
 # %% [markdown]
+# Classifier-free guidance with w > 1 is the same construction with a negative exponent:
+# the target p_t(x|c)^w p_t(x)^(1-w), normalisable for every w here because the conditional
+# law is narrower than the unconditional one (`fkc.cfg_max_scale`). The naive CFG sampler's
+# exact law drifts further from it as w grows.
+
+# %%
+cfg = dict(cond_mean=[1.0, 0.5], cond_cov=[[0.4, 0.1], [0.1, 0.3]],
+           uncond_mean=[0.0, 0.0], uncond_cov=[[1.0, 0.3], [0.3, 0.8]])
+print("largest normalisable w:", fkc.cfg_max_scale(cfg["cond_cov"], cfg["uncond_cov"]))
+for w_cfg in (1.0, 2.0, 3.0):
+    p = fkc.cfg_path(VPLinear(), w=w_cfg, **cfg)
+    print(f"w = {w_cfg}: KL(naive CFG || target) =",
+          round(fkc.kl_gaussian(*fkc.naive_output_law(p), *p.target(0.0)), 4))
+
+# %% [markdown]
 # ## 3. SVDD: a non-differentiable reward
 #
 # Reward 1{x0 >= 0.5}, alpha = 0.5. Gradient guidance sees a zero gradient; SVDD selects

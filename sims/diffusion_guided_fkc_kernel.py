@@ -55,13 +55,40 @@ def _particles_2d(xr, lwr, eta, A, a, gh, h, Q, q, c, weighted):
     n = xr.shape[0]
     q00, q01, q11, l0, l1 = Q[0, 0], 2.0 * Q[0, 1], Q[1, 1], q[0], q[1]
     a00, a01, a10, a11, b0, b1 = A[0, 0], A[0, 1], A[1, 0], A[1, 1], a[0], a[1]
-    for i in range(n):
-        x0 = xr[i, 0]
-        x1 = xr[i, 1]
-        if weighted:
+    if weighted:
+        for i in range(n):
+            x0 = xr[i, 0]
+            x1 = xr[i, 1]
             lwr[i] += (x0 * (q00 * x0 + q01 * x1 + l0) + x1 * (q11 * x1 + l1) + c) * h
-        xr[i, 0] = x0 + (a00 * x0 + a01 * x1 + b0) * h + gh * eta[2 * i]
-        xr[i, 1] = x1 + (a10 * x0 + a11 * x1 + b1) * h + gh * eta[2 * i + 1]
+            xr[i, 0] = x0 + (a00 * x0 + a01 * x1 + b0) * h + gh * eta[2 * i]
+            xr[i, 1] = x1 + (a10 * x0 + a11 * x1 + b1) * h + gh * eta[2 * i + 1]
+    else:
+        for i in range(n):
+            x0 = xr[i, 0]
+            x1 = xr[i, 1]
+            xr[i, 0] = x0 + (a00 * x0 + a01 * x1 + b0) * h + gh * eta[2 * i]
+            xr[i, 1] = x1 + (a10 * x0 + a11 * x1 + b1) * h + gh * eta[2 * i + 1]
+
+
+@nb.njit(cache=True, fastmath=_FAST, error_model="numpy")
+def _exp_shifted(lwr, ref, w):
+    """``w = exp(lw - ref)`` (vectorised exponential, one ulp)."""
+    for i in range(lwr.size):
+        w[i] = _exp(lwr[i] - ref)
+
+
+@nb.njit(cache=True, fastmath={"contract", "reassoc", "nnan", "nsz"}, error_model="numpy")
+def _top_and_sums(lwr, w):
+    """``(max lw, sum w, sum w^2)``; reassociated (vectorised) sums: they decide the ESS test
+    and the resampling law only to rounding."""
+    top = lwr[0]
+    s1 = 0.0
+    s2 = 0.0
+    for i in range(lwr.size):
+        top = max(top, lwr[i])
+        s1 += w[i]
+        s2 += w[i] * w[i]
+    return top, s1, s2
 
 
 @nb.njit(parallel=True, cache=True, fastmath=_FAST, error_model="numpy")
@@ -80,6 +107,9 @@ def smc_run(x, lw, A, a, gh, h, Q, q, c, ess_fraction, weighted, state, zig):
         w = np.empty(n)
         xr = x[r]
         lwr = lw[r]
+        ref = lwr[0]
+        for i in range(1, n):
+            ref = max(ref, lwr[i])
         for j in range(steps):
             _fill_normals(s, eta2, rows, zig, pending)
             hj = h[j]
@@ -90,16 +120,16 @@ def smc_run(x, lw, A, a, gh, h, Q, q, c, ess_fraction, weighted, state, zig):
                 _particles(xr, lwr, eta, tmp, A[j], a[j], ghj, hj, Q[j], q[j], c[j], weighted)
             if not weighted:
                 continue
-            top = lwr[0]
-            for i in range(1, n):
-                top = max(top, lwr[i])
-            s1 = 0.0
-            s2 = 0.0
-            for i in range(n):
-                e = _exp(lwr[i] - top)
-                w[i] = e
-                s1 += e
-                s2 += e * e
+            # w = exp(lw - ref), ref = the previous step's largest log-weight (the ESS and the
+            # resampling law do not depend on ref); a fresh pass with ref = top when the
+            # log-weights moved by more than 300 (e^600 and e^-600 stay normal doubles)
+            _exp_shifted(lwr, ref, w)
+            top, s1, s2 = _top_and_sums(lwr, w)
+            if abs(top - ref) > 300.0:
+                ref = top
+                _exp_shifted(lwr, ref, w)
+                top, s1, s2 = _top_and_sums(lwr, w)
+            ref = top
             if s1 * s1 < ess_fraction * n * s2:
                 u = _uniform_at(s, 0)
                 inv = 1.0 / s1
@@ -116,4 +146,5 @@ def smc_run(x, lw, A, a, gh, h, Q, q, c, ess_fraction, weighted, state, zig):
                     lwr[i] = 0.0
                     for k in range(d):
                         xr[i, k] = buf[i, k]
+                ref = 0.0
 

@@ -258,13 +258,15 @@ def parallel_map(fn, items, workers: int, torch_too: bool = False):
 
     The items are handed out one at a time (a worker slowed by a busy core simply takes
     fewer). With ``workers <= 1``, fewer than two items, or when called from inside a
-    worker (no nested pools), runs in this thread under :func:`bounded_threads`. ``fn``
-    must release the GIL for most of its time (numpy products and ufuncs, torch ops do) to
-    gain; torch's grad mode is per thread, so ``fn`` must not need this thread's.
+    worker (no nested pools), runs in this thread under ``bounded_threads(small=True)``.
+    ``fn`` must release the GIL for most of its time (numpy products and ufuncs, torch ops
+    do) to gain; torch's grad mode is per thread, so ``fn`` must not need this thread's.
     """
     items = list(items)
     if workers <= 1 or len(items) < 2 or getattr(_in_worker, "active", False):
-        with bounded_threads(torch_too=torch_too):
+        # under "auto" one BLAS thread here too, so the answer (to the last bit) never
+        # depends on the load
+        with bounded_threads(torch_too=torch_too, small=True):
             return [fn(item) for item in items]
     from concurrent.futures import ThreadPoolExecutor
 

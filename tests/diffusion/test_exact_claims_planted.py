@@ -36,8 +36,8 @@ def test_fid_claim_is_refuted_on_a_toy_with_more_mixture_structure(monkeypatch, 
     """Planted false statement: 95% (not 60%) of the leading directions' variance comes from
     the spread of the component means, and the top standard deviation is 25 (not 15), so the
     Gaussian jump to sigma 12.9 (27.8%) loses far more structure. Measured under run seeds
-    1-3: the FID cost's ratio to the detectable cost has a lower end of 3.6-5.8 at 27.8% (the
-    statement needs the upper end below 1). The lower end is the 5e-7 end of a distribution-
+    1-2 (median interval): the FID cost's ratio to the detectable cost has a lower end of
+    4.8-5.5 at 27.8% (the statement needs the upper end below 1). The lower end is the 5e-7 end of a distribution-
     free order-statistic interval for the median of the 50 batch estimates divided by the
     5e-7 upper end of tau, so it falls below 1 with probability <= 1e-6 whenever the true
     ratio exceeds 1: caught with probability >= 1 - 1e-6."""

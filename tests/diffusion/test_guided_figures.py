@@ -1,4 +1,4 @@
-"""The figures of the SVDD, minority-guidance, PAG and score-distillation claims draw."""
+"""The figures of the SVDD, minority-guidance, PAG, score-distillation and FKC-CFG claims draw."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ load_catalog()
     ("diffusion.guided_minority_mass", 3),          # two curves and the data's 0.1 line
     ("diffusion.guided_pag_tradeoff", 1),
     ("diffusion.guided_sds_vs_cds", 14),            # 12 trajectories and the two mode lines
+    ("diffusion.guided_fkc_cfg", 4),                # 1- and 2-sigma ellipses of two laws
 ])
 def test_figure_draws(name, lines, test_seed):
     from toytheory.figures import FIGURES

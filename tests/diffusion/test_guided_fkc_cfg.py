@@ -72,11 +72,43 @@ def test_naive_cfg_is_exact_at_w_1_and_misses_beyond(rng):
     assert fkc.kl_gaussian(*fkc.naive_output_law(p2), *p2.target(0.0)) > 0.01
 
 
+def test_gmm_cfg_tail_curvature_by_hand():
+    """1-D: p(x|c) = N(0, 2), p(x) = N(-1, 1)/2 + N(1, 1)/2. The CFG log-density falls like
+    -(r^2/2)(w/2 - (w - 1)): positive for w < 2, negative beyond (no law: the grid refuses)."""
+    from toytheory.diffusion.laws import GaussianMixture
+
+    cond = GaussianMixture(np.array([1.0]), np.array([[0.0]]), np.array([[[2.0]]]))
+    uncond = GaussianMixture(np.array([0.5, 0.5]), np.array([[-1.0], [1.0]]),
+                             np.array([[[1.0]], [[1.0]]]))
+    for w in (0.5, 1.5, 3.0):
+        assert targets.cfg_tail_curvature(cond, uncond, w) == pytest.approx(w / 2 - (w - 1),
+                                                                             rel=1e-12)
+    targets.mixture_cfg_grid(cond, uncond, 1.5, [(-30.0, 30.0)])
+    with pytest.raises(ValueError, match="w: "):
+        targets.mixture_cfg_grid(cond, uncond, 3.0, [(-30.0, 30.0)])
+
+
+def test_2d_cfg_quadrature_matches_the_closed_form_at_w_3():
+    """Gaussian data as one-component mixtures: the 2-D quadrature of p(x|c)^3 p(x)^-2 has
+    the closed-form mean and covariance of targets.gaussian_cfg (grid error below 1e-6)."""
+    from toytheory.diffusion.laws import GaussianMixture
+
+    cond = GaussianMixture(np.ones(1), np.array([[1.0, 0.5]]), SC[None])
+    uncond = GaussianMixture(np.ones(1), np.zeros((1, 2)), SU[None])
+    grid = targets.mixture_cfg_grid(cond, uncond, 3.0, [(-2.0, 4.0), (-2.5, 3.5)], n_grid=801)
+    ref = targets.gaussian_cfg([1.0, 0.5], SC, [0.0, 0.0], SU, 3.0)
+    np.testing.assert_allclose(grid.mean(), ref.means[0], atol=1e-6)
+    np.testing.assert_allclose(grid.cov(), ref.covs[0], atol=1e-6)
+
+
 @pytest.mark.parametrize("call, match", [
     (lambda: fkc.cfg_path(SCH, [0.0], [[1.0]], [0.0], [[2.0]], -0.5), "w: "),
     (lambda: fkc.cfg_path(SCH, [0.0], [[1.0]], [0.0, 1.0], SU, 2.0), "uncond_mean: "),
     (lambda: fkc.cfg_max_scale(SC, [[1.0]]), "uncond_cov: "),
     (lambda: fkc.cfg_max_scale([[-1.0]], [[1.0]]), "cond_cov: "),
+    (lambda: targets.cfg_tail_curvature(targets.gaussian_cfg([0.0], [[1.0]], [0.0], [[2.0]], 1.0),
+                                        targets.gaussian_cfg([0.0, 0.0], SC, [0.0, 0.0], SU,
+                                                             1.0), 2.0), "uncond: "),
     (lambda: fkc.TiltedGaussianPath(SCH, [[0.0]], [[[1.0]]], [0.0]), "exponents: "),
     (lambda: sims.path_coefficients(fkc.annealed_path(SCH, [0.0], [[1.0]], 2.0),
                                     np.linspace(1, 0, 3), drop="x"), "drop: "),
@@ -95,8 +127,15 @@ def _plant_numba_drop(monkeypatch, term):
                                                                             drop=term))
 
 
-def _number(result, start):
-    return next(n for n in result["numbers"] if n["name"].startswith(start))
+def _assert_numba_witness_fails(monkeypatch, term, n_energy, seed, witness):
+    """Plant ``term`` missing in the Numba weights, run the claim, and see it ``fails`` with
+    the named Numba witness among the failing numbers."""
+    _plant_numba_drop(monkeypatch, term)
+    result = execute_claim(REGISTRY[CFG_CLAIM].with_params("quick", n_energy=n_energy),
+                           "quick", seed, timeout=None)   # a rejecting energy test draws
+    assert result["verdict"] == "fails", result["message"]  # all 10^6 permutations
+    failing = [n["name"] for n in result["numbers"] if n["passed"] is False]
+    assert any(name.startswith(witness) for name in failing), failing
 
 
 def test_a_wrong_weight_term_in_the_numba_simulator_fails(monkeypatch, test_seed):
@@ -108,12 +147,8 @@ def test_a_wrong_weight_term_in_the_numba_simulator_fails(monkeypatch, test_seed
     <= 2 exp(-2 * 2000 * 0.2^2) < 1e-60, so ``fails`` (a toolkit bug, not ``refuted``) has
     power >= 1 - 1e-6 under any seed. The energy witness is shrunk to 40 + 40 points to keep
     the test fast (its power is the slow test below)."""
-    _plant_numba_drop(monkeypatch, "time")
-    result = execute_claim(REGISTRY[CFG_CLAIM].with_params("quick", n_energy=40), "quick",
-                           test_seed)
-    assert result["verdict"] == "fails"
-    assert _number(result, "numba FKC simulator's resampled draws vs the exact CFG law")[
-        "passed"] is False
+    _assert_numba_witness_fails(monkeypatch, "time", 40, test_seed,
+                                "numba FKC simulator's resampled draws vs the exact CFG law")
 
 
 @pytest.mark.slow
@@ -124,12 +159,8 @@ def test_the_energy_witness_catches_a_missing_laplacian_term(monkeypatch, test_s
     points the observed energy statistic is 28-31 permutation standard deviations above the
     permutation mean and 2.9-3.4 times the largest of 4000 permuted statistics, far beyond the
     10^-6 permutation quantile. Cost: 10^6 permutations of a 200 x 200 distance matrix."""
-    _plant_numba_drop(monkeypatch, "laplacian")
-    result = execute_claim(REGISTRY[CFG_CLAIM].with_params("quick", n_energy=100), "quick",
-                           test_seed)
-    assert result["verdict"] == "fails"
-    assert _number(result, "numba FKC simulator's resampled draws vs exact CFG draws")[
-        "passed"] is False
+    _assert_numba_witness_fails(monkeypatch, "laplacian", 100, test_seed,
+                                "numba FKC simulator's resampled draws vs exact CFG draws")
 
 
 def test_uncorrected_cfg_is_refuted(monkeypatch, test_seed):
@@ -143,8 +174,8 @@ def test_uncorrected_cfg_is_refuted(monkeypatch, test_seed):
     monkeypatch.setattr(fkc, "fkc_simulate",
                         lambda *a, **k: original(*a, **{**k, "weighted": False}))
     result = execute_claim(REGISTRY[CFG_CLAIM].with_params("quick", n_energy=40), "quick",
-                           test_seed)
-    assert result["verdict"] == "refuted"
+                           test_seed, timeout=None)
+    assert result["verdict"] == "refuted", result["message"]
 
 
 def test_the_unplanted_cfg_claim_holds(test_seed):

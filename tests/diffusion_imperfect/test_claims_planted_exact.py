@@ -4,6 +4,7 @@ planted false statements."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from toytheory.claims import execute_claim, load_catalog
 
@@ -190,3 +191,27 @@ def test_quantised_quadrature_mean_off_by_half_a_deviation_fails(monkeypatch, te
     assert r["verdict"] == "fails"
     bad = [t for t in r["tests"] if "simulated output means" in t["name"]]
     assert bad and bad[0]["verdict"] == "reject"
+
+
+def test_mlp_ptq_with_relu_in_the_numpy_network_fails(monkeypatch, test_seed):
+    """Planted toolkit bug: the float64 re-implementation of the trained MLP uses ReLU for
+    SiLU. Its eps then differs from the torch model's by far more than 1e-4 on the probe
+    points (SiLU(-1) = -0.27 vs 0): ``fails`` with probability 1 (the first witness,
+    before any sampling)."""
+    pytest.importorskip("torch")
+    import toytheory.diffusion.quantisation_mlp as qm
+
+    monkeypatch.setattr(qm.NumpyEpsMLP, "activation", staticmethod(lambda h: np.maximum(h, 0.0)))
+    r = run_quick("diffusion.imperfect.ptq_mlp_simulated", test_seed, n=100, n_cal=50)
+    assert r["verdict"] == "fails"
+
+
+def test_mlp_ptq_at_sixteen_bits_is_not_refuted(test_seed):
+    """Planted true statement: 16 bits. The quantised network is then within about 1e-3 of
+    full precision, so D(16-bit) - D(full) is near 0 (true value below 0.005) and the DKW
+    intervals (valid at 1e-6 for any law) cannot lie wholly above 0.01; single-step
+    calibration still clips (ranges from pure noise only), so time-aware stays below it.
+    The claim is not ``refuted`` with probability >= 1 - 1e-6."""
+    pytest.importorskip("torch")
+    r = run_quick("diffusion.imperfect.ptq_mlp_simulated", test_seed, bits=16, n=4000)
+    assert r["verdict"] in ("holds", "inconclusive")

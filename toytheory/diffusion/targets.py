@@ -22,7 +22,8 @@ log-density, score and denoiser are exact at every noise level :math:`(\alpha, \
   gives its exact density, normaliser, half-space mass and (1-D) CDF, and its diffused law
   through the exact soft value (:mod:`toytheory.diffusion.svdd`).
 
-Not closed: :math:`p^\beta`, the geometric average and the CFG law of *mixtures*.
+Not closed: :math:`p^\beta`, the geometric average and the CFG law of *mixtures* (the
+latter, for ``w > 1``, normalisable only where :func:`cfg_tail_curvature` is positive).
 :class:`GridLaw` is their quadrature reference in one or two dimensions (a fine grid,
 trapezoid weights): normaliser, moments, set masses, 1-D CDF.
 
@@ -43,7 +44,7 @@ from .laws import Gaussian, GaussianMixture
 __all__ = [
     "gaussian_power", "gaussian_product", "gaussian_geometric", "gaussian_cfg",
     "mixture_product", "tilt_linear", "tilt_quadratic", "IndicatorTilt", "GridLaw",
-    "mixture_power_grid", "mixture_cfg_grid",
+    "mixture_power_grid", "mixture_cfg_grid", "cfg_tail_curvature",
 ]
 
 
@@ -341,11 +342,54 @@ def mixture_power_grid(law: GaussianMixture, beta, bounds, n_grid: int = 4001) -
     return GridLaw(lambda x: beta * law.log_prob(x), bounds, n_grid)
 
 
-def mixture_cfg_grid(cond: GaussianMixture, uncond: GaussianMixture, w, bounds,
-                     n_grid: int = 4001) -> GridLaw:
-    """Quadrature reference for :math:`p(x|c)^w p(x)^{1-w}` (1-D or 2-D), ``w >= 0``."""
+def cfg_tail_curvature(cond: GaussianMixture, uncond: GaussianMixture, w, n_directions=720):
+    """The smallest tail curvature of :math:`p(x|c)^w p(x)^{1-w}` over directions (1-D or 2-D).
+
+    Along a unit direction ``v``, :math:`\\log p(rv) = -\\tfrac{r^2}{2}\\min_k v^T\\Sigma_k^{-1}v
+    + O(r)` for a mixture (its broadest component in that direction wins), so the CFG
+    log-density falls like :math:`-\\tfrac{r^2}{2}\\kappa(v)`,
+    :math:`\\kappa(v) = w\\,a_c(v) + (1 - w)\\,a_u(v)`, :math:`a(v) = \\min_k
+    v^T\\Sigma_k^{-1}v`. The law is normalisable when :math:`\\min_v\\kappa(v) > 0` and not
+    when it is negative (``w <= 1`` always gives :math:`\\kappa > 0`; for ``w > 1`` a
+    conditional component broader than every unconditional one in some direction breaks
+    it). Returns :math:`\\min_v\\kappa(v)` over ``n_directions`` angles in [0, pi) (2-D) or
+    over ``v = 1`` (1-D).
+    """
     w = check_real("w", w, low=0.0)
     _mixture("cond", cond)
     _mixture("uncond", uncond)
+    if cond.dim != uncond.dim or cond.dim not in (1, 2):
+        raise ValueError(f"uncond: dimension must equal cond's, 1 or 2 (got {cond.dim}, "
+                         f"{uncond.dim})")
+    if cond.is_singular or uncond.is_singular:
+        raise ValueError("cond, uncond: component covariances must be non-singular")
+    if cond.dim == 1:
+        v = np.ones((1, 1))
+    else:
+        ang = np.linspace(0.0, np.pi, int(n_directions), endpoint=False)
+        v = np.stack([np.cos(ang), np.sin(ang)], axis=1)
+
+    def a(law):
+        prec = np.linalg.inv(law.covs[law.weights > 0])
+        return np.einsum("ni,kij,nj->nk", v, prec, v).min(axis=1)
+
+    return float((w * a(cond) + (1.0 - w) * a(uncond)).min())
+
+
+def mixture_cfg_grid(cond: GaussianMixture, uncond: GaussianMixture, w, bounds,
+                     n_grid: int = 4001) -> GridLaw:
+    """Quadrature reference for :math:`p(x|c)^w p(x)^{1-w}` (1-D or 2-D), ``w >= 0``.
+
+    For ``w > 1`` the law must be normalisable (:func:`cfg_tail_curvature` > 0; ValueError
+    naming ``w`` otherwise): a grid would otherwise report the truncated mass of a law that
+    does not exist.
+    """
+    w = check_real("w", w, low=0.0)
+    _mixture("cond", cond)
+    _mixture("uncond", uncond)
+    if w > 1.0 and cfg_tail_curvature(cond, uncond, w) <= 0:
+        raise ValueError(f"w: p(x|c)^w p(x)^(1-w) is not normalisable at w = {w} (a "
+                         f"conditional component is broader than every unconditional one "
+                         f"in some direction)")
     return GridLaw(lambda x: w * cond.log_prob(x) + (1 - w) * uncond.log_prob(x), bounds,
                    n_grid)

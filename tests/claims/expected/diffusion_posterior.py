@@ -24,3 +24,4 @@ EXPECTED.update({
     "diffusion.posterior.forward_model_mlp_unobserved_direction": "holds",
     "diffusion.posterior.snl_flow_two_percent_of_mcmc": "refuted",
 })
+EXPECTED["diffusion.posterior.volume_tv_prior_coherent"] = "holds"

@@ -128,7 +128,7 @@ def mode_interpolation_grid_2d(ctx, train, n_samples, n_exact, n_loss, n_err):
              "rates are measured on a fresh batch with exact Clopper-Pearson intervals at "
              "1e-6: removal >= 0.95 and retention >= 0.96."),
     witnesses=("exact", "simulated"),
-    quick={"train": QUICK_TRAIN_2D, "n_cal": 1000, "n_test": 2000, "n_loss": 4000,
+    quick={"train": QUICK_TRAIN_2D, "n_cal": 800, "n_test": 1500, "n_loss": 4000,
            "windows": (10, 25, 50, 100)},
     full={"train": FULL_TRAIN_2D, "n_cal": 20_000, "n_test": 100_000, "n_loss": 40_000,
           "windows": (10, 25, 50, 100)},

@@ -8,6 +8,7 @@ import numpy as np
 from toytheory.claims import claim
 
 PAPER = "Post-training Quantization on Diffusion Models"
+LEVEL_MLP = 1e-6
 
 
 @claim(
@@ -112,4 +113,114 @@ def ptq_eight_bit_time_aware(ctx, n_grid, tails, bits, context_bits, n_mc):
         measured="exact (quadrature) Fréchet^2 of the output law against full precision",
         inside="the noise-estimation network's inputs change with the step, as in the paper",
         would_change="a range rule or granularity other than those tried (all are recorded)")
+    return ev
+
+
+def _ks_to_data(x, law):
+    """sup |F_n - F| of 1-D samples against the exact mixture cdf."""
+    from scipy.stats import norm
+
+    v = np.sort(np.asarray(x, float)[:, 0])
+    n = v.size
+    sd = np.sqrt(law.covs[:, 0, 0])
+    f = sum(w * norm.cdf((v - m) / s) for w, m, s in zip(law.weights, law.means[:, 0], sd))
+    return float(max(np.max(np.arange(1, n + 1) / n - f), np.max(f - np.arange(n) / n)))
+
+
+@claim(
+    "diffusion.imperfect.ptq_mlp_simulated",
+    paper=PAPER,
+    kind="paper",
+    statement=("Quantising a small trained eps-MLP (the 1-D mode-interpolation model) to 8 "
+               "bits with time-aware calibration keeps its DDIM output law as close to the "
+               "data law as full precision, and time-aware calibration does better than "
+               "single-time-step calibration."),
+    source=('Abstract: "the output distributions of noise estimation networks change with '
+            'time-step, making previous PTQ methods fail in DMs since they are designed for '
+            'single-time step scenarios" and "our method can directly quantize '
+            'full-precision DMs into 8-bit models while maintaining or even improving their '
+            'performance in a training-free manner"'),
+    reading=("Toy: the trained MLP of diffusion.imperfect.mode_interpolation_mass (1-D means "
+             "1, 2, 3, std 0.05), DDIM 50 steps. Weights per tensor (min-max), the input of "
+             "every Linear layer per tensor with one min-max range from the calibration set "
+             "(symmetric round-to-nearest, clipped). Calibration states come from the "
+             "full-precision DDIM trajectories: first step only ('single'), or a step drawn "
+             "from a normal law over the step index centred mid-trajectory ('time-aware', "
+             "our reading of NDTC). Performance: the Kolmogorov distance D = sup|F - F_data| "
+             "of the output law to the exact data law, with DKW (Massart) intervals from n "
+             "independent samples per model, each side at 1e-6/4. 'Maintaining' holds when "
+             "D(8-bit) - D(full) <= 0.01 (one point of Kolmogorov distance) with the whole "
+             "interval; 'fail' of single-step as "
+             "D(time-aware) < D(single) with the whole interval. The exact linear case is "
+             "diffusion.imperfect.ptq_eight_bit_time_aware."),
+    witnesses=("exact", "simulated"),
+    quick={"bits": 8, "n": 12_000, "n_cal": 1000, "n_steps": 50, "context_bits": ()},
+    full={"bits": 8, "n": 100_000, "n_cal": 4000, "n_steps": 50,
+          "context_bits": (6, 10, 12)},
+)
+def ptq_mlp_simulated(ctx, bits, n, n_cal, n_steps, context_bits):
+    from toytheory.diffusion.hallucination import (QUICK_TRAIN, paper_1d_law,
+                                                   trained_1d_model)
+    from toytheory.diffusion.quantisation_mlp import (NumpyEpsMLP, calibration_ranges,
+                                                      ddim_sample_mlp, quantised_mlp)
+
+    ev = ctx.evidence()
+    law = paper_1d_law()
+    model = trained_1d_model(QUICK_TRAIN)
+    fp = NumpyEpsMLP(model)
+    probe = ctx.rng("probe").uniform(0.0, 4.0, (256, 1))
+    ev.at_most("float64 numpy network vs the torch model's eps (max abs, t = 0..999)",
+               max(float(np.abs(fp.eps(probe, t) - model.eps(probe, t)).max())
+                   for t in (0, 17, 250, 999)), 1e-4)
+    ranges = calibration_ranges(model, "uniform", n_steps, 200, ctx.rng("cal-witness"))
+    fine = NumpyEpsMLP(model, 24, [2 * r for r in ranges])
+    ev.at_most("24-bit quantised network vs full precision on the calibration range "
+               "(max abs eps)", max(float(np.abs(fine.eps(probe, t) - fp.eps(probe, t)).max())
+                                    for t in (0, 250, 999)), 1e-4)
+    eps_dkw = float(np.sqrt(np.log(2 / (LEVEL_MLP / 4)) / (2 * n)))   # Massart's DKW
+    d_fp = _ks_to_data(ddim_sample_mlp(fp, ctx.rng("fp").standard_normal((n, 1)), n_steps),
+                       law)
+    ev.record("full precision: Kolmogorov distance to the data law", d_fp)
+    dist = {}
+    for cal in ("single", "time-aware"):
+        q = quantised_mlp(model, bits, cal, n_steps, n_cal, ctx.rng("cal", cal))
+        x = ddim_sample_mlp(q, ctx.rng("q", cal).standard_normal((n, 1)), n_steps)
+        dist[cal] = _ks_to_data(x, law)
+        ev.record(f"{bits}-bit, {cal}: Kolmogorov distance to the data law", dist[cal])
+        ev.record(f"{bits}-bit, {cal}: activation ranges per layer",
+                  ", ".join(f"{r:.2f}" for r in q.act_ranges))
+    for b in context_bits:
+        for cal in ("single", "uniform", "time-aware"):
+            q = quantised_mlp(model, b, cal, n_steps, n_cal, ctx.rng("ctx", b, cal))
+            x = ddim_sample_mlp(q, ctx.rng("ctxq", b, cal).standard_normal((n, 1)), n_steps)
+            ev.record(f"{b}-bit, {cal}: Kolmogorov distance to the data law",
+                      _ks_to_data(x, law))
+    loss = dist["time-aware"] - d_fp
+    ev.interval(f"{bits}-bit time-aware: D - D(full precision) (at most 0.01)", loss,
+                (loss - 2 * eps_dkw, loss + 2 * eps_dkw), 0.01, side="<=", level=LEVEL_MLP,
+                headline=True, detectable=f"a change of D above {2 * eps_dkw + 0.01:.3f}",
+                decide_n=int(np.ceil(np.log(8 / LEVEL_MLP) / (2 * max(abs(loss - 0.01) / 2,
+                                                                       1e-3) ** 2))))
+    gap = dist["time-aware"] - dist["single"]
+    ev.interval(f"{bits}-bit: D(time-aware) - D(single-step) (below 0)", gap,
+                (gap - 2 * eps_dkw, gap + 2 * eps_dkw), 0.0, side="<=", level=LEVEL_MLP,
+                detectable=f"a difference of D beyond {2 * eps_dkw:.3f}",
+                decide_n=int(np.ceil(np.log(8 / LEVEL_MLP) / (2 * max(abs(gap) / 2,
+                                                                      1e-3) ** 2))))
+    ev.note("Single-step calibration sees only pure-noise inputs; its min-max ranges of the "
+            "later layers are about half of what the mid-trajectory states need, so those "
+            "activations clip. The exact linear network (diffusion.imperfect."
+            "ptq_eight_bit_time_aware) is lossless at 8 bits; the trained MLP, quantised "
+            "per tensor with min-max ranges, is not: its hidden activations span ranges of "
+            "10-20 with 127 levels each side.")
+    ev.referee_note(
+        says=("8-bit PTQ maintains or improves performance; single-time-step calibration "
+              "fails for diffusion models"),
+        toy="trained 1-D eps-MLP (width 32, depth 3), DDIM 50 steps, per-tensor min-max PTQ",
+        measured=(f"Kolmogorov distance to the data law: full precision {d_fp:.3f}, 8-bit "
+                  f"time-aware {dist['time-aware']:.3f}, 8-bit single-step "
+                  f"{dist['single']:.3f} (DKW intervals +-{eps_dkw:.3f} each)"),
+        inside="the network's inputs and activations change with the step, as in the paper",
+        would_change=("per-channel weights, an MSE or percentile range search, or a larger "
+                      "network whose errors average out (none tried here)"))
     return ev

@@ -341,12 +341,12 @@ def _flow_witness(ev, sim, x_o, rng):
              "against calls for the flow and the conditional-Gaussian SNL recorded."),
     witnesses=("exact", "simulated"),
     quick={"reps": 22, "mcmc_calls": 20000, "rounds": 4, "per_round": 100, "hidden": 16,
-           "steps": 100, "big": None},
+           "steps": 100, "n_is": 1000, "big": None},
     full={"reps": 60, "mcmc_calls": 20000, "rounds": 4, "per_round": 100, "hidden": 32,
-          "steps": 100, "big": 1000},
+          "steps": 100, "n_is": 2000, "big": 1000},
 )
 def snl_flow_two_percent_of_mcmc(ctx, reps, mcmc_calls, rounds, per_round, hidden, steps,
-                                 big):
+                                 n_is, big):
     from toytheory.diffusion.posterior.snl import metropolis_chains, snl_rounds
     from toytheory.diffusion.posterior.snl_flow import snl_flow_rounds
 
@@ -356,7 +356,7 @@ def snl_flow_two_percent_of_mcmc(ctx, reps, mcmc_calls, rounds, per_round, hidde
     _flow_witness(ev, sim, x_o, ctx.rng("witness"))
     rng = ctx.rng("runs")
     runs = snl_flow_rounds(sim, x_o, rounds, per_round, rng, reps=reps, steps=steps,
-                           hidden=hidden)
+                           hidden=hidden, n_is=n_is)
     gauss = [snl_rounds(sim, x_o, rounds, per_round, rng) for _ in range(reps)]
     for r in range(rounds):
         ev.record(f"flow SNL after {(r + 1) * per_round} calls: median KL",

@@ -255,3 +255,97 @@ def volume_alternating_sampler_coherent(ctx, steps, n_sim, gammas):
     ev.at_most("cross-slice error: alternating sampler with / without the cross-slice prior",
                with_prior[1] / without[1], 0.5, role="statement", headline=True)
     return ev
+
+
+# the TV weight from the prior's own scale: a Laplace law with the variance of x_{z+1} - x_z
+LAM_TV = float(np.sqrt(2.0 / (2.0 * (1.0 - RHO_Z))))
+
+
+@claim(
+    "diffusion.posterior.volume_tv_prior_coherent",
+    paper=PAPER,
+    kind="paper",
+    statement=("Under 2-view tomography of every slice, posterior samples under a 2-D slice "
+               "prior augmented with total variation across slices are coherent: in most "
+               "volumes their cross-slice difference error is at most half that of samples "
+               "under independent 2-D slices, and their voxel error is lower."),
+    source=("Abstract: \"we propose to augment the 2D diffusion prior with a model-based prior "
+            "in the remaining direction at test time, such that one can achieve coherent "
+            "reconstructions across all dimensions.\""),
+    reading=("The toy of volume_augmented_prior_coherent with the paper's own model-based "
+             "prior: TV along z, lambda ||D_z x||_1 with lambda = sqrt(2 / Var(x_{z+1} - "
+             "x_z)) = 3.16 (the Laplace law of the prior's difference scale, not tuned). No "
+             "closed form: one posterior sample per volume by preconditioned MALA (600 steps, "
+             "step 0.03, started at an independent-slice posterior draw), against one exact "
+             "independent-slice posterior sample, per volume: voxel error ||x - x~||^2 and "
+             "cross-slice error ||D_z(x - x~)||^2. Held: P(cross-slice error(TV) <= 0.5 x "
+             "independent's) >= 1/2 and P(voxel error(TV) < independent's) >= 1/2 over "
+             "volumes (Clopper-Pearson at 1e-6). Witnesses: the MAP by ADMM (the paper's "
+             "solver) vs L-BFGS on the smoothed objective; the same MALA at lambda = 0 "
+             "started at 0 against the exact Gaussian posterior (half-plane masses)."),
+    witnesses=("exact", "simulated"),
+    quick={"n_vol": 200, "steps": 600, "lam": LAM_TV},
+    full={"n_vol": 2000, "steps": 1500, "lam": LAM_TV},
+)
+def volume_tv_prior_coherent(ctx, n_vol, steps, lam):
+    from toytheory.diffusion.posterior.volume import (posterior_covariance, prior_precision,
+                                                      reconstruction_operator,
+                                                      slice_projector, volume_prior,
+                                                      z_difference)
+    from toytheory.diffusion.posterior.volume_tv import (tv_map, tv_map_direct, tv_objective,
+                                                         tv_posterior_samples)
+
+    ev = ctx.evidence()
+    n = nz = 6
+    sigma3, _ = volume_prior(n, nz, rho_z=RHO_Z)
+    A = slice_projector(n, nz)
+    D = z_difference(n, nz)
+    P = prior_precision("independent", n, nz, rho_z=RHO_Z)
+    rng = ctx.rng("volumes")
+    x = rng.standard_normal((n_vol, sigma3.shape[0])) @ np.linalg.cholesky(sigma3).T
+    y = (x @ A.T + NOISE * rng.standard_normal((n_vol, A.shape[0]))).T
+    # witness 1: ADMM's MAP vs a direct quasi-Newton solve of the smoothed objective
+    xa = tv_map(P, A, D, y[:, :1], NOISE, LAM_TV)[:, 0]
+    xd = tv_map_direct(P, A, D, y[:, 0], NOISE, LAM_TV)
+    fa, fd = (float(tv_objective(v, P, A, D, y[:, 0], NOISE, LAM_TV)) for v in (xa, xd))
+    ev.at_most("TV MAP: objective(ADMM) - objective(L-BFGS, smoothed)", fa - fd, 1e-6)
+    ev.at_most("TV MAP: max |ADMM - L-BFGS|", float(np.abs(xa - xd).max()), 5e-3)
+    # witness 2: the sampler at lambda = 0, started at 0, against the exact Gaussian posterior
+    W = reconstruction_operator(P, A, NOISE)
+    C = posterior_covariance(P, A, NOISE)
+    x0, _ = tv_posterior_samples(P, A, D, y, NOISE, 0.0, ctx.rng("witness chains"),
+                                 steps=steps, h=0.03, x0=np.zeros((sigma3.shape[0], n_vol)))
+    _halfplane_witness(ev, (x0 - W @ y).T, C, sigma3.shape[0], n, n_vol,
+                       f"MALA at lambda = 0 from 0 ({steps} steps, {n_vol} chains) vs the "
+                       "exact independent-slice posterior (6 half-plane masses, Bonferroni)")
+    # statement: TV posterior samples vs independent-slice posterior samples
+    xt, acc = tv_posterior_samples(P, A, D, y, NOISE, lam, ctx.rng("tv chains"), steps=steps,
+                                   h=0.03)
+    ev.record("MALA acceptance rate (TV posterior)", acc)
+    xi = W @ y + np.linalg.cholesky(C) @ ctx.rng("independent samples").standard_normal(
+        xt.shape)
+    e_t, e_i = x.T - xt, x.T - xi
+    vt, vi = (e_t ** 2).sum(0), (e_i ** 2).sum(0)
+    ct, ci = ((D @ e_t) ** 2).sum(0), ((D @ e_i) ** 2).sum(0)
+    N = sigma3.shape[0]
+    ev.record("per-voxel error: TV samples / independent-slice samples", float(vt.mean() / N),
+              note=f"independent {vi.mean() / N:.4f}")
+    ev.record("cross-slice error: TV samples / independent-slice samples",
+              float(ct.mean() / (n * n * (nz - 1))),
+              note=f"independent {ci.mean() / (n * n * (nz - 1)):.4f}")
+    ok = True
+    for name, k in ((f"P(cross-slice error(TV) <= 0.5 x independent's), {n_vol} volumes",
+                     int(np.sum(ct <= 0.5 * ci))),
+                    (f"P(voxel error(TV) < independent's), {n_vol} volumes",
+                     int(np.sum(vt < vi)))):
+        ci_ = stats.exact_binomial_interval(k, n_vol, LEVEL)
+        ok = ok and ci_[0] >= 0.5
+        ev.interval(name, k / n_vol, ci_, 0.5, side=">=", level=LEVEL, headline=True,
+                    detectable=f"a rate off 1/2 by ~{(ci_[1] - ci_[0]) / 2:.2f}",
+                    decide_n=None if ci_[0] >= 0.5 or ci_[1] < 0.5 else 4 * n_vol)
+    if not ok:
+        ev.referee_note(says="the TV-augmented 2-D prior gives coherent reconstructions",
+                        toy="6x6x6 Gaussian volume, 2-view tomography per slice, TV along z",
+                        measured="see the two rates", inside=">= 1/2 (Clopper-Pearson 1e-6)",
+                        would_change="a TV weight far from the prior's scale")
+    return ev
