@@ -242,14 +242,13 @@ def _fill_normals(s, eta, rows, zig, pending):
             u = pending[b]
             layer, mag = _ziggurat_candidate(u, zig)
             sign = 1.0 - 2.0 * np.float64(np.int64((u >> _U64(11)) & _U64(1)))
-            eta[r, b] = sign * mag
-            misses += mag >= zig[0, layer + 1]
+            miss = mag >= zig[0, layer + 1]
+            eta[r, b] = np.nan if miss else sign * mag   # NaN marks a lane to finish
+            misses += miss
         if misses:
             for b in range(_BLOCK):
-                u = pending[b]
-                layer, mag = _ziggurat_candidate(u, zig)
-                if mag >= zig[0, layer + 1]:
-                    eta[r, b] = _ziggurat_finish(s, b, u, zig)
+                if np.isnan(eta[r, b]):
+                    eta[r, b] = _ziggurat_finish(s, b, pending[b], zig)
 
 
 @nb.njit(cache=True, inline="always")
