@@ -16,9 +16,8 @@ simulators take classical RK4 steps uniform in :math:`s` from ``sigma_max`` down
 robustness claim uses, an error of fixed size in the eps-prediction,
 :math:`e(x, \sigma) = a\,\sigma\cos(f x + \phi)` coordinate-wise (``error=(a, f, phi)``;
 ``(0.1, 0, 0)`` is ``0.1 sigma``; ``(0.1, 3, -pi/2)`` is ``0.1 sigma sin 3x``).
-:func:`ode_map_reference` is the exact numpy map (scipy DOP853 at tight tolerance on
-:func:`toytheory.diffusion.pfgmpp.point_ode_velocity`'s posterior mean) the simulators are
-held against.
+They are held against :func:`toytheory.diffusion.pfgmpp.point_ode_map`, the exact numpy
+map (scipy DOP853 at tight tolerance).
 """
 
 from __future__ import annotations
@@ -31,7 +30,7 @@ from numba import njit, prange
 from toytheory._validation import as_float_array, check_int, check_real
 from toytheory.threads import bounded_threads
 
-__all__ = ["pfgmpp_ode_numba", "pfgmpp_ode_torch", "ode_map_reference"]
+__all__ = ["pfgmpp_ode_numba", "pfgmpp_ode_torch"]
 
 
 def _check(x, data, D, sigma_max, sigma_min, steps, error):
@@ -169,36 +168,3 @@ def pfgmpp_ode_torch(x, data, D, sigma_max: float, sigma_min: float, steps: int,
             k4 = velocity(z + h * k3, math.exp(s + h))
             z = z + h / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
     return z
-
-
-def ode_map_reference(x, data, D, sigma_max: float, sigma_min: float, error=None,
-                      rtol: float = 1e-11) -> np.ndarray:
-    """The exact numpy ODE map: scipy's DOP853 at ``rtol`` on the posterior mean of
-    :func:`toytheory.diffusion.pfgmpp.point_posterior_mean` (``D = np.inf``: Gaussian
-    weights), all particles in one solve."""
-    from scipy.integrate import solve_ivp
-
-    from toytheory.diffusion.pfgmpp import point_posterior_mean
-
-    data, D, sigma_max, sigma_min, _, (a, f, phi) = _check(
-        x, data, D, sigma_max, sigma_min, 1, error)
-    x = as_float_array("x", x, ndim=2)
-    n, N = x.shape
-
-    def rhs(s, flat):
-        sig = math.exp(s)
-        z = flat.reshape(n, N)
-        if D == np.inf:
-            sq = ((z[:, None, :] - data[None]) ** 2).sum(-1)
-            lw = -sq / (2 * sig * sig)
-            w = np.exp(lw - lw.max(1, keepdims=True))
-            mean = (w @ data) / w.sum(1, keepdims=True)
-        else:
-            mean = point_posterior_mean(z, data, sig * math.sqrt(D), D)
-        return (z - mean - a * sig * np.cos(f * z + phi)).ravel()
-
-    sol = solve_ivp(rhs, (math.log(sigma_max), math.log(sigma_min)), x.ravel(),
-                    method="DOP853", rtol=rtol, atol=rtol)
-    if not sol.success:
-        raise RuntimeError(f"ODE failed: {sol.message}")
-    return sol.y[:, -1].reshape(n, N)

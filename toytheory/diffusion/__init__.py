@@ -36,8 +36,9 @@ svdd, minority, pag, score_distillation
     consistency distillation sampling.
 posterior
     Exact GMM posteriors under linear measurements and the samplers held to them.
-pfgmpp, schrodinger_bridge, distillation, distillation_mlp
-    PFGM++; Gaussian (multi-marginal) Schrödinger bridges; progressive distillation.
+pfgmpp, pfgmpp_gmm, schrodinger_bridge, distillation, distillation_mlp
+    PFGM++ (point and Gaussian-mixture data); Gaussian (multi-marginal) Schrödinger
+    bridges; progressive distillation.
 learned, hallucination, skip_tuning, region_caching, quantisation, score_rates
     Small trained denoisers and what their errors do, against the exact score.
 """

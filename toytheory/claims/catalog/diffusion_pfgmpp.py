@@ -384,15 +384,15 @@ def _simulated_robustness_witness(ev, ctx, data, ds, error, sigma_max, sigma_min
     numpy map at 6 points, and the Numba ODE's output law from ``n_sim`` prior draws
     (``steps`` steps: its map error, below 2e-4 at 400 steps, moves only draws that close
     to a cell's preimage boundary) against :func:`line_basin_masses`."""
-    from sims.diffusion_pfgmpp import ode_map_reference, pfgmpp_ode_numba
-    from toytheory.diffusion.pfgmpp import line_basin_masses
+    from sims.diffusion_pfgmpp import pfgmpp_ode_numba
+    from toytheory.diffusion.pfgmpp import line_basin_masses, point_ode_map
 
     params = _ERROR_PARAMS[error]
     rng = ctx.rng("sim")
     probe = rng.uniform(-4 * sigma_max, 4 * sigma_max, (6, 1))
     nb_gap, pvalues = 0.0, []
     for D in ds:
-        ref = ode_map_reference(probe, data[:, None], D, sigma_max, sigma_min, params)
+        ref = point_ode_map(probe, data[:, None], D, sigma_max, sigma_min, params)
         nb_gap = max(nb_gap, float(np.abs(pfgmpp_ode_numba(
             probe, data[:, None], D, sigma_max, sigma_min, probe_steps, params) - ref).max()))
         if D == ds[1]:
@@ -406,10 +406,12 @@ def _simulated_robustness_witness(ev, ctx, data, ds, error, sigma_max, sigma_min
                              minlength=data.size)
         masses = line_basin_masses(data, D, sigma_max, sigma_min, _ERRORS[error])
         pvalues.append(stats.chisquare_gof(counts, masses, LEVEL).pvalue)
-    ev.at_most(f"Numba RK4 ({probe_steps} steps in log sigma) vs the exact numpy ODE map, error "
-               f"{error}, D = {', '.join(f'{D:g}' for D in ds)} (max abs)", nb_gap, 1e-5)
+    ev.at_most(f"Numba RK4 ({probe_steps} steps in log sigma) vs the exact numpy ODE map, "
+               f"error {error}, D = {', '.join(f'{D:g}' for D in ds)} (max abs)", nb_gap,
+               1e-5)
     ev.test(f"Numba ODE output law from {n_sim} prior draws vs the exact basin masses, "
-            f"D = {ds[0]:g}, {ds[-1]:g} (chi-square, Holm)", stats.holm(pvalues, LEVEL), expect="accept")
+            f"D = {ds[0]:g}, {ds[-1]:g} (chi-square, Holm)", stats.holm(pvalues, LEVEL),
+            expect="accept")
 
 
 @claim(
