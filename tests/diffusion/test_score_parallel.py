@@ -41,6 +41,12 @@ def _score_from_the_formula(law, x, alpha, sigma):
     return np.einsum("nk,knd->nd", w, np.stack(grads))
 
 
+def _assert_is_the_formula(got, law, x, alpha, sigma):
+    """``got`` is the formula's score at ``x`` to 1e-9 (relative, and of the largest)."""
+    want = _score_from_the_formula(law, x, alpha, sigma)
+    np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9 * np.abs(want).max())
+
+
 @pytest.mark.parametrize("policy", ["auto", 2, "bounded", "default"])
 def test_chunked_score_on_worker_threads_is_the_formula(rng, policy):
     """Three chunks of points (K = 3, d = 8, 30,000 points: 10,922 a chunk) on two worker
@@ -48,9 +54,7 @@ def test_chunked_score_on_worker_threads_is_the_formula(rng, policy):
     threads.set_thread_policy(policy)
     law = _law(rng, 3, 8)
     x = law.sample(30_000, 0.9, 0.5, rng=rng)
-    got = law.score(x, 0.9, 0.5)
-    want = _score_from_the_formula(law, x, 0.9, 0.5)
-    np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9 * np.abs(want).max())
+    _assert_is_the_formula(law.score(x, 0.9, 0.5), law, x, 0.9, 0.5)
 
 
 def test_d64_augmented_product_is_the_formula_far_from_the_origin(rng):
@@ -58,9 +62,7 @@ def test_d64_augmented_product_is_the_formula_far_from_the_origin(rng):
     same product) keeps the score at the formula's to 1e-9."""
     law = _law(rng, 8, 64)
     x = law.sample(3000, 1.0, 0.5, rng=rng)
-    got = law.score(x, 1.0, 0.5)
-    want = _score_from_the_formula(law, x, 1.0, 0.5)
-    np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9 * np.abs(want).max())
+    _assert_is_the_formula(law.score(x, 1.0, 0.5), law, x, 1.0, 0.5)
     np.testing.assert_allclose(law.log_prob(x, 1.0, 0.5),
                                law.log_prob(x, np.ones(3000), np.full(3000, 0.5)), rtol=1e-11)
 
@@ -78,10 +80,8 @@ def test_the_formula_check_sees_chunks_returned_out_of_order(rng, monkeypatch):
     threads.set_thread_policy(2)
     law = _law(rng, 3, 8)
     x = law.sample(30_000, 0.9, 0.5, rng=rng)
-    want = _score_from_the_formula(law, x, 0.9, 0.5)
     with pytest.raises(AssertionError):
-        np.testing.assert_allclose(law.score(x, 0.9, 0.5), want, rtol=1e-9,
-                                   atol=1e-9 * np.abs(want).max())
+        _assert_is_the_formula(law.score(x, 0.9, 0.5), law, x, 0.9, 0.5)
 
 
 def test_parallel_map_keeps_order_and_runs_nested_calls_in_place():
@@ -110,8 +110,7 @@ def test_torch_cpu_chunks_on_worker_threads_are_the_formula(rng, policy, d):
     x = law.sample(40_000, 0.9, 0.5, rng=rng)
     got = law.to_torch(dtype=torch.float64).score(torch.as_tensor(x), 0.9, 0.5)
     assert not got.requires_grad
-    want = _score_from_the_formula(law, x, 0.9, 0.5)
-    np.testing.assert_allclose(got.numpy(), want, rtol=1e-9, atol=1e-9 * np.abs(want).max())
+    _assert_is_the_formula(got.numpy(), law, x, 0.9, 0.5)
 
 
 def test_torch_formula_check_sees_chunks_returned_out_of_order(rng, monkeypatch):
@@ -127,9 +126,8 @@ def test_torch_formula_check_sees_chunks_returned_out_of_order(rng, monkeypatch)
     law = _law(rng, 8, 2)
     x = law.sample(40_000, 0.9, 0.5, rng=rng)
     got = law.to_torch(dtype=torch.float64).score(torch.as_tensor(x), 0.9, 0.5).numpy()
-    want = _score_from_the_formula(law, x, 0.9, 0.5)
     with pytest.raises(AssertionError):
-        np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9 * np.abs(want).max())
+        _assert_is_the_formula(got, law, x, 0.9, 0.5)
 
 
 def _log_prob_from_the_formula(law, x, alpha, sigma):
@@ -152,9 +150,7 @@ def test_small_d_quadratic_logits_are_the_formula(rng, d, shift):
     law0 = _law(rng, 5, d)
     law = GaussianMixture(law0.weights, law0.means + shift, law0.covs)
     x = law.sample(5000, 0.8, 0.4, rng=rng)
-    want = _score_from_the_formula(law, x, 0.8, 0.4)
-    np.testing.assert_allclose(law.score(x, 0.8, 0.4), want, rtol=1e-9,
-                               atol=1e-9 * np.abs(want).max())
+    _assert_is_the_formula(law.score(x, 0.8, 0.4), law, x, 0.8, 0.4)
     np.testing.assert_allclose(law.log_prob(x, 0.8, 0.4),
                                _log_prob_from_the_formula(law, x, 0.8, 0.4), rtol=1e-10)
     np.testing.assert_allclose(law.posterior(x, 0.8, 0.4).sum(axis=1), 1.0, rtol=1e-12)
@@ -176,7 +172,5 @@ def test_the_formula_check_sees_a_quadratic_plan_without_the_doubled_cross_term(
     monkeypatch.setattr(core, "_quadratic_plan", planted)
     law = _law(rng, 5, 2)
     x = law.sample(5000, 0.8, 0.4, rng=rng)
-    want = _score_from_the_formula(law, x, 0.8, 0.4)
     with pytest.raises(AssertionError):
-        np.testing.assert_allclose(law.score(x, 0.8, 0.4), want, rtol=1e-9,
-                                   atol=1e-9 * np.abs(want).max())
+        _assert_is_the_formula(law.score(x, 0.8, 0.4), law, x, 0.8, 0.4)
