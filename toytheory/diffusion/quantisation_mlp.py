@@ -85,7 +85,7 @@ class NumpyEpsMLP:
 
     @staticmethod
     def activation(h):
-        """SiLU, :math:`h\,\sigma(h)` (the torch model's nonlinearity)."""
+        r"""SiLU, :math:`h\,\sigma(h)` (the torch model's nonlinearity)."""
         return h / (1.0 + np.exp(-h))
 
 

@@ -154,7 +154,7 @@ def _ks_to_data(x, law):
              "D(time-aware) < D(single) with the whole interval. The exact linear case is "
              "diffusion.imperfect.ptq_eight_bit_time_aware."),
     witnesses=("exact", "simulated"),
-    quick={"bits": 8, "n": 12_000, "n_cal": 1000, "n_steps": 50, "context_bits": ()},
+    quick={"bits": 8, "n": 12_000, "n_cal": 4000, "n_steps": 50, "context_bits": ()},
     full={"bits": 8, "n": 100_000, "n_cal": 4000, "n_steps": 50,
           "context_bits": (6, 10, 12)},
 )
