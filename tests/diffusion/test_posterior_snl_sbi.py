@@ -31,7 +31,8 @@ class _SbiLikelihood:
         import torch
 
         R, n, p = theta.shape
-        xx = np.broadcast_to(np.asarray(x)[:, None, :], (R, n, x.shape[-1])).reshape(-1, x.shape[-1])
+        m = x.shape[-1]
+        xx = np.broadcast_to(np.asarray(x)[:, None, :], (R, n, m)).reshape(-1, m)
         with torch.no_grad():
             lp = self.estimator.log_prob(torch.as_tensor(xx, dtype=torch.float32)[None],
                                          condition=torch.as_tensor(theta.reshape(-1, p),
