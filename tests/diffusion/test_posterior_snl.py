@@ -1,8 +1,8 @@
 """SNL vs MCMC vs ABC on a linear-Gaussian simulator (issue 17, item 6).
 
-The ``sbi`` package's SNLE is not cross-checked: it pulls a large torch-based stack
-(nflows/zuko/pyro) that is not a test extra of this project; the conditional-Gaussian SNL
-here is checked against the closed-form posterior instead."""
+The conditional-Gaussian SNL is checked against the closed-form posterior here; the flow
+SNL in test_posterior_snl_flow.py, and against the ``sbi`` package's SNLE (a test extra) in
+test_posterior_snl_sbi.py."""
 
 from __future__ import annotations
 

@@ -31,7 +31,8 @@ class _SbiLikelihood:
         import torch
 
         R, n, p = theta.shape
-        xx = np.broadcast_to(np.asarray(x)[:, None, :], (R, n, x.shape[-1])).reshape(-1, x.shape[-1])
+        m = x.shape[-1]
+        xx = np.broadcast_to(np.asarray(x)[:, None, :], (R, n, m)).reshape(-1, m)
         with torch.no_grad():
             lp = self.estimator.log_prob(torch.as_tensor(xx, dtype=torch.float32)[None],
                                          condition=torch.as_tensor(theta.reshape(-1, p),
@@ -40,7 +41,7 @@ class _SbiLikelihood:
 
 
 @pytest.mark.peer
-def test_sbi_snle_and_flow_snl_agree(rng, test_seed):
+def test_sbi_snle_and_flow_snl_agree(rng, test_seed, tmp_path, monkeypatch):
     """Two rounds of sbi's NLE (MAF) and of the flow SNL, 500 calls each: both KL <= 0.3
     (measured 0.07 and 0.04-0.09; a misread posterior or an estimator stuck at the prior is
     at KL ~10)."""
@@ -48,6 +49,7 @@ def test_sbi_snle_and_flow_snl_agree(rng, test_seed):
         "sbi.inference", reason="the sbi package (test extra sbi>=0.27) is not installed")
     import torch
 
+    monkeypatch.chdir(tmp_path)          # sbi writes its tensorboard logs to ./sbi-logs
     torch.manual_seed(test_seed % 2 ** 31)
     sim, x_o = toy()
     target = sim.posterior(x_o)

@@ -22,6 +22,11 @@ bridge
 forward_models
     A Gaussian prior learned only through masked observations (Diffusion with Forward
     Models): the exact observation-space objective, the moment fit, identifiability.
+forward_models_mlp
+    The Gaussian-mixture case: an MLP denoiser trained only on 1-D projections with the
+    paper's rendered objective; projected laws, W2, the product-of-marginals alternative.
+volume_tv
+    The TV prior across slices: MAP by ADMM (and L-BFGS), posterior samples by MALA.
 volume
     3-D reconstruction from 2-D slice priors: exact posteriors and errors under
     independent slices, slices + cross-slice smoothness, and the true 3-D prior.
@@ -31,4 +36,7 @@ multiview
 snl
     Sequential Neural Likelihood with a conditional Gaussian estimator, rejection ABC and
     Metropolis on a linear-Gaussian simulator, counted in simulator calls.
+snl_flow
+    SNL with a conditional affine-coupling flow (batched runs), the surrogate posterior
+    read by tempered adaptive importance sampling.
 """
