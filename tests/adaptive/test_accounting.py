@@ -14,6 +14,7 @@ from toytheory.adaptive import accounting as acc
 from toytheory.adaptive.mechanisms import (EXHAUSTED, GaussianMechanism, LaplaceMechanism,
                                            Thresholdout)
 from toytheory.adaptive.queries import CoordinateAgreementQuery
+from tests._seeds import reseed
 Q = CoordinateAgreementQuery(0)
 
 
@@ -29,7 +30,7 @@ def data(n):
 
 @given(st.integers(1, 500), st.floats(1e-3, 5.0), st.integers(1, 30))
 def test_k_laplace_answers_cost_exactly_k_epsilon(n, eps, k):
-    mech = LaplaceMechanism(data(n), eps, rng=0)
+    mech = LaplaceMechanism(data(n), eps, rng=reseed(0))
     for _ in range(k):
         mech.answer(Q)
     assert mech.accountant.epsilon == k * Fraction(eps)
@@ -38,7 +39,7 @@ def test_k_laplace_answers_cost_exactly_k_epsilon(n, eps, k):
 
 @given(st.integers(1, 500), st.floats(1e-3, 1.0), st.integers(1, 30))
 def test_k_gaussian_answers_cost_exactly_k_over_2_n2_sigma2(n, sigma, k):
-    mech = GaussianMechanism(data(n), sigma, rng=0)
+    mech = GaussianMechanism(data(n), sigma, rng=reseed(0))
     for _ in range(k):
         mech.answer(Q)
     exact = Fraction(1, n * n) / (2 * Fraction(sigma) ** 2)
@@ -49,7 +50,7 @@ def test_k_gaussian_answers_cost_exactly_k_over_2_n2_sigma2(n, sigma, k):
 
 @given(st.integers(2, 300), st.floats(1e-3, 10.0), st.integers(1, 40))
 def test_a_budgeted_laplace_mechanism_answers_exactly_m_queries(n, total, m):
-    mech = LaplaceMechanism.for_budget(data(n), total, m, rng=1)
+    mech = LaplaceMechanism.for_budget(data(n), total, m, rng=reseed(1))
     answers = [mech.answer(Q) for _ in range(m + 2)]
     assert all(isinstance(a, float) for a in answers[:m]) and answers[m:] == [EXHAUSTED] * 2
     assert mech.accountant.epsilon <= Fraction(total)
@@ -57,7 +58,7 @@ def test_a_budgeted_laplace_mechanism_answers_exactly_m_queries(n, total, m):
 
 @given(st.integers(2, 300), st.floats(1e-4, 10.0), st.integers(1, 40))
 def test_a_budgeted_gaussian_mechanism_answers_exactly_m_queries(n, rho, m):
-    mech = GaussianMechanism.for_budget(data(n), rho, m, rng=1)
+    mech = GaussianMechanism.for_budget(data(n), rho, m, rng=reseed(1))
     answers = [mech.answer(Q) for _ in range(m + 2)]
     assert all(isinstance(a, float) for a in answers[:m]) and answers[m:] == [EXHAUSTED] * 2
     assert mech.accountant.rho <= Fraction(rho)
@@ -66,7 +67,7 @@ def test_a_budgeted_gaussian_mechanism_answers_exactly_m_queries(n, rho, m):
 
 def test_thresholdout_spends_two_over_sigma_n_per_unit_of_budget_and_nothing_below():
     n, sigma = 100, 0.01
-    mech = Thresholdout(np.zeros((1, 1)), np.zeros((n, 1)), 0.05, sigma, 3, rng=0)
+    mech = Thresholdout(np.zeros((1, 1)), np.zeros((n, 1)), 0.05, sigma, 3, rng=reseed(0))
     for t, h in [(0.5, 0.5), (0.0, 1.0), (0.5, 0.5), (0.0, 1.0)]:
         mech.answer_means(t, h)
     assert mech.over_threshold == 2

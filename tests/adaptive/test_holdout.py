@@ -18,7 +18,7 @@ LEVEL = 1e-6
 
 
 def test_reference_experiment_records_one_half_at_k_zero_and_the_exact_truth():
-    r = reusable_holdout_experiment(100, 100, reps=2, rng=0)
+    r = reusable_holdout_experiment(100, 100, reps=2, rng=reseed(0))
     assert r.standard.shape == r.thresholdout.shape == (2, 13, 3)
     np.testing.assert_array_equal(r.standard[:, 0], 0.5)
     np.testing.assert_array_equal(r.true_standard, 0.5)
@@ -145,7 +145,7 @@ def test_projection_and_direct_simulators_agree_in_law():
 
 def test_simulator_agrees_in_law_with_the_numpy_reference():
     a = sim.simulate_reusable_holdout(200, 200, reps=300, seed=reseed(3))
-    b = reusable_holdout_experiment(200, 200, reps=80, rng=4)
+    b = reusable_holdout_experiment(200, 200, reps=80, rng=reseed(4))
     assert stats.bonferroni(_law_tests(a, b), LEVEL).verdict == "accept"
 
 

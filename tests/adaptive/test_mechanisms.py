@@ -78,9 +78,9 @@ def test_sample_splitting_refuses_a_sample_too_small_to_split():
 def test_mechanisms_refuse_a_query_outside_0_1():
     data = np.zeros((10, 2))
     bad = lambda d: np.full(len(d), 1.5)  # noqa: E731
-    for mech in (EmpiricalMechanism(data), LaplaceMechanism(data, 1.0, rng=0),
-                 GaussianMechanism(data, 0.1, rng=0), SampleSplittingMechanism(data, 2),
-                 Thresholdout(data, data, 0.1, 0.01, 3, rng=0)):
+    for mech in (EmpiricalMechanism(data), LaplaceMechanism(data, 1.0, rng=reseed(0)),
+                 GaussianMechanism(data, 0.1, rng=reseed(0)), SampleSplittingMechanism(data, 2),
+                 Thresholdout(data, data, 0.1, 0.01, 3, rng=reseed(0))):
         with pytest.raises(ValueError, match="^query: must return values in \\[0, 1\\]"):
             mech.answer(bad)
         with pytest.raises(ValueError, match="^query: must return values in \\[0, 1\\]"):
@@ -110,19 +110,19 @@ def test_bad_parameters_raise_value_errors_naming_the_argument(make, name):
 
 # ---------------------------------------------------------------- noise laws
 def test_laplace_mechanism_noise_is_laplace_of_scale_one_over_n_epsilon():
-    mech = LaplaceMechanism(np.zeros((50, 2)), 0.8, rng=3)
+    mech = LaplaceMechanism(np.zeros((50, 2)), 0.8, rng=reseed(3))
     assert mech.scale == pytest.approx(1 / (50 * 0.8), rel=1e-15)
     assert stats.ks_1samp(mech.noise(20_000), laplace_cdf(mech.scale), LEVEL).verdict == "accept"
 
 
 def test_laplace_noise_test_sees_a_halved_scale():
-    mech = LaplaceMechanism(np.zeros((50, 2)), 0.8, rng=3)
+    mech = LaplaceMechanism(np.zeros((50, 2)), 0.8, rng=reseed(3))
     assert stats.ks_1samp(mech.noise(20_000) / 2, laplace_cdf(mech.scale),
                           LEVEL).verdict == "reject"
 
 
 def test_gaussian_mechanism_noise_is_normal_with_its_sigma():
-    mech = GaussianMechanism(np.zeros((50, 2)), 0.02, rng=4)
+    mech = GaussianMechanism(np.zeros((50, 2)), 0.02, rng=reseed(4))
     assert stats.ks_1samp(mech.noise(20_000), normal_cdf(0.02), LEVEL).verdict == "accept"
     assert stats.ks_1samp(1.1 * mech.noise(20_000), normal_cdf(0.02), LEVEL).verdict == "reject"
 
@@ -130,8 +130,8 @@ def test_gaussian_mechanism_noise_is_normal_with_its_sigma():
 def test_noisy_answers_are_the_sample_mean_plus_the_noise_stream():
     data = RademacherPopulation(3).sample(64, 2)
     q = CoordinateAgreementQuery(1)
-    a = LaplaceMechanism(data, 0.5, rng=9).answer(q)
-    noise = LaplaceMechanism(data, 0.5, rng=9).noise(1)[0]
+    a = LaplaceMechanism(data, 0.5, rng=reseed(9)).answer(q)
+    noise = LaplaceMechanism(data, 0.5, rng=reseed(9)).noise(1)[0]
     assert a == pytest.approx(q(data).mean() + noise, abs=1e-15)
 
 
@@ -142,12 +142,12 @@ def _thresholdout_on_means(train_mean, holdout_mean, threshold, sigma, budget, r
 
 
 def test_thresholdout_answers_the_training_mean_when_the_sets_agree():
-    mech, a = _thresholdout_on_means(0.61, 0.60, threshold=0.5, sigma=1e-4, budget=1, rng=0)
+    mech, a = _thresholdout_on_means(0.61, 0.60, threshold=0.5, sigma=1e-4, budget=1, rng=reseed(0))
     assert a == 0.61 and mech.budget_left == 1 and mech.accountant.epsilon == 0
 
 
 def test_thresholdout_answers_holdout_plus_noise_and_spends_budget_when_they_disagree():
-    mech, a = _thresholdout_on_means(0.9, 0.1, threshold=0.05, sigma=1e-3, budget=2, rng=1)
+    mech, a = _thresholdout_on_means(0.9, 0.1, threshold=0.05, sigma=1e-3, budget=2, rng=reseed(1))
     assert a != 0.1 and abs(a - 0.1) < 0.05 and mech.budget_left == 1
     assert mech.answer_means(0.9, 0.1) != 0.1 and mech.budget_left == 0
     assert mech.answer_means(0.5, 0.5) is EXHAUSTED and mech.exhausted
@@ -197,7 +197,7 @@ def test_threshold_test_sees_comparison_noise_of_the_wrong_scale(monkeypatch):
 
 def test_thresholdout_above_threshold_answers_carry_laplace_sigma_noise():
     sigma = 0.01
-    mech = Thresholdout(np.zeros((1, 1)), np.zeros((100, 1)), 1e-6, sigma, 20_000, rng=7)
+    mech = Thresholdout(np.zeros((1, 1)), np.zeros((100, 1)), 1e-6, sigma, 20_000, rng=reseed(7))
     noise = np.array([mech.answer_means(0.0, 0.9) - 0.9 for _ in range(5000)])
     assert mech.over_threshold == 5000
     assert stats.ks_1samp(noise, laplace_cdf(sigma), LEVEL).verdict == "accept"
@@ -208,10 +208,10 @@ def test_thresholdout_answers_statistical_queries_from_both_sets():
     pop = RademacherPopulation(3)
     train, holdout = pop.sample(200, 1), pop.sample(200, 2)
     q = CoordinateAgreementQuery(0)
-    mech = Thresholdout(train, holdout, 0.9, 1e-4, 2, rng=0)
+    mech = Thresholdout(train, holdout, 0.9, 1e-4, 2, rng=reseed(0))
     assert mech.answer(q) == pytest.approx(q(train).mean(), abs=1e-15)
     first = lambda d: d[:, 0].astype(float)  # noqa: E731  train mean 0, holdout mean 1
-    mech = Thresholdout(np.zeros((50, 1)), np.ones((50, 1)), 0.05, 1e-3, 2, rng=0)
+    mech = Thresholdout(np.zeros((50, 1)), np.ones((50, 1)), 0.05, 1e-3, 2, rng=reseed(0))
     a = mech.answer(first)
     assert a != 1.0 and a == pytest.approx(1.0, abs=0.05) and mech.over_threshold == 1
 
@@ -222,7 +222,7 @@ def test_pmw_answers_many_queries_within_its_sample_accuracy_and_few_updates():
     population = FinitePopulation(np.random.default_rng(reseed(0)).dirichlet(np.ones(N)))
     counts = population.histogram(population.sample(n, 1))
     T, sigma, lam, cap = 0.08, 2e-4, 0.02, 10_000
-    mech = PrivateMultiplicativeWeights(counts, T, sigma, cap, learning_rate=lam, rng=2)
+    mech = PrivateMultiplicativeWeights(counts, T, sigma, cap, learning_rate=lam, rng=reseed(2))
     rng = np.random.default_rng(reseed(3))
     h = counts / n
     errors = []
@@ -243,7 +243,7 @@ def test_pmw_answers_many_queries_within_its_sample_accuracy_and_few_updates():
 
 def test_pmw_runs_out_of_updates_and_then_answers_exhausted():
     counts = np.array([10, 0, 0, 0])
-    mech = PrivateMultiplicativeWeights(counts, 1e-3, 1e-4, 2, rng=0)
+    mech = PrivateMultiplicativeWeights(counts, 1e-3, 1e-4, 2, rng=reseed(0))
     answers = [mech.answer(np.array([1.0, 0.0, 0.0, 0.0])) for _ in range(4)]
     assert mech.updates == 2 and answers[2:] == [EXHAUSTED, EXHAUSTED]
     assert float(mech.accountant.epsilon) == pytest.approx(2 * 2 / (1e-4 * 10), rel=1e-12)
@@ -256,7 +256,7 @@ def test_pmw_runs_out_of_updates_and_then_answers_exhausted():
 def test_pmw_synthetic_distribution_moves_toward_the_data():
     counts = np.array([70, 20, 5, 5])
     h = counts / counts.sum()
-    mech = PrivateMultiplicativeWeights(counts, 0.1, 1e-4, 500, rng=1)
+    mech = PrivateMultiplicativeWeights(counts, 0.1, 1e-4, 500, rng=reseed(1))
     kl = [float(np.sum(h * np.log(h / mech.synthetic)))]
     for i in range(400):
         mech.answer(np.eye(4)[i % 4])
@@ -281,13 +281,13 @@ def _spent(make):
 SPENT_MECHANISMS = {
     "splitting": lambda: SampleSplittingMechanism(RademacherPopulation(2).sample(20, 0), 2),
     "laplace": lambda: LaplaceMechanism.for_budget(RademacherPopulation(2).sample(20, 0), 1.0, 2,
-                                                   rng=0),
+                                                   rng=reseed(0)),
     "gaussian": lambda: GaussianMechanism.for_budget(RademacherPopulation(2).sample(20, 0), 0.5,
-                                                     2, rng=0),
+                                                     2, rng=reseed(0)),
     # feature 0 agrees with the label on every training point and on no holdout point
     "thresholdout": lambda: Thresholdout(np.ones((20, 3), dtype=np.int8),
                                          np.array([[-1, -1, 1]] * 20, dtype=np.int8), 0.01,
-                                         1e-4, 1, rng=0),
+                                         1e-4, 1, rng=reseed(0)),
 }
 
 
@@ -314,7 +314,7 @@ def test_a_spent_thresholdout_checks_the_query_on_the_holdout_too():
 
 
 def test_a_spent_pmw_still_refuses_a_malformed_table():
-    mech = PrivateMultiplicativeWeights(np.array([10, 0, 0, 0]), 1e-3, 1e-4, 1, rng=0)
+    mech = PrivateMultiplicativeWeights(np.array([10, 0, 0, 0]), 1e-3, 1e-4, 1, rng=reseed(0))
     for _ in range(100):
         if mech.exhausted:
             break
@@ -345,7 +345,7 @@ def test_pmw_learning_rate_default_and_upper_end_are_accepted():
 
 
 def test_pmw_refuses_a_table_of_strings_or_complex_values():
-    mech = PrivateMultiplicativeWeights(np.array([1, 1]), 0.1, 0.01, 3, rng=0)
+    mech = PrivateMultiplicativeWeights(np.array([1, 1]), 0.1, 0.01, 3, rng=reseed(0))
     for table in (["0.5", "1"], np.array([0.5 + 0j, 1.0])):
         with pytest.raises(ValueError, match="^query: must be a table of real numbers"):
             mech.answer(table)

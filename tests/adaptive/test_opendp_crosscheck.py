@@ -13,6 +13,7 @@ import pytest
 from toytheory import stats
 from toytheory.adaptive import accounting
 from toytheory.adaptive.mechanisms import GaussianMechanism, LaplaceMechanism
+from tests._seeds import reseed
 
 dp = pytest.importorskip("opendp.prelude")
 pytestmark = pytest.mark.peer
@@ -39,19 +40,19 @@ def opendp_gaussian(opendp, sigma, size):
 
 
 def test_laplace_noise_has_opendps_law_ks_two_sample(opendp):
-    ours = LaplaceMechanism(np.zeros((40, 2)), 0.5, rng=1)
+    ours = LaplaceMechanism(np.zeros((40, 2)), 0.5, rng=reseed(1))
     theirs, _ = opendp_laplace(opendp, ours.scale, N_DRAWS)
     assert stats.ks_2samp(ours.noise(N_DRAWS), theirs, LEVEL).verdict == "accept"
 
 
 def test_laplace_crosscheck_sees_noise_twenty_percent_too_small(opendp):
-    ours = LaplaceMechanism(np.zeros((40, 2)), 0.5, rng=1)
+    ours = LaplaceMechanism(np.zeros((40, 2)), 0.5, rng=reseed(1))
     theirs, _ = opendp_laplace(opendp, ours.scale, N_DRAWS)
     assert stats.ks_2samp(0.8 * ours.noise(N_DRAWS), theirs, LEVEL).verdict == "reject"
 
 
 def test_gaussian_noise_has_opendps_law_ks_two_sample(opendp):
-    ours = GaussianMechanism(np.zeros((40, 2)), 0.03, rng=2)
+    ours = GaussianMechanism(np.zeros((40, 2)), 0.03, rng=reseed(2))
     theirs, _ = opendp_gaussian(opendp, 0.03, N_DRAWS)
     assert stats.ks_2samp(ours.noise(N_DRAWS), theirs, LEVEL).verdict == "accept"
     assert stats.ks_2samp(1.2 * ours.noise(N_DRAWS), theirs, LEVEL).verdict == "reject"
@@ -73,7 +74,7 @@ def test_composition_agrees_with_opendp_and_our_zcdp_conversion_is_never_tighter
     n, sigma, k, delta = 100, 0.02, 7, 1e-6
     _, m_gauss = opendp_gaussian(opendp, sigma, 1)
     composed = opendp.c.make_composition([m_gauss] * k)
-    ours = GaussianMechanism(np.ones((n, 2), dtype=np.int8), sigma, rng=0)
+    ours = GaussianMechanism(np.ones((n, 2), dtype=np.int8), sigma, rng=reseed(0))
     for _ in range(k):
         ours.answer(lambda d: np.ones(len(d)))
     assert float(ours.accountant.rho) == pytest.approx(composed.map(1.0 / n), rel=1e-9)

@@ -19,6 +19,7 @@ from toytheory.conformance import check_dpp_sampler, check_sampler_law
 from toytheory.conformance.sampler_law import (chisquare_detectable_tv, ks_detectable,
                                                ks_min_samples)
 from toytheory.diffusion import Gaussian
+from tests._seeds import reseed
 
 LEVEL = 1e-6
 P = np.array([0.05, 0.10, 0.15, 0.20, 0.25, 0.25])
@@ -172,7 +173,7 @@ def test_dppys_gs_sampler_passes(test_seed):
 def test_volume_sampling_law_and_a_uniform_subset_sampler(test_seed):
     from toytheory.sampling.volume import sample_volume
 
-    x = np.random.default_rng(5).standard_normal((6, 2)) * np.array([[1.0], [3.0], [0.2],
+    x = np.random.default_rng(reseed(5)).standard_normal((6, 2)) * np.array([[1.0], [3.0], [0.2],
                                                                       [1.0], [2.0], [0.5]])
     assert check_dpp_sampler(lambda rng: sample_volume(x, 3, rng=rng), volume=(x, 3),
                              n_samples=6000, seed=test_seed)

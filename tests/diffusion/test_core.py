@@ -264,7 +264,7 @@ def _ks_against_marginal_moments(x, g, alpha, sigma, level=1e-6):
 
 
 def test_marginal_sampling_matches_the_exact_marginal_moments():
-    x = MARGINAL_GAUSSIAN.sample(MARGINAL_N, 0.6, 0.8, rng=3)
+    x = MARGINAL_GAUSSIAN.sample(MARGINAL_N, 0.6, 0.8, rng=reseed(3))
     assert not _ks_against_marginal_moments(x, MARGINAL_GAUSSIAN, 0.6, 0.8).reject
 
 
@@ -274,7 +274,7 @@ def test_marginal_sampling_check_rejects_a_sampler_with_sigma_5_percent_too_larg
     # 0.043 * max_x x phi(x) = 0.010 against a critical value of 0.0044 at level 1e-6
     # (Bonferroni over the two directions) with 400,000 draws; 20,000 draws (critical
     # value 0.019) would not see it.
-    x = MARGINAL_GAUSSIAN.sample(MARGINAL_N, 0.6, 1.05 * 0.8, rng=3)
+    x = MARGINAL_GAUSSIAN.sample(MARGINAL_N, 0.6, 1.05 * 0.8, rng=reseed(3))
     assert _ks_against_marginal_moments(x, MARGINAL_GAUSSIAN, 0.6, 0.8).reject
 
 
@@ -294,7 +294,7 @@ def test_closed_form_gaussian_flow_solves_the_pf_ode(schedule):
     else:
         s, t = 0.9 * schedule.t_max, 0.2 * schedule.t_max
         knots = [s, t]
-    x = x_s = proc.sample(1, s, rng=11)[0]
+    x = x_s = proc.sample(1, s, rng=reseed(11))[0]
     for u0, u1 in zip(knots[:-1], knots[1:]):
         sol = solve_ivp(lambda u, y: proc.pf_ode_velocity(y[None], u)[0], (u0, u1), x,
                         method="DOP853", rtol=1e-12, atol=1e-12)

@@ -45,7 +45,7 @@ def test_full_covariance_sampling_rotates_each_point_by_its_component():
 
 def test_one_noise_level_and_one_per_point_take_different_paths_but_agree():
     law = _full_mixture(4)
-    x = law.sample(40, 0.8, 0.6, rng=5)
+    x = law.sample(40, 0.8, 0.6, rng=reseed(5))
     for name in ("log_prob", "score", "denoise", "posterior"):
         shared = getattr(law, name)(x, 0.8, 0.6)
         per_point = getattr(law, name)(x, np.full(40, 0.8), np.full(40, 0.6))
@@ -57,7 +57,7 @@ def test_torch_autograd_through_many_chunks_is_the_score():
     # zero gradient of the full size (quadratic in the number of chunks)
     law = _full_mixture(6)
     tl = law.to_torch(chunk_elements=4 * law.n_components * law.dim)  # 4 points a chunk
-    x = torch.as_tensor(law.sample(64, 1.0, 0.5, rng=7), dtype=torch.float64)
+    x = torch.as_tensor(law.sample(64, 1.0, 0.5, rng=reseed(7)), dtype=torch.float64)
     xg = x.clone().requires_grad_(True)
     tl.log_prob(xg, 1.0, 0.5).sum().backward()
     np.testing.assert_allclose(xg.grad.numpy(), law.score(x.numpy(), 1.0, 0.5), rtol=1e-10,
@@ -80,7 +80,7 @@ def test_torch_rk4_on_the_discrete_ddpm_schedule_is_accurate_across_its_kinks():
     g = Gaussian([0.5, -0.5], [[1.0, 0.3], [0.3, 0.4]])
     s, t = 600.0, 590.0
     grid = np.linspace(s, t, 201)  # includes every integer knot
-    x = g.sample(4, *(float(v) for v in sch.marginal(s)), rng=8)
+    x = g.sample(4, *(float(v) for v in sch.marginal(s)), rng=reseed(8))
     tl = g.to_torch()
 
     def score(y, u):

@@ -9,6 +9,7 @@ from toytheory import stats
 from toytheory.diffusion import explained_variance as evar
 from toytheory.diffusion.laws import Gaussian, GaussianMixture
 from toytheory.diffusion.toys import grid_25, two_mode_1d
+from tests._seeds import reseed
 
 LEVEL = 1e-6
 
@@ -44,7 +45,7 @@ def test_quadrature_satisfies_the_stein_identity(sigma):
 def test_monte_carlo_agrees_with_quadrature(sigma):
     law = grid_25()
     quad = evar.gaussian_score_fraction(law, 1.0, sigma, order=40)
-    x = law.sample(20_000, 1.0, sigma, rng=4)
+    x = law.sample(20_000, 1.0, sigma, rng=reseed(4))
     e, q = evar.score_errors(law, x, 1.0, sigma)
     assert not stats.mean_test(e - (quad.mse / quad.fisher) * q, 0.0, LEVEL).reject
 
@@ -53,7 +54,7 @@ def test_monte_carlo_check_catches_samples_drawn_at_the_wrong_noise_level():
     law = grid_25()
     sigma = 3.0
     quad = evar.gaussian_score_fraction(law, 1.0, sigma, order=40)
-    x = law.sample(20_000, 1.0, 1.2 * sigma, rng=4)  # planted: 20% too much noise
+    x = law.sample(20_000, 1.0, 1.2 * sigma, rng=reseed(4))  # planted: 20% too much noise
     e, q = evar.score_errors(law, x, 1.0, sigma)
     assert stats.mean_test(e - (quad.mse / quad.fisher) * q, 0.0, LEVEL).reject
 
@@ -61,7 +62,7 @@ def test_monte_carlo_check_catches_samples_drawn_at_the_wrong_noise_level():
 def test_stein_identity_check_catches_a_score_scaled_by_1_05():
     law = grid_25()
     sigma = 3.0
-    x = law.sample(20_000, 1.0, sigma, rng=4)
+    x = law.sample(20_000, 1.0, sigma, rng=reseed(4))
     centre, prec = evar._gaussian_parts(law, 1.0, sigma)
     for factor, rejects in ((1.0, False), (1.05, True)):  # 1.05: planted
         s = factor * law.score(x, 1.0, sigma)
@@ -74,7 +75,7 @@ def test_stein_identity_check_catches_a_wrong_gaussian_approximation(monkeypatch
     # planted: the "Gaussian approximation" drops the spread of the means (within-component
     # covariance only); E[|s - s_G|^2 - |s|^2] = -tr A then fails in a t-test
     law = GaussianMixture.isotropic([0.5, 0.5], [[-1.0, 0.0], [1.0, 0.0]], [0.5, 0.5])
-    x = law.sample(20_000, 1.0, 0.5, rng=6)
+    x = law.sample(20_000, 1.0, 0.5, rng=reseed(6))
     e, q = evar.score_errors(law, x, 1.0, 0.5)
     _, prec = evar._gaussian_parts(law, 1.0, 0.5)
     assert not stats.mean_test(e - q + np.trace(prec), 0.0, LEVEL).reject

@@ -37,7 +37,7 @@ def _start(law, n, seed=reseed(0)):
 
 def _ks(out, law, t):
     a, s = (float(v) for v in SCHEDULE.marginal(t))
-    return projection_ks_test(out, law, a, s, LEVEL, rng=1)
+    return projection_ks_test(out, law, a, s, LEVEL, rng=reseed(1))
 
 
 def _kernel_score(law, x, alpha, sigma, one_dim_path):
@@ -178,7 +178,7 @@ def test_marginal_check_catches_a_pf_ode_on_the_wrong_law():
 def test_fine_pf_ode_matches_the_gaussian_closed_form_to_1e8(schedule):
     g = Gaussian([1.0, -1.0, 0.5], [[1.0, 0.5, 0.0], [0.5, 0.4, 0.1], [0.0, 0.1, 0.2]])
     s, t = 0.9 * schedule.t_max, 0.05 * schedule.t_max
-    x = g.sample(8, *(float(v) for v in schedule.marginal(s)), rng=2)
+    x = g.sample(8, *(float(v) for v in schedule.marginal(s)), rng=reseed(2))
     lam = np.linspace(schedule.log_snr(s), schedule.log_snr(t), 401)
     grid = schedule.t_from_log_snr(lam)
     grid[0], grid[-1] = s, t
@@ -216,7 +216,7 @@ def test_energy_test_against_the_exact_law_catches_a_simulator_on_shifted_means(
     a, s = (float(v) for v in SCHEDULE.marginal(0.05))
     grid = np.linspace(1.0, 0.05, 1001)
     good = dn.reverse_sde_euler_maruyama(law, SCHEDULE, _start(law, 60), grid, seed=reseed(11))
-    assert not energy_test_against_law(good, law, a, s, LEVEL, rng=3).reject
+    assert not energy_test_against_law(good, law, a, s, LEVEL, rng=reseed(3)).reject
     shifted = GaussianMixture(law.weights, law.means + [2.0, 0.0], law.covs)  # planted
     bad = dn.reverse_sde_euler_maruyama(shifted, SCHEDULE, _start(law, 60), grid, seed=reseed(11))
-    assert energy_test_against_law(bad, law, a, s, LEVEL, rng=3).reject
+    assert energy_test_against_law(bad, law, a, s, LEVEL, rng=reseed(3)).reject

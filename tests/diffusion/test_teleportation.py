@@ -13,6 +13,7 @@ from toytheory.diffusion.laws import Gaussian
 from toytheory.diffusion.marginal_tests import projection_ks_test
 from toytheory.diffusion.schedules import EDM, VPLinear, karras_sigmas
 from toytheory.diffusion.toys import grid_25, structured_gmm, two_mode_1d
+from tests._seeds import reseed
 
 LEVEL = 1e-6
 
@@ -29,20 +30,20 @@ def test_teleporting_gaussian_data_is_exact():
 
 def test_teleported_law_is_the_law_of_the_jumped_points():
     law = grid_25()
-    x = law.sample(5000, 1.0, 80.0, rng=1)
+    x = law.sample(5000, 1.0, 80.0, rng=reseed(1))
     jumped = tp.gaussian_teleport(x, law, EDM(80.0), 80.0, 3.0)
     q = tp.teleported_law(law, EDM(80.0), 80.0, 3.0)
-    assert not projection_ks_test(jumped, q, 1.0, 0.0, LEVEL, rng=2).reject
+    assert not projection_ks_test(jumped, q, 1.0, 0.0, LEVEL, rng=reseed(2)).reject
 
 
 def test_teleported_law_check_catches_a_jump_that_forgets_the_mean():
     law = two_mode_1d()
     law = type(law).isotropic([0.5, 0.5], [[1.0], [5.0]], [0.25, 0.25])  # mean 3
-    x = law.sample(5000, 1.0, 80.0, rng=1)
+    x = law.sample(5000, 1.0, 80.0, rng=reseed(1))
     m, c = tp._teleport_map(law, EDM(80.0), 80.0, 3.0)
     jumped = x @ m.T  # planted: offset c dropped
     q = tp.teleported_law(law, EDM(80.0), 80.0, 3.0)
-    assert projection_ks_test(jumped, q, 1.0, 0.0, LEVEL, rng=2).reject
+    assert projection_ks_test(jumped, q, 1.0, 0.0, LEVEL, rng=reseed(2)).reject
 
 
 def test_gaussian_teleport_is_the_closed_form_flow_of_the_moment_matched_gaussian():
@@ -55,7 +56,7 @@ def test_gaussian_teleport_is_the_closed_form_flow_of_the_moment_matched_gaussia
 
 def test_exact_flow_matches_the_gaussian_closed_form():
     g = Gaussian([0.5, -0.5], [[1.0, 0.3], [0.3, 0.4]])
-    x = g.sample(5, 1.0, 20.0, rng=3)
+    x = g.sample(5, 1.0, 20.0, rng=reseed(3))
     out = tp.exact_flow(g, x, 20.0, 0.01, steps=400)
     np.testing.assert_allclose(out, gaussian_pf_ode_solution(x, g, EDM(80.0), 20.0, 0.01),
                                atol=1e-8)
@@ -65,7 +66,7 @@ def test_kl_by_monte_carlo_agrees_with_quadrature():
     law = grid_25()
     quad, qerr = tp.teleportation_kl(law, EDM(80.0), 80.0, 3.0, method="quadrature", order=40)
     mc, err = tp.teleportation_kl(law, EDM(80.0), 80.0, 3.0, method="monte_carlo", n=20_000,
-                                  rng=5)
+                                  rng=reseed(5))
     z = float(sps.norm.isf(LEVEL / 2))
     assert abs(mc - quad) <= z * err + qerr
 
@@ -143,7 +144,7 @@ def test_kl_check_catches_a_monte_carlo_that_samples_the_wrong_law():
     sched = EDM(80.0)
     quad, qerr = tp.teleportation_kl(law, sched, 80.0, 3.0, method="quadrature", order=40)
     q = tp.teleported_law(law, sched, 80.0, 3.0)
-    x = law.sample(20_000, 1.0, 3.0, rng=5)
+    x = law.sample(20_000, 1.0, 3.0, rng=reseed(5))
     r = q.log_prob(x) - law.log_prob(x, 1.0, 3.0)
     z = float(sps.norm.isf(LEVEL / 2))
     assert abs(r.mean() - quad) > z * r.std(ddof=1) / np.sqrt(r.size) + qerr

@@ -38,7 +38,7 @@ def _score(law, device, factor=1.0, dtype=torch.float64):
 
 
 def _run(kind, law, device, n=3000, factor=1.0, dtype=torch.float64):
-    x = torch.as_tensor(law.sample(n, *(float(v) for v in SCHEDULE.marginal(1.0)), rng=0),
+    x = torch.as_tensor(law.sample(n, *(float(v) for v in SCHEDULE.marginal(1.0)), rng=reseed(0)),
                         device=device, dtype=dtype)
     if kind == "ode":
         out = sims.pf_ode_rk4(_score(law, device, factor, dtype), SCHEDULE, x,
@@ -52,7 +52,7 @@ def _run(kind, law, device, n=3000, factor=1.0, dtype=torch.float64):
 
 def _ks(out, law):
     a, s = (float(v) for v in SCHEDULE.marginal(0.05))
-    return projection_ks_test(out, law, a, s, LEVEL, rng=1)
+    return projection_ks_test(out, law, a, s, LEVEL, rng=reseed(1))
 
 
 @pytest.mark.parametrize("kind", ["ode", "sde"])
@@ -78,7 +78,7 @@ def test_float32_simulation_stays_finite(torch_device):
 
 def test_torch_fine_pf_ode_matches_the_gaussian_closed_form_to_1e8(torch_device):
     g = Gaussian([0.3, -0.7], [[0.8, 0.3], [0.3, 0.5]])
-    x = g.sample(6, *(float(v) for v in SCHEDULE.marginal(0.9)), rng=3)
+    x = g.sample(6, *(float(v) for v in SCHEDULE.marginal(0.9)), rng=reseed(3))
     lam = np.linspace(SCHEDULE.log_snr(0.9), SCHEDULE.log_snr(0.05), 401)
     grid = SCHEDULE.t_from_log_snr(lam)
     grid[0], grid[-1] = 0.9, 0.05

@@ -9,8 +9,8 @@ from toytheory.diffusion.laws import DeltaMixture
 from toytheory.gauge.manifolds import FlatTorus, LinearSubspace, Sphere, SwissRoll
 from tests._seeds import reseed
 
-CASES = [Sphere(2, 5, rng=1), Sphere(4, 7, radius=2.0, rng=2), FlatTorus(2, 6, rng=3),
-         SwissRoll(4, n_spiral=400, rng=4), LinearSubspace(3, 6, rng=5)]
+CASES = [Sphere(2, 5, rng=reseed(1)), Sphere(4, 7, radius=2.0, rng=reseed(2)), FlatTorus(2, 6, rng=reseed(3)),
+         SwissRoll(4, n_spiral=400, rng=reseed(4)), LinearSubspace(3, 6, rng=reseed(5))]
 
 
 @pytest.mark.parametrize("m", CASES, ids=lambda m: repr(m))
@@ -83,7 +83,7 @@ def test_bad_manifolds_are_refused_naming_the_argument(make, name):
 
 
 def test_manifold_evaluation_refuses_bad_input():
-    m = Sphere(1, 3, rng=0)
+    m = Sphere(1, 3, rng=reseed(0))
     with pytest.raises(ValueError, match="sigma"):
         m.score(np.zeros((2, 3)), 1.0, 0.0)
     with pytest.raises(ValueError, match="x"):

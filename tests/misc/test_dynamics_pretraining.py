@@ -8,6 +8,7 @@ import pytest
 
 from toytheory.claims import execute_claim, load_catalog
 from toytheory.rl import dynamics_pretraining as dp
+from tests._seeds import reseed
 
 CLAIM = "rl.dynamics_pretraining.dynamics_latent_beats_reconstruction"
 
@@ -57,7 +58,7 @@ def test_cloning_on_the_true_state_is_nearly_exact_and_pca_is_the_svd(rng):
     (lambda d: dp.LinearSystem(obs_dim=3), "obs_dim"),
 ])
 def test_bad_input_names_the_argument(call, name):
-    demos = dp.demonstrations(dp.LinearSystem(), 2, 5, np.random.default_rng(0))
+    demos = dp.demonstrations(dp.LinearSystem(), 2, 5, np.random.default_rng(reseed(0)))
     with pytest.raises(ValueError, match=name):
         call(demos)
 

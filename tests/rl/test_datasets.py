@@ -23,7 +23,7 @@ LEVEL = 1e-6
 def test_sampled_trajectory_of_a_deterministic_policy_is_the_exact_trajectory(case):
     mdp, policy = case
     states, actions, rewards = exact_trajectory(mdp, policy)
-    data = sample_trajectories(mdp.to_tabular(), policy, 3, rng=0)
+    data = sample_trajectories(mdp.to_tabular(), policy, 3, rng=reseed(0))
     assert np.all(data.states == np.array(states)[None])
     assert np.all(data.actions == np.array(actions)[None])
     np.testing.assert_array_equal(data.rewards[0], [float(x) for x in rewards])

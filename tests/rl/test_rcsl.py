@@ -58,7 +58,7 @@ def test_behaviour_cloning_of_the_two_families_is_the_uniform_policy():
 def test_maze_optimal_return_and_families():
     maze = point_maze(10)
     assert maze.optimal_return == 8
-    data = point_maze_dataset(maze, 10, pause=0.0, rng=0)
+    data = point_maze_dataset(maze, 10, pause=0.0, rng=reseed(0))
     cells = [[maze.cells[s] for s in row] for row in data.states]
     assert cells[0][:3] == [START, (2, 2), (2, 2)]
     assert cells[-1][:6] == [START, (1, 1), (2, 1), (2, 2), (2, 3), GOAL]

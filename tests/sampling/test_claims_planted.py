@@ -313,3 +313,26 @@ def test_quasi_optimality_fails_when_the_iid_control_is_drawn_from_the_dpp(monke
     verdict, failed = run("sampling.wls.quasi_optimality_m_log_m")
     assert verdict == "fails"
     assert any(name.startswith("control") for name in failed)
+
+
+def test_quasi_optimality_fails_when_the_error_ratio_is_not_a_power_law(monkeypatch):
+    """Planted: ratios at m <= 6 multiplied by (6 / m)^3, so the local exponent over the lower
+    half of m (3, 4, 6) drops by exactly 3 while the upper half (8, 12, 16) is untouched (a
+    kink: no single power law). Every median and its order-statistic interval scale exactly,
+    so the lower half's slope range is the unplanted one moved down by 3. Unplanted (seeds
+    0..9) the ranges are [-0.73, 0.65] at most and [-0.50, 0.38] at most, 1.4 and 0.9 wide;
+    they cover the true local slopes with the box's joint coverage >= 1 - 1e-6, so after the
+    move they are disjoint whenever 3 exceeds the two widths plus the local slopes'
+    difference (about 2.3 + 0.2): the log-linearity witness fails with probability
+    >= 1 - 1e-6 under any seed."""
+    real = sampling_weighted_ls.error_ratios
+
+    def kinked(basis, f, scheme, n, draws, rng, condition=None):
+        vals = real(basis, f, scheme, n, draws, rng, condition)
+        return vals * (6.0 / basis.m) ** 3 if basis.m <= 6 else vals
+
+    monkeypatch.setattr(sampling_weighted_ls, "error_ratios", kinked)
+    verdict, failed = run("sampling.wls.quasi_optimality_m_log_m")
+    assert verdict == "fails"
+    assert any(name.startswith("log-linearity: gap between the local growth exponents")
+               for name in failed)

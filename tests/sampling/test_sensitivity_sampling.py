@@ -114,9 +114,9 @@ def test_oracle_reuses_work_and_agrees_with_the_function():
 
 
 def test_samples_needed_interpolates_between_the_bracketing_sizes():
-    a = family_matrix("gaussian", 60, 2, rng=0)
+    a = family_matrix("gaussian", 60, 2, rng=reseed(0))
     s = lp_sensitivities(a, 2.0).values
-    res = samples_needed(a, 2.0, s, 0.3, sizes=np.geomspace(2, 30, 6), reps=5, rng=1)
+    res = samples_needed(a, 2.0, s, 0.3, sizes=np.geomspace(2, 30, 6), reps=5, rng=reseed(1))
     j = int(np.flatnonzero(res.median_distortion <= 0.3)[0])
     assert res.sizes[j - 1] <= res.m_needed <= res.sizes[j]
 
@@ -133,7 +133,7 @@ def test_fit_exponent_recovers_a_planted_power_law_with_group_intercepts():
 
 def test_study_marks_rows_whose_target_is_reached_at_the_first_size_as_censored():
     rows = sample_complexity_study(1.0, dims=(2,), families=("spiky",), n=30, eps=0.3, reps=3,
-                                   sizes=4, rng=0)
+                                   sizes=4, rng=reseed(0))
     assert rows[0].censored == "below"
 
 

@@ -36,7 +36,7 @@ def test_bases_are_orthonormal_and_the_christoffel_function_integrates_to_m(basi
 
 def test_optimal_density_sampler_matches_its_cdf():
     basis = legendre_basis(6)
-    x = sample_optimal_density(basis, 5000, rng=0)[:, 0]
+    x = sample_optimal_density(basis, 5000, rng=reseed(0))[:, 0]
     assert stats.ks_1samp(x, lambda t: optimal_density_cdf(basis, t), LEVEL).verdict == "accept"
     uniform = np.random.default_rng(reseed(0)).uniform(-1, 1, 5000)  # planted bug: no rejection step
     assert stats.ks_1samp(uniform, lambda t: optimal_density_cdf(basis, t),
@@ -120,7 +120,7 @@ def test_identity_quadrature_is_exact_for_a_cubic_with_the_real_point_law():
 
 def test_weighted_least_squares_reproduces_functions_of_the_space_exactly():
     basis = legendre_basis(5)
-    x, _ = draw_points(basis, "volume_rescaled", 9, rng=0)
+    x, _ = draw_points(basis, "volume_rescaled", 9, rng=reseed(0))
     c = np.arange(1.0, 6.0)
     coef = weighted_least_squares(basis, x, basis(x) @ c)
     np.testing.assert_allclose(coef, c, atol=1e-10)
@@ -165,7 +165,7 @@ def test_gram_identity_check_rejects_a_scheme_that_draws_from_mu_instead(monkeyp
 
 def test_conditioning_redraws_until_the_gram_matrix_is_close_to_identity():
     basis = legendre_basis(4)
-    x, redraws = draw_points(basis, "iid", 8, rng=1, condition=0.5)
+    x, redraws = draw_points(basis, "iid", 8, rng=reseed(1), condition=0.5)
     assert np.linalg.norm(gram_matrix(basis, x) - np.eye(4), 2) <= 0.5
 
 
