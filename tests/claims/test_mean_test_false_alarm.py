@@ -15,7 +15,9 @@ third moment the t-test's level error shrinks as the sample grows (Edgeworth, or
 ``skewness / sqrt(n)``).
 
 Measured at suite seed 0 (REPS = 10,000): 6-13 rejections for every light-tailed case
-(CRITICAL = 28), 175 for the explained-variance terms (a strict xfail).
+(CRITICAL = 28). The explained-variance claim's Monte Carlo-vs-quadrature terms (skewness
+~30, 175 rejections) no longer go through a t-test: that claim now checks its sampler by
+exact KS tests and its per-point errors against their definitions.
 """
 
 from __future__ import annotations
@@ -39,10 +41,7 @@ CASES = {
     "data.diversify.refinement_beats_random": 1,
     "data.difftpt.diffusion_views_beat_standard_tpt": 16,
     "data.markers.long_tail_gains_most": 2,
-    "diffusion.exact.gaussian_score_dominates_at_high_noise": pytest.param(None, marks=pytest.mark.xfail(
-        strict=True, reason="known heavy tail: |s - s_G|^2 - R |s|^2 on mixtures with a narrow "
-        "component has skewness ~30; measured size ~1.8% at 1e-3 (m = 5000; 8% at m = 1000); needs a bounded "
-        "transform or an exact law (open, issue 14)")),
+    "diffusion.exact.gaussian_score_dominates_at_high_noise": None,  # the 64-d Stein terms
     "diffusion.exact.denoiser_is_posterior_mean": None,
     "adaptive.noise.mechanisms_within_computed_bounds": 1,
     "adaptive.holdout.standard_overfits_thresholdout_does_not": 1,

@@ -14,6 +14,7 @@ from toytheory.claims import execute_claim, load_catalog
 from toytheory.claims.catalog import diffusion_exact_teleportation as tele_claims
 from toytheory.diffusion import explained_variance as evar
 from toytheory.diffusion import teleportation as tp
+from toytheory.diffusion.laws import GaussianMixture
 from toytheory.diffusion.toys import structured_gmm
 
 REGISTRY = load_catalog()
@@ -154,3 +155,34 @@ def test_flow_claim_is_refuted_when_the_closed_form_misses_its_square_root(monke
                            points=2)
     assert verdict == "refuted"
     assert any(name.startswith("sympy") for name in failed)
+
+
+def test_explained_variance_claim_fails_with_a_sampler_too_wide(monkeypatch, test_seed):
+    """Planted toolkit bug: the exact mixture sampler spreads its draws 1.2x about the mean.
+    On the 1-D two-mode law at sigma = 0.03 x top std the modes move from +-2 to +-2.4 (std
+    0.5 -> 0.6): the CDFs differ by 0.12 at x = -2 alone, against a KS critical value of
+    about 0.048 at 4000 draws and level 1e-6 / 42: ``fails`` with
+    probability >= 1 - 1e-6 under any seed (the KS law is exact for continuous laws)."""
+    real = GaussianMixture.sample
+
+    def too_wide(self, n, alpha=1.0, sigma=0.0, rng=None):
+        x = real(self, n, alpha, sigma, rng=rng)
+        centre = alpha * self.mean()
+        return centre + 1.2 * (x - centre)
+
+    monkeypatch.setattr(GaussianMixture, "sample", too_wide)
+    verdict, failed = _run(EV_CLAIM, test_seed)
+    assert verdict == "fails"
+    assert any(name.startswith("exact sampler vs the exact marginal CDF") for name in failed)
+
+
+def test_explained_variance_claim_fails_with_a_score_one_percent_off(monkeypatch, test_seed):
+    """Planted toolkit bug: the mixture score scaled by 1.01. Central differences of the
+    exact log-density then differ from it by 1% of |s| at every point with s != 0, far above
+    the 1e-5 tolerance (deterministic given the points): ``fails`` with probability 1."""
+    real = GaussianMixture.score
+    monkeypatch.setattr(GaussianMixture, "score",
+                        lambda self, x, alpha=1.0, sigma=0.0: 1.01 * real(self, x, alpha, sigma))
+    verdict, failed = _run(EV_CLAIM, test_seed)
+    assert verdict == "fails"
+    assert any(name.startswith("exact score vs central differences") for name in failed)
