@@ -178,5 +178,9 @@ def test_small_blocks_run_one_thread_under_auto_even_when_idle(monkeypatch):
         with threads.bounded_threads(small=True) as n:
             assert n == 1 and set(_blas_threads()) == {1}
         threads.set_thread_policy("default")                      # forced: left alone
+        # a BLAS loaded meanwhile (e.g. by an import inside the block) keeps its own count,
+        # so compare with what is loaded now rather than with 2
+        before = _blas_threads()
+        assert 2 in before
         with threads.bounded_threads(small=True) as n:
-            assert n is None and set(_blas_threads()) == {2}
+            assert n is None and _blas_threads() == before
