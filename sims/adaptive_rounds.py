@@ -34,34 +34,17 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from sims._splitmix import GOLDEN_GAMMA, mix64, next64
 from toytheory._validation import check_int, check_real
 
 ATTACKS = {"log_odds": 0, "boosting": 1, "non_adaptive": 2}
 MECHANISMS = {"empirical": 0, "splitting": 1, "laplace": 2, "gaussian": 3}
 
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
-_MIX2 = np.uint64(0x94D049BB133111EB)
-
-
-@njit(cache=True, inline="always")
-def _mix(z):
-    z = (z ^ (z >> np.uint64(30))) * _MIX1
-    z = (z ^ (z >> np.uint64(27))) * _MIX2
-    return z ^ (z >> np.uint64(31))
-
-
-@njit(cache=True, inline="always")
-def _next(state):
-    """splitmix64: returns (new state, 64 random bits)."""
-    state = state + _GOLDEN
-    return state, _mix(state)
-
 
 @njit(cache=True, inline="always")
 def _uniform(state):
     """A double in (0, 1)."""
-    state, z = _next(state)
+    state, z = next64(state)
     return state, (np.float64(z >> np.uint64(11)) + 0.5) * (1.0 / 9007199254740992.0)
 
 
@@ -97,7 +80,7 @@ def _attack_kernel(seed, reps, n, m, attack, mechanism, scale, clip, out):
     k = m - 1
     part = n // m
     for r in prange(reps):
-        state = _mix(np.uint64(seed) * _GOLDEN + np.uint64(r) + np.uint64(1))
+        state = mix64(np.uint64(seed) * GOLDEN_GAMMA + np.uint64(r) + np.uint64(1))
         weights = np.zeros(k)
         if attack == 2:
             for j in range(k):
@@ -108,14 +91,14 @@ def _attack_kernel(seed, reps, n, m, attack, mechanism, scale, clip, out):
         left = 0
         for i in range(n):
             if left == 0:
-                state, bits = _next(state)
+                state, bits = next64(state)
                 left = 64
             y = np.int8(1) if (bits & np.uint64(1)) else np.int8(-1)
             bits >>= np.uint64(1)
             left -= 1
             for j in range(k):
                 if left == 0:
-                    state, bits = _next(state)
+                    state, bits = next64(state)
                     left = 64
                 x = np.int8(1) if (bits & np.uint64(1)) else np.int8(-1)
                 bits >>= np.uint64(1)

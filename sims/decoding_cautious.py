@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from sims.rl_rollouts import _episode_state, _splitmix
+from sims._splitmix import next_uniform53, stream_state
 from toytheory._validation import check_int
 
 __all__ = ["cntp_segments", "segment_code"]
@@ -36,7 +36,7 @@ def _cntp_kernel(cdf, logm, trials, start, max_len, n, seed):
     V = cdf.shape[0]
     codes = np.zeros(n, np.int64)
     for i in prange(n):
-        state = _episode_state(seed, i)
+        state = stream_state(seed, i)
         s = start
         t = 0
         code = 0
@@ -46,7 +46,7 @@ def _cntp_kernel(cdf, logm, trials, start, max_len, n, seed):
         while True:
             N = trials[s]
             if N == 0:
-                state, u = _splitmix(state)
+                state, u = next_uniform53(state)
                 x = _draw(cdf[s], u)
                 code += (x + 1) * scale
                 scale *= V + 1
@@ -62,7 +62,7 @@ def _cntp_kernel(cdf, logm, trials, start, max_len, n, seed):
                     length = 0
                     total = 0.0
                     while True:
-                        state, u = _splitmix(state)
+                        state, u = next_uniform53(state)
                         x = _draw(cdf[prev], u)
                         buf[length] = x
                         length += 1

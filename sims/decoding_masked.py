@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from sims.rl_rollouts import _episode_state, _splitmix
+from sims._splitmix import next_uniform53, stream_state
 from toytheory._validation import check_int
 
 __all__ = ["step_sampler_counts", "first_hitting_counts"]
@@ -72,7 +72,7 @@ def _encode(state, V):
 def _step_kernel(joint, V, L, alphas, n, seed):
     codes = np.empty(n, np.int64)
     for s in prange(n):
-        rng = _episode_state(seed, s)
+        rng = stream_state(seed, s)
         state = -np.ones(L, np.int64)
         new = -np.ones(L, np.int64)
         probs = np.empty(V)
@@ -82,10 +82,10 @@ def _step_kernel(joint, V, L, alphas, n, seed):
                 new[pos] = state[pos]
             for pos in range(L):
                 if state[pos] < 0:
-                    rng, u = _splitmix(rng)
+                    rng, u = next_uniform53(rng)
                     if u < r:
                         _conditional(joint, V, L, state, pos, probs)
-                        rng, w = _splitmix(rng)
+                        rng, w = next_uniform53(rng)
                         new[pos] = _draw(probs, w)
             for pos in range(L):
                 state[pos] = new[pos]
@@ -100,11 +100,11 @@ def _step_kernel(joint, V, L, alphas, n, seed):
 def _first_hitting_kernel(joint, V, L, n, seed):
     codes = np.empty(n, np.int64)
     for s in prange(n):
-        rng = _episode_state(seed, s)
+        rng = stream_state(seed, s)
         state = -np.ones(L, np.int64)
         probs = np.empty(V)
         for remaining in range(L, 0, -1):
-            rng, u = _splitmix(rng)
+            rng, u = next_uniform53(rng)
             pick = min(int(u * remaining), remaining - 1)
             pos = -1
             for j in range(L):
@@ -114,7 +114,7 @@ def _first_hitting_kernel(joint, V, L, n, seed):
                         break
                     pick -= 1
             _conditional(joint, V, L, state, pos, probs)
-            rng, w = _splitmix(rng)
+            rng, w = next_uniform53(rng)
             state[pos] = _draw(probs, w)
         codes[s] = _encode(state, V)
     counts = np.zeros(joint.size, np.int64)

@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from sims.rl_rollouts import _episode_state, _splitmix
+from sims._splitmix import next_uniform53, stream_state
 from toytheory._validation import check_int, check_probability_vector
 
 __all__ = ["majority_vote_wins", "best_of_k_wins", "fobar_wins"]
@@ -33,12 +33,12 @@ __all__ = ["majority_vote_wins", "best_of_k_wins", "fobar_wins"]
 def _mv_kernel(p, q, k, n, seed):
     wins = np.zeros(n, np.int64)
     for i in prange(n):
-        state = _episode_state(seed, i)
+        state = stream_state(seed, i)
         x = 0
         y = 0
         z = 0
         for _ in range(k):
-            state, u = _splitmix(state)
+            state, u = next_uniform53(state)
             if u < p:
                 x += 1
             elif u < p + q:
@@ -56,7 +56,7 @@ def _mv_kernel(p, q, k, n, seed):
         if top == 1:
             tied += z
         if x == top and x > 0:
-            state, u = _splitmix(state)
+            state, u = next_uniform53(state)
             # the correct answer is tied entry 0 of `tied`
             if int(u * tied) == 0:
                 wins[i] = 1
@@ -67,15 +67,15 @@ def _mv_kernel(p, q, k, n, seed):
 def _bok_kernel(p, cdf1, cdf0, k, n, seed):
     wins = np.zeros(n, np.int64)
     for i in prange(n):
-        state = _episode_state(seed, i)
+        state = stream_state(seed, i)
         best = -1
         count = 0
         chosen = 0
         for _ in range(k):
-            state, u = _splitmix(state)
+            state, u = next_uniform53(state)
             correct = 1 if u < p else 0
             cdf = cdf1 if correct == 1 else cdf0
-            state, v = _splitmix(state)
+            state, v = next_uniform53(state)
             s = 0
             while s < cdf.size - 1 and v >= cdf[s]:
                 s += 1
@@ -85,7 +85,7 @@ def _bok_kernel(p, cdf1, cdf0, k, n, seed):
                 chosen = correct
             elif s == best:
                 count += 1
-                state, w = _splitmix(state)
+                state, w = next_uniform53(state)
                 if w * count < 1.0:
                     chosen = correct
         wins[i] = chosen
@@ -97,10 +97,10 @@ def _fobar_kernel(cdf_answers, correct, n_forward, n_backward, b1, b0, alpha, n,
     A = cdf_answers.size
     wins = np.zeros(n, np.int64)
     for i in prange(n):
-        state = _episode_state(seed, i)
+        state = stream_state(seed, i)
         counts = np.zeros(A, np.int64)
         for _ in range(n_forward):
-            state, u = _splitmix(state)
+            state, u = next_uniform53(state)
             j = 0
             while j < A - 1 and u >= cdf_answers[j]:
                 j += 1
@@ -111,7 +111,7 @@ def _fobar_kernel(cdf_answers, correct, n_forward, n_backward, b1, b0, alpha, n,
             if counts[j] > 0:
                 b = b1 if j == correct else b0
                 for _ in range(n_backward):
-                    state, u = _splitmix(state)
+                    state, u = next_uniform53(state)
                     if u < b:
                         back[j] += 1
                 total += back[j]
@@ -131,7 +131,7 @@ def _fobar_kernel(cdf_answers, correct, n_forward, n_backward, b1, b0, alpha, n,
                 chosen = j
             elif score == best:
                 tied += 1
-                state, u = _splitmix(state)
+                state, u = next_uniform53(state)
                 if u * tied < 1.0:
                     chosen = j
         if chosen == correct:

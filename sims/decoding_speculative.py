@@ -27,7 +27,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from sims.rl_rollouts import _episode_state, _splitmix
+from sims._splitmix import next64, next_uniform53, stream_state
 from toytheory._validation import check_int
 from toytheory.decoding.speculative import check_pair
 
@@ -40,18 +40,6 @@ def _inverse_cdf(cdf, u):
     while j < cdf.size - 1 and u >= cdf[j]:
         j += 1
     return j
-
-
-@njit(cache=True, inline="always")
-def _splitmix64(state):
-    """SplitMix64: the next state and its full 64-bit output (two 32-bit uniforms)."""
-    state = (state + np.uint64(0x9E3779B97F4A7C15)) & np.uint64(0xFFFFFFFFFFFFFFFF)
-    z = state
-    z = ((z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)) & np.uint64(
-        0xFFFFFFFFFFFFFFFF)
-    z = ((z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)) & np.uint64(
-        0xFFFFFFFFFFFFFFFF)
-    return state, z ^ (z >> np.uint64(31))
 
 
 @njit(cache=True, inline="always")
@@ -75,7 +63,7 @@ def _kseq_kernel(step_keep, step_alias, res_keep, res_alias, shift, V, k, n, see
     counts = np.zeros((n_chunks, V + 1), np.int64)     # column V: selections kept
     low32 = np.uint64(0xFFFFFFFF)
     for c in prange(n_chunks):
-        state = _episode_state(seed, c)
+        state = stream_state(seed, c)
         row = counts[c]
         word = np.uint64(0)
         spare = False                                   # the low half of word unused
@@ -86,7 +74,7 @@ def _kseq_kernel(step_keep, step_alias, res_keep, res_alias, shift, V, k, n, see
                     bits = word & low32
                     spare = False
                 else:
-                    state, word = _splitmix64(state)
+                    state, word = next64(state)
                     bits = word >> np.uint64(32)
                     spare = True
                 if step < k:
@@ -173,12 +161,12 @@ def _block_kernel(cdf_draft, draft, target, rho, k, gamma, start, n, seed):
     V = draft.shape[0]
     tokens = np.zeros(n, np.int64)
     for i in prange(n):
-        state = _episode_state(seed, i)
+        state = stream_state(seed, i)
         blocks = np.empty((k, gamma), np.int64)
         for b in range(k):
             s = start
             for level in range(gamma):
-                state, u = _splitmix(state)
+                state, u = next_uniform53(state)
                 x = _inverse_cdf(cdf_draft[s], u)
                 blocks[b, level] = x
                 s = x
@@ -197,7 +185,7 @@ def _block_kernel(cdf_draft, draft, target, rho, k, gamma, start, n, seed):
                 if not alive[b]:
                     continue
                 x = blocks[b, level]
-                state, v = _splitmix(state)
+                state, v = next_uniform53(state)
                 if v * r * draft[s, x] < target[s, x]:
                     chosen = x
                     break

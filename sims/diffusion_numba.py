@@ -66,6 +66,7 @@ import numba as nb
 import numpy as np
 from numba import prange
 
+from sims._splitmix import next64
 from sims._checks import check_schedule_like
 from toytheory._validation import as_float_array, check_int
 
@@ -88,14 +89,6 @@ def _rotl(x, k):
 
 
 @nb.njit(cache=True)
-def _splitmix64(z):
-    z = z + _U64(0x9E3779B97F4A7C15)
-    a = (z ^ (z >> _U64(30))) * _U64(0xBF58476D1CE4E5B9)
-    a = (a ^ (a >> _U64(27))) * _U64(0x94D049BB133111EB)
-    return z, a ^ (a >> _U64(31))
-
-
-@nb.njit(cache=True)
 def _seed_states(seed, n):
     """One xoshiro256+ state (4 words) per path, from splitmix64 of (seed, path)."""
     state = np.empty((n, 4), dtype=np.uint64)
@@ -103,7 +96,7 @@ def _seed_states(seed, n):
     for i in range(n):
         z = base ^ (_U64(i) * _U64(0xD1B54A32D192ED03))
         for j in range(4):
-            z, out = _splitmix64(z)
+            z, out = next64(z)
             state[i, j] = out
     return state
 

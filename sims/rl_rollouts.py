@@ -27,6 +27,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from sims._splitmix import GOLDEN_GAMMA, STREAM_KEY, mix64, next_uniform53, stream_state
 from toytheory._validation import as_float_array, check_int
 
 ROW_SUM_ATOL = 1e-9   # as toytheory.rl.mdp.TabularMDP accepts
@@ -69,31 +70,12 @@ def _check_rng(rng) -> np.random.Generator:
     return rng
 
 
-@njit(cache=True, inline="always")
-def _splitmix(state):
-    state = (state + np.uint64(0x9E3779B97F4A7C15)) & np.uint64(0xFFFFFFFFFFFFFFFF)
-    z = state
-    z = ((z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)) & np.uint64(
-        0xFFFFFFFFFFFFFFFF)
-    z = ((z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)) & np.uint64(
-        0xFFFFFFFFFFFFFFFF)
-    z = z ^ (z >> np.uint64(31))
-    return state, (z >> np.uint64(11)) * (1.0 / 9007199254740992.0)
-
-
 def _thresholds53(p: np.ndarray) -> np.ndarray:
     """``ceil(p * 2**53)`` as uint64, exact for ``p`` in [0, 1]: for an integer
     ``0 <= k < 2**53``, ``k / 2**53 < p`` if and only if ``k < ceil(p * 2**53)`` (scaling by a
     power of two and ``ceil`` are exact in float64). The comparison of integers then draws
     the same actions as the comparison of floats, without converting every draw."""
     return np.ceil(np.asarray(p, np.float64) * 2.0 ** 53).astype(np.uint64)
-
-
-@njit(cache=True)
-def _episode_state(seed, episode):
-    s = np.uint64(seed) * np.uint64(0x9E3779B97F4A7C15) + np.uint64(episode)
-    s, _ = _splitmix(s ^ np.uint64(0xD1B54A32D192ED03))
-    return s
 
 
 def _python_next(u, s, a):
@@ -118,21 +100,12 @@ def _python_q(u, s, a):
     return 2.0 * max(0.0, 2.0 * u + 1.0 - s) if a == 0 else max(0.0, 3.0 * u + 1.5 - s)
 
 
-_GAMMA = np.uint64(0x9E3779B97F4A7C15)
 _HIGH_BITS = np.uint64(0x8080808080808080)   # bit 7 of every byte
 _LOW_BITS = np.uint64(0x7F7F7F7F7F7F7F7F)    # bits 0-6 of every byte
 _BYTE_ONES = np.uint64(0x0101010101010101)   # bit 0 of every byte
 _CHUNK = 4096      # episodes per random stream (fixed: results do not depend on threads)
 _WORDS = 512       # 64-bit words of a stream drawn at a time (vectorised)
-_TIE_KEY = np.uint64(0xD1B54A32D192ED03)     # separates a chunk's tie stream from its bytes
-
-
-@njit(cache=True, inline="always")
-def _mix64(z):
-    """SplitMix64's output function: ``_splitmix``'s draw at state ``z``, as 64 bits."""
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return z ^ (z >> np.uint64(31))
+_TIE_KEY = STREAM_KEY      # separates a chunk's tie stream from its bytes
 
 
 @njit(cache=True, inline="always")
@@ -169,8 +142,8 @@ def _linearq_kernel(flip8, stop8, never8, path, path_reward2, hi8, lo45, nxt, re
     n_chunks = (n + _CHUNK - 1) // _CHUNK
     for c in prange(n_chunks):
         e0 = c * _CHUNK
-        key = _episode_state(seed, c)
-        tie_key = _mix64(key ^ _TIE_KEY)
+        key = stream_state(seed, c)
+        tie_key = mix64(key ^ _TIE_KEY)
         words = np.empty(_WORDS, dtype=np.uint64)
         drawn = np.uint64(0)
         ties = np.uint64(0)
@@ -181,7 +154,7 @@ def _linearq_kernel(flip8, stop8, never8, path, path_reward2, hi8, lo45, nxt, re
             while True:
                 if pos == _WORDS:
                     for k in range(_WORDS):   # vectorised
-                        words[k] = _mix64(key + (drawn + np.uint64(k + 1)) * _GAMMA)
+                        words[k] = mix64(key + (drawn + np.uint64(k + 1)) * GOLDEN_GAMMA)
                     drawn += np.uint64(_WORDS)
                     pos = 0
                 w = words[pos]
@@ -197,7 +170,7 @@ def _linearq_kernel(flip8, stop8, never8, path, path_reward2, hi8, lo45, nxt, re
                         a = 0
                     else:
                         ties += np.uint64(1)
-                        k45 = np.int64(_mix64(tie_key + ties * _GAMMA) >> np.uint64(19))
+                        k45 = np.int64(mix64(tie_key + ties * GOLDEN_GAMMA) >> np.uint64(19))
                         a = 1 if k45 < lo45[s] else 0
                     total2 += reward2[2 * s + a]
                     s = nxt[2 * s + a]
@@ -294,13 +267,13 @@ def _tabular_kernel(cum_P, r, start, cum_pi, n, seed):
     H, S, A = cum_pi.shape
     out = np.empty(n)
     for i in prange(n):
-        state = _episode_state(seed, i)
+        state = stream_state(seed, i)
         s = start
         total = 0.0
         for h in range(H):
-            state, x = _splitmix(state)
+            state, x = next_uniform53(state)
             a = min(np.searchsorted(cum_pi[h, s], x, side="right"), A - 1)
-            state, y = _splitmix(state)
+            state, y = next_uniform53(state)
             s2 = min(np.searchsorted(cum_P[s, a], y, side="right"), S - 1)
             total += r[s, a]
             s = s2

@@ -13,29 +13,56 @@ from benchmarks import suite
 from benchmarks.suite import Workload, format_table, measure
 
 
-def _workload(peer_s, ours_s, target=2.0, agree=True):
-    import time
+class _FakeClock:
+    """A clock that moves only when a contender "works": timings are exact, so these tests
+    do not depend on the machine's load (wall-clock sleeps overslept by ~10 ms on a busy
+    machine and flipped a ratio of 4 to 1.5)."""
 
+    def __init__(self):
+        self.now = 0.0
+
+    def perf_counter(self):
+        return self.now
+
+    def work(self, seconds):
+        return lambda: setattr(self, "now", self.now + seconds)
+
+
+@pytest.fixture(autouse=True)
+def clock(monkeypatch):
+    """``benchmarks.suite`` times with this clock (``sleep`` stays real, for the burners)."""
+    import time
+    import types
+
+    fake = _FakeClock()
+    monkeypatch.setattr(suite, "time", types.SimpleNamespace(perf_counter=fake.perf_counter,
+                                                             sleep=time.sleep))
+    return fake
+
+
+def _workload(clock, peer_s, ours_s, target=2.0, agree=True):
     def setup(quick):
         def check():
             assert agree, "contenders disagree"
-        return (lambda: time.sleep(peer_s)), (lambda: time.sleep(ours_s)), check
+        return clock.work(peer_s), clock.work(ours_s), check
     return Workload("toy", "toy", "sleep peer", "sleep ours", target, setup,
                     work=lambda q: 10, unit="things", min_throughput=None)
 
 
-def test_measure_reports_the_ratio_of_medians_and_the_target():
-    fast = measure(_workload(0.02, 0.005, target=2.0), quick=True, rounds=3)
-    assert 2.5 < fast.ratio_median < 8 and fast.met
+def test_measure_reports_the_ratio_of_medians_and_the_target(clock):
+    fast = measure(_workload(clock, 0.02, 0.005, target=2.0), quick=True, rounds=3)
+    assert fast.ratio_median == pytest.approx(4.0, rel=1e-9) and fast.met
+    assert fast.peer_median_s == pytest.approx(0.02) and fast.ours_median_s == pytest.approx(0.005)
     assert fast.ratio_min <= fast.ratio_median <= fast.ratio_max
-    slow = measure(_workload(0.005, 0.02, target=2.0), quick=True, rounds=3)
-    assert slow.ratio_median < 1 and not slow.met
+    slow = measure(_workload(clock, 0.005, 0.02, target=2.0), quick=True, rounds=3)
+    assert slow.ratio_median == pytest.approx(0.25, rel=1e-9) and not slow.met
     assert "NO" in format_table([slow], "x") and "yes" in format_table([fast], "x")
 
 
-def test_disagreeing_contenders_are_never_timed():
+def test_disagreeing_contenders_are_never_timed(clock):
     with pytest.raises(AssertionError, match="disagree"):
-        measure(_workload(0.0, 0.0, agree=False), quick=True, rounds=1)
+        measure(_workload(clock, 0.0, 0.0, agree=False), quick=True, rounds=1)
+    assert clock.now == 0.0
 
 
 def test_busy_machine_starts_and_stops_its_burners():
@@ -44,7 +71,10 @@ def test_busy_machine_starts_and_stops_its_burners():
     assert not any(p.is_alive() for p in busy._procs)
 
 
-def test_main_writes_json_for_a_quick_workload(tmp_path):
+def test_main_writes_json_for_a_quick_workload(tmp_path, monkeypatch):
+    import time
+
+    monkeypatch.setattr(suite, "time", time)          # a real workload: the real clock
     rc = suite.main(["--quick", "--rounds", "1", "-k", "l1_sensitivities", "--out",
                      str(tmp_path)])
     assert rc == 0
@@ -93,23 +123,23 @@ def test_fair_peers_compute_toytheorys_answers(rng):
     assert stats.chisquare_two_sample(ca, cb, 1e-6).pvalue > 1e-6
 
 
-def test_peer_scale_extrapolates_and_budget_workloads_time_only_toytheory():
+def test_peer_scale_extrapolates_and_budget_workloads_time_only_toytheory(clock):
     import dataclasses
-    import time
 
-    scaled = dataclasses.replace(_workload(0.004, 0.004, target=2.0), peer_scale=5.0)
+    scaled = dataclasses.replace(_workload(clock, 0.004, 0.004, target=2.0), peer_scale=5.0)
     o = measure(scaled, quick=True, rounds=2)
-    assert 3.0 < o.ratio_median < 8 and o.met          # 5 x 4 ms against 4 ms
+    assert o.ratio_median == pytest.approx(5.0, rel=1e-9) and o.met   # 5 x 4 ms against 4 ms
 
     def setup(quick):
-        return None, (lambda: time.sleep(0.01)), (lambda: None)
+        return None, clock.work(0.01), (lambda: None)
     within = Workload("b", "b", "budget", "ours", 1.0, setup, budget_s=0.5)
     o = measure(within, quick=True, rounds=2)
     assert o.peer_median_s == 0.5 and o.met and "<= 0.5 s" in format_table([o], "x")
     over = dataclasses.replace(within, budget_s=0.001)
     assert not measure(over, quick=True, rounds=1).met
     with pytest.raises(ValueError, match="no peer"):
-        measure(dataclasses.replace(_workload(0.0, 0.0), budget_s=1.0), quick=True, rounds=1)
+        measure(dataclasses.replace(_workload(clock, 0.0, 0.0), budget_s=1.0), quick=True,
+                rounds=1)
 
 
 NEW_AREAS = ("kseq_vectorized", "kseq_loop", "fkc_particles", "posterior_numpy",
