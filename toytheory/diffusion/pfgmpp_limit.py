@@ -1,0 +1,238 @@
+r"""The PFGM++ ODE map against the EDM ODE map as D grows, with its first-order term.
+
+"PFGM++: Unlocking the Potential of Physics-Inspired Generative Models" (Xu et al., ICML
+2023): the models "reduce ... to diffusion models when D -> infinity". With the alignment
+:math:`r = \sigma\sqrt D` (Section 4) the PFGM++ ODE on point data :math:`y_1..y_m` is, in
+:math:`s = \log\sigma`,
+
+.. math:: \frac{dx}{ds} = x - E_D[y \mid x], \qquad
+          w_i \propto \Big(1 + \frac{\|x - y_i\|^2}{D\sigma^2}\Big)^{-(N+D)/2},
+
+and EDM's probability-flow ODE is the same with Gaussian weights
+:math:`w_i \propto e^{-u_i/2}`, :math:`u_i = \|x - y_i\|^2/\sigma^2`. Expanding the
+logarithm, :math:`\log w_i = -u_i/2 + g_i/D + O(D^{-2})` with
+:math:`g_i = u_i^2/4 - N u_i/2`, so
+
+.. math:: E_D[y \mid x] = E_\infty[y \mid x] + \mathrm{Cov}_\infty(y, g)/D + O(D^{-2}),
+
+and the maps :math:`\Phi_D, \Phi_\infty` from :math:`\sigma_{max}` to :math:`\sigma_{min}`
+differ by :math:`\delta(x)/D + O(D^{-2})`, where :math:`\delta` solves the variational
+equation along the EDM path (:math:`\partial_x E_\infty[y \mid x] = \mathrm{Cov}_\infty(y)/\sigma^2`)
+
+.. math:: \frac{d\delta}{ds} = \Big(I - \frac{\mathrm{Cov}_\infty(y)}{\sigma^2}\Big)\delta
+          - \mathrm{Cov}_\infty(y, g), \qquad \delta(\log\sigma_{max}) = 0 .
+
+Hence the root-mean-square distance of the maps over any start law with light tails falls
+like :math:`1/D`, and :math:`D\,\mathrm{RMS} \to \sqrt{E\|\delta\|^2}`.
+
+On a single point both ODEs are :math:`dx/ds = x - y`, so both maps are
+:math:`y + (x - y)\sigma_{min}/\sigma_{max}` exactly, for every D.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from toytheory._validation import as_float_array, check_int, check_real
+
+__all__ = ["point_ode_map_in_r", "edm_map_first_order", "tilted_edm_map",
+           "edm_prior_sample", "ode_map_distance"]
+
+
+def _check_data(data):
+    data = as_float_array("data", data, ndim=2)
+    if data.shape[0] == 0:
+        raise ValueError("data: must not be empty")
+    return data
+
+
+def _check_sigmas(sigma_max, sigma_min):
+    sigma_max = check_real("sigma_max", sigma_max, low=0.0, low_open=True)
+    sigma_min = check_real("sigma_min", sigma_min, low=0.0, low_open=True)
+    if sigma_min >= sigma_max:
+        raise ValueError("sigma_min: must be below sigma_max")
+    return sigma_max, sigma_min
+
+
+def point_ode_map_in_r(x, data, D: int, r_max: float, r_min: float,
+                       rtol: float = 1e-11) -> np.ndarray:
+    r"""The PFGM++ ODE of Section 3 in its own variable, :math:`dx/dr = (x - E_D[y \mid x])/r`
+    (:func:`toytheory.diffusion.pfgmpp.point_ode_velocity`), from ``r_max`` down to
+    ``r_min`` (DOP853 in :math:`\log r`). No alignment enters: with
+    :math:`r = \sigma\sqrt D` it must equal
+    :func:`toytheory.diffusion.pfgmpp.point_ode_map` from :math:`\sigma_{max}` to
+    :math:`\sigma_{min}`, which is the check of that alignment.
+
+    Parameters
+    ----------
+    x : (n, N) array
+    data : (m, N) array, m >= 1
+    D : int, >= 1
+    r_max, r_min : float, 0 < r_min < r_max
+    """
+    from scipy.integrate import solve_ivp
+
+    from toytheory.diffusion.pfgmpp import point_ode_velocity
+
+    data = _check_data(data)
+    D = check_int("D", D, low=1)
+    r_max = check_real("r_max", r_max, low=0.0, low_open=True)
+    r_min = check_real("r_min", r_min, low=0.0, low_open=True)
+    if r_min >= r_max:
+        raise ValueError("r_min: must be below r_max")
+    x = as_float_array("x", x, ndim=2)
+    if x.shape[1] != data.shape[1]:
+        raise ValueError(f"x: must have {data.shape[1]} columns like data")
+    n, N = x.shape
+
+    def rhs(t, flat):                       # t = log r, dx/dt = r dx/dr
+        r = math.exp(t)
+        return (r * point_ode_velocity(flat.reshape(n, N), data, r, D)).ravel()
+
+    sol = solve_ivp(rhs, (math.log(r_max), math.log(r_min)), x.ravel(), method="DOP853",
+                    rtol=rtol, atol=rtol)
+    if not sol.success:
+        raise RuntimeError(f"ODE failed: {sol.message}")
+    return sol.y[:, -1].reshape(n, N)
+
+
+def edm_map_first_order(x, data, sigma_max: float, sigma_min: float,
+                        rtol: float = 1e-11) -> tuple[np.ndarray, np.ndarray]:
+    r"""EDM's ODE map :math:`\Phi_\infty(x)` on point data and the first-order term
+    :math:`\delta(x) = \lim_{D\to\infty} D(\Phi_D(x) - \Phi_\infty(x))`, by integrating the
+    ODE and its variational equation (module docstring) together (DOP853 in
+    :math:`\log\sigma`).
+
+    Parameters
+    ----------
+    x : (n, N) array
+    data : (m, N) array, m >= 1
+    sigma_max, sigma_min : float, 0 < sigma_min < sigma_max
+
+    Returns
+    -------
+    phi, delta : (n, N) arrays
+    """
+    from scipy.integrate import solve_ivp
+
+    data = _check_data(data)
+    sigma_max, sigma_min = _check_sigmas(sigma_max, sigma_min)
+    x = as_float_array("x", x, ndim=2)
+    if x.shape[1] != data.shape[1]:
+        raise ValueError(f"x: must have {data.shape[1]} columns like data")
+    n, N = x.shape
+
+    def rhs(s, flat):
+        sig2 = math.exp(2 * s)
+        z, d = flat[:n * N].reshape(n, N), flat[n * N:].reshape(n, N)
+        u = ((z[:, None, :] - data[None]) ** 2).sum(-1) / sig2          # (n, m)
+        lw = -u / 2
+        w = np.exp(lw - lw.max(1, keepdims=True))
+        w /= w.sum(1, keepdims=True)
+        mean = w @ data                                                  # (n, N)
+        g = u * u / 4 - N * u / 2
+        cov_yg = w * g @ data - mean * (w * g).sum(1, keepdims=True)     # Cov(y, g)
+        cy = data[None] - mean[:, None, :]                               # (n, m, N)
+        cov_d = np.einsum("nm,nmi,nmj,nj->ni", w, cy, cy, d)             # Cov(y) delta
+        return np.concatenate([(z - mean).ravel(), (d - cov_d / sig2 - cov_yg).ravel()])
+
+    start = np.concatenate([x.ravel(), np.zeros(n * N)])
+    sol = solve_ivp(rhs, (math.log(sigma_max), math.log(sigma_min)), start,
+                    method="DOP853", rtol=rtol, atol=rtol)
+    if not sol.success:
+        raise RuntimeError(f"ODE failed: {sol.message}")
+    end = sol.y[:, -1]
+    return end[:n * N].reshape(n, N), end[n * N:].reshape(n, N)
+
+
+def tilted_edm_map(x, data, eps: float, sigma_max: float, sigma_min: float,
+                   rtol: float = 1e-11) -> np.ndarray:
+    r"""The ODE map with the first-order-tilted weights
+    :math:`w_i \propto \exp(-u_i/2 + \varepsilon g_i)`, :math:`g_i = u_i^2/4 - N u_i/2`
+    (module docstring): EDM at :math:`\varepsilon = 0`, and its derivative in
+    :math:`\varepsilon` at 0 is :math:`\delta` of :func:`edm_map_first_order` (an
+    independent check of the variational equation by finite differences).
+
+    Parameters
+    ----------
+    x : (n, N) array
+    data : (m, N) array, m >= 1
+    eps : float
+    sigma_max, sigma_min : float, 0 < sigma_min < sigma_max
+    """
+    from scipy.integrate import solve_ivp
+
+    data = _check_data(data)
+    sigma_max, sigma_min = _check_sigmas(sigma_max, sigma_min)
+    eps = check_real("eps", eps)
+    x = as_float_array("x", x, ndim=2)
+    if x.shape[1] != data.shape[1]:
+        raise ValueError(f"x: must have {data.shape[1]} columns like data")
+    n, N = x.shape
+
+    def rhs(s, flat):
+        z = flat.reshape(n, N)
+        u = ((z[:, None, :] - data[None]) ** 2).sum(-1) / math.exp(2 * s)
+        lw = -u / 2 + eps * (u * u / 4 - N * u / 2)
+        w = np.exp(lw - lw.max(1, keepdims=True))
+        return (z - (w @ data) / w.sum(1, keepdims=True)).ravel()
+
+    sol = solve_ivp(rhs, (math.log(sigma_max), math.log(sigma_min)), x.ravel(),
+                    method="DOP853", rtol=rtol, atol=rtol)
+    if not sol.success:
+        raise RuntimeError(f"ODE failed: {sol.message}")
+    return sol.y[:, -1].reshape(n, N)
+
+
+def edm_prior_sample(data, sigma_max: float, n: int, rng) -> np.ndarray:
+    r"""``n`` draws from EDM's prior at :math:`\sigma_{max}` on point data,
+    :math:`\frac1m\sum_j \mathcal N(y_j, \sigma_{max}^2 I_N)` (the law the EDM ODE starts
+    from).
+
+    Returns
+    -------
+    (n, N) array
+    """
+    data = _check_data(data)
+    sigma_max = check_real("sigma_max", sigma_max, low=0.0, low_open=True)
+    n = check_int("n", n, low=1)
+    if not isinstance(rng, np.random.Generator):
+        raise ValueError("rng: must be a numpy.random.Generator")
+    pick = rng.integers(data.shape[0], size=n)
+    return data[pick] + sigma_max * rng.standard_normal((n, data.shape[1]))
+
+
+def ode_map_distance(x, data, grid, sigma_max: float, sigma_min: float,
+                     rtol: float = 1e-11) -> dict:
+    r"""Root-mean-square distance of the PFGM++ and EDM ODE maps over the start points
+    ``x`` (e.g. :func:`edm_prior_sample`),
+    :math:`\big(\frac1n\sum_k\|\Phi_D(x_k) - \Phi_\infty(x_k)\|^2\big)^{1/2}`
+    (:func:`toytheory.diffusion.pfgmpp.point_ode_map`), for each D in ``grid``, and the
+    first-order constant :math:`\big(\frac1n\sum_k\|\delta(x_k)\|^2\big)^{1/2}`, the
+    limit of D times the distance (:func:`edm_map_first_order`).
+
+    Returns
+    -------
+    dict
+        ``grid`` (array), ``distance`` (array, one per D), ``limit`` (float), ``edm`` (the
+        EDM map at ``x``), ``delta`` (the first-order term at ``x``).
+    """
+    from toytheory.diffusion.pfgmpp import point_ode_map
+
+    data = _check_data(data)
+    sigma_max, sigma_min = _check_sigmas(sigma_max, sigma_min)
+    grid = [check_int("grid", D, low=1) for D in grid]
+    if not grid:
+        raise ValueError("grid: must not be empty")
+    x = as_float_array("x", x, ndim=2)
+    edm = point_ode_map(x, data, np.inf, sigma_max, sigma_min, rtol=rtol)
+    dist = []
+    for D in grid:
+        phi = point_ode_map(x, data, D, sigma_max, sigma_min, rtol=rtol)
+        dist.append(math.sqrt(float(((phi - edm) ** 2).sum(1).mean())))
+    _, delta = edm_map_first_order(x, data, sigma_max, sigma_min, rtol)
+    return {"grid": np.asarray(grid, float), "distance": np.array(dist),
+            "limit": math.sqrt(float((delta ** 2).sum(1).mean())), "edm": edm,
+            "delta": delta}
