@@ -38,7 +38,9 @@ import numpy as np
 from toytheory._validation import as_float_array, check_int, check_real
 
 __all__ = ["point_ode_map_in_r", "edm_map_first_order", "tilted_edm_map",
-           "edm_prior_sample", "ode_map_distance"]
+           "edm_prior_sample", "ode_map_distance", "gaussian_posterior_mean", "gaussian_ode_map",
+           "gaussian_first_order",
+           "gaussian_denoiser_first_order"]
 
 
 def _check_data(data):
@@ -236,3 +238,165 @@ def ode_map_distance(x, data, grid, sigma_max: float, sigma_min: float,
     return {"grid": np.asarray(grid, float), "distance": np.array(dist),
             "limit": math.sqrt(float((delta ** 2).sum(1).mean())), "edm": edm,
             "delta": delta}
+
+
+# --------------------------------------------------------------- isotropic Gaussian data
+def gaussian_posterior_mean(x, mean, s: float, r: float, D, n_nodes: int = 400) -> np.ndarray:
+    r""":math:`E_D[y \mid x]` under the PFGM++ kernel at norm ``r`` for isotropic Gaussian
+    data :math:`y \sim \mathcal N(\mu, s^2 I_N)` (``D = np.inf``: EDM at :math:`\sigma = r`).
+
+    The kernel is :math:`\mathcal N(y, \tau I)` with :math:`\tau = r^2/V`,
+    :math:`V \sim \chi^2_D` (:mod:`toytheory.diffusion.pfgmpp_gmm`), and given
+    :math:`\tau` the posterior mean is :math:`\mu + (x - \mu) s^2/T`, :math:`T = s^2 + \tau`;
+    the posterior of V weighs the prior nodes (:func:`~toytheory.diffusion.pfgmpp_gmm.scale_nodes`)
+    by :math:`T^{-N/2} e^{-\rho^2/(2T)}`, :math:`\rho = \|x - \mu\|`. A radial special case
+    of :func:`~toytheory.diffusion.pfgmpp_gmm.gmm_posterior_mean` (its witness), vectorised.
+
+    Returns
+    -------
+    (n, N) array
+    """
+    from toytheory.diffusion.pfgmpp_gmm import _check_d, scale_nodes
+
+    mean = as_float_array("mean", mean, ndim=1)
+    s = check_real("s", s, low=0.0, low_open=True)
+    r = check_real("r", r, low=0.0, low_open=True)
+    D = _check_d(D)
+    x = as_float_array("x", x, ndim=2)
+    if x.shape[1] != mean.size:
+        raise ValueError(f"x: must have {mean.size} columns like mean")
+    dev = x - mean
+    if D == np.inf:
+        return mean + dev * (s * s / (s * s + r * r))
+    v, log_w = scale_nodes(D, n_nodes)
+    T = s * s + r * r / v                                           # (nodes,)
+    rho2 = (dev * dev).sum(1, keepdims=True)                        # (n, 1)
+    a = log_w - mean.size / 2 * np.log(T) - rho2 / (2 * T)          # (n, nodes)
+    w = np.exp(a - a.max(1, keepdims=True))
+    shrink = (w * (s * s / T)).sum(1, keepdims=True) / w.sum(1, keepdims=True)
+    return mean + dev * shrink
+
+
+def gaussian_ode_map(x, mean, s: float, D, sigma_max: float, sigma_min: float,
+                     rtol: float = 1e-10) -> np.ndarray:
+    r"""The PFGM++ ODE map on :math:`\mathcal N(\mu, s^2 I_N)` data,
+    :math:`dx/d\log\sigma = x - E_D[y \mid x]` with :math:`r = \sigma\sqrt D`
+    (``D = np.inf``: EDM), from ``sigma_max`` to ``sigma_min`` (DOP853) on
+    :func:`gaussian_posterior_mean`.
+
+    Parameters
+    ----------
+    x : (n, N) array
+    mean : (N,) array
+    s : float, > 0
+    D : int >= 1 or np.inf
+    sigma_max, sigma_min : float, 0 < sigma_min < sigma_max
+    """
+    from scipy.integrate import solve_ivp
+
+    from toytheory.diffusion.pfgmpp_gmm import _check_d
+
+    D = _check_d(D)
+    sigma_max, sigma_min = _check_sigmas(sigma_max, sigma_min)
+    x = as_float_array("x", x, ndim=2)
+    n, N = x.shape
+    root = 1.0 if D == np.inf else math.sqrt(D)
+
+    def rhs(t, flat):
+        z = flat.reshape(n, N)
+        return (z - gaussian_posterior_mean(z, mean, s, math.exp(t) * root, D)).ravel()
+
+    gaussian_posterior_mean(x, mean, s, sigma_max * root, D)       # validates the arguments
+    sol = solve_ivp(rhs, (math.log(sigma_max), math.log(sigma_min)), x.ravel(),
+                    method="DOP853", rtol=rtol, atol=rtol)
+    if not sol.success:
+        raise RuntimeError(f"ODE failed: {sol.message}")
+    return sol.y[:, -1].reshape(n, N)
+
+
+def gaussian_first_order(x, mean, s: float, sigma_max: float, sigma_min: float,
+                         rtol: float = 1e-12) -> tuple[np.ndarray, np.ndarray]:
+    r"""EDM's ODE map and the first-order term :math:`\delta` on isotropic Gaussian data
+    :math:`y \sim \mathcal N(\mu, s^2 I_N)`, in closed form up to one linear scalar ODE.
+
+    EDM's denoiser is :math:`\mu + a(x - \mu)`, :math:`a = s^2/T`, :math:`T = s^2 + \sigma^2`,
+    so :math:`\Phi_\infty(x) = \mu + (x - \mu)\sqrt{(s^2 + \sigma_{min}^2)/(s^2 + \sigma_{max}^2)}`.
+    The PFGM++ kernel is :math:`\mathcal N(y, \tau I)` with :math:`\tau = \sigma^2 D/V`,
+    :math:`V \sim \chi^2_D`, and :math:`\eta = D/V - 1` has :math:`E\eta = E\eta^2 + O(D^{-2})
+    = 2/D + O(D^{-2})`, so the posterior mean of :math:`a(\tau)` given
+    :math:`\rho = \|x - \mu\|` (likelihood :math:`L = T^{-N/2} e^{-\rho^2/(2T)}`) is
+    :math:`a + b/D + O(D^{-2})` with
+
+    .. math:: b = 2s^2\Big(-\frac{\sigma^2}{T^2} + \frac{\sigma^4}{T^3}
+              + \frac{N\sigma^4}{2T^3} - \frac{\sigma^4\rho^2}{2T^4}\Big).
+
+    The velocity gap is :math:`-(x - \mu)\, b/D` and the EDM Jacobian is
+    :math:`(1 - a) I`, so :math:`\delta = \theta\, (x - \mu)/\rho` with
+    :math:`d\theta/ds = (1 - a)\theta - \rho_\infty(s)\, b(\rho_\infty(s), \sigma)`,
+    :math:`\theta(\log\sigma_{max}) = 0`, integrated by DOP853.
+
+    Parameters
+    ----------
+    x : (n, N) array
+    mean : (N,) array
+    s : float, > 0
+        The data's standard deviation per coordinate.
+    sigma_max, sigma_min : float, 0 < sigma_min < sigma_max
+
+    Returns
+    -------
+    phi, delta : (n, N) arrays
+    """
+    from scipy.integrate import solve_ivp
+
+    mean = as_float_array("mean", mean, ndim=1)
+    s = check_real("s", s, low=0.0, low_open=True)
+    sigma_max, sigma_min = _check_sigmas(sigma_max, sigma_min)
+    x = as_float_array("x", x, ndim=2)
+    if x.shape[1] != mean.size:
+        raise ValueError(f"x: must have {mean.size} columns like mean")
+    N = mean.size
+    dev = x - mean
+    rho0 = np.linalg.norm(dev, axis=1)
+    s2 = s * s
+
+    def rhs(t, theta):
+        sig2 = math.exp(2 * t)
+        T = s2 + sig2
+        rho = rho0 * math.sqrt(T / (s2 + sigma_max ** 2))
+        return (1 - s2 / T) * theta - rho * _gaussian_b(rho, s2, sig2, N)
+
+    sol = solve_ivp(rhs, (math.log(sigma_max), math.log(sigma_min)), np.zeros(x.shape[0]),
+                    method="DOP853", rtol=rtol, atol=rtol)
+    if not sol.success:
+        raise RuntimeError(f"ODE failed: {sol.message}")
+    unit = np.divide(dev, rho0[:, None], out=np.zeros_like(dev), where=rho0[:, None] > 0)
+    phi = mean + dev * math.sqrt((s2 + sigma_min ** 2) / (s2 + sigma_max ** 2))
+    return phi, sol.y[:, -1][:, None] * unit
+
+
+def _gaussian_b(rho, s2, sig2, N):
+    """The first-order coefficient b of :func:`gaussian_first_order`."""
+    T = s2 + sig2
+    return 2 * s2 * (-sig2 / T ** 2 + sig2 ** 2 / T ** 3 + N * sig2 ** 2 / (2 * T ** 3)
+                     - sig2 ** 2 * rho ** 2 / (2 * T ** 4))
+
+
+def gaussian_denoiser_first_order(x, mean, s: float, sigma: float) -> np.ndarray:
+    r"""The first-order term of the PFGM++ denoiser on :math:`\mathcal N(\mu, s^2 I_N)` data,
+    :math:`\lim_{D\to\infty} D(E_D[y \mid x] - E_\infty[y \mid x]) = (x - \mu)\, b`
+    (:func:`gaussian_first_order`), at :math:`r = \sigma\sqrt D`.
+
+    Returns
+    -------
+    (n, N) array
+    """
+    mean = as_float_array("mean", mean, ndim=1)
+    s = check_real("s", s, low=0.0, low_open=True)
+    sigma = check_real("sigma", sigma, low=0.0, low_open=True)
+    x = as_float_array("x", x, ndim=2)
+    if x.shape[1] != mean.size:
+        raise ValueError(f"x: must have {mean.size} columns like mean")
+    dev = x - mean
+    rho = np.linalg.norm(dev, axis=1, keepdims=True)
+    return dev * _gaussian_b(rho, s * s, sigma * sigma, mean.size)
