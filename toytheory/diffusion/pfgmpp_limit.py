@@ -17,7 +17,8 @@ logarithm, :math:`\log w_i = -u_i/2 + g_i/D + O(D^{-2})` with
 
 and the maps :math:`\Phi_D, \Phi_\infty` from :math:`\sigma_{max}` to :math:`\sigma_{min}`
 differ by :math:`\delta(x)/D + O(D^{-2})`, where :math:`\delta` solves the variational
-equation along the EDM path (:math:`\partial_x E_\infty[y \mid x] = \mathrm{Cov}_\infty(y)/\sigma^2`)
+equation along the EDM path
+(:math:`\partial_x E_\infty[y \mid x] = \mathrm{Cov}_\infty(y)/\sigma^2`)
 
 .. math:: \frac{d\delta}{ds} = \Big(I - \frac{\mathrm{Cov}_\infty(y)}{\sigma^2}\Big)\delta
           - \mathrm{Cov}_\infty(y, g), \qquad \delta(\log\sigma_{max}) = 0 .
@@ -27,6 +28,11 @@ like :math:`1/D`, and :math:`D\,\mathrm{RMS} \to \sqrt{E\|\delta\|^2}`.
 
 On a single point both ODEs are :math:`dx/ds = x - y`, so both maps are
 :math:`y + (x - y)\sigma_{min}/\sigma_{max}` exactly, for every D.
+
+On isotropic Gaussian data :math:`\mathcal N(\mu, s^2 I_N)` EDM's map is linear (closed
+form) and the first-order term is a radial scalar ODE (:func:`gaussian_first_order`); the
+PFGM++ map runs on the exact Student-t scale-mixture denoiser
+(:func:`gaussian_posterior_mean`).
 """
 
 from __future__ import annotations
@@ -50,12 +56,30 @@ def _check_data(data):
     return data
 
 
+def _check_pair(hi_name, hi, lo_name, lo):
+    hi = check_real(hi_name, hi, low=0.0, low_open=True)
+    lo = check_real(lo_name, lo, low=0.0, low_open=True)
+    if lo >= hi:
+        raise ValueError(f"{lo_name}: must be below {hi_name}")
+    return hi, lo
+
+
 def _check_sigmas(sigma_max, sigma_min):
-    sigma_max = check_real("sigma_max", sigma_max, low=0.0, low_open=True)
-    sigma_min = check_real("sigma_min", sigma_min, low=0.0, low_open=True)
-    if sigma_min >= sigma_max:
-        raise ValueError("sigma_min: must be below sigma_max")
-    return sigma_max, sigma_min
+    return _check_pair("sigma_max", sigma_max, "sigma_min", sigma_min)
+
+
+def _check_x(x, ref):
+    """``x`` as an (n, N) float array with N = ``ref.shape[-1]`` (data or a mean)."""
+    x = as_float_array("x", x, ndim=2)
+    if x.shape[1] != ref.shape[-1]:
+        raise ValueError(f"x: must have {ref.shape[-1]} columns like the data")
+    return x
+
+
+def _check_gaussian(x, mean, s):
+    mean = as_float_array("mean", mean, ndim=1)
+    s = check_real("s", s, low=0.0, low_open=True)
+    return _check_x(x, mean), mean, s
 
 
 def point_ode_map_in_r(x, data, D: int, r_max: float, r_min: float,
@@ -80,13 +104,8 @@ def point_ode_map_in_r(x, data, D: int, r_max: float, r_min: float,
 
     data = _check_data(data)
     D = check_int("D", D, low=1)
-    r_max = check_real("r_max", r_max, low=0.0, low_open=True)
-    r_min = check_real("r_min", r_min, low=0.0, low_open=True)
-    if r_min >= r_max:
-        raise ValueError("r_min: must be below r_max")
-    x = as_float_array("x", x, ndim=2)
-    if x.shape[1] != data.shape[1]:
-        raise ValueError(f"x: must have {data.shape[1]} columns like data")
+    r_max, r_min = _check_pair("r_max", r_max, "r_min", r_min)
+    x = _check_x(x, data)
     n, N = x.shape
 
     def rhs(t, flat):                       # t = log r, dx/dt = r dx/dr
@@ -121,9 +140,7 @@ def edm_map_first_order(x, data, sigma_max: float, sigma_min: float,
 
     data = _check_data(data)
     sigma_max, sigma_min = _check_sigmas(sigma_max, sigma_min)
-    x = as_float_array("x", x, ndim=2)
-    if x.shape[1] != data.shape[1]:
-        raise ValueError(f"x: must have {data.shape[1]} columns like data")
+    x = _check_x(x, data)
     n, N = x.shape
 
     def rhs(s, flat):
@@ -169,9 +186,7 @@ def tilted_edm_map(x, data, eps: float, sigma_max: float, sigma_min: float,
     data = _check_data(data)
     sigma_max, sigma_min = _check_sigmas(sigma_max, sigma_min)
     eps = check_real("eps", eps)
-    x = as_float_array("x", x, ndim=2)
-    if x.shape[1] != data.shape[1]:
-        raise ValueError(f"x: must have {data.shape[1]} columns like data")
+    x = _check_x(x, data)
     n, N = x.shape
 
     def rhs(s, flat):
@@ -228,7 +243,7 @@ def ode_map_distance(x, data, grid, sigma_max: float, sigma_min: float,
     grid = [check_int("grid", D, low=1) for D in grid]
     if not grid:
         raise ValueError("grid: must not be empty")
-    x = as_float_array("x", x, ndim=2)
+    x = _check_x(x, data)
     edm = point_ode_map(x, data, np.inf, sigma_max, sigma_min, rtol=rtol)
     dist = []
     for D in grid:
@@ -258,13 +273,9 @@ def gaussian_posterior_mean(x, mean, s: float, r: float, D, n_nodes: int = 400) 
     """
     from toytheory.diffusion.pfgmpp_gmm import _check_d, scale_nodes
 
-    mean = as_float_array("mean", mean, ndim=1)
-    s = check_real("s", s, low=0.0, low_open=True)
+    x, mean, s = _check_gaussian(x, mean, s)
     r = check_real("r", r, low=0.0, low_open=True)
     D = _check_d(D)
-    x = as_float_array("x", x, ndim=2)
-    if x.shape[1] != mean.size:
-        raise ValueError(f"x: must have {mean.size} columns like mean")
     dev = x - mean
     if D == np.inf:
         return mean + dev * (s * s / (s * s + r * r))
@@ -296,9 +307,9 @@ def gaussian_ode_map(x, mean, s: float, D, sigma_max: float, sigma_min: float,
 
     from toytheory.diffusion.pfgmpp_gmm import _check_d
 
+    x, mean, s = _check_gaussian(x, mean, s)
     D = _check_d(D)
     sigma_max, sigma_min = _check_sigmas(sigma_max, sigma_min)
-    x = as_float_array("x", x, ndim=2)
     n, N = x.shape
     root = 1.0 if D == np.inf else math.sqrt(D)
 
@@ -306,7 +317,6 @@ def gaussian_ode_map(x, mean, s: float, D, sigma_max: float, sigma_min: float,
         z = flat.reshape(n, N)
         return (z - gaussian_posterior_mean(z, mean, s, math.exp(t) * root, D)).ravel()
 
-    gaussian_posterior_mean(x, mean, s, sigma_max * root, D)       # validates the arguments
     sol = solve_ivp(rhs, (math.log(sigma_max), math.log(sigma_min)), x.ravel(),
                     method="DOP853", rtol=rtol, atol=rtol)
     if not sol.success:
@@ -320,7 +330,8 @@ def gaussian_first_order(x, mean, s: float, sigma_max: float, sigma_min: float,
     :math:`y \sim \mathcal N(\mu, s^2 I_N)`, in closed form up to one linear scalar ODE.
 
     EDM's denoiser is :math:`\mu + a(x - \mu)`, :math:`a = s^2/T`, :math:`T = s^2 + \sigma^2`,
-    so :math:`\Phi_\infty(x) = \mu + (x - \mu)\sqrt{(s^2 + \sigma_{min}^2)/(s^2 + \sigma_{max}^2)}`.
+    so :math:`\Phi_\infty(x) = \mu + (x - \mu)
+    \sqrt{(s^2 + \sigma_{min}^2)/(s^2 + \sigma_{max}^2)}`.
     The PFGM++ kernel is :math:`\mathcal N(y, \tau I)` with :math:`\tau = \sigma^2 D/V`,
     :math:`V \sim \chi^2_D`, and :math:`\eta = D/V - 1` has :math:`E\eta = E\eta^2 + O(D^{-2})
     = 2/D + O(D^{-2})`, so the posterior mean of :math:`a(\tau)` given
@@ -349,12 +360,8 @@ def gaussian_first_order(x, mean, s: float, sigma_max: float, sigma_min: float,
     """
     from scipy.integrate import solve_ivp
 
-    mean = as_float_array("mean", mean, ndim=1)
-    s = check_real("s", s, low=0.0, low_open=True)
+    x, mean, s = _check_gaussian(x, mean, s)
     sigma_max, sigma_min = _check_sigmas(sigma_max, sigma_min)
-    x = as_float_array("x", x, ndim=2)
-    if x.shape[1] != mean.size:
-        raise ValueError(f"x: must have {mean.size} columns like mean")
     N = mean.size
     dev = x - mean
     rho0 = np.linalg.norm(dev, axis=1)
@@ -391,12 +398,8 @@ def gaussian_denoiser_first_order(x, mean, s: float, sigma: float) -> np.ndarray
     -------
     (n, N) array
     """
-    mean = as_float_array("mean", mean, ndim=1)
-    s = check_real("s", s, low=0.0, low_open=True)
+    x, mean, s = _check_gaussian(x, mean, s)
     sigma = check_real("sigma", sigma, low=0.0, low_open=True)
-    x = as_float_array("x", x, ndim=2)
-    if x.shape[1] != mean.size:
-        raise ValueError(f"x: must have {mean.size} columns like mean")
     dev = x - mean
     rho = np.linalg.norm(dev, axis=1, keepdims=True)
     return dev * _gaussian_b(rho, s * s, sigma * sigma, mean.size)
