@@ -164,3 +164,17 @@ def test_a_gaussian_first_order_term_without_the_n_term_fails(monkeypatch, test_
 
     monkeypatch.setattr(L, "_gaussian_b", wrong)
     assert execute_claim(REGISTRY[CLAIM], "quick", test_seed)["verdict"] == "fails"
+
+
+def test_a_grid_that_stops_before_the_one_over_d_regime_is_refuted(test_seed):
+    """A false statement, planted: 'the 1/D regime is reached by D = 16'. From D = 4 to 16
+    the worst |slope + 1| is 0.32-0.46 and D x RMS is 17-31% off its limit over seeds 0..9,
+    against margins 0.05 and 2% (the RMS over 64 starts moves them by a few hundredths):
+    caught with probability 1 under any seed."""
+    from dataclasses import replace
+
+    claim = REGISTRY[CLAIM]
+    tiers = {**claim.tiers, "quick": {**claim.tiers["quick"], "grid": (1, 4, 16)}}
+    res = execute_claim(replace(claim, tiers=tiers), "quick", test_seed)
+    assert res["verdict"] == "refuted"
+    assert res["referee"]
