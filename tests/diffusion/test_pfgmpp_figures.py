@@ -12,6 +12,7 @@ load_catalog()
 @pytest.mark.parametrize("name, n_lines", [
     ("diffusion.pfgmpp_robustness_vs_d", 3),
     ("diffusion.pfgmpp_radial_laws", 5),
+    ("diffusion.pfgmpp_ode_map_vs_d", 6),
 ])
 def test_figure_renders_with_lines(name, n_lines, test_seed):
     from toytheory.figures import FIGURES

@@ -7,4 +7,5 @@ EXPECTED = {
     "diffusion.pfgmpp.smaller_d_more_robust": "holds",
     "diffusion.pfgmpp.batch_target_bias": "holds",
     "diffusion.pfgmpp.large_d_gmm_denoiser": "holds",
+    "diffusion.pfgmpp.large_d_ode_map_is_edm": "holds",
 }
