@@ -14,6 +14,7 @@ _DATA = (np.array([[-1.0, 0.0], [1.0, 0.5], [0.2, -1.2]]),
          np.array([[-2.0], [-1.0], [0.5], [2.0]]))
 # and isotropic Gaussian data N(mu, s^2 I_2)
 _GAUSS = (np.array([0.3, -0.2]), 0.5)
+D_REF = 4096        # where the derived first-order term is held against the exact maps
 
 
 @claim(
@@ -22,9 +23,8 @@ _GAUSS = (np.array([0.3, -0.2]), 0.5)
     kind="paper",
     statement=("With r = sigma sqrt(D), the PFGM++ ODE map from sigma_max to sigma_min "
                "tends to EDM's probability-flow ODE map as D grows, on point data and on "
-               "Gaussian data: the RMS distance between the two maps over starts drawn from "
-               "EDM's prior falls at every step of D and like 1/D, D times it tending to "
-               "the first-order constant derived from the variational equation."),
+               "Gaussian data: at D = 4096 the RMS distance between the two maps, over "
+               "starts drawn from EDM's prior, is under 1% of its value at D = 1."),
     source=('Abstract: "The new models reduce to PFGM when D{=}1 and to diffusion models '
             'when D{to}infty."'),
     reading=("'Reduce to diffusion models' is read on the generator itself, the ODE map "
@@ -40,14 +40,18 @@ _GAUSS = (np.array([0.3, -0.2]), 0.5)
              "s^2/(s^2 + tau) is averaged over tau = sigma^2 D/V, V ~ chi^2_D, whose "
              "first two moments about sigma^2 are 2 sigma^2/D and 2 sigma^4/D; either way "
              "Phi_D = Phi_EDM + delta/D + O(1/D^2) with delta from the variational "
-             "equation along the EDM path. Holds if, for each data set, the RMS distance "
-             "falls at every step of D = 1, 4, ..., 4096, the last log-log slope is within "
-             "0.05 of -1, and D x RMS at D = 4096 is within 2% of RMS(delta). The limit is "
+             "equation along the EDM path. That 1/D rate is toytheory's derivation, sharper "
+             "than the paper (which gives no rate), so it is a witness: D x RMS at D = 4096 "
+             "must be within 2% of RMS(delta), else the claim `fails`. The paper's "
+             "statement, a limit, is read on the finite grid D = 1, 4, ..., 4096: it holds if "
+             "for each data set the RMS distance at the largest D is under 1% of that at "
+             "D = 1 (measured 0.05-0.15%); the local slopes and whether the distance falls "
+             "at every step are reported, not judged. The limit is "
              "pointwise, not uniform: near the preimages of basin boundaries delta is large "
              "and the 1/D regime starts later (at sigma_min = 0.1 on the line a few starts "
              "in 3000 are off by 70x at D = 4096), which is why sigma_min is 0.3 here. The "
-             "slopes are exact numbers, not estimates, so no interval is needed. The rate is "
-             "sharper than the paper, which gives none."),
+             "distances are exact numbers up to the witnessed ODE tolerance, not estimates, so "
+             "no interval is needed."),
     witnesses=("exact",),
     quick={"grid": (1, 4, 16, 64, 256, 1024, 4096), "n_starts": 64, "n_gauss": 64,
            "sigma_max": 10.0, "sigma_min": 0.3, "rtol": 1e-11},
@@ -109,46 +113,55 @@ def large_d_ode_map_is_edm(ctx, grid, n_starts, n_gauss, sigma_max, sigma_min, r
                edm_gap, 1e-8)
     ev.at_most("first-order term delta vs central differences of the tilted EDM map "
                "(relative, max)", fd_gap, 1e-4)
-    # the statement
-    results = [ode_map_distance(x, data, grid, sigma_max, sigma_min, rtol)
+    # the distances, on the grid and at D_REF (where the derived term is held)
+    full = tuple(sorted(set(grid) | {D_REF}))
+    results = [ode_map_distance(x, data, full, sigma_max, sigma_min, rtol)
                for data, x in zip(_DATA, starts)]
-    tol_gap = max(abs(ode_map_distance(x, data, grid[-1:], sigma_max, sigma_min,
+    tol_gap = max(abs(ode_map_distance(x, data, full[-1:], sigma_max, sigma_min,
                                        rtol / 100)["distance"][0] / res["distance"][-1] - 1)
                   for data, x, res in zip(_DATA, starts, results))
-    ev.at_most(f"ODE tolerance: distance at D = {grid[-1]}, rtol {rtol:g} vs {rtol / 100:g} "
+    ev.at_most(f"ODE tolerance: distance at D = {full[-1]}, rtol {rtol:g} vs {rtol / 100:g} "
                "(relative, max)", tol_gap, 1e-5)
     labels = [f"N = {data.shape[1]}, {data.shape[0]} points" for data in _DATA]
     labels.append("N = 2, Gaussian data")
-    results.append(_gaussian_part(ev, ctx, grid, n_gauss, sigma_max, sigma_min))
-    not_falling, worst_slope, worst_limit = 0, 0.0, 0.0
+    results.append(_gaussian_part(ev, ctx, full, n_gauss, sigma_max, sigma_min))
+    # witness: the derived first-order term, D x RMS -> RMS(delta)
+    worst_limit = max(abs(D_REF * float(res["distance"][full.index(D_REF)]) / res["limit"] - 1)
+                      for res in results)
+    ev.at_most(f"derived 1/D rate: |D x RMS / RMS(delta) - 1| at D = {D_REF} (worst data "
+               "set)", worst_limit, 0.02)
+    on_grid = [full.index(D) for D in grid]
+    for res in results:
+        res["distance"] = res["distance"][on_grid]
+    not_falling, worst_slope, worst_ratio = 0, 0.0, 0.0
     log_d = np.log(np.asarray(grid, float))
     for label, res in zip(labels, results):
         dist = res["distance"]
         slopes = np.diff(np.log(dist)) / np.diff(log_d)
         not_falling += int(np.sum(np.diff(dist) >= 0))
         worst_slope = max(worst_slope, abs(float(slopes[-1]) + 1.0))
-        worst_limit = max(worst_limit, abs(grid[-1] * dist[-1] / res["limit"] - 1.0))
+        worst_ratio = max(worst_ratio, float(dist[-1] / dist[0]))
         ev.record(f"{label}: RMS map distance at D = {grid[-1]}",
                   float(dist[-1]), note=(
                       "D x RMS: " + ", ".join(f"{D}: {v:.4f}" for D, v in
                                               zip(grid, dist * np.asarray(grid)))
                       + f"; first-order limit {res['limit']:.4f}; local slopes "
                       + ", ".join(f"{s:.3f}" for s in slopes)))
-    ev.equal("steps of D at which the RMS map distance does not fall", not_falling, 0,
-             role="statement")
-    ev.at_most(f"|log-log slope + 1| from D = {grid[-2]} to {grid[-1]} (worst data set)",
-               worst_slope, 0.05, role="statement", headline=True)
-    ev.at_most(f"|D x RMS / RMS(delta) - 1| at D = {grid[-1]} (worst data set)",
-               worst_limit, 0.02, role="statement")
+    ev.record("steps of D at which the RMS map distance does not fall (reported)",
+              not_falling)
+    ev.record(f"|log-log slope + 1| from D = {grid[-2]} to {grid[-1]}, worst data set "
+              "(reported)", worst_slope)
+    ev.at_most(f"RMS map distance at D = {grid[-1]} / at D = {grid[0]} (worst data set)",
+               worst_ratio, 0.01, role="statement", headline=True)
     if ev.verdict in ("refuted", "inconclusive"):
         ev.referee_note(
             says="PFGM++ reduces to diffusion models when D -> infinity",
             toy=("ODE maps on 3 points in N = 2, 4 points in N = 1 (64 prior starts each) "
                  "and N(mu, s^2 I_2) data"),
-            measured=(f"{not_falling} non-falling step(s); slope off by {worst_slope:.3g}; "
-                      f"limit off by {worst_limit:.3g}"),
+            measured=(f"RMS distance at D = {grid[-1]} is {worst_ratio:.3g} of that at "
+                      f"D = {grid[0]} (worst data set); {not_falling} non-falling step(s)"),
             inside="exact up to the ODE tolerance (witnessed)",
-            would_change="smaller sigma_min (the limit is not uniform near basin boundaries)")
+            would_change="a grid reaching larger D (the distance falls like 1/D, witnessed)")
     return ev
 
 
