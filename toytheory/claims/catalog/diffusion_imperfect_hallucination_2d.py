@@ -105,6 +105,11 @@ def mode_interpolation_grid_2d(ctx, train, n_samples, n_exact, n_loss, n_err):
                          np.abs(xb[:, 1] - np.round(xb[:, 1] / 2) * 2))
         ev.record("between-mode samples within 0.25 of a grid line (between two "
                   "neighbouring modes)", float(np.mean(off <= WIDTH)))
+    from toytheory.diffusion.figures_imperfect import grid_samples_figure
+
+    ev.figure("grid_2d", grid_samples_figure(x[:3000], law, WIDTH, model),
+              caption="trained DDPM samples on the 5 x 5 grid (between-mode samples marked) "
+                      "and the learned vs exact score between two modes at t = 0")
     ev.note(f"Exact-score DDPM between-mode count {k_ex}/{n_exact}; trained {k}/{n_samples}.")
     return ev
 

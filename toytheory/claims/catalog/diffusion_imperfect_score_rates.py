@@ -149,10 +149,11 @@ def plugin_sampler_consistent(ctx, dims, reps, sim_n):
     ev.equal("steps of n at which the expected KL does not fall", rising, 0, role="statement")
     ev.at_most("|n KL / (d(d+3)/4) - 1| at n = 10^5 (worst d)", worst, 0.01, role="statement",
                headline=True)
-    from toytheory.diffusion.figures_imperfect import score_rates_figure
+    from toytheory.diffusion.figures_imperfect import score_rates_panels
 
-    ev.figure("score_rates", score_rates_figure(ctx.seed),
-              caption="exact expected score error and sampler KL against n")
+    ev.figure("score_rates", score_rates_panels(),
+              caption="exact expected score error and sampler KL against n (the trained "
+                      "MLP next to them: diffusion.imperfect.mlp_score_error_vs_n)")
     return ev
 
 
@@ -278,6 +279,11 @@ def mlp_score_error_vs_n(ctx, ns, seeds_ends, seeds_mid, n_mc, levels):
                       f"{out['mlp_levels'][i][0] * len(mu) / sig0 ** 2:.3e} / "
                       f"{out['empirical_levels'][i][0] * len(mu) / sig0 ** 2:.3e} / "
                       f"{expected_score_error_plugin(n, np.diag(v)):.3e}")
+    from toytheory.diffusion.figures_imperfect import score_rates_panels
+
+    ev.figure("score_error_vs_n", score_rates_panels(out),
+              caption="error against n: plug-in exact rates (left); trained MLP, plug-in and "
+                      "empirical score on the same training sets (right, seed 0)")
     est, (lo, hi), k, n_pairs = stats.paired_sign_interval(out["mlp"][0], out["mlp"][-1],
                                                            LEVEL)
     ev.record(f"e_bar(n = {ns[0]}) / e_bar(n = {ns[-1]}) over the paired seeds: smallest, "
