@@ -61,7 +61,7 @@ def test_bad_input_names_the_argument():
 torch = pytest.importorskip("torch")
 
 
-def _run(seed, monkeypatch=None, **overrides):
+def _run(seed, **overrides):
     from toytheory.claims import execute_claim, load_catalog
 
     claim = load_catalog()[CLAIM]
@@ -88,3 +88,22 @@ def test_more_data_worse_is_refuted(test_seed):
     with probability 1 (the seeds are fixed; the verdict does not depend on the run seed)."""
     r = _run(test_seed, ns=(1024, 64, 256, 16))
     assert r["verdict"] == "refuted"
+
+
+def test_a_large_n_network_trained_on_wrong_noise_scale_is_refuted(monkeypatch, test_seed):
+    """Planted false statement: every n = 1024 network predicts 1.5 times its noise (as if
+    trained on targets 1.5 eps). Its time-averaged error is then at least 0.25 E||eps*||^2/d
+    minus cross terms, about 0.2, against at most about 0.06 for the n = 16 networks, so the
+    sign test counts 0 of 21 and the claim is ``refuted`` with probability 1 (the seeds are
+    fixed, the quadrature deterministic)."""
+    right = M.trained_rates_model
+
+    def wrong(n_train, seed=0, train=None, cache_dir=None):
+        model = right(n_train, seed, train, cache_dir)
+        if n_train == 1024:
+            eps = model.eps
+            model.eps = lambda x, t: 1.5 * eps(x, t)
+        return model
+
+    monkeypatch.setattr(M, "trained_rates_model", wrong)
+    assert _run(test_seed)["verdict"] == "refuted"
