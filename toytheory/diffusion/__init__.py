@@ -39,8 +39,10 @@ posterior
 pfgmpp, pfgmpp_gmm, schrodinger_bridge, distillation, distillation_mlp
     PFGM++ (point and Gaussian-mixture data); Gaussian (multi-marginal) Schrödinger
     bridges; progressive distillation.
-learned, hallucination, skip_tuning, region_caching, quantisation, score_rates
-    Small trained denoisers and what their errors do, against the exact score.
+learned, hallucination, skip_tuning, region_caching, quantisation, quantisation_mlp,
+score_rates, score_rates_mlp
+    Small trained denoisers and what their errors do, against the exact score; the trained
+    MLP's score error against n next to the plug-in and the empirical score.
 """
 
 from __future__ import annotations

@@ -32,6 +32,7 @@ from .._validation import as_float_array, check_int
 from .quantisation import CALIBRATIONS, quantise
 
 __all__ = ["NumpyEpsMLP", "ddim_timesteps", "ddim_sample_mlp", "calibration_ranges",
+           "kolmogorov_to_law",
            "quantised_mlp"]
 
 
@@ -154,3 +155,16 @@ def quantised_mlp(model, bits: int, calibration: str, n_steps: int, n_cal: int, 
     :func:`calibration_ranges`."""
     return NumpyEpsMLP(model, bits, calibration_ranges(model, calibration, n_steps, n_cal,
                                                        rng))
+
+
+def kolmogorov_to_law(x, law) -> float:
+    """Kolmogorov distance :math:`\\sup_v |F_n(v) - F(v)|` of 1-D samples ``x`` (n, 1) to the
+    exact cdf of a 1-D Gaussian mixture ``law``."""
+    x = as_float_array("x", x, ndim=2)
+    if x.shape[1] != 1 or law.dim != 1:
+        raise ValueError("x: must be 1-D samples (n, 1) of a 1-D law")
+    v = np.sort(x[:, 0])
+    n = v.size
+    sd = np.sqrt(law.covs[:, 0, 0])
+    f = sum(w * norm.cdf((v - m) / s) for w, m, s in zip(law.weights, law.means[:, 0], sd))
+    return float(max(np.max(np.arange(1, n + 1) / n - f), np.max(f - np.arange(n) / n)))

@@ -20,3 +20,4 @@ EXPECTED.update({
     "diffusion.imperfect.trajectory_variance_filter_2d": "refuted",
 })
 EXPECTED["diffusion.imperfect.ptq_mlp_simulated"] = "holds"
+EXPECTED["diffusion.imperfect.mlp_score_error_vs_n"] = "holds"

@@ -116,17 +116,6 @@ def ptq_eight_bit_time_aware(ctx, n_grid, tails, bits, context_bits, n_mc):
     return ev
 
 
-def _ks_to_data(x, law):
-    """sup |F_n - F| of 1-D samples against the exact mixture cdf."""
-    from scipy.stats import norm
-
-    v = np.sort(np.asarray(x, float)[:, 0])
-    n = v.size
-    sd = np.sqrt(law.covs[:, 0, 0])
-    f = sum(w * norm.cdf((v - m) / s) for w, m, s in zip(law.weights, law.means[:, 0], sd))
-    return float(max(np.max(np.arange(1, n + 1) / n - f), np.max(f - np.arange(n) / n)))
-
-
 @claim(
     "diffusion.imperfect.ptq_mlp_simulated",
     paper=PAPER,
@@ -168,7 +157,9 @@ def ptq_mlp_simulated(ctx, bits, n, n_cal, n_steps, context_bits):
     from toytheory.diffusion.hallucination import (QUICK_TRAIN, paper_1d_law,
                                                    trained_1d_model)
     from toytheory.diffusion.quantisation_mlp import (NumpyEpsMLP, calibration_ranges,
-                                                      ddim_sample_mlp, quantised_mlp)
+                                                      ddim_sample_mlp,
+                                                      kolmogorov_to_law as _ks_to_data,
+                                                      quantised_mlp)
 
     ev = ctx.evidence()
     law = paper_1d_law()
