@@ -311,3 +311,25 @@ def test_quick_subset_passes_with_both_cores_busy(tmp_path):
     data = json.loads((tmp_path / "results.json").read_text())
     assert sorted(c["id"] for c in data["claims"]) == sorted(QUICK_SUBSET)
     assert all(not c["timed_out"] for c in data["claims"])
+
+
+def test_openmp_threads_wait_passively_unless_the_user_chose(monkeypatch, capsys):
+    """``main`` sets OMP_WAIT_POLICY=PASSIVE before any OpenMP runtime starts, and keeps a
+    value the user set."""
+    import os
+    import subprocess
+    import sys
+
+    from toytheory import cli
+
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    assert cli.main(["list", "-k", "no-claim-matches-this-pattern-xyz"]) in (0, 2)
+    assert os.environ["OMP_WAIT_POLICY"] == "PASSIVE"
+    monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")
+    cli.main(["list", "-k", "no-claim-matches-this-pattern-xyz"])
+    assert os.environ["OMP_WAIT_POLICY"] == "ACTIVE"
+    capsys.readouterr()
+    # in time: importing the CLI starts neither runtime (torch, Numba)
+    code = ("import sys, toytheory.cli; "
+            "assert 'torch' not in sys.modules and 'numba' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -283,7 +283,23 @@ def cmd_figures(args) -> int:
     return 0
 
 
+OMP_WAIT_ENV = "OMP_WAIT_POLICY"
+
+
+def passive_openmp_waits() -> None:
+    """Let idle OpenMP threads sleep (``OMP_WAIT_POLICY=PASSIVE``) unless the user chose.
+
+    A run alternates Numba's parallel kernels and torch, each with its own OpenMP
+    runtime; by default an idle runtime's threads spin for a while after each parallel
+    region, stealing the cores of the other on a small machine (a Numba kernel followed by
+    torch ran at half speed on two cores). Must run before either runtime starts, i.e.
+    before torch or a parallel Numba kernel is first used: :func:`main` calls it first.
+    """
+    os.environ.setdefault(OMP_WAIT_ENV, "PASSIVE")
+
+
 def main(argv=None) -> int:
+    passive_openmp_waits()
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
