@@ -172,7 +172,8 @@ def _blocked(p, levels, delta, tail, block):  # pragma: no cover - compiled
     emitted in index order, put in (key, index) order by a stable bucket sort (buckets
     of equal width in t) and an insertion sort inside each bucket (strict comparison:
     ties keep index order, as the heap breaks them), then processed one by one exactly
-    as in :func:`_sweep`. The running product is recomputed from the survival counts
+    as in :func:`_sweep` (a token's atoms come in level order, so its level is its
+    count so far). The running product is recomputed from the survival counts
     after every block. Returns law, the final product, atoms processed, blocks, and the
     most atoms processed in one block (for the rounding bound).
     """
@@ -188,11 +189,10 @@ def _blocked(p, levels, delta, tail, block):  # pragma: no cover - compiled
         nk[j] = levels[0] / p[j] if nfin > 0 else np.inf
     cap = 4 * block + V + 16
     key = np.empty(cap)
-    tok = np.empty(cap, np.int64)
+    tok = np.empty(cap, np.int32)
     skey = np.empty(cap)
-    stok = np.empty(cap, np.int64)
-    slvl = np.empty(cap, np.int64)
-    lvl = np.empty(cap, np.int64)
+    stok = np.empty(cap, np.int32)
+    cnt = np.empty(cap + 1, np.int32)
     touched = np.empty(V, np.int64)
     f = 1.0
     steps = 0
@@ -217,14 +217,12 @@ def _blocked(p, levels, delta, tail, block):  # pragma: no cover - compiled
                     if m == cap:
                         cap2 = 2 * cap
                         key2 = np.empty(cap2); key2[:cap] = key; key = key2
-                        tok2 = np.empty(cap2, np.int64); tok2[:cap] = tok; tok = tok2
-                        lvl2 = np.empty(cap2, np.int64); lvl2[:cap] = lvl; lvl = lvl2
-                        skey = np.empty(cap2); stok = np.empty(cap2, np.int64)
-                        slvl = np.empty(cap2, np.int64)
+                        tok2 = np.empty(cap2, np.int32); tok2[:cap] = tok; tok = tok2
+                        skey = np.empty(cap2); stok = np.empty(cap2, np.int32)
+                        cnt = np.empty(cap2 + 1, np.int32)
                         cap = cap2
                     key[m] = k
                     tok[m] = j
-                    lvl[m] = n
                     m += 1
                     n += 1
                     if n >= nfin:
@@ -234,45 +232,41 @@ def _blocked(p, levels, delta, tail, block):  # pragma: no cover - compiled
                     if not k < t_b:
                         break
                 nk[j] = k
-        # stable bucket sort by key, then insertion sort by key inside each bucket
         if m > 0:
             nb = m
-            cnt = np.zeros(nb + 1, np.int64)
+            cnt[:nb + 1] = 0
             scale = nb / (t_b - t_a)
-            bidx = np.empty(m, np.int64)
+            if not scale < 1e300:       # a block narrower than float64 resolves
+                scale = 0.0
             for q in range(m):
                 b = int((key[q] - t_a) * scale)
-                if b < 0:
-                    b = 0
-                elif b >= nb:
+                if b >= nb:
                     b = nb - 1
-                bidx[q] = b
                 cnt[b + 1] += 1
             for b in range(nb):
                 cnt[b + 1] += cnt[b]
             for q in range(m):
-                b = bidx[q]
+                b = int((key[q] - t_a) * scale)
+                if b >= nb:
+                    b = nb - 1
                 r = cnt[b]
                 cnt[b] = r + 1
                 skey[r] = key[q]
                 stok[r] = tok[q]
-                slvl[r] = lvl[q]
             lo = 0
             for b in range(nb):
                 hi = cnt[b]
                 for q in range(lo + 1, hi):
                     kq = skey[q]
-                    tq = stok[q]
-                    lq = slvl[q]
-                    r = q - 1
-                    while r >= lo and skey[r] > kq:
-                        skey[r + 1] = skey[r]
-                        stok[r + 1] = stok[r]
-                        slvl[r + 1] = slvl[r]
-                        r -= 1
-                    skey[r + 1] = kq
-                    stok[r + 1] = tq
-                    slvl[r + 1] = lq
+                    if skey[q - 1] > kq:
+                        tq = stok[q]
+                        r = q - 1
+                        while r >= lo and skey[r] > kq:
+                            skey[r + 1] = skey[r]
+                            stok[r + 1] = stok[r]
+                            r -= 1
+                        skey[r + 1] = kq
+                        stok[r + 1] = tq
                 lo = hi
         done = 0
         for q in range(m):
@@ -280,7 +274,7 @@ def _blocked(p, levels, delta, tail, block):  # pragma: no cover - compiled
                 stop = True
                 break
             j = stok[q]
-            n = slvl[q]
+            n = nxt[j]
             inv = 1.0 / (1.0 - delta * n)
             acc[j] += delta * (f * inv)
             f = f * ((1.0 - delta * (n + 1)) * inv)
