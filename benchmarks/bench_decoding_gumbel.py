@@ -46,7 +46,7 @@ def main(argv=None):
     parser.add_argument("--bits", type=int, default=None)
     parser.add_argument("--draws", type=int, default=None)
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--tail", type=float, default=1e-9)
+    parser.add_argument("--tail", type=float, default=1e-10)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--repeat", type=int, default=None,
                         help="timing rounds, heap vs blocked (default 3 quick, 1 full)")

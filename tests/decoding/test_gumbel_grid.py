@@ -75,7 +75,7 @@ def _tied_toy(rng, V):
                                             (12, 30, 1 << 18), (12, 40, 500)])
 def test_blocked_sweep_inside_its_certified_bounds(rng, bits, V, block):
     """Token by token, the direct sum and the heap sweep lie inside grid_race_law_bounds
-    (any block size: blocks of 1 atom up to one block for everything); the certified
+    (any block size: blocks of 1 atom up to the cap, 1024 atoms here); the certified
     rounding bound is below 1e-9 and the remainder is the exact unassigned mass."""
     p = _tied_toy(rng, V)
     for offset in (0.0, gg.REFERENCE_OFFSET, 1e-3):

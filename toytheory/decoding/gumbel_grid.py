@@ -380,8 +380,9 @@ class GridLawBounds(NamedTuple):
 def _run_blocked(w, bits, offset, tail, block):
     pos = np.flatnonzero(w > 0)
     levels = grid_noise_levels(bits, offset)
-    law_pos, f, steps, nblocks, kmax = _blocked(w[pos], levels, 2.0 ** -bits, tail,
-                                                int(block))
+    # small grids: smaller blocks (the work arrays are 4 * block long)
+    block = min(int(block), max(1 << 10, 2 ** bits // 4))
+    law_pos, f, steps, nblocks, kmax = _blocked(w[pos], levels, 2.0 ** -bits, tail, block)
     law = np.zeros_like(w)
     law[pos] = law_pos
     return law, float(f), int(steps), int(nblocks), int(kmax), int(pos.size)
@@ -408,7 +409,8 @@ def grid_race_law(p, bits: int = 24, offset: float = 0.0, tail: float = 1e-10,
     tail : float, in [0, 1)
         Stop once the mass not yet assigned is below ``tail`` (0: run to the end).
     block : int, >= 1
-        Atoms per time block (speed only; the law does not depend on it).
+        Atoms per time block, at most (speed only; the law does not depend on it; capped
+        at ``max(1024, 2^bits / 4)``).
 
     Returns
     -------
