@@ -291,7 +291,7 @@ def _equal_mass_cells(law: np.ndarray, cells: int) -> np.ndarray:
              "there, which needs ~1e7 draws: benchmarks/bench_decoding_gumbel.py --device "
              "cuda --draws 10000000 in benchmarks/gpu_session.sh, not run in this session, "
              "no GPU lent). Exact b = 24, V = 1e5 (measured once, tail 1e-10: 3.52e8 atoms, "
-             "73 s for the blocked sweep against 178 s for the original heap sweep on the "
+             "40 s for the blocked sweep against 178 s for the original heap sweep on the "
              "loaded 2-core machine, largest per-token difference 3.3e-14, certified "
              "error of grid_race_law_bounds 2.5e-10): T_eff 0.99876 and entropy loss 0.0150 nats, against "
              "0.99755 and 0.0297 for the continuous model (TV 2.06e-3 apart); a half-step "
