@@ -30,6 +30,8 @@ def test_sweep_equals_every_uniform_tuple_with_argmax_ties(rng):
                 wins[np.argmax(p / (offset - np.log(np.array(us) + offset)))] += 1
         brute = wins / wins.sum()
         law, remainder, _ = gg.grid_race_law(p, bits, offset, tail=0.0)
+        np.testing.assert_allclose(gg.grid_race_law_heap(p, bits, offset, tail=0.0)[0], law,
+                                   atol=1e-15)
         if offset == 0.0:
             brute[0] -= 2.0 ** -12
             assert remainder == pytest.approx(2.0 ** -12, rel=1e-12)
@@ -47,6 +49,91 @@ def test_sweep_equals_the_direct_sum(rng, bits, V):
         np.testing.assert_allclose(law, gg.grid_race_law_brute_force(p, bits, offset),
                                    atol=1e-13)
         assert abs(law.sum() + remainder - 1.0) < 1e-12
+
+
+def _violation(law_fn, p, bits, offset, block):
+    """Largest excess of the direct sum and of the heap sweep outside the certified
+    bounds of ``law_fn`` (0 when both lie inside)."""
+    res = law_fn(p, bits, offset, tail=0.0, block=block)
+    worst = 0.0
+    for ref in (gg.grid_race_law_brute_force(p, bits, offset),
+                gg.grid_race_law_heap(p, bits, offset, tail=0.0)[0]):
+        # the reference's own float64 rounding: relative V * 2^-52 on a product of V factors
+        slack = 4 * p.size * 2.0 ** -52 * ref + 1e-300
+        worst = max(worst, float(np.max(res.lower - slack - ref)),
+                    float(np.max(ref - res.upper - slack)))
+    return worst, res
+
+
+def _tied_toy(rng, V):
+    p = rng.dirichlet(np.full(V, 0.3))
+    p[1:4] = p[1:4].mean()               # exact ties between tokens of equal probability
+    return p / p.sum()
+
+
+@pytest.mark.parametrize("bits, V, block", [(6, 4, 1), (8, 9, 7), (10, 20, 64),
+                                            (12, 30, 1 << 18), (12, 40, 500)])
+def test_blocked_sweep_inside_its_certified_bounds(rng, bits, V, block):
+    """Token by token, the direct sum and the heap sweep lie inside grid_race_law_bounds
+    (any block size: blocks of 1 atom up to the cap, 1024 atoms here); the certified
+    rounding bound is below 1e-9 and the remainder is the exact unassigned mass."""
+    p = _tied_toy(rng, V)
+    for offset in (0.0, gg.REFERENCE_OFFSET, 1e-3):
+        worst, res = _violation(gg.grid_race_law_bounds, p, bits, offset, block)
+        assert worst <= 0.0
+        assert 0.0 < res.rounding < 1e-9
+        # what is left is exact: nothing (c > 0), or all tokens at u = 0 (c = 0)
+        assert res.remainder == pytest.approx(2.0 ** (-bits * V) if offset == 0 else 0.0,
+                                              rel=1e-9, abs=1e-300)
+        law, remainder, steps = gg.grid_race_law(p, bits, offset, tail=0.0, block=block)
+        np.testing.assert_array_equal(law, res.law)
+        assert steps == res.steps == gg.grid_race_law_heap(p, bits, offset, 0.0)[2]
+
+
+def _planted(monkeypatch, change):
+    """grid_race_law_bounds with its kernel fed wrong input by ``change``."""
+    original = gg._blocked
+
+    def wrong(p, levels, delta, tail, block):
+        return original(*change(p, levels), delta, tail, block)
+
+    monkeypatch.setattr(gg, "_blocked", wrong)
+
+
+def test_planted_ties_to_the_last_index_are_caught(monkeypatch, rng):
+    """Ties to the highest index (the kernel run on the reversed vocabulary, reversed
+    back): the tied tokens 1..3 leave the certified bounds. Deterministic: the tied
+    tokens' exact laws differ by at least the mass of one tie, far above the bounds."""
+    p = _tied_toy(rng, 20)
+    original = gg._blocked
+
+    def last_index(p, levels, delta, tail, block):
+        law, *rest = original(p[::-1].copy(), levels, delta, tail, block)
+        return (law[::-1].copy(), *rest)
+
+    monkeypatch.setattr(gg, "_blocked", last_index)
+    worst, _ = _violation(gg.grid_race_law_bounds, p, 10, gg.REFERENCE_OFFSET, 64)
+    assert worst > 1e-6
+
+
+def test_planted_off_by_one_level_is_caught(monkeypatch, rng):
+    """Noise levels off by one grid step (level n read as n + 1): caught, deterministic
+    (every token's law moves by order 2^-b, far above the certified bounds)."""
+    p = _tied_toy(rng, 20)
+    _planted(monkeypatch, lambda p, levels: (p, np.append(levels[1:], np.inf)))
+    worst, _ = _violation(gg.grid_race_law_bounds, p, 10, 0.0, 64)
+    assert worst > 1e-6
+
+
+def test_planted_survival_off_by_one_is_caught(monkeypatch, rng):
+    """Grid width 2^-b read as 2^-(b+1) in the survivals only (an off-by-one in the
+    grid's exponent): caught, deterministic."""
+    p = _tied_toy(rng, 20)
+    original = gg._blocked
+    monkeypatch.setattr(gg, "_blocked", lambda p, levels, delta, tail, block:
+                        original(p, levels, delta / 2, tail, block))
+    worst, _ = _violation(gg.grid_race_law_bounds, p, 10, 0.0, 64)
+    assert worst > 1e-6
 
 
 def test_tail_bounds_the_error(rng):
@@ -77,6 +164,9 @@ def test_float32_cap_of_the_reference_form():
     (lambda: gg.grid_race_law([0.5, 0.5], 8, offset=-1.0), "offset"),
     (lambda: gg.grid_race_law([0.5, 0.5], 8, tail=1.0), "tail"),
     (lambda: gg.grid_race_law_brute_force([0.5, 0.5], 30), "bits"),
+    (lambda: gg.grid_race_law([0.5, 0.5], 8, block=0), "block"),
+    (lambda: gg.grid_race_law_bounds([0.5, 0.6], 8), "p"),
+    (lambda: gg.grid_race_law_heap([0.5, 0.5], 8, tail=-1.0), "tail"),
     (lambda: gg.grid_race_law_brute_force([1.0, 0.0], 8), "p"),
 ])
 def test_bad_input_names_the_argument(call, name):
