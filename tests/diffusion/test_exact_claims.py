@@ -65,10 +65,17 @@ def test_denoiser_claim_fails_when_the_denoiser_uses_a_10_percent_wrong_noise_le
     """Planted: the denoiser uses 1.1 sigma. Under seeds 0-5 the orthogonality t-tests'
     Bonferroni p-value was <= 2e-20 and the bounded Bayes tests' <= 2e-14, against 1e-6: the
     bias is many interval widths (the Bernstein widths are fixed by the bounds and n, not by
-    the seed), so both fail with probability >= 1 - 1e-6 under any seed."""
+    the seed), so both fail with probability >= 1 - 1e-6 under any seed.
+
+    Power: at the quick tier (n = 20,000) the t-tests' Bonferroni p reached 7e-22 (suite
+    seeds 0-6): a largest |t| of 9.6-12.4 against 5.9 (134 tests at 1e-6), only ~4 spreads
+    of margin. This runs 3x the draws (n = 60,000, bayes_n = 150,000): |t| >= 16.6, a miss
+    needs a 10-s.e. shortfall (< 1e-20, normal tail); the Bernstein p-values (<= 9e-24 at
+    the quick size) fall to <= 1e-60."""
     monkeypatch.setattr(diffusion_exact_scores, "denoise",
                         lambda law, x, a, s: law.denoise(x, a, 1.1 * s))
-    verdict, failed = _run("diffusion.exact.denoiser_is_posterior_mean", test_seed)
+    verdict, failed = _run("diffusion.exact.denoiser_is_posterior_mean", test_seed,
+                           n=60_000, bayes_n=150_000)
     assert verdict == "fails"
     assert any(name.startswith("E[(x0 - D(x_t)) g(x_t)] = 0") for name in failed)
     assert any(name.startswith("Bayes") for name in failed)
@@ -100,9 +107,10 @@ def test_numba_simulator_claim_fails_when_the_sde_drift_has_the_wrong_sign(monke
 
 def test_torch_simulator_claim_fails_when_the_score_is_scaled_by_1_05(monkeypatch, test_seed):
     """Power: at the quick tier's n = 3000 the PF-ODE KS p-values were 1e-12..8e-8 (too close
-    to 1e-6 to bound), so this runs n = 12,000: 1-D p <= 4e-34 in 3 draws, sqrt(2n) D >= 8.7
-    against 3.8 at the critical value; a miss needs sqrt(2n) sup|F_n - F| > 4.9, probability
-    <= 2 e^-24 = 8e-11 by the DKW bound (the 2-D witness, p <= 2e-35, is a second chance)."""
+    to 1e-6 to bound), so this runs n = 12,000: 1-D p <= 2.4e-29 under suite seeds 0-6,
+    sqrt(2n) D >= 8.1 against 3.8 at the critical value; a miss needs sqrt(2n) sup|F_n - F|
+    > 4.3, probability <= 2 e^-18.6 = 2e-8 by the DKW bound (and the 2-D witness, p <= 3e-37,
+    must miss too)."""
     real = diffusion_exact_simulators._torch_score
 
     def scaled(law, schedule, device):
@@ -136,9 +144,11 @@ def test_explained_variance_claim_fails_with_a_gaussian_approximation_missing_th
 
 
 def test_teleportation_claim_fails_when_the_jump_drops_its_offset(monkeypatch, test_seed):
-    """Power: the dropped offset (means moved by 3) gives KS p ~1e-34 on the jumped samples
-    (5 directions): sqrt(2n) D = 8.8 against 4.0 at the Bonferroni critical value, so a
-    miss needs sqrt(2n) sup|F_n - F| > 4.8, probability <= 2 e^-23 = 2e-10 (DKW)."""
+    """Power: at the quick tier's n_sim = 4000 the jumped samples' KS p-value ranged over
+    2e-22 .. 9e-43 (suite seeds 0-6): sqrt(2n) D = 7.2-9.9 against 4.0 at the Bonferroni
+    critical value (5 directions), a DKW miss bound of only 6e-5 at the worst seed. So this
+    runs n_sim = 16,000: sqrt(2n) D >= 14.4, and a miss needs sqrt(2n) sup|F_n - F| > 10.4,
+    probability <= 2 e^-108 (DKW)."""
     def no_offset(x, law, schedule=None, t_from=80.0, t_to=10.0):
         m, _ = tp._teleport_map(law, schedule, t_from, t_to)
         return x @ m.T
@@ -149,7 +159,8 @@ def test_teleportation_claim_fails_when_the_jump_drops_its_offset(monkeypatch, t
                                                           shifted().means + 3.0,
                                                           shifted().eigvals[:, 0]))
     monkeypatch.setattr(tp, "gaussian_teleport", no_offset)
-    verdict, failed = _run("diffusion.exact.teleportation_skip_fraction", test_seed)
+    verdict, failed = _run("diffusion.exact.teleportation_skip_fraction", test_seed,
+                           n_sim=16_000)
     assert verdict == "fails"
     assert any(name.startswith("2-D 5x5 grid: jumped samples") for name in failed)
 
@@ -222,9 +233,10 @@ def test_affine_sampler_claim_fails_when_the_pushforward_drops_the_noise(monkeyp
 
 def test_affine_sampler_claim_fails_when_the_output_covariance_is_5_percent_too_large(
         monkeypatch, test_seed):
-    """Power: each of the two simulated-output witnesses rejects at p ~1e-46..1e-49
-    (n = 100,000): a KS distance ~0.023 against the Bonferroni critical value 0.009, so a
-    miss needs sup|F_n - F| > 0.014: probability <= 2 exp(-2 n 0.014^2) = 2e-17 each (DKW)."""
+    """Power: each of the two simulated-output witnesses rejects at p <= 5e-41 under suite
+    seeds 0-6 (n = 100,000, 7 tests): sqrt(2n) D >= 9.8 against 4.1 at the Bonferroni
+    critical value, so a miss needs sqrt(2n) sup|F_n - F| > 5.7: probability <= 2 e^-32
+    each (DKW)."""
     from toytheory.diffusion.affine import gaussian_pushforward
 
     def inflated(affine, mean, cov):
