@@ -70,8 +70,8 @@ def test_denoiser_claim_fails_when_the_denoiser_uses_a_10_percent_wrong_noise_le
     Power: at the quick tier (n = 20,000) the t-tests' Bonferroni p reached 7e-22 (suite
     seeds 0-6): a largest |t| of 9.6-12.4 against 5.9 (134 tests at 1e-6), only ~4 spreads
     of margin. This runs 3x the draws (n = 60,000, bayes_n = 150,000): |t| >= 16.6, a miss
-    needs a 10-s.e. shortfall (< 1e-20, normal tail); the Bernstein p-values (<= 9e-24 at
-    the quick size) fall to <= 1e-60."""
+    needs a 10-s.e. shortfall (< 1e-20, normal tail). Measured under suite seeds 0-9: t-test
+    p <= 2e-61 (|t| >= 16.5), Bernstein p <= 1e-66 (<= 9e-24 at the quick size)."""
     monkeypatch.setattr(diffusion_exact_scores, "denoise",
                         lambda law, x, a, s: law.denoise(x, a, 1.1 * s))
     verdict, failed = _run("diffusion.exact.denoiser_is_posterior_mean", test_seed,
@@ -93,9 +93,10 @@ class _WrongDriftSign:
 
 
 def test_numba_simulator_claim_fails_when_the_sde_drift_has_the_wrong_sign(monkeypatch, test_seed):
-    """Power: the wrong drift moves the 1-D output's KS distance to ~0.3 (p ~1e-285 at the
-    quick tier's n = 3000) against a critical value 0.049 (level 1e-6): a miss needs
-    sup|F_n - F| > 0.25, probability <= 2 exp(-2 n 0.25^2) = 2 e^-375 (DKW)."""
+    """Power: the wrong drift moves the 1-D output's KS distance to ~0.3 (p <= 1e-271 under
+    suite seeds 0-9 at the quick tier's n = 3000) against a critical value 0.049 (level
+    1e-6): a miss needs sup|F_n - F| > 0.25, probability <= 2 exp(-2 n 0.25^2) = 2 e^-375
+    (DKW)."""
     real = diffusion_exact_simulators.numba_sde
     monkeypatch.setattr(diffusion_exact_simulators, "numba_sde",
                         lambda law, sch, x, grid, seed: real(law, _WrongDriftSign(sch), x, grid,
@@ -107,9 +108,9 @@ def test_numba_simulator_claim_fails_when_the_sde_drift_has_the_wrong_sign(monke
 
 def test_torch_simulator_claim_fails_when_the_score_is_scaled_by_1_05(monkeypatch, test_seed):
     """Power: at the quick tier's n = 3000 the PF-ODE KS p-values were 1e-12..8e-8 (too close
-    to 1e-6 to bound), so this runs n = 12,000: 1-D p <= 2.4e-29 under suite seeds 0-6,
+    to 1e-6 to bound), so this runs n = 12,000: 1-D p <= 2.4e-29 under suite seeds 0-9,
     sqrt(2n) D >= 8.1 against 3.8 at the critical value; a miss needs sqrt(2n) sup|F_n - F|
-    > 4.3, probability <= 2 e^-18.6 = 2e-8 by the DKW bound (and the 2-D witness, p <= 3e-37,
+    > 4.3, probability <= 2 e^-18.6 = 2e-8 by the DKW bound (and the 2-D witness, p <= 5e-37,
     must miss too)."""
     real = diffusion_exact_simulators._torch_score
 
@@ -147,8 +148,8 @@ def test_teleportation_claim_fails_when_the_jump_drops_its_offset(monkeypatch, t
     """Power: at the quick tier's n_sim = 4000 the jumped samples' KS p-value ranged over
     2e-22 .. 9e-43 (suite seeds 0-6): sqrt(2n) D = 7.2-9.9 against 4.0 at the Bonferroni
     critical value (5 directions), a DKW miss bound of only 6e-5 at the worst seed. So this
-    runs n_sim = 16,000: sqrt(2n) D >= 14.4, and a miss needs sqrt(2n) sup|F_n - F| > 10.4,
-    probability <= 2 e^-108 (DKW)."""
+    runs n_sim = 16,000: p <= 1e-87 under suite seeds 0-9, sqrt(2n) D >= 14.2, and a miss
+    needs sqrt(2n) sup|F_n - F| > 10.2, probability <= 2 e^-104 (DKW)."""
     def no_offset(x, law, schedule=None, t_from=80.0, t_to=10.0):
         m, _ = tp._teleport_map(law, schedule, t_from, t_to)
         return x @ m.T
@@ -234,7 +235,7 @@ def test_affine_sampler_claim_fails_when_the_pushforward_drops_the_noise(monkeyp
 def test_affine_sampler_claim_fails_when_the_output_covariance_is_5_percent_too_large(
         monkeypatch, test_seed):
     """Power: each of the two simulated-output witnesses rejects at p <= 5e-41 under suite
-    seeds 0-6 (n = 100,000, 7 tests): sqrt(2n) D >= 9.8 against 4.1 at the Bonferroni
+    seeds 0-9 (n = 100,000, 7 tests): sqrt(2n) D >= 9.8 against 4.1 at the Bonferroni
     critical value, so a miss needs sqrt(2n) sup|F_n - F| > 5.7: probability <= 2 e^-32
     each (DKW)."""
     from toytheory.diffusion.affine import gaussian_pushforward
