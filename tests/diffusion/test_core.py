@@ -269,6 +269,9 @@ def test_marginal_sampling_matches_the_exact_marginal_moments():
 
 
 def test_marginal_sampling_check_rejects_a_sampler_with_sigma_5_percent_too_large():
+    """Power: along the least-variance direction the KS distance is 0.0102 against a
+    critical value 0.0044 (level 0.5e-6, n = 400,000); a miss needs sup|F_n - F| > 0.0058,
+    probability <= 2 exp(-2 n 0.0058^2) = 2.4e-12 by the DKW bound."""
     # planted bug: the sampler adds 1.05 sigma of noise. Along the least-variance
     # direction the standard deviation is 4.3% too large, a KS distance of about
     # 0.043 * max_x x phi(x) = 0.010 against a critical value of 0.0044 at level 1e-6

@@ -13,6 +13,8 @@ def test_tilted_products_of_gaussians():
 
 
 def test_tilted_product_proof_catches_a_wrong_mean(monkeypatch):
+    """Power: deterministic: a sympy residual, exact symbolic algebra; no random draw
+    enters."""
     def wrong(c1, c2):  # planted: means averaged with the exponents, not the precisions
         prec = c1 / pg.v1 + c2 / pg.v2
         return (c1 * pg.m1 + c2 * pg.m2) / (c1 + c2), 1 / prec
@@ -27,6 +29,8 @@ def test_fkc_weight_solves_the_pde_and_vanishes_on_the_data_path():
 
 
 def test_fkc_proof_catches_a_dropped_laplacian(monkeypatch):
+    """Power: deterministic: a sympy residual, exact symbolic algebra; no random draw
+    enters."""
     orig = pg.fkc_rate_1d
 
     def dropped(log_pi):  # planted: the -g^2/2 (-P) term left out

@@ -86,6 +86,8 @@ def test_kernel_score_equals_the_exact_oracle_score(name, alpha, sigma):
 
 
 def test_kernel_score_check_catches_wrong_component_log_weights():
+    """Power: deterministic (fixed points, exact oracle): the planted 0.7 k moves the score
+    by more than 1e-3 of its scale, 1e9 times the 1e-12 tolerance of the unplanted check."""
     # planted: log pi_k off by 0.7 k in the per-time constants
     law = _one_d_laws()["4 unequal components"]
     x = _far_and_typical_points(law, 0.6, 0.8)
@@ -112,6 +114,9 @@ def _numpy_euler_maruyama(law, schedule, x, grid, normals):
 
 @pytest.mark.parametrize("law", [two_mode_1d(), field_law()], ids=["1d", "2d"])
 def test_reverse_sde_is_euler_maruyama_driven_by_the_paths_standard_normals(law):
+    """Power (the planted row shift): deterministic given the paths' normals: 80 steps of
+    independent O(1) noise moved to another path leave the states O(0.1-1) apart, 10x above
+    the 1e-2 it must exceed, and the unshifted run agrees to 1e-9."""
     # coupling: 37 paths (a partial block) over 80 steps (across noise refills), row i of
     # standard_normals(seed) is path i's noise, step j coordinate k its entry j d + k
     n, steps, seed = 37, 80, 5
@@ -161,6 +166,10 @@ def test_pf_ode_samples_follow_the_exact_marginal(law):
 
 
 def test_marginal_check_catches_a_reverse_sde_with_the_wrong_drift_sign():
+    """Power: on the first axis the KS distance of the wrong-drift output from the exact
+    marginal is ~0.16 (p ~1e-116 in two draws) against a critical value 0.040 (5 directions,
+    Bonferroni at 1e-6, n = 5000): a miss needs sup|F_n - F| > 0.12, probability
+    <= 2 exp(-2 n 0.12^2) = 2 e^-144 by the DKW bound."""
     law = field_law()
     out = dn.reverse_sde_euler_maruyama(law, WrongDriftSign(SCHEDULE), _start(law, 5000),
                                         np.linspace(1.0, 0.05, 1001), seed=reseed(11))
@@ -168,6 +177,9 @@ def test_marginal_check_catches_a_reverse_sde_with_the_wrong_drift_sign():
 
 
 def test_marginal_check_catches_a_pf_ode_on_the_wrong_law():
+    """Power: the permuted weights put the first axis's KS distance at >= 0.25 (p <= 1e-275
+    in two draws) against the critical 0.040 at n = 5000: a miss needs sup|F_n - F| > 0.2,
+    probability <= 2 e^-400 by the DKW bound."""
     law = field_law()
     wrong = GaussianMixture(law.weights[::-1], law.means, law.covs)  # weights permuted
     out = dn.pf_ode_rk4(wrong, SCHEDULE, _start(law, 5000), np.linspace(1.0, 0.05, 201))
@@ -186,6 +198,7 @@ def test_fine_pf_ode_matches_the_gaussian_closed_form_to_1e8(schedule):
     exact = gaussian_pf_ode_solution(x, g, schedule, s, t)
     assert np.abs(out - exact).max() <= 1e-8 * max(1.0, np.abs(exact).max())
     # planted: a covariance entry off by 1e-4 is far outside the 1e-8 tolerance
+    # (power: deterministic, no draw decides it: the ODE from fixed starts moves > 1e-6)
     off = Gaussian(g.mean_vector, g.cov + 1e-4 * np.eye(3))
     assert np.abs(dn.pf_ode_rk4(off, schedule, x, grid) - exact).max() > 1e-6
 
@@ -209,6 +222,11 @@ def test_simulators_refuse_bad_input():
 
 @pytest.mark.slow
 def test_energy_test_against_the_exact_law_catches_a_simulator_on_shifted_means():
+    """Power (measured, not a closed bound): with the means shifted by 2 the energy
+    statistic is 1.0-1.5 in 6 draws, 22-31 permutation s.d. above the null mean 0.07 and
+    2.3x the largest of 3000 permuted values; permutations that reach it keep all but
+    <= ~8 labels (random k-swaps fall below it at k = 8), a fraction < 1e-15 of the splits,
+    so more than one exceedance in 2e6 permutations (a miss) has probability < 1e-6."""
     # the multivariate check of the simulator claims, at level 1e-6 (2e6 permutations)
     from toytheory.diffusion.marginal_tests import energy_test_against_law
 

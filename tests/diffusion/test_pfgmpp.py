@@ -73,6 +73,8 @@ def _run(claim_id, seed):
 
 
 def test_a_radial_law_with_swapped_beta_parameters_fails(monkeypatch, test_seed):
+    """Planted: the radial law's Beta parameters swapped. Power: deterministic: the Beta
+    construction leaves the kernel's definition by 2.2 against 1e-10."""
     import toytheory.diffusion.pfgmpp as pfgmpp
     from scipy.stats import betaprime
 
@@ -86,6 +88,8 @@ def test_a_radial_law_with_swapped_beta_parameters_fails(monkeypatch, test_seed)
 
 
 def test_a_gaussian_radial_law_of_the_wrong_dimension_fails(monkeypatch, test_seed):
+    """Planted: the Gaussian radial law of the wrong dimension. Power: deterministic: it
+    leaves rho^(N-1) exp(-rho^2/2) by 0.27 against 1e-12."""
     import toytheory.diffusion.pfgmpp as pfgmpp
 
     original = pfgmpp.gaussian_radial_density
@@ -96,7 +100,10 @@ def test_a_gaussian_radial_law_of_the_wrong_dimension_fails(monkeypatch, test_se
 
 def test_a_misaligned_kernel_is_refuted(monkeypatch, test_seed):
     """r = 1.1 sigma sqrt(D) everywhere: the kernel tends to N(y, 1.21 sigma^2 I), so the
-    TV to N(y, sigma^2 I) stalls near a positive constant (exact)."""
+    TV to N(y, sigma^2 I) stalls near a positive constant (exact).
+
+    Power: deterministic: the relative change of D TV from D = 256 to 1024 is 2.96 against
+    the bound 0.02."""
     import toytheory.diffusion.pfgmpp as pfgmpp
 
     original = pfgmpp.kernel_tv_to_gaussian
@@ -114,6 +121,8 @@ def test_a_misaligned_kernel_is_refuted(monkeypatch, test_seed):
 
 
 def test_a_wrong_trigamma_argument_fails(monkeypatch, test_seed):
+    """Planted: a wrong trigamma argument in Var log(R/r). Power: deterministic: the
+    trigamma form leaves quadrature by 0.82 against 1e-9."""
     import toytheory.diffusion.pfgmpp as pfgmpp
     from scipy.special import polygamma
 

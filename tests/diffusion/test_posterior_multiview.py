@@ -89,6 +89,9 @@ def test_joint_per_view_denoisers_refute_not_posterior(monkeypatch, test_seed):
 
 
 def test_noiseless_steps_fail_the_floor(monkeypatch, test_seed):
+    """Planted: the VE steps without their noise. Power: deterministic (Bures-
+    Wasserstein between exact Gaussian laws): the joint sampler's W2 is 1.45 against the
+    floor 0.05."""
     original = multiview.ve_step
     monkeypatch.setattr(multiview, "ve_step", lambda *a: linear.AffineStep(
         original(*a).M, original(*a).b, 0.0 * original(*a).Q))

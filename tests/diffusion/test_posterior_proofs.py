@@ -13,6 +13,8 @@ def test_gmm_component_update_holds():
 
 
 def test_gmm_update_proof_fails_with_a_wrong_gain(monkeypatch):
+    """Power: deterministic: a sympy residual, exact symbolic algebra; no random draw
+    enters."""
     original = pp.component_update
 
     def wrong(Sigma, A, mu, s2, y):   # planted: the prior variance in place of S
@@ -29,6 +31,8 @@ def test_bridge_holds():
 
 
 def test_bridge_proof_fails_with_the_wrong_variance(monkeypatch):
+    """Power: deterministic: a sympy residual, exact symbolic algebra; no random draw
+    enters."""
     monkeypatch.setattr(pp, "bridge_moments",
                         lambda a, b, t, T, q: (a + t / T * (b - a), q * t * (T - t) / (2 * T)))
     assert not pp.prove_random_walk_bridge().holds

@@ -18,6 +18,8 @@ def test_closed_form_gaussian_flow_solves_the_pf_ode_for_a_general_schedule():
 
 
 def test_flow_proof_fails_without_the_square_root(monkeypatch):
+    """Power: deterministic: a sympy residual, exact symbolic algebra; no random draw
+    enters."""
     def wrong(lam, mu, x_s):  # planted: ratio instead of its square root
         rho_t2 = (flow.sigma(flow.t) / flow.alpha(flow.t)) ** 2
         rho_s2 = (flow.sigma(flow.s) / flow.alpha(flow.s)) ** 2
@@ -39,6 +41,8 @@ def test_gaussian_posterior_mean_by_integration_is_the_denoiser():
 
 
 def test_tweedie_proof_fails_for_a_denoiser_gain_without_the_noise_term(monkeypatch):
+    """Power: deterministic: a sympy residual, exact symbolic algebra; no random draw
+    enters."""
     monkeypatch.setattr(tweedie, "eigen_gain", lambda a, lam, s: 1 / a)  # planted
     assert not tweedie.prove_gaussian_posterior_mean_2d().holds
 
@@ -50,6 +54,8 @@ def test_gmm_score_formula_is_the_gradient_of_the_log_marginal():
 
 
 def test_gmm_proof_fails_when_the_weights_forget_the_log_determinant(monkeypatch):
+    """Power: deterministic: a sympy residual, exact symbolic algebra; no random draw
+    enters."""
     monkeypatch.setattr(gmm, "component_logit",  # planted: no -log(D)/2
                         lambda w, c, dvar: sp.log(w) - c**2 / (2 * dvar))
     assert not gmm.prove_gmm_score_1d().holds

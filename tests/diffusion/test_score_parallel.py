@@ -114,7 +114,11 @@ def test_torch_cpu_chunks_on_worker_threads_are_the_formula(rng, policy, d):
 
 
 def test_torch_formula_check_sees_chunks_returned_out_of_order(rng, monkeypatch):
-    """Planted bug in the torch path: chunk results reversed; the formula check fails."""
+    """Planted bug in the torch path: chunk results reversed; the formula check fails.
+
+    Power: deterministic given the points: the chunks hold different points, whose scores
+    differ by O(1) against the 1e-9 tolerance; a random draw could hide it only if two
+    chunks held equal scores (probability 0)."""
     torch = pytest.importorskip("torch")
     from toytheory.diffusion import torch_laws
 

@@ -96,7 +96,12 @@ def test_sde_output_follows_its_exact_affine_law(gaussian_law, vp):
 
 
 def test_the_sde_law_check_rejects_a_planted_noise_scale_bug(gaussian_law, vp, monkeypatch):
-    """Companion: draws scaled by 1.3 (a planted bug in the noise source) are caught."""
+    """Companion: draws scaled by 1.3 (a planted bug in the noise source) are caught.
+
+    Power: from the exact output laws with and without the 1.3 (solver_output_law), the KS
+    distance in the worst of the 5 directions is 0.063 under suite seeds 0-9, against a
+    critical value 0.020 (n = 20,000, Bonferroni at 1e-6): a miss needs sup|F_n - F| >
+    0.043, probability <= 2 exp(-2 n 0.043^2) = 1.3e-32 by the DKW bound."""
     from scipy import stats as sps
 
     from toytheory import stats

@@ -41,7 +41,9 @@ def test_deis_weights_integrate_polynomials_in_their_variable(variant, t_nodes, 
 
 
 def test_the_check_tells_the_variants_apart():
-    """Planted: tAB's weights used where rhoAB's are promised; the quadratic moment differs."""
+    """Planted: tAB's weights used where rhoAB's are promised; the quadratic moment differs.
+
+    Power: deterministic (fixed nodes, quadrature): no random draw enters."""
     vp = VPLinear()
     t_nodes, t_next = [0.5, 0.6, 0.7], 0.4
     rho = [float(vp.sigma_ve(t)) for t in t_nodes]

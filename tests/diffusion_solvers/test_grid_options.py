@@ -115,7 +115,9 @@ def test_a_one_step_final_zero_karras_grid_is_the_denoising_step_from_sigma_max(
 
 def test_the_spacing_check_sees_a_planted_off_by_one_grid(monkeypatch):
     """Planted: uniform_time_grid with final_zero spaces its n points as if there were
-    n + 1 (it stops one step short of t_end); the end-point check must see it."""
+    n + 1 (it stops one step short of t_end); the end-point check must see it.
+
+    Power: deterministic (a fixed grid compared exactly); no random draw enters."""
     from toytheory.diffusion.solvers import grids
 
     def short(schedule, n, *, t_start=None, t_end=None, final_zero=False):

@@ -170,7 +170,10 @@ def test_a_state_kept_by_a_callback_is_never_overwritten(keeper):
 
 
 def test_the_retention_check_catches_a_pool_that_ignores_references(monkeypatch):
-    # planted: a pool that hands out any buffer of the right shape (no reference check)
+    """Planted: a pool that hands out any buffer of the right shape (no reference check).
+
+    Power: deterministic given the start points: a reused buffer is overwritten by a later
+    step's values, equal to the kept ones only on a probability-0 set of starts."""
     from toytheory.diffusion.solvers import uniform_log_snr_grid
 
     real = _fused.BufferPool._counts

@@ -67,7 +67,10 @@ def test_sde_dpmpp_matches_diffusers_with_shared_noise(n, order, solver_type, gm
 def test_the_sde_peer_check_sees_a_planted_noise_scale_bug(gmm_law, rng):
     """Planted: the noise enters with sqrt(1 - e^-2h) replaced by (1 - e^-2h); the same
     comparison must disagree (deterministic given the draws: a scale change of the noise
-    term moves every noisy step by a nonzero multiple of z, far above 1e-5)."""
+    term moves every noisy step by a nonzero multiple of z, far above 1e-5).
+
+    Power: deterministic given the draws (stated above); it fails only if every z entry were
+    0."""
     sch = _scheduler("DPMSolverMultistepScheduler", solver_order=2,
                      algorithm_type="sde-dpmsolver++", final_sigmas_type="zero")
     sch.set_timesteps(8)
