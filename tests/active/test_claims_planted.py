@@ -52,8 +52,8 @@ def test_a_best_response_that_is_not_best_fails_the_certificate(monkeypatch, tes
     """Planted: the learner's best response is replaced by generalised binary search. The
     double oracle's "certificate" is then computed from a policy that is not the best
     response, so it closes at a value above the brute-force minimax (0.2 vs 0.1 for one
-    point and two queries). Power: deterministic — gap 0.1 against the witness's 1e-9
-    tolerance; no random draw enters it."""
+    point and two queries). Power: deterministic — largest gap 0.6 over the claim's
+    problems against the witness's 1e-9 tolerance; no random draw enters it."""
     from toytheory.rl import active_learning as al
 
     monkeypatch.setattr(al, "bayes_policy", lambda problem, prior: al.gbs_policy(problem))
