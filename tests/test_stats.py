@@ -389,7 +389,7 @@ def test_ks_two_sample_detects_a_planted_location_shift(rng):
 def test_family_corrections_detect_one_planted_signal_among_nulls(rng):
     # planted: one p-value of 1e-9 among four uniform ones on [0.01, 1]; Holm and Bonferroni
     # both reject the family at 1e-6 and single out that hypothesis, and neither rejects
-    # four nulls (5 * 0.01 > 1e-6): power 1 under every seed
+    # four nulls (5 * 0.01 > 1e-6). Power: deterministic in effect — 1 under every seed
     nulls = list(rng.uniform(0.01, 1.0, 4))
     for method in (stats.bonferroni, stats.holm):
         family = method(nulls + [1e-9], AUDIT)

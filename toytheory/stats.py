@@ -78,7 +78,11 @@ medians (:func:`box_slope_interval`), not by an OLS t-interval; so are the
 exponents of ``adaptive.overfitting.empirical_error_grows_like_sqrt_m_over_n``
 (median worst error; the mean's delta-method fit is recorded, not held: an
 exact empirical-Bernstein box for the means would need about 2e4 seeds per
-point at 1e-6).
+point at 1e-6). ``diffusion.exact.teleportation_skip_fraction_64d`` holds its
+FID cost by an order-statistic median interval and reads the FID's seed-to-seed
+spread from its 10% and 90% quantiles, each held by an exact order-statistic
+interval (:func:`toytheory.sampling.bounds.quantile_interval`), not by a
+chi-square interval for a standard deviation.
 
 Statements that remain approximate or model-based (issue 14)
 ------------------------------------------------------------
@@ -87,12 +91,6 @@ Statements that remain approximate or model-based (issue 14)
   t-interval. No normality is left, but a model is: log m_eps linear in log x
   with errors i.i.d. within a family and independent of x (a spread of the
   measurement noise that changes with x would break the exact level).
-- ``diffusion.exact.teleportation_skip_fraction_64d``: Student-t over 50 batch
-  estimates of a squared Frechet distance (each a smooth function of moments of
-  400 light-tailed draws) and a chi-square interval for the FID's seed-to-seed
-  spread (FID taken as normal at 50,000 samples). Both are normal
-  approximations; the batch estimates are unbounded, so no exact mean interval
-  applies without an assumed bound.
 - Witness ``ev.test(stats.mean_test(...))`` uses in other catalog files
   (gaussian laws' KL, data_diversify, rl_tabular, reusable_holdout, difftpt,
   imperfect_quantisation) are witnesses, outside this note's scope.

@@ -21,10 +21,12 @@ def _run(claim_id, seed, **overrides):
 def test_a_wrong_answer_law_fails_the_simulation_witness(monkeypatch, test_seed):
     """Planted: the exact recursion believes answers are flipped 0.1 more often than they
     are. The robust policy's exact errors then sit 0.11 to 0.18 above its true errors on
-    every one of the 12 problems; at 3,000 plays the Clopper-Pearson half-width at
-    1e-6 / 12 is under 0.05, so a miss needs a deviation beyond the 1e-6 interval on all
-    12 problems: ``fails`` with probability >= 1 - 1e-6 under any seed (the simulation
-    draws answers from the noise profiles, written in sims/)."""
+    every one of the 12 problems (the simulation draws answers from the true noise
+    profiles, written in sims/). Power: at 3,000 plays no Clopper-Pearson interval at
+    1e-6 / 12 reaches more than 0.0491 from its estimate (computed over every count), so a
+    miss needs the simulated rate 0.06 or more from its mean on every problem, by Hoeffding
+    <= 2 exp(-2 * 3000 * 0.0609^2) = 4.3e-10 for any one: caught with probability
+    >= 1 - 1e-9 under any seed."""
     from toytheory.rl import active_learning as al
 
     original = al.ThresholdProblem.label_one_prob
@@ -39,8 +41,9 @@ def test_a_wrong_answer_law_fails_the_simulation_witness(monkeypatch, test_seed)
 
 
 def test_an_unachievable_threshold_is_refuted(test_seed):
-    """Planted false statement: an excess of at most 0.001. The exact excess at budget 4
-    is about 0.02 (deterministic), so ``refuted`` under every seed."""
+    """Planted false statement: an excess of at most 0.001. Power: deterministic — the
+    exact excesses are 0.037, 0.028, 0.019 at budgets 3, 4, 6 against 0.001; no random draw
+    enters them."""
     result = _run(ROBUST, test_seed, max_excess=0.001)
     assert result["verdict"] == "refuted", result["message"]
 
@@ -49,7 +52,8 @@ def test_a_best_response_that_is_not_best_fails_the_certificate(monkeypatch, tes
     """Planted: the learner's best response is replaced by generalised binary search. The
     double oracle's "certificate" is then computed from a policy that is not the best
     response, so it closes at a value above the brute-force minimax (0.2 vs 0.1 for one
-    point and two queries): the witness ``fails`` deterministically."""
+    point and two queries). Power: deterministic — largest gap 0.6 over the claim's
+    problems against the witness's 1e-9 tolerance; no random draw enters it."""
     from toytheory.rl import active_learning as al
 
     monkeypatch.setattr(al, "bayes_policy", lambda problem, prior: al.gbs_policy(problem))
@@ -58,6 +62,8 @@ def test_a_best_response_that_is_not_best_fails_the_certificate(monkeypatch, tes
 
 
 def test_the_refuted_planted_run_meets_the_result_contract(test_seed):
+    """The planted false statement (excess <= 0.001) with one budget. Power: deterministic
+    — exact excess 0.037 at budget 3 against 0.001; no random draw enters it."""
     from toytheory.claims.contract import result_problems
 
     result = _run(ROBUST, test_seed, max_excess=0.001, budgets=(3,))

@@ -72,6 +72,11 @@ def test_the_residual_ks_sees_projection_noise_twenty_percent_too_wide(monkeypat
     The columns still have exactly the drawn correlations (the identity check
     cannot see this bug); the KS test on the residual, at the same level,
     must reject.
+
+    Power: the 3 x 500 x 7 = 10,500 residual entries are N(0, 1.44) instead of N(0, 1) (up
+    to the rank-one projection per column), a KS distance of 0.0598; the critical distance
+    at 1e-6 is sqrt(ln(2e6) / 21000) = 0.026, so by DKW a miss has probability <=
+    2 exp(-2 * 10500 * 0.0336^2) < 1e-10 under any suite seed.
     """
     real = sim._columns_projection
 
@@ -115,6 +120,9 @@ def test_the_identity_check_sees_columns_that_skip_the_projection(monkeypatch):
 
     The columns the real simulator then uses have correlations off by
     :math:`y^\\top z / n \\sim N(0, 1/n)`; the identity check must see it.
+
+    Power: n = 60, so each of the >= 15 independent correlation errors per call is
+    N(0, 1/60); all below 1e-3 has probability <= P(|Z| < 0.0078)^15 = 0.0062^15 < 1e-33.
     """
     def no_projection(torch_, y, c_sel, gen, dtype):
         z = torch_.randn((y.shape[0], y.shape[1], c_sel.shape[1]), generator=gen,

@@ -56,16 +56,20 @@ def test_simulator_final_answers_have_the_reference_law_chi_square_on_counts(att
     assert res.verdict == "accept", res
 
 
+PLANTED_REPS = 4000  # the planted-bug companions' size (see their power statements)
+
+
 @functools.lru_cache(maxsize=None)
-def noisy_reference(mechanism, scale):
+def noisy_reference(mechanism, scale, reps=REPS):
     """The object-level interaction's final answers (log-odds attack), computed once per setting."""
-    return reference("log_odds", mechanism, seed=reseed(4), scale=scale)
+    return reference("log_odds", mechanism, reps=reps, seed=reseed(4), scale=scale)
 
 
-def noisy_final_law_test(mechanism, scale):
+def noisy_final_law_test(mechanism, scale, reps=REPS):
     """KS at ``LEVEL``: the simulator's noisy final answers against the reference's."""
-    sim = simulate_attack(N, M, REPS, mechanism=mechanism, scale=scale, seed=reseed(3))["final_signed"]
-    return stats.ks_2samp(sim, noisy_reference(mechanism, scale), LEVEL)
+    sim = simulate_attack(N, M, reps, mechanism=mechanism, scale=scale,
+                          seed=reseed(3))["final_signed"]
+    return stats.ks_2samp(sim, noisy_reference(mechanism, scale, reps), LEVEL)
 
 
 @pytest.mark.parametrize("mechanism, scale", [("laplace", 0.01), ("gaussian", 0.02)])
@@ -76,20 +80,31 @@ def test_simulator_noisy_final_answers_have_the_reference_law_ks(mechanism, scal
 @pytest.mark.parametrize("mechanism, scale", [("laplace", 0.01), ("gaussian", 0.02)])
 def test_the_noisy_law_ks_sees_a_kernel_that_triples_the_noise_scale(monkeypatch, mechanism,
                                                                      scale):
-    """Planted bug: the Numba kernel draws its noise at 3 times the requested scale."""
+    """Planted bug: the Numba kernel draws its noise at 3 times the requested scale.
+
+    Power (re-sized from 400 draws a side, where DKW gave no useful bound): the two laws are
+    >= 0.27 apart in KS distance (0.29 and 0.32 measured with 20,000 draws a side); with
+    4,000 a side the critical distance at 1e-6 is sqrt(ln(2e6) / 4000) = 0.060, so a miss
+    needs one empirical CDF 0.105 off its law: by DKW <= 4 exp(-2 * 4000 * 0.105^2) < 1e-36.
+    """
     real = rounds._attack_kernel
 
     def louder(seed, reps, n, m, attack, mech, scale_, clip, out):
         real(seed, reps, n, m, attack, mech, 3.0 * scale_, clip, out)
 
     monkeypatch.setattr(rounds, "_attack_kernel", louder)
-    assert noisy_final_law_test(mechanism, scale).verdict == "reject"
+    assert noisy_final_law_test(mechanism, scale, PLANTED_REPS).verdict == "reject"
 
 
 @pytest.mark.parametrize("mechanism, scale", [("laplace", 0.01), ("gaussian", 0.02)])
 def test_the_noisy_law_ks_sees_final_answers_shifted_by_three_hundredths(monkeypatch, mechanism,
                                                                          scale):
-    """Planted bug: every final answer is off by +0.03 (about one standard deviation of its law)."""
+    """Planted bug: every final answer is off by +0.03 (about one standard deviation of its law).
+
+    Power (re-sized from 400 draws a side): the shift moves the law by >= 0.30 in KS distance
+    (0.32 and 0.35 measured with 20,000 draws a side); at 4,000 a side (critical 0.060) a
+    miss needs one empirical CDF 0.12 off its law: by DKW <= 4 exp(-2 * 4000 * 0.12^2) < 1e-49.
+    """
     real = rounds._attack_kernel
 
     def shifted(seed, reps, n, m, attack, mech, scale_, clip, out):
@@ -97,7 +112,7 @@ def test_the_noisy_law_ks_sees_final_answers_shifted_by_three_hundredths(monkeyp
         out[:, 1] += 0.03
 
     monkeypatch.setattr(rounds, "_attack_kernel", shifted)
-    assert noisy_final_law_test(mechanism, scale).verdict == "reject"
+    assert noisy_final_law_test(mechanism, scale, PLANTED_REPS).verdict == "reject"
 
 
 def test_the_agreement_test_sees_a_sign_weight_attack_posing_as_log_odds():

@@ -162,7 +162,8 @@ def test_new_area_workloads_agree_at_the_quick_size(key):
 def test_fkc_agreement_check_can_fail(monkeypatch):
     """The FKC check compares particles and log-weights drawn with the same seed: a
     fkc_simulate whose weight rate drops the Laplacian term (a planted bug, on toytheory's
-    side only) disagrees with the plain-numpy peer."""
+    side only) disagrees with the plain-numpy peer. Power: deterministic — both sides draw
+    with the same seed, so the dropped term's difference is seen whatever the draw."""
     import toytheory.diffusion.fkc as fkc
     from benchmarks.workloads import _fkc_setup
 

@@ -1,4 +1,8 @@
-"""Claims with known outcomes, in a private registry, for testing the runner and report."""
+"""Claims with known outcomes, in a private registry, for testing the runner and report.
+
+Power of every test that runs them: deterministic — each verdict follows from fixed
+numbers (1 + 1 = 2, 2 + 2 != 5, 1.0 vs 1.1 at atol 1e-3, a raised error, a sleep past a 1 s
+limit); the one draw (``planted.seed.reports_seed``) is only recorded, never judged."""
 
 from __future__ import annotations
 

@@ -27,7 +27,8 @@ def _plant_cross_term_bug(monkeypatch, fraction, seed):
 
 def test_w2_claim_fails_when_the_closed_form_drops_one_percent_of_the_cross_term(monkeypatch,
                                                                                  test_seed):
-    """The algebraic cross-check (rtol 1e-10) sees a 1% change: deterministic."""
+    """The algebraic cross-check (rtol 1e-10) sees a 1% change. Power: deterministic — two
+    closed forms compared, no random draw decides it."""
     result, failed = _plant_cross_term_bug(monkeypatch, 0.02, test_seed)
     assert result["verdict"] == "fails"
     assert "W2^2: Bures formula vs nuclear-norm route" in failed
@@ -74,7 +75,9 @@ def test_proportions_claim_would_hold_if_the_flawed_test_were_done_on_counts(mon
                                                                            test_seed):
     """With counts, the planted 0.036 mass shift over 6000 draws is detected in essentially
     every run (power per run > 0.999), so the Clopper-Pearson lower end over 200 runs is
-    above 0.5 with probability > 1 - 1e-6: the library claim then holds."""
+    above 0.5 with probability > 1 - 1e-6: the library claim then holds. Power: the lower end
+    exceeds 0.5 once 135 of 200 runs reject; at a per-run power >= 0.999 a miss has
+    probability P(Bin(200, 0.999) < 135) < 1e-100."""
     monkeypatch.setattr(foundation_dppy_proportions, "proportions_test",
                         foundation_dppy_proportions.counts_test)
     claim = REGISTRY["foundation.stats.chisquare_on_proportions_detects_a_wrong_sampler"]
@@ -83,7 +86,10 @@ def test_proportions_claim_would_hold_if_the_flawed_test_were_done_on_counts(mon
 
 def test_proportions_claim_is_refuted_as_dppy_computes_it(test_seed):
     """DPPy's statistic on proportions is the count statistic / 6000: its p-value is near 1,
-    no run rejects, and the interval's upper end (< 0.07) lies below 0.5: refuted."""
+    no run rejects, and the interval's upper end (< 0.07) lies below 0.5: refuted. Power:
+    refuted unless 66+ of 200 runs reject; X^2 / 6000 of 6000 draws rejects only when X^2
+    exceeds 6000 times the critical value, a per-run chance far below 1e-6, so the miss is
+    negligible."""
     claim = REGISTRY["foundation.stats.chisquare_on_proportions_detects_a_wrong_sampler"]
     result = execute_claim(claim, "quick", test_seed)
     assert result["verdict"] == "refuted"

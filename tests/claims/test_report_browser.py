@@ -130,7 +130,8 @@ def test_the_report_draws_cleanly_in_chromium(report_dir):  # noqa: F811
 
 def test_the_browser_checks_see_planted_faults(report_dir, tmp_path):  # noqa: F811
     """A figure that does not load, a summary row removed, a dangling internal link and a
-    console error, planted in one copy of the page: each is reported."""
+    console error, planted in one copy of the page: each is reported. Power: deterministic —
+    fixed page edits, no random draw."""
     page = (report_dir / "report.html").read_text()
     results = _results(report_dir)
     first = results["claims"][0]["id"]

@@ -37,7 +37,8 @@ def test_a_laplace_mechanism_with_half_its_scale_fails(test_seed):
     """Planted: scale 1/(2 epsilon), so the mechanism is only 2-epsilon-DP. Its binned
     hockey-stick divergence at epsilon on the check's own cells is computed exactly
     (laplace_binned_hockey_stick) and asserted above delta + tau(1e-6) + tau(1e-6), the
-    size the check catches with probability >= 1 - 1e-6."""
+    size the check catches with probability >= 1 - 1e-6. Power: >= 1 - 1e-6 under any seed
+    (the audit's tolerance tau is a distribution-free deviation bound at 1e-6, twice over)."""
     from toytheory.adaptive.audit import histogram_audit_tolerance, laplace_binned_hockey_stick
 
     res = check_dp_mechanism(_laplace(0.5 / EPS), EPS, ([0.0], [1.0]), seed=test_seed)
@@ -84,6 +85,8 @@ def _leverage(a):
 
 
 def test_leverage_scores_are_the_l2_sensitivities_and_a_planted_error_fails():
+    """Power: deterministic — check_sensitivities compares with the exact leverage scores;
+    no random draw decides it."""
     assert check_sensitivities(_leverage, p=2)
     # planted: the Gram matrix built without the first row (off by one)
     bad = check_sensitivities(lambda a: np.einsum("ij,ji->i", a, np.linalg.solve(
@@ -132,7 +135,8 @@ def test_chens_unbiased_estimator_passes_and_the_plugin_is_biased():
 
 
 def test_an_off_by_one_unbiased_estimator_is_caught():
-    """Planted: the product runs from n - c instead of n - c + 1 (biased)."""
+    """Planted: the product runs from n - c instead of n - c + 1 (biased). Power:
+    deterministic — check_pass_at_k computes the bias exactly (fractions); no random draw."""
     def planted(n, c, k):
         if n - c < k:
             return 1.0
@@ -176,7 +180,11 @@ def test_speculative_sampling_is_lossless_and_optimal(test_seed):
 def test_a_lossy_speculative_decoder_is_caught(test_seed):
     """Planted: after a rejection the token is redrawn from the target, not the residual.
     Its output law is min(p_d, p_t) + (1 - beta) p_t; on the second default problem its TV
-    to the target (computed here) exceeds the check's detectable TV at 20 000 runs."""
+    to the target (computed here) exceeds the check's detectable TV at 20 000 runs. Power:
+    the output law puts 0.16 on token 2 where the target puts 0.10, and Pearson's X^2 is at
+    least that cell's term (O_2 - 2000)^2 / 2000, above chi2_5.isf(1e-6 / 6) = 39.8 unless
+    O_2 < 2283; O_2 ~ Bin(20000, 0.16) (mean 3200), so by Hoeffding a miss has probability
+    <= exp(-2 * 20000 * 0.0459^2) < 1e-36."""
     from toytheory.conformance.speculative import default_problems
     from toytheory.conformance.sampler_law import chisquare_detectable_tv
 

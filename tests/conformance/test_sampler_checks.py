@@ -39,7 +39,10 @@ def test_an_exact_categorical_sampler_passes(test_seed):
 
 def test_a_categorical_sampler_off_by_tv_0_05_fails(test_seed):
     """Planted: 0.05 of mass moved from the last category to the first (TV 0.05). The
-    check's detectable TV at 20 000 draws (df 5) is asserted below 0.05."""
+    check's detectable TV at 20 000 draws (df 5) is asserted below 0.05. Power: X^2 is at
+    least its cell-0 term (O_0 - 1000)^2 / 1000 (no pooling: every expected count >= 1000),
+    above chi2_5.isf(1e-6) = 35.9 unless O_0 < 1190; O_0 ~ Bin(20000, 0.10) has mean 2000,
+    so by Hoeffding a miss has probability <= exp(-2 * 20000 * 0.0405^2) < 1e-28."""
     q = P.copy()
     q[0] += 0.05
     q[-1] -= 0.05
@@ -65,7 +68,9 @@ def test_an_exact_gaussian_sampler_passes_on_every_projection(test_seed):
 def test_a_gaussian_sampler_with_a_20_percent_scale_error_fails(test_seed):
     """Planted: draws spread 1.2 times too wide about the mean. Along each projection the
     KS distance to the exact law is sup |Phi(x/1.2) - Phi(x)| = 0.0598 (computed below);
-    the check detects 0.0390 at 20 000 draws and 7 projections."""
+    the check detects 0.0390 at 20 000 draws and 7 projections. Power: the Bonferroni KS
+    critical distance is sqrt(ln(2 * 7 / 1e-6) / 40000) = 0.0203, so by DKW a miss has
+    probability <= 2 exp(-2 * 20000 * (0.0598 - 0.0203)^2) < 1e-26."""
     law = _law()
     grid = np.linspace(-5, 5, 20001)
     effect = float(np.max(np.abs(sps.norm.cdf(grid / 1.2) - sps.norm.cdf(grid))))

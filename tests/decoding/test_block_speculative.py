@@ -115,7 +115,8 @@ def test_a_dp_that_forgets_surviving_drafts_fails(monkeypatch, test_seed):
 
 def test_a_selection_that_uses_one_draft_is_refuted(monkeypatch, test_seed):
     """A planted false statement: only the first draft block is ever used (DP and simulator
-    alike), so more drafts cannot help; exact."""
+    alike), so more drafts cannot help; exact.
+    Power: deterministic — the statement is exact; no random draw decides it."""
     import sims.decoding_speculative as sim
 
     law, counts, table = bs.tokens_per_call_law, sim.block_tokens_counts, bs.rho_table

@@ -25,6 +25,7 @@ def run(claim_id, seed, **overrides):
 
 
 def test_unplanted_claims_hold(test_seed):
+    """Unplanted control (no planted bug): both claims hold; exact LP/min-cut numbers."""
     for cid in ("decoding.spectr.kseq_within_one_minus_one_over_e_of_optimal",
                 "decoding.spectr.more_candidates_raise_optimal_acceptance"):
         assert run(cid, test_seed)["verdict"] == "holds"
@@ -33,7 +34,9 @@ def test_unplanted_claims_hold(test_seed):
 # ----------------------------------------------------------------- K-SEQ preserves the law
 
 def test_a_rho_that_does_not_solve_its_equation_fails(monkeypatch, test_seed):
-    """Exact: rho = 1 leaves the equation's gap at TV - TV^k > 1e-3 on the fixed toy."""
+    """Exact: rho = 1 leaves the equation's gap at TV - TV^k > 1e-3 on the fixed toy.
+    Power: deterministic — gap 0.385 (worst instance) against the rounding tolerance; no
+    random draw decides it."""
     import toytheory.decoding as decoding
 
     monkeypatch.setattr(decoding, "kseq_rho", lambda target, draft, k: 1.0)
@@ -60,8 +63,9 @@ def test_an_algorithm_that_resamples_the_target_after_rejection_is_refuted(monke
                                                                             test_seed):
     """A false statement, planted consistently (exact law, closed form and simulator all
     resample from the target after a rejection): witnesses agree, the law is not the
-    target. Power: the statement is exact; the simulated witness must accept a true law
-    (level 1e-6, Holm)."""
+    target. Power: >= 1 - 1e-6 — the statement is exact (0.248 from the target against the
+    rounding tolerance); the only draw is the simulated witness, which must accept a true
+    law and falsely rejects with probability <= 1e-6 (Holm at 1e-6)."""
     import sims.decoding_speculative as sim
     import toytheory.decoding.kseq as kseq
 
@@ -74,6 +78,8 @@ def test_an_algorithm_that_resamples_the_target_after_rejection_is_refuted(monke
 # ----------------------------------------------------------------- (1 - 1/e)-optimality
 
 def test_a_wrong_lp_fails(monkeypatch, test_seed):
+    """Planted: the LP optimum 1% low. Power: deterministic — LP vs min-cut gap 0.01 (and
+    K-SEQ above the optimum by 0.0056) against 1e-9; the LP and formula involve no draw."""
     import toytheory.decoding as decoding
 
     original = decoding.optimal_acceptance_lp
@@ -85,7 +91,8 @@ def test_a_wrong_lp_fails(monkeypatch, test_seed):
 
 
 def test_an_acceptance_above_the_optimum_fails(monkeypatch, test_seed):
-    """k beta(rho) exceeds the optimum on the fixed toy (exact)."""
+    """k beta(rho) exceeds the optimum on the fixed toy (exact). Power: deterministic —
+    excess 0.185 against 1e-9."""
     import toytheory.decoding as decoding
 
     def too_good(t, d, k):
@@ -98,7 +105,8 @@ def test_an_acceptance_above_the_optimum_fails(monkeypatch, test_seed):
 
 
 def test_a_selection_at_half_the_acceptance_is_refuted(monkeypatch, test_seed):
-    """Half of K-SEQ's acceptance is at most 1/2 < 1 - 1/e of the optimum: exact."""
+    """Half of K-SEQ's acceptance is at most 1/2 < 1 - 1/e of the optimum: exact. Power:
+    deterministic — ratio 0.444 against 0.632."""
     import toytheory.decoding as decoding
 
     original = decoding.kseq_acceptance
@@ -111,6 +119,8 @@ def test_a_selection_at_half_the_acceptance_is_refuted(monkeypatch, test_seed):
 # ----------------------------------------------------------------- more candidates
 
 def test_a_min_cut_with_the_wrong_power_fails(monkeypatch, test_seed):
+    """Planted: the min-cut formula evaluated at k + 1. Power: deterministic — LP vs
+    min-cut gap 0.23 against 1e-9."""
     import toytheory.decoding as decoding
 
     original = decoding.optimal_acceptance_min_cut
@@ -121,6 +131,8 @@ def test_a_min_cut_with_the_wrong_power_fails(monkeypatch, test_seed):
 
 
 def test_an_optimum_that_ignores_k_is_refuted(monkeypatch, test_seed):
+    """Planted false statement: the optimum at k = 1 for every k. Power: deterministic —
+    the least gain from k = 1 to 2 is exactly 0 against the required 1e-9."""
     import toytheory.decoding as decoding
 
     lp, cut = decoding.optimal_acceptance_lp, decoding.optimal_acceptance_min_cut
@@ -144,6 +156,8 @@ def test_a_plug_in_estimator_in_the_simulation_fails(monkeypatch, test_seed):
 
 
 def test_an_estimator_that_is_biased_everywhere_is_refuted(monkeypatch, test_seed):
+    """Planted false statement: the plug-in as 'unbiased', exact means included. Power:
+    deterministic — 3 cases biased in exact rationals against 0 allowed."""
     import toytheory.decoding as decoding
 
     exact = decoding.expected_pass_at_k_exact
@@ -159,7 +173,9 @@ def test_an_estimator_that_is_biased_everywhere_is_refuted(monkeypatch, test_see
 def test_a_coverage_off_by_one_attempt_fails(monkeypatch, test_seed):
     """C(k-1) for C(k): at k = 1 the coverage is 0 against a/(a+b) >= 0.0476 with 2e5
     problems: a binomial test at 1e-6 rejects with certainty (no success can be counted
-    when the claimed rate is 0 and the simulated rate is not)."""
+    when the claimed rate is 0 and the simulated rate is not). Power: a miss needs no
+    success at k = 1 among 2e5 problems of rate >= 0.0476: probability <= 0.9524^200000
+    < 1e-4000."""
     import toytheory.decoding as decoding
 
     original = decoding.beta_coverage
@@ -205,7 +221,8 @@ def test_an_exact_law_with_an_unconditioned_denoiser_fails(monkeypatch, test_see
 def test_a_step_sampler_with_the_wrong_unmasking_rate_fails(monkeypatch, test_seed):
     """An exact step law that unmasks every token at the first step (a wrong rate) is the
     product of marginals, TV > 0.1 from what the simulator (right rate) draws: caught as
-    above."""
+    above. Power: the same chi-square bound as above (TV > 0.1, noncentrality > 1e3 against
+    a critical value below 170): missed with probability < 1e-12."""
     import toytheory.decoding.masked_diffusion as md
 
     original = md.step_sampler_law
@@ -217,7 +234,9 @@ def test_a_step_sampler_with_the_wrong_unmasking_rate_fails(monkeypatch, test_se
 
 def test_a_first_hitting_sampler_that_ignores_the_context_is_refuted(monkeypatch, test_seed):
     """Planted consistently (exact law and simulated draws both from the unconditioned
-    denoiser): witnesses agree and the FHS law is not the data law (exact)."""
+    denoiser): witnesses agree and the FHS law is not the data law (exact). Power:
+    >= 1 - 1e-6 — the statement is exact (0.162 from the data law); the simulated witnesses
+    test a true law and falsely reject with probability <= 1e-6 (Holm at 1e-6)."""
     import sims.decoding_masked as sim
     import toytheory.decoding.masked_diffusion as md
 

@@ -108,7 +108,8 @@ def test_a_fobar_oracle_that_ignores_the_backward_chains_fails(monkeypatch, test
 
 def test_a_fobar_that_swaps_the_backward_rates_is_refuted(monkeypatch, test_seed):
     """A planted false statement: backward checks favour wrong candidates, in the oracle
-    and the simulator alike (witnesses agree); FOBAR then loses to self-consistency."""
+    and the simulator alike (witnesses agree); FOBAR then loses to self-consistency.
+    Power: >= 1 - 1e-6 — exact statement; the witnesses test true laws at 1e-6."""
     import sims.decoding_selection as sim
 
     original, original_sim = fobar.fobar_accuracy, sim.fobar_wins
@@ -133,7 +134,8 @@ def test_a_self_consistency_oracle_off_by_a_fifth_fails(monkeypatch, test_seed):
 
 def test_near_tied_problems_that_keep_improving_are_refuted(monkeypatch, test_seed):
     """A planted false statement: problems whose correct answer leads by a hair keep
-    gaining accuracy far past 40 chains and reach 1 in the limit (exact)."""
+    gaining accuracy far past 40 chains and reach 1 in the limit (exact).
+    Power: deterministic — exact statement, no random draw."""
     import toytheory.claims.catalog.decoding_fobar as module
 
     def near_ties(problems=None):

@@ -221,7 +221,8 @@ def test_a_continuous_model_posing_as_the_grid_law_fails(monkeypatch, test_seed)
 
 def test_a_sweep_with_ties_to_the_last_index_fails(monkeypatch, test_seed):
     """A planted tie bug (ties to the highest index): the direct sum on the tied toy
-    disagrees beyond 1e-12 (exact, no randomness)."""
+    disagrees beyond 1e-12 (exact, no randomness).
+    Power: deterministic — exact sums, no random draw."""
     original = gg.grid_race_law
 
     def last_index(p, bits=24, offset=0.0, tail=1e-10):
@@ -234,7 +235,8 @@ def test_a_sweep_with_ties_to_the_last_index_fails(monkeypatch, test_seed):
 
 def test_a_continuous_model_as_sharp_as_the_grid_is_refuted(monkeypatch, test_seed):
     """A planted false statement: the continuous model replaced by the exact grid law, so
-    its entropy loss is the grid's (ratio 1 < 1.2, exact); the witnesses are untouched."""
+    its entropy loss is the grid's (ratio 1 < 1.2, exact); the witnesses are untouched.
+    Power: >= 1 - 1e-6 — exact statement; the witnesses test true laws at 1e-6."""
     def as_grid(p, floor):
         return gg.grid_race_law(p, REGISTRY[CLAIM].tiers["quick"]["bits"],
                                 gg.REFERENCE_OFFSET, tail=1e-12)[0]

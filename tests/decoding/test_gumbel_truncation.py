@@ -129,7 +129,8 @@ def test_a_continuous_model_posing_as_the_grid_law_fails(monkeypatch, test_seed)
 
 def test_a_tail_far_above_the_floor_is_refuted(monkeypatch, test_seed):
     """A planted false statement: with the tail 100 floors above the cut the float32 law is
-    (asserted below) within 0.001 of temperature one, exactly; the witnesses still agree."""
+    (asserted below) within 0.001 of temperature one, exactly; the witnesses still agree.
+    Power: >= 1 - 1e-6 — exact statement; the witnesses test true laws at 1e-6."""
     import toytheory.claims.catalog.decoding_masked_diffusion as module
 
     monkeypatch.setitem(module.FLOAT32_TOY, "tail_ratio", 100.0)

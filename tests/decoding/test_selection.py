@@ -132,7 +132,8 @@ def test_a_majority_vote_oracle_off_by_a_fifth_fails(monkeypatch, test_seed):
 def test_a_perfect_top_score_is_refuted(monkeypatch, test_seed):
     """A planted false statement: wrong samples never reach the top score, so best-of-k
     tends to one with coverage (exact), and 'fails to scale' is false; the simulation uses
-    the same reward model, so the witnesses still agree."""
+    the same reward model, so the witnesses still agree.
+    Power: >= 1 - 1e-6 — exact statement; the witnesses test true laws at 1e-6."""
     import toytheory.claims.catalog.decoding_monkeys as module
 
     original = module._selection_population
@@ -157,7 +158,8 @@ def test_equal_cost_claim_holds(test_seed):
 def test_a_coverage_closed_form_off_in_its_increments_fails(monkeypatch, test_seed):
     """Exact: 1.01 C(r) moves the increments by 1% of C(r+1) - C(r) > 1e-5 at r = 1, far
     above the 1e-12 tolerance of the increments' own closed form. (The concavity statement
-    is a theorem for every population, so no consistent planted world makes it false.)"""
+    is a theorem for every population, so no consistent planted world makes it false.)
+    Power: deterministic — exact closed forms, no random draw."""
     import toytheory.decoding as decoding
 
     original = decoding.beta_coverage

@@ -44,6 +44,7 @@ def test_docs_build_with_warnings_as_errors_and_cover_every_area(site):
 
 
 def test_the_link_check_catches_a_planted_broken_link(site, tmp_path):
+    """Power: deterministic — a fixed broken link in a copy of the site; no random draw."""
     import shutil
 
     build = _build_module()

@@ -223,7 +223,8 @@ def test_edge_weights_are_a_probability_quadrature():
 
 def test_planted_bug_unweighted_operator_is_caught_by_the_independent_residual(monkeypatch):
     """Planted bug: assemble the Laplacian without the density weights. The solve then answers
-    another problem, and the residual div(p r), computed independently of the matrix, sees it."""
+    another problem, and the residual div(p r), computed independently of the matrix, sees it.
+    Power: deterministic — a fixed grid and solver, no random draw."""
     real = _sparse.weighted_laplacian
 
     def unweighted(shape, spacing, weights):

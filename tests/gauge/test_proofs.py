@@ -15,6 +15,7 @@ def test_every_gauge_construction_is_divergence_free_symbolically():
 
 
 def test_symmetric_a_or_b_is_not_a_gauge_field_symbolically():
-    """Planted bug: a symmetric A (or B) leaves a non-zero residual, so the proof can fail."""
+    """Planted bug: a symmetric A (or B) leaves a non-zero residual, so the proof can fail.
+    Power: deterministic — symbolic (sympy); no random draw."""
     assert not prove_gaussian_gauge_field(2, skew=False).holds
     assert not prove_skew_tensor_gauge_field(3, skew=False).holds

@@ -67,7 +67,10 @@ def test_a_wrong_eigenvector_choice_fails_the_optimality_witness(monkeypatch, te
     """Planted: the encoder keeps the LEAST predictable directions (largest generalised
     eigenvalues). The witness's 200 random whitened encoders then beat it; measured over
     seeds, most random encoders do, so ``fails`` has probability >= 1 - 1e-6 (a miss needs
-    all 200 to lose)."""
+    all 200 to lose). Power: given the data the 200 encoders are i.i.d., so a miss has
+    probability (1 - q)^200 with q the chance that one beats the planted encoder; 200 of 200
+    beat it at each of the suite seeds 0..9 (q >= 0.993 by Clopper-Pearson at 1e-6 over
+    those 2,000), so the miss is below 1e-100."""
     from scipy.linalg import eigh
 
     original = dp.dynamo_encoder
@@ -96,10 +99,15 @@ def test_a_reconstruction_that_sees_the_state_refutes_the_claim(monkeypatch, tes
     """Planted false statement: the 'reconstruction' representation replaced by the true
     state. Its imitation error (about 0.01) is far below the dynamics one (about 0.17) in
     every draw, so dynamics wins 0 of 40 and the interval lies below 1/2: ``refuted``
-    under any seed, with the referee's note."""
+    under any seed, with the referee's note. Power (re-sized from 40 repeats, where a
+    refutation needs at most 4 wins, i.e. a win rate below 0.0044 to be sure): at 120
+    repeats the Clopper-Pearson upper end at 1e-6 stays below 1/2 up to 33 wins, so the
+    miss is <= 1e-6 for any win rate <= 0.119; 0 wins in 1,200 repeats over suite seeds
+    0..9 bound the rate by 0.0121 (Clopper-Pearson at 1e-6), where the miss is < 1e-30."""
     from toytheory.claims.contract import result_problems
 
     monkeypatch.setattr(dp, "pca_encoder", lambda demos, k: dp.state_encoder())
-    result = execute_claim(load_catalog()[CLAIM], "quick", test_seed)
+    result = execute_claim(load_catalog()[CLAIM].with_params("quick", repeats=120), "quick",
+                           test_seed)
     assert result["verdict"] == "refuted", result["message"]
     assert result_problems(result) == []

@@ -77,7 +77,9 @@ def test_a_channel_that_can_keep_a_corrupted_value_fails_the_simulation(monkeypa
     """Planted: the exact channel spreads a corruption over all levels (the same one
     included). P(accept) then moves by 0.04 to 0.09 in every setting; the 1e-6 / 12
     Clopper-Pearson half-width at 40,000 runs is under 0.014: ``fails`` with probability
-    >= 1 - 1e-6 under any seed (the simulation corrupts to another level, in its code)."""
+    >= 1 - 1e-6 under any seed (the simulation corrupts to another level, in its code).
+    Power: a miss needs the simulated rate 0.04 - 0.014 = 0.026 from its mean in every
+    setting; by Hoeffding <= 2 exp(-2 * 40000 * 0.026^2) < 1e-23 for any one."""
     monkeypatch.setattr(rf, "channel_matrix", lambda L, p: (1 - p) * np.eye(L) + p / L)
     result = execute_claim(load_catalog()[MAIN], "quick", test_seed)
     assert result["verdict"] == "fails", result["message"]
@@ -86,7 +88,8 @@ def test_a_channel_that_can_keep_a_corrupted_value_fails_the_simulation(monkeypa
 def test_a_worse_than_chance_forward_model_refutes_the_filter(monkeypatch, test_seed):
     """Planted false statement: p_forward = 0.9 (worse than chance for 4 levels) in the grid;
     there precision (0.371) is below the base rate (0.377), exactly: ``refuted`` under every
-    seed, with the referee's note."""
+    seed, with the referee's note. Power: deterministic — exact precision 0.371 against the
+    base rate 0.377; no draw decides it."""
     import toytheory.claims.catalog.misc_optmath as module
     from toytheory.claims.contract import result_problems
 

@@ -42,6 +42,11 @@ def test_first_actions_follow_the_behaviour_policy():
 
 
 def test_planted_wrong_behaviour_policy_is_rejected():
+    """Planted: first actions drawn at eps = 0.24 (P = 0.12 / 0.88) against the claimed 0.3
+    (0.15 / 0.85), 20,000 episodes. Power: with two cells X^2 = z^2, so the test rejects
+    unless the count is within 4.89 null sd (50.5) of 3000, i.e. 353 of its mean 2400 off;
+    by Bernstein (variance 0.106) a miss has probability <= 2 exp(-20000 * 0.0177^2 /
+    (2 * 0.106 + 2 * 0.0177 / 3)) < 1e-11."""
     pol = epsilon_mixture(linearq_optimal_actions(2), 2, 0.3)
     wrong = epsilon_mixture(linearq_optimal_actions(2), 2, 0.24)
     assert first_action_test(wrong, pol).verdict == "reject"

@@ -85,7 +85,8 @@ def test_zigzag_with_a_flat_start_is_fitted_by_m_star_neurons():
 
 
 def test_counting_nonzero_second_differences_would_overcount_a_valid_network():
-    """Planted bug: m (not m*) as the bound is refuted by ReLU(x - 3/2)."""
+    """Planted bug: m (not m*) as the bound is refuted by ReLU(x - 3/2).
+    Power: deterministic — exact arithmetic (Fractions), no random draw."""
     net = TwoLayerReLU((1,), (Fraction(-3, 2),), (1,))
     values = net.to_piecewise().values_on_grid(4)
     wrong = sum(1 for d in second_differences(values) if d != 0)
@@ -94,7 +95,8 @@ def test_counting_nonzero_second_differences_would_overcount_a_valid_network():
 
 
 def test_planted_sign_blind_pairing_breaks_the_interpolant(monkeypatch):
-    """Planted bug: pairing adjacent kinks of opposite sign cannot interpolate the zigzag."""
+    """Planted bug: pairing adjacent kinks of opposite sign cannot interpolate the zigzag.
+    Power: deterministic — exact arithmetic (Fractions), no random draw."""
     def sign_blind_runs(values):
         d = second_differences(values)
         ks = [i + 1 for i, x in enumerate(d) if x != 0]

@@ -61,7 +61,8 @@ def test_proof_closed_forms_match_exact_counts_for_u_to_60():
 
 def test_planted_wrong_q_star_breaks_the_case_analysis(monkeypatch):
     """Planted bug: Q*(s, 1) half a point lower makes the action attaining V* change inside
-    an interval, which the derivation detects instead of counting."""
+    an interval, which the derivation detects instead of counting.
+    Power: deterministic — exact arithmetic (Fractions), no random draw."""
     original = proof.Case.q1
 
     def wrong_q1(self, s):
@@ -74,12 +75,15 @@ def test_planted_wrong_q_star_breaks_the_case_analysis(monkeypatch):
 
 
 def test_planted_sign_blind_run_count_makes_the_breakpoint_proof_fail(monkeypatch):
-    """Planted bug: counting every non-zero second difference (m, not m*) is caught."""
+    """Planted bug: counting every non-zero second difference (m, not m*) is caught.
+    Power: deterministic — exact arithmetic (Fractions), no random draw."""
     monkeypatch.setattr(proof, "_runs", lambda signs: sum(1 for x in signs if x))
     assert not proof.prove_breakpoint_count().holds
 
 
 def test_planted_wrong_value_makes_the_value_proof_fail(monkeypatch):
+    """Planted bug: reward 1/2 too high for action 1.
+    Power: deterministic — exact arithmetic (Fractions), no random draw."""
     original = proof.Case.r
 
     def wrong_r(self, s, a):

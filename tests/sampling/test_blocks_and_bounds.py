@@ -79,6 +79,10 @@ def test_empirical_bernstein_covers_a_skewed_mean(rng):
 
 
 def test_empirical_bernstein_excludes_a_planted_shift(rng):
+    """Uniform[0, 1] data: the interval at 1e-6 excludes 0.4 and 0.6. Power: the half-width
+    is at most sqrt(2 (1/4) ln(4e6) / 4000) + 7 ln(4e6) / (3 * 3999) = 0.053 (sample
+    variance <= 1/4), so a miss needs |mean - 0.5| > 0.047: by Hoeffding <= 2 exp(-2 * 4000
+    * 0.047^2) < 1e-7."""
     x = rng.uniform(0.0, 1.0, 4000)
     lo, hi = empirical_bernstein_interval(x, 0.0, 1.0, 1e-6)
     assert hi < 0.6 and lo > 0.4
@@ -123,6 +127,34 @@ def test_median_interval_is_the_order_statistic_interval_and_covers(rng):
     assert sps.binomtest(misses, 300, 0.05, alternative="greater").pvalue > 1e-6
     with pytest.raises(ValueError, match="too few"):
         median_interval(np.arange(5.0), 1e-6)
+
+
+def test_quantile_interval_is_the_order_statistic_interval_and_covers(rng):
+    """Against the definition (the ranks' binomial tails, each end the extreme rank whose
+    tail stays <= level / 2), equal to median_interval at p = 1/2, and by coverage of the
+    0.1-quantile of Pareto(0.5) (no mean): misses over 300 repetitions at level 0.05 stay at
+    or below the rate (exact binomial test at 1e-6)."""
+    from toytheory.sampling.bounds import median_interval, quantile_interval
+
+    n, p, level = 120, 0.1, 0.01
+    x = rng.standard_normal(n)
+    xs = np.sort(x)
+    lo, hi = quantile_interval(x, p, level)
+    ranks = np.arange(1, n + 1)
+    ok_lo = ranks[sps.binom.cdf(ranks - 1, n, p) <= level / 2]    # P(x_(l) > Q_p)
+    ok_hi = ranks[sps.binom.sf(ranks - 1, n, p) <= level / 2]     # P(x_(u) < Q_p)
+    assert (lo, hi) == (xs[ok_lo.max() - 1], xs[ok_hi.min() - 1])
+    assert quantile_interval(x, 0.5, 0.05) == median_interval(x, 0.05)
+    true_q = 0.9 ** (-1 / 0.5) - 1.0          # Pareto(0.5) p-quantile: (1 - p)^{-1/a} - 1
+    misses = 0
+    for _ in range(300):
+        lo, hi = quantile_interval(rng.pareto(0.5, 80), p, 0.05)
+        misses += not (lo <= true_q <= hi)
+    assert sps.binomtest(misses, 300, 0.05, alternative="greater").pvalue > 1e-6
+    with pytest.raises(ValueError, match="too few"):
+        quantile_interval(np.arange(20.0), 0.1, 1e-6)
+    with pytest.raises(ValueError, match="p"):
+        quantile_interval(x, 1.0, 0.05)
 
 
 def test_block_study_grid_runs_geometrically_from_d_to_top_n(rng):

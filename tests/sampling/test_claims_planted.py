@@ -129,7 +129,8 @@ def test_sample_complexity_claim_fails_when_the_distortion_oracle_ignores_a_bloc
     reports 0 while the whole matrix reports block 2's distortion, which is positive unless
     the sampled block embeds exactly (probability 0 for continuous blocks). Random samples
     alone missed it under some seeds (suite seed 2): block 1 can be the worse block at all
-    six sizes.
+    six sizes. Power: 1 under any seed — the block-1-whole comparison differs unless a
+    continuous sampled block embeds exactly, an event of probability 0.
     """
     def first_block_only(self, indices, weights):
         from toytheory.sampling.sensitivity_sampling import _weights_vector
@@ -159,7 +160,9 @@ def test_tightness_fails_when_the_rank_bound_counts_rows_wrongly(monkeypatch):
     No: it moves m_lower by under one row and the exponent stays near 2; this bug is caught
     by the unit test of rank_bound_size instead. Here: the distortion oracle reports 0.5 for
     rank-deficient samples, and the rank witness reports ``fails`` (probability 1: the quick
-    tier draws 180 samples at the median size, about half with fewer than d rows)."""
+    tier draws 180 samples at the median size, about half with fewer than d rows). Power: a
+    miss needs all 180 samples to have d rows or more; at a per-sample chance near 1/2 of
+    fewer, that is of order 2^-180."""
     real = ss_mod.DistortionOracle.__call__
 
     def capped(self, indices, weights):

@@ -89,7 +89,9 @@ def test_auto_near_p_4_returns_converged_weights_that_sum_to_d(family, seed, p):
 
 
 def test_the_near_p_4_check_rejects_the_unconverged_fixed_point():
-    # planted bug: the iterate at max_iter, returned as if converged (the old behaviour)
+    # planted bug: the iterate at max_iter, returned as if converged (the old behaviour).
+    # Power: deterministic — a fixed iteration on one matrix; its residual (> 1e-4, asserted)
+    # against the convex solution's tolerance
     a = family_matrix("spiky", 60, 6, rng=reseed(0))
     q = np.linalg.qr(a)[0]
     w, iterations, residual, converged = _fixed_point(q, 3.99, 1e-13, 1000)

@@ -200,7 +200,8 @@ def test_newton_near_p_1_meets_its_certificate_without_warnings(family, n, d, se
 
 def test_the_certificate_check_catches_the_least_squares_dual_near_p_1(monkeypatch):
     # planted bug: no least-q-norm refinement of the dual (the old behaviour); the result must
-    # not come back with its 5e-2 gap, so the gap check raises
+    # not come back with its 5e-2 gap, so the gap check raises. Power: deterministic — a
+    # fixed computation on one matrix, no random draw decides it
     monkeypatch.setattr(sens_module, "_min_q_norm_completion",
                         lambda a, target, y, free, q, **kw: y)
     a = family_matrix("sign", 60, 6, rng=reseed(1))

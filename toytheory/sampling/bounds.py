@@ -82,3 +82,49 @@ def median_interval(x, level: float) -> tuple[float, float]:
 
 
 __all__ += ["median_interval"]
+
+
+def quantile_interval(x, p: float, level: float) -> tuple[float, float]:
+    """Distribution-free interval for the ``p``-quantile of i.i.d. continuous data.
+
+    ``(x_(l), x_(u))`` with the largest ``l`` such that
+    :math:`P(\\mathrm{Bin}(n, p) \\ge l) \\ge 1 -` ``level / 2`` (so
+    :math:`P(x_{(l)} > Q_p) = P(\\mathrm{Bin}(n, p) \\le l - 1) \\le` ``level / 2``) and the
+    smallest ``u`` such that :math:`P(\\mathrm{Bin}(n, p) \\ge u) \\le` ``level / 2``: coverage
+    at least ``1 - level`` for every continuous law, whatever its tails (the count of values
+    below :math:`Q_p` is exactly binomial). ``p = 1/2`` gives :func:`median_interval`.
+
+    Parameters
+    ----------
+    x : (n,) array
+    p : float in (0, 1)
+    level : float in (0, 1)
+
+    Raises
+    ------
+    ValueError
+        Bad ``p`` or ``level``; too few values for an interval at that level.
+    """
+    from scipy import stats as sps
+
+    from .._validation import check_real
+
+    x = np.sort(as_float_array("x", x, ndim=1))
+    p = check_real("p", p, low=0.0, high=1.0, low_open=True, high_open=True)
+    level = check_level("level", level)
+    n = x.size
+    lo = int(sps.binom.ppf(level / 2.0, n, p))
+    while lo >= 1 and sps.binom.cdf(lo - 1, n, p) > level / 2.0:
+        lo -= 1
+    hi = max(int(sps.binom.isf(level / 2.0, n, p)), 0) + 1
+    while hi > 1 and sps.binom.sf(hi - 2, n, p) <= level / 2.0:
+        hi -= 1
+    while hi <= n and sps.binom.sf(hi - 1, n, p) > level / 2.0:
+        hi += 1
+    if lo < 1 or hi > n:
+        raise ValueError(f"x: {n} values are too few for a {p:g}-quantile interval at level "
+                         f"{level}")
+    return float(x[lo - 1]), float(x[hi - 1])
+
+
+__all__ += ["quantile_interval"]
