@@ -12,15 +12,21 @@ probability at least :math:`1 - \delta`,
 with :math:`V_n` the sample variance; applied to both tails at
 :math:`\delta = \text{level}/2` each. Unlike a t-interval, its coverage holds
 for every law on :math:`[a, b]`, however skewed.
+
+:func:`median_interval` (the distribution-free order-statistic interval for a median) is
+:func:`toytheory.stats.median_interval`, re-exported here for the callers that import it
+from this module.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .._validation import as_float_array, check_level
+from .._validation import as_float_array
+from ..stats import bounded_mean_interval
+from ..stats import median_interval  # noqa: F401  (re-exported: it lives in toytheory.stats)
 
-__all__ = ["empirical_bernstein_interval"]
+__all__ = ["empirical_bernstein_interval", "median_interval"]
 
 
 def empirical_bernstein_interval(x, low: float, high: float, level: float) -> tuple[float, float]:
@@ -45,8 +51,6 @@ def empirical_bernstein_interval(x, low: float, high: float, level: float) -> tu
     ValueError
         Fewer than two values; ``low >= high``; a value outside the range; bad level.
     """
-    from ..stats import bounded_mean_interval
-
     x = as_float_array("x", x, ndim=1)
     if x.size < 2:
         raise ValueError(f"x: must contain at least 2 values (got {x.size})")
@@ -55,30 +59,3 @@ def empirical_bernstein_interval(x, low: float, high: float, level: float) -> tu
                          f"(got range [{x.min()}, {x.max()}])")
     return bounded_mean_interval(x, low, high, level, method="bernstein")
 
-
-def median_interval(x, level: float) -> tuple[float, float]:
-    """Distribution-free interval for the median of i.i.d. continuous data (order statistics).
-
-    ``(x_(k), x_(n+1-k))`` with the largest ``k`` such that
-    :math:`P(\\mathrm{Bin}(n, 1/2) \\le k - 1) \\le` ``level / 2``: coverage at least
-    ``1 - level`` for every continuous law, whatever its tails.
-
-    Raises
-    ------
-    ValueError
-        Bad ``level``; too few values for any interval at that level.
-    """
-    from scipy import stats as sps
-
-    x = np.sort(as_float_array("x", x, ndim=1))
-    level = check_level("level", level)
-    n = x.size
-    k = int(sps.binom.ppf(level / 2.0, n, 0.5))     # P(B <= k) >= level/2 at this k
-    while k >= 1 and sps.binom.cdf(k - 1, n, 0.5) > level / 2.0:
-        k -= 1
-    if k < 1:
-        raise ValueError(f"x: {n} values are too few for a median interval at level {level}")
-    return float(x[k - 1]), float(x[n - k])
-
-
-__all__ += ["median_interval"]
