@@ -44,6 +44,9 @@ the mean of i.i.d. values in [a, b]     :func:`bounded_mean_test`,              
                                         (Hoeffding or empirical Bernstein)          n
 paired values, "A > B at most pairs"    :func:`paired_sign_interval` (sign test,    any joint
                                         Clopper–Pearson)                            law (exact)
+the median of a continuous 1-d sample   :func:`median_interval` (binomial order     any
+                                        statistics)                                 continuous
+                                                                                    law (exact)
 the mean of Y'Y, Y Gaussian (known      :func:`gaussian_quadratic_mean_test`        exact level
 covariance): a Gaussian quadratic form  (Laurent–Massart Chernoff bound)            (finite n)
 the mean of light-tailed values         :func:`mean_test` (Student's t)             light tails
@@ -119,6 +122,7 @@ from ._random import as_generator
 from ._validation import as_float_array, check_counts, check_int, check_level, check_real
 
 __all__ = [
+    "quantile_interval",
     "TestResult",
     "FamilyResult",
     "chisquare_gof",
@@ -130,6 +134,7 @@ __all__ = [
     "wilson_interval",
     "exact_binomial_interval",
     "paired_sign_interval",
+    "median_interval",
     "sign_detectable",
     "sign_interval_decide_n",
     "box_slope_interval",
@@ -472,6 +477,94 @@ def paired_sign_interval(a, b, level: float) -> tuple[float, tuple[float, float]
     n = int(a.size)
     k = int(np.count_nonzero(a > b))
     return k / n, exact_binomial_interval(k, n, level), k, n
+
+
+def median_interval(x, level: float) -> tuple[float, float]:
+    r"""Distribution-free interval for the median of i.i.d. continuous data (order statistics).
+
+    With :math:`x_{(1)} \le \dots \le x_{(n)}` the sorted sample and :math:`m` the
+    median of a continuous law, the number of values below :math:`m` is
+    :math:`B \sim \mathrm{Bin}(n, 1/2)`, so
+
+    .. math:: P\bigl(x_{(k)} \le m \le x_{(n+1-k)}\bigr)
+              = 1 - 2\,P(B \le k - 1) \ge 1 - \text{level}
+
+    for the largest :math:`k` with :math:`P(\mathrm{Bin}(n, 1/2) \le k - 1) \le`
+    ``level / 2``. The interval is :math:`(x_{(k)}, x_{(n+1-k)})`; its coverage holds for
+    every continuous law, whatever its tails (the data enter only through ranks). This
+    is the classical binomial order-statistic interval (the inverted sign test), e.g.
+    David and Nagaraja, "Order Statistics" (3rd ed., 2003), Section 7.1.
+
+    Parameters
+    ----------
+    x : (n,) array
+        The data (finite).
+    level : float in (0, 1)
+        The interval's error probability (coverage at least ``1 - level``).
+
+    Returns
+    -------
+    (float, float)
+        :math:`(x_{(k)}, x_{(n+1-k)})`.
+
+    Raises
+    ------
+    ValueError
+        Bad ``level``; too few values for any interval at that level
+        (:math:`2^{-n} > \text{level}/2`).
+    """
+    from scipy import stats as sps
+
+    x = np.sort(as_float_array("x", x, ndim=1))
+    level = check_level("level", level)
+    n = x.size
+    k = int(sps.binom.ppf(level / 2.0, n, 0.5))     # P(B <= k) >= level/2 at this k
+    while k >= 1 and sps.binom.cdf(k - 1, n, 0.5) > level / 2.0:
+        k -= 1
+    if k < 1:
+        raise ValueError(f"x: {n} values are too few for a median interval at level {level}")
+    return float(x[k - 1]), float(x[n - k])
+
+
+def quantile_interval(x, p: float, level: float) -> tuple[float, float]:
+    """Distribution-free interval for the ``p``-quantile of i.i.d. continuous data.
+
+    ``(x_(l), x_(u))`` with the largest ``l`` such that
+    :math:`P(\\mathrm{Bin}(n, p) \\ge l) \\ge 1 -` ``level / 2`` (so
+    :math:`P(x_{(l)} > Q_p) = P(\\mathrm{Bin}(n, p) \\le l - 1) \\le` ``level / 2``) and the
+    smallest ``u`` such that :math:`P(\\mathrm{Bin}(n, p) \\ge u) \\le` ``level / 2``: coverage
+    at least ``1 - level`` for every continuous law, whatever its tails (the count of values
+    below :math:`Q_p` is exactly binomial). ``p = 1/2`` gives :func:`median_interval`.
+
+    Parameters
+    ----------
+    x : (n,) array
+    p : float in (0, 1)
+    level : float in (0, 1)
+
+    Raises
+    ------
+    ValueError
+        Bad ``p`` or ``level``; too few values for an interval at that level.
+    """
+    from scipy import stats as sps
+
+    x = np.sort(as_float_array("x", x, ndim=1))
+    p = check_real("p", p, low=0.0, high=1.0, low_open=True, high_open=True)
+    level = check_level("level", level)
+    n = x.size
+    lo = int(sps.binom.ppf(level / 2.0, n, p))
+    while lo >= 1 and sps.binom.cdf(lo - 1, n, p) > level / 2.0:
+        lo -= 1
+    hi = max(int(sps.binom.isf(level / 2.0, n, p)), 0) + 1
+    while hi > 1 and sps.binom.sf(hi - 2, n, p) <= level / 2.0:
+        hi -= 1
+    while hi <= n and sps.binom.sf(hi - 1, n, p) > level / 2.0:
+        hi += 1
+    if lo < 1 or hi > n:
+        raise ValueError(f"x: {n} values are too few for a {p:g}-quantile interval at level "
+                         f"{level}")
+    return float(x[lo - 1]), float(x[hi - 1])
 
 
 def sign_detectable(n: int, level: float, threshold: float = 0.5) -> float | None:

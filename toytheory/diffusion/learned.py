@@ -37,8 +37,8 @@ from .._validation import as_float_array, check_int, check_real
 from .laws import GaussianMixture
 from .schedules import DiscreteVP
 
-__all__ = ["TrainConfig", "LearnedEpsModel", "train_eps_mlp", "default_cache_dir",
-           "score_error_by_level", "excess_ddpm_loss", "exact_eps_diagonal", "CACHE_ENV"]
+__all__ = ["CachedTrainingConfig", "TrainConfig", "LearnedEpsModel", "train_eps_mlp",
+           "default_cache_dir", "score_error_by_level", "excess_ddpm_loss", "exact_eps_diagonal", "CACHE_ENV"]
 
 CACHE_ENV = "TOYTHEORY_CACHE_DIR"
 _FORMAT = 1  # bump when the architecture or training loop changes (invalidates the cache)
@@ -68,8 +68,38 @@ def _writable_cache(cache_dir) -> Path:
     return path
 
 
+class CachedTrainingConfig:
+    """What the frozen-dataclass configurations of toytheory's trained models share.
+
+    A subclass is a frozen dataclass whose fields are everything the trained model is a
+    function of, among them the training fields ``n_train, steps, batch, lr, width, depth``
+    (:meth:`check_training` checks them) and ``seed``. :meth:`key` hashes every field (and
+    the torch version): the disk cache's key. The mixin adds no field, so a subclass's key
+    is that of its own fields alone (unchanged by the mixin). The training itself shares
+    :func:`_cache_path`, :func:`_load_cached`, :func:`_store_cached`, :func:`_seeded_init`
+    and :func:`_fit_adam_cosine`.
+    """
+
+    def key(self) -> str:
+        """A 20-hex-digit hash of the fields (sorted JSON) and the torch version."""
+        import torch
+
+        text = json.dumps(asdict(self), sort_keys=True) + "|torch " + torch.__version__
+        return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+    def check_training(self, n_train_low: int = 1) -> None:
+        """``ValueError`` naming the field unless ``n_train >= n_train_low``, ``steps``,
+        ``batch``, ``width``, ``depth >= 1`` and ``lr > 0``."""
+        check_int("n_train", self.n_train, low=n_train_low)
+        check_int("steps", self.steps, low=1)
+        check_int("batch", self.batch, low=1)
+        check_real("lr", self.lr, low=0.0, low_open=True)
+        check_int("width", self.width, low=1)
+        check_int("depth", self.depth, low=1)
+
+
 @dataclass(frozen=True)
-class TrainConfig:
+class TrainConfig(CachedTrainingConfig):
     """What a trained model is a function of (the cache key).
 
     Attributes
@@ -107,12 +137,7 @@ class TrainConfig:
         v = np.asarray(self.variances, float)
         if w.ndim != 1 or m.ndim != 2 or m.shape[0] != w.size or v.shape != m.shape:
             raise ValueError("weights, means, variances: must have shapes (K,), (K, d), (K, d)")
-        check_int("n_train", self.n_train, low=1)
-        check_int("steps", self.steps, low=1)
-        check_int("batch", self.batch, low=1)
-        check_real("lr", self.lr, low=0.0, low_open=True)
-        check_int("width", self.width, low=1)
-        check_int("depth", self.depth, low=1)
+        self.check_training()
         check_int("num_timesteps", self.num_timesteps, low=2)
         check_int("seed", self.seed, low=0)
 
@@ -134,12 +159,6 @@ class TrainConfig:
     def schedule(self) -> DiscreteVP:
         return DiscreteVP.ddpm_linear(self.num_timesteps)
 
-    def key(self) -> str:
-        import torch
-
-        text = json.dumps(asdict(self), sort_keys=True) + "|torch " + torch.__version__
-        return hashlib.sha256(text.encode()).hexdigest()[:20]
-
     def training_set(self) -> np.ndarray:
         """The ``n_train`` training points (n_train, d), drawn with ``seed``."""
         return self.law.sample_data(self.n_train, rng=np.random.default_rng([self.seed, 17]))
@@ -159,6 +178,76 @@ def deterministic_cpu():
     finally:
         torch.use_deterministic_algorithms(det)
         torch.set_num_threads(threads)
+
+
+def _cache_path(cache_dir, prefix: str, config: CachedTrainingConfig):
+    """``<folder>/<prefix>_<config.key()>.pt`` in the writable cache folder (``cache_dir``
+    None: :func:`default_cache_dir`), or None for ``cache_dir=False`` (no cache)."""
+    if cache_dir is False:
+        return None
+    return _writable_cache(cache_dir) / f"{prefix}_{config.key()}.pt"
+
+
+def _load_cached(path, build):
+    """``(net, final_loss)`` from the cache file ``path`` into the network ``build()``
+    makes, or None when there is no path or file, or the file cannot be loaded (corrupt or
+    foreign: the caller retrains and overwrites it)."""
+    import torch
+
+    if path is None or not path.exists():
+        return None
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+        net = build()
+        net.load_state_dict(blob["state"])
+        return net, float(blob["final_loss"])
+    except Exception:  # a corrupt or foreign file: retrain and overwrite it
+        return None
+
+
+def _store_cached(path, net, final_loss: float, **extra) -> None:
+    """Write ``net``'s state and ``final_loss`` (and ``extra``) to ``path`` atomically
+    (nothing for a None path)."""
+    import torch
+
+    if path is None:
+        return
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    torch.save({"state": net.state_dict(), "final_loss": final_loss, **extra}, tmp)
+    os.replace(tmp, path)
+
+
+def _seeded_init(seed: int, build):
+    """``build()`` under ``torch.manual_seed(seed)``, the global torch generator's state
+    restored after (the initialisation is a function of ``seed`` alone)."""
+    import torch
+
+    state = torch.random.get_rng_state()
+    torch.manual_seed(seed)
+    net = build()
+    torch.random.set_rng_state(state)
+    return net
+
+
+def _fit_adam_cosine(net, steps: int, lr: float, batch_loss) -> float:
+    """``steps`` Adam steps at learning rate ``lr`` cosine-decayed to 0, on the loss tensor
+    ``batch_loss()`` returns at each step; returns the loss averaged over the last 10% of
+    the steps (at least one)."""
+    import torch
+
+    opt = torch.optim.Adam(net.parameters(), lr=lr)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
+    tail = max(1, steps // 10)
+    tail_sum = 0.0
+    for step in range(steps):
+        loss = batch_loss()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        if step >= steps - tail:
+            tail_sum += float(loss.detach())
+    return tail_sum / tail
 
 
 def _build_net(d: int, width: int, depth: int, n_freq: int = 8):
@@ -267,54 +356,34 @@ def train_eps_mlp(config: TrainConfig, *, cache_dir=None, device: str = "cpu"
 
     if not isinstance(config, TrainConfig):
         raise ValueError(f"config: must be a TrainConfig (got {type(config).__name__})")
-    path = None
-    if cache_dir is not False:
-        folder = _writable_cache(cache_dir)
-        path = folder / f"eps_mlp_{config.key()}.pt"
-        if path.exists():
-            try:
-                blob = torch.load(path, map_location="cpu", weights_only=True)
-                net = _build_net(len(config.means[0]), config.width, config.depth)
-                net.load_state_dict(blob["state"])
-                return LearnedEpsModel(config, net, float(blob["final_loss"]), True)
-            except Exception:  # a corrupt or foreign file: retrain and overwrite it
-                pass
     d = len(config.means[0])
+
+    def build():
+        return _build_net(d, config.width, config.depth)
+
+    path = _cache_path(cache_dir, "eps_mlp", config)
+    cached = _load_cached(path, build)
+    if cached is not None:
+        return LearnedEpsModel(config, *cached, True)
     data = torch.as_tensor(config.training_set(), dtype=torch.float32)
     acp = torch.as_tensor(config.schedule.alphas_cumprod, dtype=torch.float32)
+    T = config.num_timesteps
     with deterministic_cpu():
         gen = torch.Generator().manual_seed(config.seed)
-        torch_state = torch.random.get_rng_state()
-        torch.manual_seed(config.seed)           # initialisation only
-        net = _build_net(d, config.width, config.depth)
-        torch.random.set_rng_state(torch_state)
-        net = net.to(device)
-        opt = torch.optim.Adam(net.parameters(), lr=config.lr)
-        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, config.steps)
-        T = config.num_timesteps
-        tail = max(1, config.steps // 10)
-        tail_sum = 0.0
-        for step in range(config.steps):
+        net = _seeded_init(config.seed, build).to(device)
+
+        def batch_loss():
             idx = torch.randint(0, data.shape[0], (config.batch,), generator=gen)
             t = torch.randint(0, T, (config.batch,), generator=gen)
             noise = torch.randn(config.batch, d, generator=gen)
             a = acp[t].sqrt()[:, None]
             s = (1 - acp[t]).sqrt()[:, None]
             xt = (a * data[idx] + s * noise).to(device)
-            loss = ((net(xt, (t.float() / T).to(device)) - noise.to(device)) ** 2).mean()
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-            if step >= config.steps - tail:
-                tail_sum += float(loss.detach())
+            return ((net(xt, (t.float() / T).to(device)) - noise.to(device)) ** 2).mean()
+
+        final = _fit_adam_cosine(net, config.steps, config.lr, batch_loss)
         net = net.cpu()
-    final = tail_sum / tail
-    if path is not None:
-        tmp = path.with_suffix(f".tmp{os.getpid()}")
-        torch.save({"state": net.state_dict(), "final_loss": final,
-                    "config": asdict(config)}, tmp)
-        os.replace(tmp, path)
+    _store_cached(path, net, final, config=asdict(config))
     return LearnedEpsModel(config, net, final, False)
 
 

@@ -386,6 +386,22 @@ def _sphere_area(n: int) -> float:
     return float(2 * np.pi ** (n / 2) / gamma(n / 2))
 
 
+def _charges(points, data):
+    """Checked ``(points (n, N + 1), data (m, N), N, aug)``, ``aug`` the charges
+    :math:`(y_i, 0)` (m, N + 1)."""
+    from toytheory._validation import as_float_array
+
+    data = as_float_array("data", data, ndim=2)
+    if data.shape[0] == 0:
+        raise ValueError("data: must not be empty")
+    points = as_float_array("points", points, ndim=2)
+    N = data.shape[1]
+    if points.shape[1] != N + 1:
+        raise ValueError(f"points: must have N + 1 = {N + 1} columns (got {points.shape[1]})")
+    aug = np.hstack([data, np.zeros((data.shape[0], 1))])
+    return points, data, N, aug
+
+
 def poisson_field(points, data) -> np.ndarray:
     """PFGM's Poisson field in :math:`N + 1` dimensions ("Poisson Flow Generative Models",
     Xu et al. 2022, Eq. 2): unit total charge spread equally on the data, placed at
@@ -403,16 +419,7 @@ def poisson_field(points, data) -> np.ndarray:
         Augmented points :math:`(x, z)`.
     data : (m, N) array, m >= 1
     """
-    from toytheory._validation import as_float_array
-
-    data = as_float_array("data", data, ndim=2)
-    if data.shape[0] == 0:
-        raise ValueError("data: must not be empty")
-    points = as_float_array("points", points, ndim=2)
-    N = data.shape[1]
-    if points.shape[1] != N + 1:
-        raise ValueError(f"points: must have N + 1 = {N + 1} columns (got {points.shape[1]})")
-    aug = np.hstack([data, np.zeros((data.shape[0], 1))])
+    points, data, N, aug = _charges(points, data)
     diff = points[:, None, :] - aug[None, :, :]
     dist = np.sqrt(np.sum(diff * diff, axis=2))
     return np.sum(diff / dist[:, :, None] ** (N + 1), axis=1) / (data.shape[0]
@@ -423,16 +430,7 @@ def poisson_potential(points, data) -> np.ndarray:
     """The potential whose negative gradient is :func:`poisson_field`: the Green's function
     of the Laplacian in :math:`n = N + 1` dimensions, :math:`\\|u\\|^{2-n}/((n-2) S_N)`
     (:math:`-\\log\\|u\\| / (2\\pi)` for n = 2), averaged over the data."""
-    from toytheory._validation import as_float_array
-
-    data = as_float_array("data", data, ndim=2)
-    if data.shape[0] == 0:
-        raise ValueError("data: must not be empty")
-    points = as_float_array("points", points, ndim=2)
-    N = data.shape[1]
-    if points.shape[1] != N + 1:
-        raise ValueError(f"points: must have N + 1 = {N + 1} columns (got {points.shape[1]})")
-    aug = np.hstack([data, np.zeros((data.shape[0], 1))])
+    points, data, N, aug = _charges(points, data)
     dist = np.sqrt(np.sum((points[:, None, :] - aug[None, :, :]) ** 2, axis=2))
     n = N + 1
     if n == 2:

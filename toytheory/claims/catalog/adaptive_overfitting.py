@@ -150,7 +150,7 @@ def empirical_error_grows_like_sqrt_m_over_n(ctx, n, m_values, n_values, m_for_n
     # the exponent in m and in n: the least-squares log-log slope of the true *median* worst
     # errors, held by its range over exact order-statistic median intervals (Bonferroni over
     # all 2 x grid points): valid for any tail, no normal approximation
-    from toytheory.sampling.bounds import median_interval
+    from toytheory.stats import median_interval
 
     samples_m = sweep([n] * len(m_values), m_values, reps, seed)
     samples_n = sweep(n_values, [m_for_n] * len(n_values), reps, seed + 100)

@@ -2,27 +2,22 @@
 
 For ``k`` successes in ``n`` trials, the Clopper-Pearson interval's ends grow with ``k``,
 so the counts that put the whole interval on one side of a threshold form a run at one
-end of ``0..n``; each limit is found by bisection (``log2 n`` intervals, each a scipy
-root search).
+end of ``0..n``; each limit is found by bisection on the integers (``log2 n`` intervals,
+each a scipy root search).
 """
 
 from __future__ import annotations
 
+import bisect
 import functools
 
 from toytheory import stats
 
 
-def _first(n: int, pred) -> int:
-    """Smallest k in 0..n with pred(k) (pred monotone False -> True), or n + 1."""
-    lo, hi = 0, n + 1
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if pred(mid):
-            hi = mid
-        else:
-            lo = mid + 1
-    return lo
+def _first(lo: int, hi: int, pred) -> int:
+    """Smallest k in lo..hi with pred(k) (pred monotone False -> True), or hi + 1: an exact
+    bisection on the integers (:func:`bisect.bisect_left` over the range, keyed by pred)."""
+    return lo + bisect.bisect_left(range(lo, hi + 1), True, key=pred)
 
 
 @functools.lru_cache(maxsize=None)
@@ -34,9 +29,9 @@ def holding_count(n: int, threshold: float, side: str, level: float) -> int | No
     None if no count holds.
     """
     if side == "<=":
-        k = _first(n, lambda k: stats.exact_binomial_interval(k, n, level)[1] > threshold) - 1
+        k = _first(0, n, lambda k: stats.exact_binomial_interval(k, n, level)[1] > threshold) - 1
         return k if k >= 0 else None
-    k = _first(n, lambda k: stats.exact_binomial_interval(k, n, level)[0] >= threshold)
+    k = _first(0, n, lambda k: stats.exact_binomial_interval(k, n, level)[0] >= threshold)
     return k if k <= n else None
 
 
@@ -48,9 +43,9 @@ def refuting_count(n: int, threshold: float, side: str, level: float) -> int | N
     largest ``k`` whose upper end is ``< threshold``. None if no count refutes.
     """
     if side == "<=":
-        k = _first(n, lambda k: stats.exact_binomial_interval(k, n, level)[0] > threshold)
+        k = _first(0, n, lambda k: stats.exact_binomial_interval(k, n, level)[0] > threshold)
         return k if k <= n else None
-    k = _first(n, lambda k: stats.exact_binomial_interval(k, n, level)[1] >= threshold) - 1
+    k = _first(0, n, lambda k: stats.exact_binomial_interval(k, n, level)[1] >= threshold) - 1
     return k if k >= 0 else None
 
 
@@ -72,11 +67,4 @@ def deciding_size(rate: float, threshold: float, level: float, start: int,
         n *= 2
         if n > limit:
             return None
-    lo, hi = max(int(start), n // 2), n
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if decides(mid):
-            hi = mid
-        else:
-            lo = mid + 1
-    return lo
+    return _first(max(int(start), n // 2), n - 1, decides)     # n itself decides

@@ -34,6 +34,36 @@ def _kl(m, c, target):
     return kl_divergence_gaussians(m, c, *target)
 
 
+def _kls(means, covs, target):
+    """KL(N(means[i], covs[i]) || target) for each run i, as an array."""
+    return np.array([_kl(m, c, target) for m, c in zip(means, covs)])
+
+
+def _hold_win_rate(ev, name, k_snl, k_mcmc, *, note=None):
+    r"""Hold :math:`P(KL_{SNL} \le KL_{MCMC}) \ge 1/2` over paired runs (Clopper-Pearson at
+    ``LEVEL``, the headline).
+
+    ``note``: ``(label, calls, mcmc_calls, toy, would_change)`` for the referee note, added
+    when the interval's lower end is below 1/2 (None: no note).
+    """
+    reps = len(k_snl)
+    wins = int(np.sum(k_snl <= k_mcmc))
+    ci = stats.exact_binomial_interval(wins, reps, LEVEL)
+    ev.interval(name, wins / reps, ci, 0.5, side=">=", level=LEVEL, headline=True,
+                detectable=f"a win rate off 1/2 by ~{(ci[1] - ci[0]) / 2:.2f}",
+                decide_n=None if ci[0] >= 0.5 or ci[1] < 0.5 else 4 * reps)
+    if note is not None and ci[0] < 0.5:
+        label, calls, mcmc_calls, toy, would_change = note
+        ev.referee_note(
+            says="SNL obtains qualitatively similar posteriors with < 2% of MCMC's calls",
+            toy=toy,
+            measured=f"{label} ({calls} calls) at least as close as MCMC "
+                     f"({mcmc_calls} calls) in {wins}/{reps} runs; median KL "
+                     f"{np.median(k_snl):.4f} vs {np.median(k_mcmc):.4f}",
+            inside="P(win) >= 1/2 (Clopper-Pearson at 1e-6)",
+            would_change=would_change)
+
+
 def _witness(ev, sim, x_o, rng, chains, calls):
     from toytheory.diffusion.posterior.snl import _surrogate_posterior, metropolis_chains
 
@@ -93,34 +123,24 @@ def snl_two_percent_of_mcmc(ctx, reps, mcmc_calls, rounds, per_round):
         ev.record(f"SNL after {(r + 1) * per_round} calls: median KL",
                   float(np.median([_kl(s[r][1], s[r][2], target) for s in snl])))
     k_snl = np.array([_kl(s[-1][1], s[-1][2], target) for s in snl])
-    M, C = metropolis_chains(sim, x_o, mcmc_calls, reps, rng)
-    k_mcmc = np.array([_kl(M[i], C[i], target) for i in range(reps)])
+    k_mcmc = _kls(*metropolis_chains(sim, x_o, mcmc_calls, reps, rng), target)
     ev.record(f"Metropolis after {mcmc_calls} calls: median KL", float(np.median(k_mcmc)))
-    M2, C2 = metropolis_chains(sim, x_o, rounds * per_round, reps, rng)
     ev.record(f"Metropolis after {rounds * per_round} calls: median KL",
-              float(np.median([_kl(M2[i], C2[i], target) for i in range(reps)])))
+              float(np.median(_kls(*metropolis_chains(sim, x_o, rounds * per_round, reps,
+                                                      rng), target))))
     abc = [_kl(*rejection_abc(sim, x_o, mcmc_calls, mcmc_calls // 100, rng), target)
            for _ in range(5)]
     ev.record(f"rejection ABC after {mcmc_calls} calls (1% kept): median KL",
               float(np.median(abc)))
     frac = rounds * per_round / mcmc_calls
-    wins = int(np.sum(k_snl <= k_mcmc))
-    ci = stats.exact_binomial_interval(wins, reps, LEVEL)
-    ev.interval(f"P(KL of SNL at {rounds * per_round} calls <= KL of MCMC at {mcmc_calls}) "
-                f"({frac:.0%} of the calls)", wins / reps, ci, 0.5, side=">=", level=LEVEL,
-                headline=True, detectable=f"a win rate off 1/2 by ~{(ci[1] - ci[0]) / 2:.2f}",
-                decide_n=None if ci[0] >= 0.5 or ci[1] < 0.5 else 4 * reps)
-    if ci[0] < 0.5:
-        ev.referee_note(
-            says="SNL obtains qualitatively similar posteriors with < 2% of MCMC's calls",
-            toy="linear-Gaussian simulator, 4 parameters; SNL with a well-specified Gaussian "
-                "estimator vs Metropolis with its best-case proposal",
-            measured=f"SNL ({rounds * per_round} calls) at least as close as MCMC "
-                     f"({mcmc_calls} calls) in {wins}/{reps} runs; median KL "
-                     f"{np.median(k_snl):.4f} vs {np.median(k_mcmc):.4f}",
-            inside="P(win) >= 1/2 (Clopper-Pearson at 1e-6)",
-            would_change="a simulator where MCMC mixes badly (multimodal, strongly "
-                         "correlated, badly tuned proposal), or reading 'similar' loosely")
+    _hold_win_rate(
+        ev, f"P(KL of SNL at {rounds * per_round} calls <= KL of MCMC at {mcmc_calls}) "
+            f"({frac:.0%} of the calls)", k_snl, k_mcmc,
+        note=("SNL", rounds * per_round, mcmc_calls,
+              "linear-Gaussian simulator, 4 parameters; SNL with a well-specified Gaussian "
+              "estimator vs Metropolis with its best-case proposal",
+              "a simulator where MCMC mixes badly (multimodal, strongly correlated, badly "
+              "tuned proposal), or reading 'similar' loosely"))
     return ev
 
 
@@ -151,17 +171,11 @@ def snl_beats_mcmc_at_equal_calls(ctx, reps):
     rng = ctx.rng("runs")
     k_snl = np.array([_kl(*snl_rounds(sim, x_o, 5, 200, rng)[-1][1:], target)
                       for _ in range(reps)])
-    M, C = metropolis_chains(sim, x_o, 1000, reps, rng)
-    k_mcmc = np.array([_kl(M[i], C[i], target) for i in range(reps)])
+    k_mcmc = _kls(*metropolis_chains(sim, x_o, 1000, reps, rng), target)
     abc = np.median([_kl(*rejection_abc(sim, x_o, 1000, 20, rng), target) for _ in range(10)])
     ev.record("median KL at 1000 calls: SNL", float(np.median(k_snl)),
               note=f"Metropolis {np.median(k_mcmc):.4f}, rejection ABC {abc:.3f}")
-    wins = int(np.sum(k_snl <= k_mcmc))
-    ci = stats.exact_binomial_interval(wins, reps, LEVEL)
-    ev.interval("P(KL SNL <= KL Metropolis) at 1000 calls each", wins / reps, ci, 0.5,
-                side=">=", level=LEVEL, headline=True,
-                detectable=f"a win rate off 1/2 by ~{(ci[1] - ci[0]) / 2:.2f}",
-                decide_n=None if ci[0] >= 0.5 or ci[1] < 0.5 else 4 * reps)
+    _hold_win_rate(ev, "P(KL SNL <= KL Metropolis) at 1000 calls each", k_snl, k_mcmc)
     ev.at_least("rejection ABC's median KL minus SNL's", float(abc - np.median(k_snl)), 0.0,
                 role="statement")
     return ev
@@ -184,8 +198,7 @@ def snl_figure(seed: int = 0):
     budgets = [500, 1000, 2000, 5000, 20000]
     mcmc = []
     for b in budgets:
-        M, C = metropolis_chains(sim, x_o, b, 20, rng)
-        mcmc.append(np.median([_kl(M[i], C[i], target) for i in range(20)]))
+        mcmc.append(np.median(_kls(*metropolis_chains(sim, x_o, b, 20, rng), target)))
     abc = [np.median([_kl(*rejection_abc(sim, x_o, b, max(b // 100, 6), rng), target)
                       for _ in range(5)]) for b in budgets]
     fig = Figure(figsize=(5, 3.4))
@@ -265,26 +278,16 @@ def snl_two_percent_nonlinear(ctx, reps, mcmc_calls, rounds, per_round):
     ev.record(f"SNL after {rounds * per_round} calls: median Gaussian-fit KL",
               float(np.median(k_snl)), note=f"median grid KL(true || SNL) "
                                             f"{np.median(grid_kl):.4f}")
-    M, C = metropolis_nonlinear(sim, x_o, mcmc_calls, reps, rng, target[1])
-    k_mcmc = np.array([_kl(M[i], C[i], target) for i in range(reps)])
+    k_mcmc = _kls(*metropolis_nonlinear(sim, x_o, mcmc_calls, reps, rng, target[1]), target)
     ev.record(f"Metropolis after {mcmc_calls} calls: median Gaussian-fit KL",
               float(np.median(k_mcmc)))
-    wins = int(np.sum(k_snl <= k_mcmc))
-    ci = stats.exact_binomial_interval(wins, reps, LEVEL)
-    ev.interval(f"P(KL of SNL at {rounds * per_round} calls <= KL of MCMC at {mcmc_calls})",
-                wins / reps, ci, 0.5, side=">=", level=LEVEL, headline=True,
-                detectable=f"a win rate off 1/2 by ~{(ci[1] - ci[0]) / 2:.2f}",
-                decide_n=None if ci[0] >= 0.5 or ci[1] < 0.5 else 4 * reps)
-    if ci[0] < 0.5:
-        ev.referee_note(
-            says="SNL obtains qualitatively similar posteriors with < 2% of MCMC's calls",
-            toy="2-parameter nonlinear simulator, quadrature reference, SNL with a quadratic "
-                "conditional Gaussian vs Metropolis with a posterior-shaped proposal",
-            measured=f"SNL ({rounds * per_round} calls) at least as close as MCMC "
-                     f"({mcmc_calls} calls) in {wins}/{reps} runs; median KL "
-                     f"{np.median(k_snl):.4f} vs {np.median(k_mcmc):.4f}",
-            inside="P(win) >= 1/2 (Clopper-Pearson at 1e-6)",
-            would_change="a simulator where MCMC mixes badly, or reading 'similar' loosely")
+    _hold_win_rate(
+        ev, f"P(KL of SNL at {rounds * per_round} calls <= KL of MCMC at {mcmc_calls})",
+        k_snl, k_mcmc,
+        note=("SNL", rounds * per_round, mcmc_calls,
+              "2-parameter nonlinear simulator, quadrature reference, SNL with a quadratic "
+              "conditional Gaussian vs Metropolis with a posterior-shaped proposal",
+              "a simulator where MCMC mixes badly, or reading 'similar' loosely"))
     return ev
 
 
@@ -369,23 +372,13 @@ def snl_flow_two_percent_of_mcmc(ctx, reps, mcmc_calls, rounds, per_round, hidde
         ev.record(f"flow SNL after {rounds * big} calls: median KL (5 runs)",
                   float(np.median([_kl(run[-1][1], run[-1][2], target) for run in many])))
     k_flow = np.array([_kl(run[-1][1], run[-1][2], target) for run in runs])
-    M, C = metropolis_chains(sim, x_o, mcmc_calls, reps, rng)
-    k_mcmc = np.array([_kl(M[i], C[i], target) for i in range(reps)])
+    k_mcmc = _kls(*metropolis_chains(sim, x_o, mcmc_calls, reps, rng), target)
     ev.record(f"Metropolis after {mcmc_calls} calls: median KL", float(np.median(k_mcmc)))
-    wins = int(np.sum(k_flow <= k_mcmc))
-    ci = stats.exact_binomial_interval(wins, reps, LEVEL)
-    ev.interval(f"P(KL of flow SNL at {rounds * per_round} calls <= KL of MCMC at "
-                f"{mcmc_calls})", wins / reps, ci, 0.5, side=">=", level=LEVEL,
-                headline=True, detectable=f"a win rate off 1/2 by ~{(ci[1] - ci[0]) / 2:.2f}",
-                decide_n=None if ci[0] >= 0.5 or ci[1] < 0.5 else 4 * reps)
-    if ci[0] < 0.5:
-        ev.referee_note(
-            says="SNL obtains qualitatively similar posteriors with < 2% of MCMC's calls",
-            toy="linear-Gaussian simulator, 4 parameters; SNL with a conditional coupling "
-                "flow vs Metropolis with its best-case proposal",
-            measured=f"flow SNL ({rounds * per_round} calls) at least as close as MCMC "
-                     f"({mcmc_calls} calls) in {wins}/{reps} runs; median KL "
-                     f"{np.median(k_flow):.4f} vs {np.median(k_mcmc):.4f}",
-            inside="P(win) >= 1/2 (Clopper-Pearson at 1e-6)",
-            would_change="a simulator where MCMC mixes badly, or reading 'similar' loosely")
+    _hold_win_rate(
+        ev, f"P(KL of flow SNL at {rounds * per_round} calls <= KL of MCMC at {mcmc_calls})",
+        k_flow, k_mcmc,
+        note=("flow SNL", rounds * per_round, mcmc_calls,
+              "linear-Gaussian simulator, 4 parameters; SNL with a conditional coupling "
+              "flow vs Metropolis with its best-case proposal",
+              "a simulator where MCMC mixes badly, or reading 'similar' loosely"))
     return ev

@@ -241,7 +241,7 @@ def quasi_optimality(ctx, ms, functions, draws, control_draws):
     from toytheory.sampling.sample_complexity import fit_exponent
 
     ev = ctx.evidence()
-    from toytheory.sampling.bounds import median_interval
+    from toytheory.stats import median_interval
 
     xs, ys, groups, means, samples = [], [], [], [], []
     control = {}

@@ -33,15 +33,13 @@ Training is deterministic (float32, one CPU thread, seeded generator) and cached
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.special import ndtr
 
 from ..._validation import as_float_array, check_int, check_real
+from ..learned import CachedTrainingConfig
 
 __all__ = ["ProjectionConfig", "ProjectionDenoiser", "projected_law", "draw_projections",
            "exact_projected_denoiser", "train_projection_denoiser", "sample_observations",
@@ -148,8 +146,9 @@ def product_of_marginals(weights, means, covs):
 
 
 @dataclass(frozen=True)
-class ProjectionConfig:
-    """What a trained projection denoiser is a function of (the cache key).
+class ProjectionConfig(CachedTrainingConfig):
+    """What a trained projection denoiser is a function of (the cache key,
+    :meth:`~toytheory.diffusion.learned.CachedTrainingConfig.key`).
 
     Attributes
     ----------
@@ -183,12 +182,7 @@ class ProjectionConfig:
     def __post_init__(self):
         _mixture(self.weights, self.means, self.covs)
         _angles(self.angles)
-        check_int("n_train", self.n_train, low=2)
-        check_int("steps", self.steps, low=1)
-        check_int("batch", self.batch, low=1)
-        check_real("lr", self.lr, low=0.0, low_open=True)
-        check_int("width", self.width, low=1)
-        check_int("depth", self.depth, low=1)
+        self.check_training(n_train_low=2)
         check_real("sigma_data", self.sigma_data, low=0.0, low_open=True)
         check_int("seed", self.seed, low=0)
 
@@ -203,12 +197,6 @@ class ProjectionConfig:
     @property
     def law(self):
         return (np.asarray(self.weights), np.asarray(self.means), np.asarray(self.covs))
-
-    def key(self) -> str:
-        import torch
-
-        text = json.dumps(asdict(self), sort_keys=True) + "|torch " + torch.__version__
-        return hashlib.sha256(text.encode()).hexdigest()[:20]
 
     def training_set(self):
         """``(y, phi)``: the ``n_train`` observations, drawn with ``seed``."""
@@ -280,21 +268,19 @@ def train_projection_denoiser(config, *, cache_dir=None):
     """
     import torch
 
-    from ..learned import _writable_cache, deterministic_cpu
+    from ..learned import (_cache_path, _fit_adam_cosine, _load_cached, _seeded_init,
+                           _store_cached, deterministic_cpu)
 
     if not isinstance(config, ProjectionConfig):
         raise ValueError(f"config: must be a ProjectionConfig (got {type(config).__name__})")
-    path = None
-    if cache_dir is not False:
-        path = _writable_cache(cache_dir) / f"proj_denoiser_{config.key()}.pt"
-        if path.exists():
-            try:
-                blob = torch.load(path, map_location="cpu", weights_only=True)
-                net = _build_net(config.width, config.depth)
-                net.load_state_dict(blob["state"])
-                return ProjectionDenoiser(config, net, float(blob["final_loss"]), True)
-            except Exception:  # a corrupt or foreign file: retrain and overwrite it
-                pass
+
+    def build():
+        return _build_net(config.width, config.depth)
+
+    path = _cache_path(cache_dir, "proj_denoiser", config)
+    cached = _load_cached(path, build)
+    if cached is not None:
+        return ProjectionDenoiser(config, *cached, True)
     y, phi = config.training_set()
     Y = torch.as_tensor(y, dtype=torch.float32)
     P = torch.as_tensor(phi, dtype=torch.float32)
@@ -302,31 +288,17 @@ def train_projection_denoiser(config, *, cache_dir=None):
     p_mean = -1.2 + float(np.log(sd / 0.5))
     with deterministic_cpu():
         gen = torch.Generator().manual_seed(config.seed)
-        state = torch.random.get_rng_state()
-        torch.manual_seed(config.seed)
-        net = _build_net(config.width, config.depth)
-        torch.random.set_rng_state(state)
-        opt = torch.optim.Adam(net.parameters(), lr=config.lr)
-        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, config.steps)
-        tail = max(1, config.steps // 10)
-        tail_sum = 0.0
-        for step in range(config.steps):
+        net = _seeded_init(config.seed, build)
+
+        def batch_loss():
             idx = torch.randint(0, Y.shape[0], (config.batch,), generator=gen)
             sigma = torch.exp(p_mean + 1.2 * torch.randn(config.batch, generator=gen))
             u = Y[idx] + sigma * torch.randn(config.batch, generator=gen)
             weight = (sigma ** 2 + sd ** 2) / (sigma * sd) ** 2
-            loss = (weight * (_render(net, u, P[idx], sigma, sd) - Y[idx]) ** 2).mean()
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-            if step >= config.steps - tail:
-                tail_sum += float(loss.detach())
-    final = tail_sum / tail
-    if path is not None:
-        tmp = path.with_suffix(f".tmp{os.getpid()}")
-        torch.save({"state": net.state_dict(), "final_loss": final}, tmp)
-        os.replace(tmp, path)
+            return (weight * (_render(net, u, P[idx], sigma, sd) - Y[idx]) ** 2).mean()
+
+        final = _fit_adam_cosine(net, config.steps, config.lr, batch_loss)
+    _store_cached(path, net, final)
     return ProjectionDenoiser(config, net, final, False)
 
 
