@@ -192,7 +192,9 @@ def test_posterior_trace_is_the_trace_of_the_exact_posterior_covariance(rng):
 
 def test_max_entropy_policy_picks_the_largest_entropy_by_quadrature(rng):
     """The first two picks against entropies integrated by scipy.quad from the predictive
-    law p(y_j | y_S) = sum_k w_k N(m_kj, tau^2 + s^2)."""
+    law p(y_j | y_S) = sum_k w_k N(m_kj, tau^2 + s^2): the second pick's entropy is the
+    largest up to 1e-8 (near-ties, where the posterior has collapsed onto one component,
+    may go either way)."""
     pr = _iso_prior()
     _, y = pr.sample(4, rng)
     masks = max_entropy_masks(pr, y, 2)
@@ -212,9 +214,14 @@ def test_max_entropy_policy_picks_the_largest_entropy_by_quadrature(rng):
     assert np.all(masks[:, first])
     for i in range(4):
         post = exact_gmm_posterior(pr.law, np.eye(4)[[first]], 0.4, y[i, [first]])
-        ents = [entropy(post.weights, post.means[:, j]) if j != first else -np.inf
-                for j in range(4)]
-        assert masks[i, int(np.argmax(ents))] and masks[i].sum() == 2
+        ents = np.array([entropy(post.weights, post.means[:, j]) if j != first else -np.inf
+                         for j in range(4)])
+        # the pick has the largest entropy up to quadrature error: once the posterior sits
+        # on one component every free coordinate's entropy is 0.5 log(2 pi e var) to within
+        # 1e-12 or so, and which of those near-ties wins is not the policy's business
+        picked = np.flatnonzero(masks[i] & (np.arange(4) != first))
+        assert masks[i].sum() == 2 and picked.size == 1
+        assert ents[picked[0]] >= ents.max() - 1e-8
 
 
 @pytest.mark.parametrize("call, match", [
