@@ -36,11 +36,10 @@ svdd, minority, pag, score_distillation
     consistency distillation sampling.
 posterior
     Exact GMM posteriors under linear measurements and the samplers held to them.
-pfgmpp, pfgmpp_gmm, schrodinger_bridge, distillation, distillation_mlp
-    PFGM++ (point and Gaussian-mixture data); Gaussian (multi-marginal) Schrödinger
-    bridges; progressive distillation.
-learned, hallucination, skip_tuning, region_caching, quantisation, quantisation_mlp,
-score_rates, score_rates_mlp
+pfgmpp, pfgmpp_gmm, pfgmpp_limit, schrodinger_bridge, distillation, distillation_mlp
+    PFGM++ (point and Gaussian-mixture data; its ODE map against EDM's as D grows);
+    Gaussian (multi-marginal) Schrödinger bridges; progressive distillation.
+learned, hallucination, skip_tuning, region_caching, quantisation(_mlp), score_rates(_mlp)
     Small trained denoisers and what their errors do, against the exact score; the trained
     MLP's score error against n next to the plug-in and the empirical score.
 """
