@@ -129,7 +129,11 @@ def mode_interpolation_mass(ctx, train, n_samples, n_exact, n_err, sweep):
              "with exact Clopper-Pearson intervals at 1e-6: removal >= 0.95 and retention "
              ">= 0.96."),
     witnesses=("exact", "simulated"),
-    quick={"train": QUICK_TRAIN, "n_cal": 4000, "n_test": 8000, "windows": (10, 25, 50, 100)},
+    # 4000/8000 left the calibrated cut noisy enough that 2 of 12 seeds ended inconclusive
+    # (retention's upper end 0.962); at 16000/32000 eight seeds all refute with upper ends
+    # 0.909-0.933
+    quick={"train": QUICK_TRAIN, "n_cal": 16_000, "n_test": 32_000,
+           "windows": (10, 25, 50, 100)},
     full={"train": FULL_TRAIN, "n_cal": 40_000, "n_test": 200_000,
           "windows": (10, 25, 50, 100)},
 )
@@ -182,8 +186,10 @@ def variance_filter_evidence(ctx, ev, model, law, n_cal, n_test, windows, toy,
     rem = r["removed_halluc"] / max(r["n_halluc"], 1)
     kept = r["kept_support"] / r["n_support"]
     need = int(np.ceil(np.log(LEVEL / 2) / np.log(0.95)))
+    # a test batch without hallucinations says nothing about their removal: [0, 1]
     ev.interval("hallucinations removed (fraction)", rem,
-                _cp(r["removed_halluc"], r["n_halluc"]), 0.95, side=">=", level=LEVEL,
+                _cp(r["removed_halluc"], r["n_halluc"]) if r["n_halluc"] else (0.0, 1.0),
+                0.95, side=">=", level=LEVEL,
                 detectable=f"removal of all hallucinations holds only from {need} of them",
                 decide_n=int(np.ceil(need / max(r["n_halluc"] / n_test, 1e-4))))
     ev.interval("in-support samples kept (fraction)", kept,
