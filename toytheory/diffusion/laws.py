@@ -57,6 +57,12 @@ def _eigh_psd(name: str, covs: np.ndarray, rtol: float = 1e-10):
     return np.clip(eigvals, 0.0, None), eigvecs
 
 
+SINGULAR_SIGMA2_MIN = float(np.finfo(np.float64).tiny)
+"""Smallest sigma^2 at which a law with a singular component is evaluated: below it (sigma
+under about 1.5e-154) sigma^2 is subnormal and its reciprocal, the precision along the
+singular directions, overflows float64 (found by the suite's property test at sigma 4.8e-162,
+where every output was NaN)."""
+
 class GaussianMixture:
     r"""A Gaussian mixture :math:`\sum_k \pi_k N(\mu_k, \Sigma_k)` and its diffused marginals.
 
@@ -231,6 +237,10 @@ class GaussianMixture:
         if np.any(s == 0) and self.is_singular:
             raise ValueError("sigma: must be > 0 because a component covariance is singular "
                              "(p_t has no density at sigma = 0)")
+        if self.is_singular and np.any(s * s < SINGULAR_SIGMA2_MIN):
+            raise ValueError(f"sigma: must be >= {np.sqrt(SINGULAR_SIGMA2_MIN):.3g} because a "
+                             "component covariance is singular and 1/sigma^2 would overflow "
+                             f"float64 (got min {float(s.min())!r})")
         return a.reshape(1, -1, 1), s.reshape(1, -1, 1)
 
     # ------------------------------------------------------------------ evaluation

@@ -110,6 +110,9 @@ class TorchMixture:
             raise ValueError("sigma: must be >= 0")
         if self.is_singular and bool((s == 0).any()):
             raise ValueError("sigma: must be > 0 because a component covariance is singular")
+        if self.is_singular and bool((s * s < self.xp.finfo(s.dtype).tiny).any()):
+            raise ValueError("sigma: too small for a singular component covariance: 1/sigma^2 "
+                             f"would overflow {s.dtype} (got min {float(s.min())!r})")
         plan = core.make_plan(self.xp, n, a, s, *self._kernel, want=want)
         k_pos = self._kernel[1].shape[0]
         step = core.chunk_size(k_pos, self.dim, self._chunk_elements)
