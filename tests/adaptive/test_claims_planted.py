@@ -44,7 +44,8 @@ def test_overfitting_claim_fails_when_the_reference_plays_a_different_attack(mon
     """Planted: the reference interaction plays the boosting attack. Its final answers have
     another law than the simulator's log-odds attack (a mean shift of several standard
     errors at 200 repetitions), so the chi-square homogeneity test at 1e-6 rejects:
-    ``fails``.
+    ``fails``. Power (measured, not proved): under run seeds 0..9 the test's p-value was
+    1e-49 to 9e-41, at least 34 orders of magnitude below the level.
     """
     from toytheory.adaptive.analysts import BoostingAttack
 

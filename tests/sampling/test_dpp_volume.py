@@ -91,18 +91,19 @@ def test_coupling_check_sees_a_numba_sampler_that_consumes_randomness_differentl
     pytest.importorskip("numba")
     from sims.sampling_dpp import sample_projection_dpp_numba
 
-    # Power: deterministic for a given suite seed (literal stream seeds 0..9); the shifted
-    # stream makes each chain-rule pick use the next uniform, so a pair coincides only if
-    # all 10 picks agree by chance; 0 of 10 pairs coincide under suite seeds 0..9 (not
-    # bounded analytically: the pairs share their uniforms).
-    v, _ = np.linalg.qr(np.random.default_rng(reseed(1)).standard_normal((100, 10)))
+    # Power 1 under any suite seed: the kernel and the ten stream seeds are fixed literals
+    # (a fixed problem, not a random one), so the outcome does not depend on the suite
+    # seed; on this problem 0 of the 10 shifted-stream samples equal the unshifted ones
+    # (each of the 10 chain-rule picks reads the next uniform), and the test needs only one
+    # to differ.
+    v, _ = np.linalg.qr(np.random.default_rng(20261208).standard_normal((100, 10)))
     same = 0
     for seed in range(10):
         g = np.random.default_rng(seed)
         g.random()  # planted bug: one extra draw before sampling
         a = sample_projection_dpp(v, rng=np.random.default_rng(seed), method="chain")
         same += np.array_equal(a, sample_projection_dpp_numba(v, g, method="chain"))
-    assert same < 10
+    assert same < 10, same
 
 
 def test_kernels_that_are_not_projections_are_refused():
