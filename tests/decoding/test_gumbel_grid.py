@@ -139,6 +139,40 @@ def test_relaid_sweep_with_overflowing_blocks(V, block):
                                rtol=1e-12)
 
 
+@pytest.mark.parametrize("threads, tail", [(2, 1e-10), (3, 0.0), (5, 1e-6)])
+def test_time_spans_in_parallel_give_the_same_law(rng, threads, tail):
+    """``threads`` spans cut in time, each from its exact counts: the first blocked
+    sweep's law lies inside the parallel run's certified bounds token by token, and
+    with tail > 0 the same atoms are processed (the spans stop where the sweep stops;
+    later spans start below the tail and do nothing)."""
+    p = _zipf_with_ties(rng, 800)
+    for offset in (0.0, gg.REFERENCE_OFFSET):
+        old, old_rem, old_steps = gg._grid_race_law_v1(p, 13, offset, tail=tail)
+        res = gg.grid_race_law_bounds(p, 13, offset, tail=tail, block=1 << 11,
+                                      threads=threads)
+        assert _outside_bounds(res, old) <= 0.0 and res.error < 1e-9 + tail
+        if tail > 0:
+            assert res.steps == old_steps
+            assert res.remainder == pytest.approx(old_rem, rel=1e-9)
+
+
+def test_planted_span_bug_is_caught(monkeypatch, rng):
+    """Planted companion of the parallel spans: cut times whose counts miss one level per
+    token (the span started one atom late: ``_counts_below`` off by one) leave the first
+    sweep's law outside the bounds. Deterministic (exact sums): power 1."""
+    p = _zipf_with_ties(rng, 800)
+    old = gg._grid_race_law_v1(p, 13, 0.0, tail=1e-10)[0]
+    original = gg._counts_below.py_func
+
+    def late(p, levels, t):
+        return original(p, levels, t) + (t > 0)
+
+    monkeypatch.setattr(gg, "_blocked_chunks", gg._blocked_chunks.py_func)
+    monkeypatch.setattr(gg, "_counts_below", late)
+    res = gg.grid_race_law_bounds(p, 13, 0.0, tail=1e-10, block=1 << 11, threads=2)
+    assert _outside_bounds(res, old) > 1e-9
+
+
 def test_planted_kernel_bugs_are_caught_by_the_first_sweep(monkeypatch, rng):
     """Planted companions of the comparison above: the new kernel fed (a) its levels off
     by one atom (level n read as n + 1) and (b) the reversed vocabulary (ties to the

@@ -69,7 +69,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from toytheory._validation import as_float_array, check_int, check_real
 
@@ -310,7 +310,48 @@ def _blocked_v1(p, levels, delta, tail, block):  # pragma: no cover - compiled
 
 
 @njit(cache=True)
-def _blocked(p, levels, delta, tail, block):  # pragma: no cover - compiled
+def _survival(nxt, delta):  # pragma: no cover - compiled
+    """:math:`\\prod_j (1 - \\delta\\,n_j)`, four interleaved partial products (a product
+    of V exact factors in some order: relative error :math:`\\gamma_V`)."""
+    V = nxt.size
+    f0 = 1.0
+    f1 = 1.0
+    f2 = 1.0
+    f3 = 1.0
+    V4 = V - V % 4
+    for j in range(0, V4, 4):
+        f0 *= 1.0 - delta * nxt[j]
+        f1 *= 1.0 - delta * nxt[j + 1]
+        f2 *= 1.0 - delta * nxt[j + 2]
+        f3 *= 1.0 - delta * nxt[j + 3]
+    for j in range(V4, V):
+        f0 *= 1.0 - delta * nxt[j]
+    return (f0 * f1) * (f2 * f3)
+
+
+@njit(cache=True)
+def _counts_below(p, levels, t):  # pragma: no cover - compiled
+    """Per token, the number of finite levels n whose key ``levels[n] / p_j`` is below t
+    (binary search on the kernel's own float64 quotient, monotone in n)."""
+    nfin = levels.size
+    while nfin > 0 and not levels[nfin - 1] < np.inf:
+        nfin -= 1
+    out = np.empty(p.size, np.int64)
+    for j in range(p.size):
+        lo = 0
+        hi = nfin
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if levels[mid] / p[j] < t:
+                lo = mid + 1
+            else:
+                hi = mid
+        out[j] = lo
+    return out
+
+
+@njit(cache=True)
+def _blocked_span(p, levels, delta, tail, block, t_start, t_stop, start):  # pragma: no cover - compiled
     """The sweep of :func:`_blocked_v1` (same atoms, same (key, index) order, same
     arithmetic per atom), laid out for speed.
 
@@ -330,16 +371,26 @@ def _blocked(p, levels, delta, tail, block):  # pragma: no cover - compiled
     from the survival counts after every block (four interleaved partial products: a
     product of V factors in some order, error ``gamma_V`` as before). Returns law, the
     final product, atoms processed, blocks, and the most atoms processed in one block.
+
+    The sweep runs over the atoms with keys in ``[t_start, t_stop)`` only, starting
+    from ``start[j]`` levels already processed per token (the levels whose key is below
+    ``t_start``: :func:`_counts_below`) and the product recomputed from them; with
+    ``t_start = 0``, ``t_stop = inf`` and no levels processed it is the whole sweep.
     """
     V = p.size
     nfin = levels.size
     while nfin > 0 and not levels[nfin - 1] < np.inf:
         nfin -= 1
     law = np.zeros(V)
-    nxt = np.zeros(V, np.int64)          # levels processed, per token
+    nxt = start.copy()                   # levels processed, per token
     nk = np.empty(V)                     # next key, per token
+    alive = 0
     for j in range(V):
-        nk[j] = levels[0] / p[j] if nfin > 0 else np.inf
+        if nxt[j] < nfin:
+            nk[j] = levels[nxt[j]] / p[j]
+            alive += 1
+        else:
+            nk[j] = np.inf
     nb = 2 * block
     cap = 4 * block + V + 16             # a block of one atom per token always fits
     key = np.empty(cap)
@@ -353,16 +404,17 @@ def _blocked(p, levels, delta, tail, block):  # pragma: no cover - compiled
     estart = np.empty(V + 1, np.int64)
     newk = np.empty(V)
     newn = np.empty(V, np.int64)
-    f = 1.0
+    f = _survival(nxt, delta)
     steps = 0
     nblocks = 0
     kmax = 0
-    t_a = 0.0
+    t_a = t_start
     dt = block * delta
-    alive = V if nfin > 0 else 0
-    stop = nfin == 0
+    stop = alive == 0 or not (f >= tail and f > 0.0) or not t_start < t_stop
     while not stop:
         t_b = t_a + dt
+        if not t_b < t_stop:
+            t_b = t_stop
         scale = nb / (t_b - t_a)
         if not scale < 1e300:           # a block narrower than float64 resolves
             scale = 0.0
@@ -403,7 +455,7 @@ def _blocked(p, levels, delta, tail, block):  # pragma: no cover - compiled
             newk[r] = k
             newn[r] = n
         if overflow:                    # nothing was changed: retry a narrower block
-            dt *= 0.5
+            dt = 0.5 * (t_b - t_a)
             continue
         estart[nt] = m
         for r in range(nt):
@@ -458,20 +510,8 @@ def _blocked(p, levels, delta, tail, block):  # pragma: no cover - compiled
             law[j] += s
             if nxt[j] >= nfin:
                 alive -= 1
-        f0 = 1.0
-        f1 = 1.0
-        f2 = 1.0
-        f3 = 1.0
-        V4 = V - V % 4
-        for j in range(0, V4, 4):
-            f0 *= 1.0 - delta * nxt[j]
-            f1 *= 1.0 - delta * nxt[j + 1]
-            f2 *= 1.0 - delta * nxt[j + 2]
-            f3 *= 1.0 - delta * nxt[j + 3]
-        for j in range(V4, V):
-            f0 *= 1.0 - delta * nxt[j]
-        f = (f0 * f1) * (f2 * f3)
-        if alive == 0 or not (f >= tail and f > 0.0):
+        f = _survival(nxt, delta)
+        if alive == 0 or not (f >= tail and f > 0.0) or not t_b < t_stop:
             stop = True
         if m == 0:
             dt *= 2.0
@@ -479,6 +519,51 @@ def _blocked(p, levels, delta, tail, block):  # pragma: no cover - compiled
             dt *= min(2.0, block / m)
         t_a = t_b
     return law, f, steps, nblocks, kmax
+
+
+
+@njit(cache=True)
+def _blocked(p, levels, delta, tail, block):  # pragma: no cover - compiled
+    """The whole sweep (:func:`_blocked_span` from t = 0 to the end)."""
+    return _blocked_span(p, levels, delta, tail, block, 0.0, np.inf,
+                         np.zeros(p.size, np.int64))
+
+
+@njit(cache=True, parallel=True)
+def _blocked_chunks(p, levels, delta, tail, block, cuts):  # pragma: no cover - compiled
+    """The sweep cut at the times ``cuts`` (increasing, ``cuts[0] = 0``, last ``inf``)
+    into independent spans, run in parallel: span c starts from the exact counts below
+    ``cuts[c]`` and its own recomputed product, so the atoms, their order and the
+    arithmetic per atom are those of :func:`_blocked`; only where the running product
+    is re-anchored differs (rounding). A span whose starting product is already below
+    ``tail`` does nothing (the sequential sweep stopped before it). Returns the law
+    (spans added in order), the last span's final product, total atoms and blocks, the
+    most atoms in one block, and how many spans processed atoms."""
+    C = cuts.size - 1
+    V = p.size
+    laws = np.zeros((C, V))
+    fs = np.ones(C)
+    st = np.zeros(C, np.int64)
+    nbs = np.zeros(C, np.int64)
+    kms = np.zeros(C, np.int64)
+    for c in prange(C):
+        start = _counts_below(p, levels, cuts[c])
+        law, f, steps, nblocks, kmax = _blocked_span(p, levels, delta, tail, block,
+                                                     cuts[c], cuts[c + 1], start)
+        laws[c] = law
+        fs[c] = f
+        st[c] = steps
+        nbs[c] = nblocks
+        kms[c] = kmax
+    law = np.zeros(V)
+    for c in range(C):
+        law += laws[c]
+    f = fs[0]
+    for c in range(C):          # the product where the sequential sweep stopped
+        f = fs[c]
+        if not (f >= tail and f > 0.0):
+            break
+    return law, f, st.sum(), nbs.sum(), kms.max()
 
 
 BRUTE_FORCE_LIMIT = 10 ** 8
@@ -556,27 +641,76 @@ class GridLawBounds(NamedTuple):
     """Atoms processed."""
 
 
-def _run_blocked(w, bits, offset, tail, block, kernel=None):
+def _time_cuts(p, bits, offset, tail, spans):
+    """Cut times for :func:`_blocked_chunks`: ``spans`` pieces of about equal atom counts
+    up to where the product falls below ``tail`` (a plan only: any cuts give the same
+    atoms and order). Smooth model of the grid: a token of probability p has about
+    :math:`2^b (1 - e^{-(p t - c)})` levels below t and survival :math:`e^{-(p t - c)}`."""
+    def atoms(t):
+        x = np.maximum(p * t - offset, 0.0)
+        return float(-np.expm1(-x).sum()), float(-x.sum())
+
+    target = np.log(max(tail, 1e-300))
+    lo, hi = 0.0, 1.0
+    while atoms(hi)[1] > target and hi < 1e300:
+        hi *= 2.0
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        if atoms(mid)[1] > target:
+            lo = mid
+        else:
+            hi = mid
+    total = atoms(hi)[0]
+    cuts = [0.0]
+    for c in range(1, spans):
+        a, b = cuts[-1], hi
+        for _ in range(200):
+            mid = 0.5 * (a + b)
+            if atoms(mid)[0] < total * c / spans:
+                a = mid
+            else:
+                b = mid
+        cuts.append(b)
+    return np.array(cuts + [np.inf])
+
+
+def _run_blocked(w, bits, offset, tail, block, kernel=None, threads=1):
     pos = np.flatnonzero(w > 0)
     levels = grid_noise_levels(bits, offset)
     # small grids: smaller blocks (the work arrays are 4 * block long)
     block = min(int(block), max(1 << 10, 2 ** bits // 4))
-    kernel = _blocked if kernel is None else kernel
-    law_pos, f, steps, nblocks, kmax = kernel(w[pos], levels, 2.0 ** -bits, tail, block)
+    if threads > 1 and kernel is None:
+        import numba
+
+        cuts = _time_cuts(w[pos], bits, offset, tail, threads)
+        before = numba.get_num_threads()
+        numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+        try:
+            law_pos, f, steps, nblocks, kmax = _blocked_chunks(
+                w[pos], levels, 2.0 ** -bits, tail, block, cuts)
+        finally:
+            numba.set_num_threads(before)
+        nblocks += cuts.size - 1      # the spans' sums: one more term per token each
+    else:
+        kernel = _blocked if kernel is None else kernel
+        law_pos, f, steps, nblocks, kmax = kernel(w[pos], levels, 2.0 ** -bits, tail, block)
     law = np.zeros_like(w)
     law[pos] = law_pos
     return law, float(f), int(steps), int(nblocks), int(kmax), int(pos.size)
 
 
 def grid_race_law(p, bits: int = 24, offset: float = 0.0, tail: float = 1e-10,
-                  block: int = DEFAULT_BLOCK):
+                  block: int = DEFAULT_BLOCK, threads: int = 1):
     """Exact law of the token sampled by Gumbel-max with uniforms on the b-bit grid.
 
     The sampler is ``argmax_i p_i / E_i`` with ``E_i = c - log(u_i + c)``,
     ``u_i = k_i 2^-b`` i.i.d. uniform on the grid (ties to the lowest index). The atoms of
     :func:`grid_race_law_heap` are processed in the same order, the order found by time
-    blocks and a bucket sort in place of a heap (same law up to float64 rounding, about
-    5 times faster; :func:`grid_race_law_bounds` adds the certified rounding bound).
+    blocks and a bucket sort in place of a heap (same law up to float64 rounding;
+    :func:`grid_race_law_bounds` adds the certified rounding bound). With ``threads`` > 1
+    the time axis is cut into that many spans of about equal atom counts, each started
+    from its exact survival counts and run on its own thread: the same atoms, order and
+    per-atom arithmetic, only the re-anchoring of the running product moves (rounding).
 
     Parameters
     ----------
@@ -591,6 +725,8 @@ def grid_race_law(p, bits: int = 24, offset: float = 0.0, tail: float = 1e-10,
     block : int, >= 1
         Atoms per time block, at most (speed only; the law does not depend on it; capped
         at ``max(1024, 2^bits / 4)``).
+    threads : int, >= 1
+        Spans run in parallel (Numba threads, at most ``NUMBA_NUM_THREADS``; speed only).
 
     Returns
     -------
@@ -604,12 +740,13 @@ def grid_race_law(p, bits: int = 24, offset: float = 0.0, tail: float = 1e-10,
     """
     w, bits, offset, tail = _check_args(p, bits, offset, tail)
     block = check_int("block", block, low=1)
-    law, f, steps, _, _, _ = _run_blocked(w, bits, offset, tail, block)
+    threads = check_int("threads", threads, low=1)
+    law, f, steps, _, _, _ = _run_blocked(w, bits, offset, tail, block, threads=threads)
     return law, f, steps
 
 
 def grid_race_law_bounds(p, bits: int = 24, offset: float = 0.0, tail: float = 1e-10,
-                         block: int = DEFAULT_BLOCK) -> GridLawBounds:
+                         block: int = DEFAULT_BLOCK, threads: int = 1) -> GridLawBounds:
     """Certified per-token bounds on the b-bit grid law, truncation and rounding included.
 
     Same computation as :func:`grid_race_law`. Rounding (IEEE float64, round to nearest;
@@ -622,7 +759,9 @@ def grid_race_law_bounds(p, bits: int = 24, offset: float = 0.0, tail: float = 1
     most atoms in one block), and the per-token sums (within a block, then across the
     ``B`` blocks) add :math:`\\gamma_{K + B}`: ``law`` is within relative
     :math:`\\gamma_n`, :math:`n = V + 4K + B + 2`, of the exact mass of the atoms
-    processed, token by token. The unassigned mass is the running product recomputed
+    processed, token by token (with ``threads`` > 1 each span starts from a product
+    recomputed from its counts, like a block, and the per-token sums gain one term per
+    span, counted in ``B``). The unassigned mass is the running product recomputed
     from the counts, exact to :math:`\\gamma_V`. Hence, with
     :math:`\\gamma = \\gamma_n` (enlarged by 1% and 4u for the bound's own rounding),
 
@@ -635,7 +774,9 @@ def grid_race_law_bounds(p, bits: int = 24, offset: float = 0.0, tail: float = 1
     """
     w, bits, offset, tail = _check_args(p, bits, offset, tail)
     block = check_int("block", block, low=1)
-    law, f, steps, nblocks, kmax, V = _run_blocked(w, bits, offset, tail, block)
+    threads = check_int("threads", threads, low=1)
+    law, f, steps, nblocks, kmax, V = _run_blocked(w, bits, offset, tail, block,
+                                                   threads=threads)
     n = V + 4 * kmax + nblocks + 2
     if n * _U >= 0.01:
         raise ValueError(f"p: {V} tokens are too many for the rounding bound")
