@@ -27,8 +27,9 @@ and :math:`S_j(t) = P(T_j > t)`,
         \\prod_{j > i} S_j(t_{in}^-),\\qquad t_{in} = E_n / p_i ,
 
 computed exactly by one sweep over all race-time atoms in increasing ``(t, index)`` order.
-:func:`grid_race_law` finds that order by time blocks of about 2^18 atoms, each put in
-order by a stable bucket sort (ties keep the lower index first); the original binary-heap
+:func:`grid_race_law` finds that order by time blocks of about 2^16 atoms, each put in
+order by a stable bucket sort (ties keep the lower index first; the first version of this
+kernel is kept as ``_grid_race_law_v1``, a second reference); the original binary-heap
 sweep is kept as :func:`grid_race_law_heap` (O(log V) per atom), the independent
 reference, with the direct sum :func:`grid_race_law_brute_force` for small cases. The
 sweep stops when the mass of "no token has fired yet", :math:`\\prod_j S_j(t)`, falls
@@ -36,27 +37,46 @@ below ``tail``; that mass is returned as ``remainder`` and is the *exact* trunca
 error: the law is a sub-probability vector, short of the true law by ``remainder`` in
 total, token by token never above it. :func:`grid_race_law_bounds` adds a certified
 float64 rounding bound (every step is a correctly rounded product or quotient of exact
-numbers; relative :math:`\\gamma_n`, :math:`n \\approx V + 4 \\cdot 2^{18}`), so
-``sum_i |P(i) - law[i]| <= remainder + rounding``: 2.5e-10 at V = 1e5, b = 24,
-tail = 1e-10 (rounding 1.5e-10). Atoms are compared as the float64 numbers ``E_n / p_j``; the float32
+numbers; relative :math:`\\gamma_n`, :math:`n \\approx V + 4 K`, K the most atoms in
+one block), so ``sum_i |P(i) - law[i]| <= remainder + rounding``: 1.5e-10 at V = 1e5,
+b = 24, tail = 1e-10 (rounding 4.6e-11). Atoms are compared as the float64 numbers ``E_n / p_j``; the float32
 arithmetic of a real sampler (rounding of ``-log u`` and of the quotient) is not
 modelled; it moves mass only at near-ties, far below what any feasible count can see.
 
 **Cost.** The atoms processed are about :math:`2^b \\log(1/\\text{tail})` in all,
 whatever V (a token with probability p has :math:`\\approx p\\,t\\,2^b` atoms before time
 t): 2.6e8 to 3.5e8 for float32, tail = 1e-10, Zipf V = 1e2 to 1e5. Measured on the
-shared 2-core machine loaded by other sessions (absolute times only indicative): V = 1e5,
-b = 24, blocked sweep 40 s (3.52e8 atoms, 113 ns each), heap sweep 178 s, the same law to
-3.3e-14 per token; V = 1e2, 1e3, 1e4: 19, 25, 26 s; interleaved at V = 1e5, b = 20 the
-blocked sweep is 4.9 times faster. So the issue's 1 s target is not met for the exact
-law (any merge of 3.5e8 atoms costs seconds on one core), and no certified shortcut
-reaches it: the law of token i needs the
-rank of each of its atoms among all others (:math:`\\prod_{j} S_j(t)` changes by a
-factor :math:`1 - 2^{-b}/S_j` at every atom), and treating the tokens far from their
-last grid steps as :math:`S_j(t) = e^{-p_j t}(1 + \\theta_j 2^{-b} e^{p_j t})`,
+shared 2-core machine loaded by other sessions (absolute times only indicative; ratios
+from interleaved rounds, ``benchmarks/bench_decoding_gumbel.py``): V = 1e5, b = 24,
+3.52e8 atoms, first blocked sweep 26 s, re-laid sweep 14 s (1.85 times faster, 40 ns of
+wall time and about 20 ns of CPU per atom), two time spans in parallel
+(``threads=2``) 10 s; heap sweep 178 s in an earlier session; all the same law to 1e-14
+per token. **The issue's 1 s target is not met, and cannot be by this route on one
+core.** Why, precisely: (i) the product :math:`F = \\prod_j S_j(t)` changes by the
+factor :math:`1 - 2^{-b}/S_j \\le 1 - 6\\times 10^{-8}` at every atom of every token, so
+placing one atom one rank wrong moves another token's term by a relative
+:math:`2^{-b}`, eight orders above float64 rounding: the exact law needs the rank of
+every one of the 3.5e8 atoms among all others, a merge of 3.5e8 keys (one division for
+the key, one bucket pass, one division for the survival per atom: at an estimated
+~3 ns per atom for a lean single-core merge on an idle machine that alone is ~1 s; the
+kernel here spends ~20 ns of CPU per atom). (ii) No certified shortcut is cheaper at a useful
+width: leaving the order unresolved inside windows of m atoms and bracketing by
+monotonicity, :math:`F(t_{w+1}) \\le F(t) \\le F(t_w)`, has total width
+:math:`\\sum_w 2^{-b} m_w (F(t_w) - F(t_{w+1})) \\approx m\\,2^{-b}` (each window's
+product falls by about :math:`m 2^{-b}`), so 1e-9 needs m < 1, the ranks again; the
+per-token counts per window still touch every atom of the light tokens (p ~ 1e-6: one
+atom per ~1e6 atoms of all tokens, so at most one per window; 1.5e8 of the 3.5e8 atoms
+belong to tokens beyond the first thousand) unless m exceeds ~1e6, where the width,
+~6e-2, exceeds the whole float32 effect (TV 2.1e-3 between the grid law and the
+continuous model); and
+treating the tokens far from their last grid steps as
+:math:`S_j(t) = e^{-p_j t}(1 + \\theta_j 2^{-b} e^{p_j t})`,
 :math:`\\theta_j \\in [0, 1)`, leaves :math:`\\sum_j \\theta_j 2^{-b}`, up to
-:math:`V 2^{-b} \\approx 6\\times 10^{-3}` (relative) at V = 1e5, unresolved; a bound of
-1e-9 needs the fractional parts :math:`\\theta_j` at every atom, i.e. the ranks.
+:math:`V 2^{-b} \\approx 6\\times 10^{-3}` (relative) at V = 1e5, unresolved. What does
+scale is (iii): the time axis cut into spans that start from exact survival counts
+(``threads``): the work divides over cores, so an idle machine with 16 cores would be
+expected near 1 s (not measured: no such machine in this session).
+
 (Measured, not proven: the shifted-exponential model of
 :func:`~toytheory.decoding.gumbel_truncation.truncated_race_law` with *half* a grid step,
 ``floor = 2^-b / 2 + c``, is within TV 7.3e-6 of this law at V = 1e5, b = 24, c = 1e-10,
@@ -654,7 +674,7 @@ def _time_cuts(p, bits, offset, tail, spans):
     lo, hi = 0.0, 1.0
     while atoms(hi)[1] > target and hi < 1e300:
         hi *= 2.0
-    for _ in range(200):
+    for _ in range(64):
         mid = 0.5 * (lo + hi)
         if atoms(mid)[1] > target:
             lo = mid
@@ -664,7 +684,7 @@ def _time_cuts(p, bits, offset, tail, spans):
     cuts = [0.0]
     for c in range(1, spans):
         a, b = cuts[-1], hi
-        for _ in range(200):
+        for _ in range(64):
             mid = 0.5 * (a + b)
             if atoms(mid)[0] < total * c / spans:
                 a = mid
@@ -768,7 +788,7 @@ def grid_race_law_bounds(p, bits: int = 24, offset: float = 0.0, tail: float = 1
     ``lower = law (1 - gamma)``, ``upper = law (1 + gamma) + remainder``, and
     ``sum_i |P(i) - law[i]| <= remainder + gamma sum(law) = error``.
 
-    At V = 1e5 Zipf, b = 24, tail 1e-10: ``error`` 2.5e-10 (rounding 1.5e-10).
+    At V = 1e5 Zipf, b = 24, tail 1e-10: ``error`` 1.5e-10 (rounding 4.6e-11).
     Float32 effects of a real sampler (rounding of ``-log u`` and of the quotient) are
     not part of the law (see the module docstring).
     """
