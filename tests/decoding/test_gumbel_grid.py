@@ -275,6 +275,8 @@ def test_float32_cap_of_the_reference_form():
     (lambda: gg.grid_race_law([0.5, 0.5], 8, tail=1.0), "tail"),
     (lambda: gg.grid_race_law_brute_force([0.5, 0.5], 30), "bits"),
     (lambda: gg.grid_race_law([0.5, 0.5], 8, block=0), "block"),
+    (lambda: gg.grid_race_law([0.5, 0.5], 8, threads=0), "threads"),
+    (lambda: gg.grid_race_law_bounds([0.5, 0.5], 8, threads=1.5), "threads"),
     (lambda: gg.grid_race_law_bounds([0.5, 0.6], 8), "p"),
     (lambda: gg.grid_race_law_heap([0.5, 0.5], 8, tail=-1.0), "tail"),
     (lambda: gg.grid_race_law_brute_force([1.0, 0.0], 8), "p"),
