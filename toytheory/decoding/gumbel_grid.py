@@ -39,9 +39,10 @@ total, token by token never above it. :func:`grid_race_law_bounds` adds a certif
 float64 rounding bound (every step is a correctly rounded product or quotient of exact
 numbers; relative :math:`\\gamma_n`, :math:`n \\approx V + 4 K`, K the most atoms in
 one block), so ``sum_i |P(i) - law[i]| <= remainder + rounding``: 1.5e-10 at V = 1e5,
-b = 24, tail = 1e-10 (rounding 4.6e-11). Atoms are compared as the float64 numbers ``E_n / p_j``; the float32
-arithmetic of a real sampler (rounding of ``-log u`` and of the quotient) is not
-modelled; it moves mass only at near-ties, far below what any feasible count can see.
+b = 24, tail = 1e-10 (rounding 4.6e-11). Atoms are compared as the float64 numbers
+``E_n / p_j``; the float32 arithmetic of a real sampler (rounding of ``-log u`` and of
+the quotient) is not modelled; it moves mass only at near-ties, far below what any
+feasible count can see.
 
 **Cost.** The atoms processed are about :math:`2^b \\log(1/\\text{tail})` in all,
 whatever V (a token with probability p has :math:`\\approx p\\,t\\,2^b` atoms before time
@@ -371,7 +372,8 @@ def _counts_below(p, levels, t):  # pragma: no cover - compiled
 
 
 @njit(cache=True)
-def _blocked_span(p, levels, delta, tail, block, t_start, t_stop, start):  # pragma: no cover - compiled
+def _blocked_span(p, levels, delta, tail, block, t_start, t_stop,
+                  start):  # pragma: no cover - compiled
     """The sweep of :func:`_blocked_v1` (same atoms, same (key, index) order, same
     arithmetic per atom), laid out for speed.
 
