@@ -14,7 +14,9 @@ Usage::
    table, interleaved rounds (``--repeat``; each contender is first warmed up on a
    small problem, compilation only): the first blocked sweep (``_grid_race_law_v1``,
    the baseline), the re-laid sweep (``grid_race_law``) and the same with ``--threads``
-   time spans in parallel; ``--heap`` adds the original heap sweep (178 s at full size).
+   time spans in parallel (it pays ~0.1 s to start Numba's threads on the shared 2-core
+   machine: meaningless at ``--quick`` sizes); ``--heap`` adds the original heap sweep
+   (178 s at full size).
    The re-laid law is checked against the first sweep's inside its certified bounds
    (``grid_race_law_bounds``). Also timed: the continuous shifted-exponential model
    (floor E_1) and the half-step model (floor 2^-b / 2 + 1e-10), with their total-
