@@ -90,6 +90,116 @@ def test_blocked_sweep_inside_its_certified_bounds(rng, bits, V, block):
         assert steps == res.steps == gg.grid_race_law_heap(p, bits, offset, 0.0)[2]
 
 
+def _zipf_with_ties(rng, V):
+    """Zipf-like law (s drawn in [0.8, 1.2]) with runs of exactly equal tokens."""
+    p = np.arange(1, V + 1, dtype=float) ** -rng.uniform(0.8, 1.2)
+    for start in rng.choice(V - 4, size=3, replace=False):
+        p[start:start + 4] = p[start]
+    return p / p.sum()
+
+
+def _outside_bounds(res, ref):
+    """Largest excess of ``ref`` outside ``res``'s certified per-token bounds, less the
+    reference's own rounding (relative 4 V 2^-52 plus 4 K 2^-52 for its blocks)."""
+    slack = 4 * (ref.size + 2 ** 20) * 2.0 ** -52 * ref + 1e-300
+    return max(float(np.max(res.lower - slack - ref)), float(np.max(ref - res.upper - slack)))
+
+
+@pytest.mark.parametrize("bits, V, tail", [(14, 2000, 1e-10), (12, 600, 0.0),
+                                           (16, 300, 1e-8)])
+def test_relaid_sweep_equals_the_first_blocked_sweep(rng, bits, V, tail):
+    """The re-laid kernel against the first blocked kernel (``_blocked_v1``, kept as a
+    reference) on Zipf-like laws with runs of tied tokens, both offsets: every token of
+    the old law lies in the new law's certified bounds, and with tail > 0 the atoms
+    processed agree (the same stopping atom; with tail 0 the product underflows to zero
+    at a rounding-dependent atom, far below any mass that counts)."""
+    p = _zipf_with_ties(rng, V)
+    for offset in (0.0, gg.REFERENCE_OFFSET):
+        res = gg.grid_race_law_bounds(p, bits, offset, tail=tail, block=1 << 12)
+        old, old_rem, old_steps = gg._grid_race_law_v1(p, bits, offset, tail=tail,
+                                                       block=1 << 12)
+        assert _outside_bounds(res, old) <= 0.0
+        assert res.error < 1e-9 + tail
+        if tail > 0:
+            assert res.steps == old_steps
+            assert res.remainder == pytest.approx(old_rem, rel=1e-9)
+
+
+@pytest.mark.parametrize("V, block", [(37, 3), (95, 2)])
+def test_relaid_sweep_with_overflowing_blocks(V, block):
+    """Blocks of 2-3 atoms on V equal tokens, 7-bit grid, offset 0.1: every grid time
+    carries V tied atoms, so after the width doubled over empty blocks a block catches
+    two of them (2V atoms, more than the 4 block + V + 16 the work arrays hold; checked
+    once with an instrumented copy of the kernel: one retry each) and is retried
+    narrower. The law is still the direct sum's, token by token, inside the bounds."""
+    p = np.full(V, 1.0 / V)
+    worst, res = _violation(gg.grid_race_law_bounds, p, 7, 0.1, block)
+    assert worst <= 0.0 and res.rounding < 1e-9
+    np.testing.assert_allclose(res.law, gg.grid_race_law_brute_force(p, 7, 0.1),
+                               rtol=1e-12)
+
+
+@pytest.mark.parametrize("threads, tail", [(2, 1e-10), (3, 0.0), (5, 1e-6)])
+def test_time_spans_in_parallel_give_the_same_law(rng, threads, tail):
+    """``threads`` spans cut in time, each from its exact counts: the first blocked
+    sweep's law lies inside the parallel run's certified bounds token by token, and
+    with tail > 0 the same atoms are processed (the spans stop where the sweep stops;
+    later spans start below the tail and do nothing)."""
+    p = _zipf_with_ties(rng, 800)
+    for offset in (0.0, gg.REFERENCE_OFFSET):
+        old, old_rem, old_steps = gg._grid_race_law_v1(p, 13, offset, tail=tail)
+        res = gg.grid_race_law_bounds(p, 13, offset, tail=tail, block=1 << 11,
+                                      threads=threads)
+        assert _outside_bounds(res, old) <= 0.0 and res.error < 1e-9 + tail
+        if tail > 0:
+            assert res.steps == old_steps
+            assert res.remainder == pytest.approx(old_rem, rel=1e-9)
+
+
+def test_planted_span_bug_is_caught(monkeypatch, rng):
+    """Planted companion of the parallel spans: cut times whose counts miss one level per
+    token (the span started one atom late: ``_counts_below`` off by one) leave the first
+    sweep's law outside the bounds. Deterministic (exact sums): power 1."""
+    p = _zipf_with_ties(rng, 800)
+    old = gg._grid_race_law_v1(p, 13, 0.0, tail=1e-10)[0]
+    original = gg._counts_below.py_func
+
+    def late(p, levels, t):
+        return original(p, levels, t) + (t > 0)
+
+    monkeypatch.setattr(gg, "_blocked_chunks", gg._blocked_chunks.py_func)
+    monkeypatch.setattr(gg, "_counts_below", late)
+    res = gg.grid_race_law_bounds(p, 13, 0.0, tail=1e-10, block=1 << 11, threads=2)
+    assert _outside_bounds(res, old) > 1e-9
+
+
+def test_planted_kernel_bugs_are_caught_by_the_first_sweep(monkeypatch, rng):
+    """Planted companions of the comparison above: the new kernel fed (a) its levels off
+    by one atom (level n read as n + 1) and (b) the reversed vocabulary (ties to the
+    highest index, reversed back). Each leaves the first sweep's law outside the new
+    certified bounds. Deterministic (exact sums, no draws): power 1 >= 1 - 1e-6; the
+    misses are order 2^-b, or the mass of one tie, against bounds of order 1e-12."""
+    p = _zipf_with_ties(rng, 600)
+    bits = 12
+    old = gg._grid_race_law_v1(p, bits, 0.0, tail=0.0, block=1 << 12)[0]
+    original = gg._blocked
+
+    def off_by_one(p, levels, delta, tail, block):
+        return original(p, np.append(levels[1:], np.inf), delta, tail, block)
+
+    def last_index(p, levels, delta, tail, block):
+        law, *rest = original(p[::-1].copy(), levels, delta, tail, block)
+        return (law[::-1].copy(), *rest)
+
+    for wrong in (off_by_one, last_index):
+        monkeypatch.setattr(gg, "_blocked", wrong)
+        res = gg.grid_race_law_bounds(p, bits, 0.0, tail=0.0, block=1 << 12)
+        assert _outside_bounds(res, old) > 1e-9
+    monkeypatch.setattr(gg, "_blocked", original)
+    assert _outside_bounds(gg.grid_race_law_bounds(p, bits, 0.0, tail=0.0, block=1 << 12),
+                           old) <= 0.0
+
+
 def _planted(monkeypatch, change):
     """grid_race_law_bounds with its kernel fed wrong input by ``change``."""
     original = gg._blocked
@@ -165,6 +275,8 @@ def test_float32_cap_of_the_reference_form():
     (lambda: gg.grid_race_law([0.5, 0.5], 8, tail=1.0), "tail"),
     (lambda: gg.grid_race_law_brute_force([0.5, 0.5], 30), "bits"),
     (lambda: gg.grid_race_law([0.5, 0.5], 8, block=0), "block"),
+    (lambda: gg.grid_race_law([0.5, 0.5], 8, threads=0), "threads"),
+    (lambda: gg.grid_race_law_bounds([0.5, 0.5], 8, threads=1.5), "threads"),
     (lambda: gg.grid_race_law_bounds([0.5, 0.6], 8), "p"),
     (lambda: gg.grid_race_law_heap([0.5, 0.5], 8, tail=-1.0), "tail"),
     (lambda: gg.grid_race_law_brute_force([1.0, 0.0], 8), "p"),

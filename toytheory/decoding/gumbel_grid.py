@@ -27,8 +27,9 @@ and :math:`S_j(t) = P(T_j > t)`,
         \\prod_{j > i} S_j(t_{in}^-),\\qquad t_{in} = E_n / p_i ,
 
 computed exactly by one sweep over all race-time atoms in increasing ``(t, index)`` order.
-:func:`grid_race_law` finds that order by time blocks of about 2^18 atoms, each put in
-order by a stable bucket sort (ties keep the lower index first); the original binary-heap
+:func:`grid_race_law` finds that order by time blocks of about 2^16 atoms, each put in
+order by a stable bucket sort (ties keep the lower index first; the first version of this
+kernel is kept as ``_grid_race_law_v1``, a second reference); the original binary-heap
 sweep is kept as :func:`grid_race_law_heap` (O(log V) per atom), the independent
 reference, with the direct sum :func:`grid_race_law_brute_force` for small cases. The
 sweep stops when the mass of "no token has fired yet", :math:`\\prod_j S_j(t)`, falls
@@ -36,27 +37,47 @@ below ``tail``; that mass is returned as ``remainder`` and is the *exact* trunca
 error: the law is a sub-probability vector, short of the true law by ``remainder`` in
 total, token by token never above it. :func:`grid_race_law_bounds` adds a certified
 float64 rounding bound (every step is a correctly rounded product or quotient of exact
-numbers; relative :math:`\\gamma_n`, :math:`n \\approx V + 4 \\cdot 2^{18}`), so
-``sum_i |P(i) - law[i]| <= remainder + rounding``: 2.5e-10 at V = 1e5, b = 24,
-tail = 1e-10 (rounding 1.5e-10). Atoms are compared as the float64 numbers ``E_n / p_j``; the float32
-arithmetic of a real sampler (rounding of ``-log u`` and of the quotient) is not
-modelled; it moves mass only at near-ties, far below what any feasible count can see.
+numbers; relative :math:`\\gamma_n`, :math:`n \\approx V + 4 K`, K the most atoms in
+one block), so ``sum_i |P(i) - law[i]| <= remainder + rounding``: 1.5e-10 at V = 1e5,
+b = 24, tail = 1e-10 (rounding 4.6e-11). Atoms are compared as the float64 numbers
+``E_n / p_j``; the float32 arithmetic of a real sampler (rounding of ``-log u`` and of
+the quotient) is not modelled; it moves mass only at near-ties, far below what any
+feasible count can see.
 
 **Cost.** The atoms processed are about :math:`2^b \\log(1/\\text{tail})` in all,
 whatever V (a token with probability p has :math:`\\approx p\\,t\\,2^b` atoms before time
 t): 2.6e8 to 3.5e8 for float32, tail = 1e-10, Zipf V = 1e2 to 1e5. Measured on the
-shared 2-core machine loaded by other sessions (absolute times only indicative): V = 1e5,
-b = 24, blocked sweep 40 s (3.52e8 atoms, 113 ns each), heap sweep 178 s, the same law to
-3.3e-14 per token; V = 1e2, 1e3, 1e4: 19, 25, 26 s; interleaved at V = 1e5, b = 20 the
-blocked sweep is 4.9 times faster. So the issue's 1 s target is not met for the exact
-law (any merge of 3.5e8 atoms costs seconds on one core), and no certified shortcut
-reaches it: the law of token i needs the
-rank of each of its atoms among all others (:math:`\\prod_{j} S_j(t)` changes by a
-factor :math:`1 - 2^{-b}/S_j` at every atom), and treating the tokens far from their
-last grid steps as :math:`S_j(t) = e^{-p_j t}(1 + \\theta_j 2^{-b} e^{p_j t})`,
+shared 2-core machine loaded by other sessions (absolute times only indicative; ratios
+from interleaved rounds, ``benchmarks/bench_decoding_gumbel.py``): V = 1e5, b = 24,
+3.52e8 atoms, first blocked sweep 26 s, re-laid sweep 14 s (1.85 times faster, 40 ns of
+wall time and about 20 ns of CPU per atom), two time spans in parallel
+(``threads=2``) 10 s; heap sweep 178 s in an earlier session; all the same law to 1e-14
+per token. **The issue's 1 s target is not met, and cannot be by this route on one
+core.** Why, precisely: (i) the product :math:`F = \\prod_j S_j(t)` changes by the
+factor :math:`1 - 2^{-b}/S_j \\le 1 - 6\\times 10^{-8}` at every atom of every token, so
+placing one atom one rank wrong moves another token's term by a relative
+:math:`2^{-b}`, eight orders above float64 rounding: the exact law needs the rank of
+every one of the 3.5e8 atoms among all others, a merge of 3.5e8 keys (one division for
+the key, one bucket pass, one division for the survival per atom: at an estimated
+~3 ns per atom for a lean single-core merge on an idle machine that alone is ~1 s; the
+kernel here spends ~20 ns of CPU per atom). (ii) No certified shortcut is cheaper at a useful
+width: leaving the order unresolved inside windows of m atoms and bracketing by
+monotonicity, :math:`F(t_{w+1}) \\le F(t) \\le F(t_w)`, has total width
+:math:`\\sum_w 2^{-b} m_w (F(t_w) - F(t_{w+1})) \\approx m\\,2^{-b}` (each window's
+product falls by about :math:`m 2^{-b}`), so 1e-9 needs m < 1, the ranks again; the
+per-token counts per window still touch every atom of the light tokens (p ~ 1e-6: one
+atom per ~1e6 atoms of all tokens, so at most one per window; 1.5e8 of the 3.5e8 atoms
+belong to tokens beyond the first thousand) unless m exceeds ~1e6, where the width,
+~6e-2, exceeds the whole float32 effect (TV 2.1e-3 between the grid law and the
+continuous model); and
+treating the tokens far from their last grid steps as
+:math:`S_j(t) = e^{-p_j t}(1 + \\theta_j 2^{-b} e^{p_j t})`,
 :math:`\\theta_j \\in [0, 1)`, leaves :math:`\\sum_j \\theta_j 2^{-b}`, up to
-:math:`V 2^{-b} \\approx 6\\times 10^{-3}` (relative) at V = 1e5, unresolved; a bound of
-1e-9 needs the fractional parts :math:`\\theta_j` at every atom, i.e. the ranks.
+:math:`V 2^{-b} \\approx 6\\times 10^{-3}` (relative) at V = 1e5, unresolved. What does
+scale is (iii): the time axis cut into spans that start from exact survival counts
+(``threads``): the work divides over cores, so an idle machine with 16 cores would be
+expected near 1 s (not measured: no such machine in this session).
+
 (Measured, not proven: the shifted-exponential model of
 :func:`~toytheory.decoding.gumbel_truncation.truncated_race_law` with *half* a grid step,
 ``floor = 2^-b / 2 + c``, is within TV 7.3e-6 of this law at V = 1e5, b = 24, c = 1e-10,
@@ -69,7 +90,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from toytheory._validation import as_float_array, check_int, check_real
 
@@ -168,8 +189,10 @@ def _sweep(p, levels, delta, tail):  # pragma: no cover - compiled
 
 
 @njit(cache=True)
-def _blocked(p, levels, delta, tail, block):  # pragma: no cover - compiled
-    """The sweep's atoms, in the sweep's (key, index) order, without a heap.
+def _blocked_v1(p, levels, delta, tail, block):  # pragma: no cover - compiled
+    """The first blocked sweep (kept as the "before" of the benchmark and as a second
+    reference in the tests): the sweep's atoms, in the sweep's (key, index) order,
+    without a heap.
 
     Time is cut into blocks [t_a, t_b) of about ``block`` atoms; a token's atoms in the
     block are its levels n with ``levels[n] / p_j < t_b`` (the sweep's float64 keys),
@@ -307,6 +330,264 @@ def _blocked(p, levels, delta, tail, block):  # pragma: no cover - compiled
     return law, f, steps, nblocks, kmax
 
 
+@njit(cache=True)
+def _survival(nxt, delta):  # pragma: no cover - compiled
+    """:math:`\\prod_j (1 - \\delta\\,n_j)`, four interleaved partial products (a product
+    of V exact factors in some order: relative error :math:`\\gamma_V`)."""
+    V = nxt.size
+    f0 = 1.0
+    f1 = 1.0
+    f2 = 1.0
+    f3 = 1.0
+    V4 = V - V % 4
+    for j in range(0, V4, 4):
+        f0 *= 1.0 - delta * nxt[j]
+        f1 *= 1.0 - delta * nxt[j + 1]
+        f2 *= 1.0 - delta * nxt[j + 2]
+        f3 *= 1.0 - delta * nxt[j + 3]
+    for j in range(V4, V):
+        f0 *= 1.0 - delta * nxt[j]
+    return (f0 * f1) * (f2 * f3)
+
+
+@njit(cache=True)
+def _counts_below(p, levels, t):  # pragma: no cover - compiled
+    """Per token, the number of finite levels n whose key ``levels[n] / p_j`` is below t
+    (binary search on the kernel's own float64 quotient, monotone in n)."""
+    nfin = levels.size
+    while nfin > 0 and not levels[nfin - 1] < np.inf:
+        nfin -= 1
+    out = np.empty(p.size, np.int64)
+    for j in range(p.size):
+        lo = 0
+        hi = nfin
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if levels[mid] / p[j] < t:
+                lo = mid + 1
+            else:
+                hi = mid
+        out[j] = lo
+    return out
+
+
+@njit(cache=True)
+def _blocked_span(p, levels, delta, tail, block, t_start, t_stop,
+                  start):  # pragma: no cover - compiled
+    """The sweep of :func:`_blocked_v1` (same atoms, same (key, index) order, same
+    arithmetic per atom), laid out for speed.
+
+    Per time block [t_a, t_b): the tokens with an atom in the block are found by one
+    pass over the next keys; their atoms are emitted token by token (index order, a
+    token's levels in order) into fixed arrays with their level and bucket (``2 block``
+    buckets of equal width in t); on overflow the block is retried at half the width
+    (no state changes before an emission succeeds, so the work arrays are never
+    reallocated inside the loops: reallocation there cost the first version a factor
+    of two). A stable counting sort by bucket, then one stable insertion pass over the
+    whole block (strict comparison: equal keys keep emission order, i.e. the lower
+    index first, as the heap breaks ties), gives the sweep's order. The atoms are then
+    processed in a flat loop (no per-bucket branches); each atom's contribution
+    ``delta f / S`` is written at its emission slot, so a token's contributions in the
+    block are contiguous and are summed after the block in level order (a sum of at
+    most ``K`` terms, as in the rounding bound). The running product is recomputed
+    from the survival counts after every block (four interleaved partial products: a
+    product of V factors in some order, error ``gamma_V`` as before). Returns law, the
+    final product, atoms processed, blocks, and the most atoms processed in one block.
+
+    The sweep runs over the atoms with keys in ``[t_start, t_stop)`` only, starting
+    from ``start[j]`` levels already processed per token (the levels whose key is below
+    ``t_start``: :func:`_counts_below`) and the product recomputed from them; with
+    ``t_start = 0``, ``t_stop = inf`` and no levels processed it is the whole sweep.
+    """
+    V = p.size
+    nfin = levels.size
+    while nfin > 0 and not levels[nfin - 1] < np.inf:
+        nfin -= 1
+    law = np.zeros(V)
+    nxt = start.copy()                   # levels processed, per token
+    nk = np.empty(V)                     # next key, per token
+    alive = 0
+    for j in range(V):
+        if nxt[j] < nfin:
+            nk[j] = levels[nxt[j]] / p[j]
+            alive += 1
+        else:
+            nk[j] = np.inf
+    nb = 2 * block
+    cap = 4 * block + V + 16             # a block of one atom per token always fits
+    key = np.empty(cap)
+    lev = np.empty(cap, np.int64)
+    bkt = np.empty(cap, np.int32)
+    skey = np.empty(cap)
+    sq = np.empty(cap, np.int32)
+    contrib = np.empty(cap)
+    cnt = np.empty(nb + 1, np.int64)
+    touched = np.empty(V, np.int64)
+    estart = np.empty(V + 1, np.int64)
+    newk = np.empty(V)
+    newn = np.empty(V, np.int64)
+    f = _survival(nxt, delta)
+    steps = 0
+    nblocks = 0
+    kmax = 0
+    t_a = t_start
+    dt = block * delta
+    stop = alive == 0 or not (f >= tail and f > 0.0) or not t_start < t_stop
+    while not stop:
+        t_b = t_a + dt
+        if not t_b < t_stop:
+            t_b = t_stop
+        scale = nb / (t_b - t_a)
+        if not scale < 1e300:           # a block narrower than float64 resolves
+            scale = 0.0
+        nt = 0
+        for j in range(V):
+            touched[nt] = j
+            nt += nk[j] < t_b
+        cnt[:] = 0
+        m = 0
+        overflow = False
+        for r in range(nt):
+            j = touched[r]
+            estart[r] = m
+            n = nxt[j]
+            pj = p[j]
+            k = nk[j]
+            while True:
+                if m == cap:
+                    overflow = True
+                    break
+                b = int((k - t_a) * scale)
+                if b >= nb:
+                    b = nb - 1
+                key[m] = k
+                lev[m] = n
+                bkt[m] = b
+                cnt[b + 1] += 1
+                m += 1
+                n += 1
+                if n >= nfin:
+                    k = np.inf
+                    break
+                k = levels[n] / pj
+                if not k < t_b:
+                    break
+            if overflow:
+                break
+            newk[r] = k
+            newn[r] = n
+        if overflow:                    # nothing was changed: retry a narrower block
+            dt = 0.5 * (t_b - t_a)
+            continue
+        estart[nt] = m
+        for r in range(nt):
+            j = touched[r]
+            nk[j] = newk[r]
+            nxt[j] = newn[r]
+        for b in range(nb):
+            cnt[b + 1] += cnt[b]
+        for q in range(m):
+            b = bkt[q]
+            r = cnt[b]
+            cnt[b] = r + 1
+            skey[r] = key[q]
+            sq[r] = q
+        for q in range(1, m):           # inversions are inside buckets only
+            kq = skey[q]
+            if skey[q - 1] > kq:
+                tq = sq[q]
+                r = q - 1
+                while r >= 0 and skey[r] > kq:
+                    skey[r + 1] = skey[r]
+                    sq[r + 1] = sq[r]
+                    r -= 1
+                skey[r + 1] = kq
+                sq[r + 1] = tq
+        done = 0
+        for q in range(m):
+            if not (f >= tail and f > 0.0):
+                for r in range(q, m):
+                    contrib[sq[r]] = -1.0   # not processed: taken back below
+                stop = True
+                break
+            qq = sq[q]
+            n = lev[qq]
+            inv = 1.0 / (1.0 - delta * n)
+            contrib[qq] = delta * (f * inv)
+            f = f * ((1.0 - delta * (n + 1)) * inv)
+            done += 1
+        steps += done
+        if done > kmax:
+            kmax = done
+        nblocks += 1
+        for r in range(nt):
+            j = touched[r]
+            s = 0.0
+            for q in range(estart[r], estart[r + 1]):
+                c = contrib[q]
+                if c >= 0.0:
+                    s += c
+                else:
+                    nxt[j] -= 1
+            law[j] += s
+            if nxt[j] >= nfin:
+                alive -= 1
+        f = _survival(nxt, delta)
+        if alive == 0 or not (f >= tail and f > 0.0) or not t_b < t_stop:
+            stop = True
+        if m == 0:
+            dt *= 2.0
+        else:
+            dt *= min(2.0, block / m)
+        t_a = t_b
+    return law, f, steps, nblocks, kmax
+
+
+
+@njit(cache=True)
+def _blocked(p, levels, delta, tail, block):  # pragma: no cover - compiled
+    """The whole sweep (:func:`_blocked_span` from t = 0 to the end)."""
+    return _blocked_span(p, levels, delta, tail, block, 0.0, np.inf,
+                         np.zeros(p.size, np.int64))
+
+
+@njit(cache=True, parallel=True)
+def _blocked_chunks(p, levels, delta, tail, block, cuts):  # pragma: no cover - compiled
+    """The sweep cut at the times ``cuts`` (increasing, ``cuts[0] = 0``, last ``inf``)
+    into independent spans, run in parallel: span c starts from the exact counts below
+    ``cuts[c]`` and its own recomputed product, so the atoms, their order and the
+    arithmetic per atom are those of :func:`_blocked`; only where the running product
+    is re-anchored differs (rounding). A span whose starting product is already below
+    ``tail`` does nothing (the sequential sweep stopped before it). Returns the law
+    (spans added in order), the last span's final product, total atoms and blocks, the
+    most atoms in one block, and how many spans processed atoms."""
+    C = cuts.size - 1
+    V = p.size
+    laws = np.zeros((C, V))
+    fs = np.ones(C)
+    st = np.zeros(C, np.int64)
+    nbs = np.zeros(C, np.int64)
+    kms = np.zeros(C, np.int64)
+    for c in prange(C):
+        start = _counts_below(p, levels, cuts[c])
+        law, f, steps, nblocks, kmax = _blocked_span(p, levels, delta, tail, block,
+                                                     cuts[c], cuts[c + 1], start)
+        laws[c] = law
+        fs[c] = f
+        st[c] = steps
+        nbs[c] = nblocks
+        kms[c] = kmax
+    law = np.zeros(V)
+    for c in range(C):
+        law += laws[c]
+    f = fs[0]
+    for c in range(C):          # the product where the sequential sweep stopped
+        f = fs[c]
+        if not (f >= tail and f > 0.0):
+            break
+    return law, f, st.sum(), nbs.sum(), kms.max()
+
+
 BRUTE_FORCE_LIMIT = 10 ** 8
 """Largest ``V^2 2^b`` :func:`grid_race_law_brute_force` accepts."""
 
@@ -356,8 +637,9 @@ def _check_args(p, bits, offset, tail):
     return w, bits, offset, tail
 
 
-DEFAULT_BLOCK = 1 << 18
-"""Atoms per time block of :func:`grid_race_law` (about 7 MB of work arrays)."""
+DEFAULT_BLOCK = 1 << 16
+"""Atoms per time block of :func:`grid_race_law` (speed only: about 3 MB of work arrays
+in use, so a block stays in the cache; 2^18 was 1.5 times slower, measured)."""
 
 _U = 2.0 ** -53
 
@@ -381,26 +663,76 @@ class GridLawBounds(NamedTuple):
     """Atoms processed."""
 
 
-def _run_blocked(w, bits, offset, tail, block):
+def _time_cuts(p, bits, offset, tail, spans):
+    """Cut times for :func:`_blocked_chunks`: ``spans`` pieces of about equal atom counts
+    up to where the product falls below ``tail`` (a plan only: any cuts give the same
+    atoms and order). Smooth model of the grid: a token of probability p has about
+    :math:`2^b (1 - e^{-(p t - c)})` levels below t and survival :math:`e^{-(p t - c)}`."""
+    def atoms(t):
+        x = np.maximum(p * t - offset, 0.0)
+        return float(-np.expm1(-x).sum()), float(-x.sum())
+
+    target = np.log(max(tail, 1e-300))
+    lo, hi = 0.0, 1.0
+    while atoms(hi)[1] > target and hi < 1e300:
+        hi *= 2.0
+    for _ in range(64):
+        mid = 0.5 * (lo + hi)
+        if atoms(mid)[1] > target:
+            lo = mid
+        else:
+            hi = mid
+    total = atoms(hi)[0]
+    cuts = [0.0]
+    for c in range(1, spans):
+        a, b = cuts[-1], hi
+        for _ in range(64):
+            mid = 0.5 * (a + b)
+            if atoms(mid)[0] < total * c / spans:
+                a = mid
+            else:
+                b = mid
+        cuts.append(b)
+    return np.array(cuts + [np.inf])
+
+
+def _run_blocked(w, bits, offset, tail, block, kernel=None, threads=1):
     pos = np.flatnonzero(w > 0)
     levels = grid_noise_levels(bits, offset)
     # small grids: smaller blocks (the work arrays are 4 * block long)
     block = min(int(block), max(1 << 10, 2 ** bits // 4))
-    law_pos, f, steps, nblocks, kmax = _blocked(w[pos], levels, 2.0 ** -bits, tail, block)
+    if threads > 1 and kernel is None:
+        import numba
+
+        cuts = _time_cuts(w[pos], bits, offset, tail, threads)
+        before = numba.get_num_threads()
+        numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+        try:
+            law_pos, f, steps, nblocks, kmax = _blocked_chunks(
+                w[pos], levels, 2.0 ** -bits, tail, block, cuts)
+        finally:
+            numba.set_num_threads(before)
+        nblocks += cuts.size - 1      # the spans' sums: one more term per token each
+    else:
+        kernel = _blocked if kernel is None else kernel
+        law_pos, f, steps, nblocks, kmax = kernel(w[pos], levels, 2.0 ** -bits, tail, block)
     law = np.zeros_like(w)
     law[pos] = law_pos
     return law, float(f), int(steps), int(nblocks), int(kmax), int(pos.size)
 
 
 def grid_race_law(p, bits: int = 24, offset: float = 0.0, tail: float = 1e-10,
-                  block: int = DEFAULT_BLOCK):
+                  block: int = DEFAULT_BLOCK, threads: int = 1):
     """Exact law of the token sampled by Gumbel-max with uniforms on the b-bit grid.
 
     The sampler is ``argmax_i p_i / E_i`` with ``E_i = c - log(u_i + c)``,
     ``u_i = k_i 2^-b`` i.i.d. uniform on the grid (ties to the lowest index). The atoms of
     :func:`grid_race_law_heap` are processed in the same order, the order found by time
-    blocks and a bucket sort in place of a heap (same law up to float64 rounding, about
-    5 times faster; :func:`grid_race_law_bounds` adds the certified rounding bound).
+    blocks and a bucket sort in place of a heap (same law up to float64 rounding;
+    :func:`grid_race_law_bounds` adds the certified rounding bound). With ``threads`` > 1
+    the time axis is cut into that many spans of about equal atom counts, each started
+    from its exact survival counts and run on its own thread: the same atoms, order and
+    per-atom arithmetic, only the re-anchoring of the running product moves (rounding).
 
     Parameters
     ----------
@@ -415,6 +747,8 @@ def grid_race_law(p, bits: int = 24, offset: float = 0.0, tail: float = 1e-10,
     block : int, >= 1
         Atoms per time block, at most (speed only; the law does not depend on it; capped
         at ``max(1024, 2^bits / 4)``).
+    threads : int, >= 1
+        Spans run in parallel (Numba threads, at most ``NUMBA_NUM_THREADS``; speed only).
 
     Returns
     -------
@@ -428,12 +762,13 @@ def grid_race_law(p, bits: int = 24, offset: float = 0.0, tail: float = 1e-10,
     """
     w, bits, offset, tail = _check_args(p, bits, offset, tail)
     block = check_int("block", block, low=1)
-    law, f, steps, _, _, _ = _run_blocked(w, bits, offset, tail, block)
+    threads = check_int("threads", threads, low=1)
+    law, f, steps, _, _, _ = _run_blocked(w, bits, offset, tail, block, threads=threads)
     return law, f, steps
 
 
 def grid_race_law_bounds(p, bits: int = 24, offset: float = 0.0, tail: float = 1e-10,
-                         block: int = DEFAULT_BLOCK) -> GridLawBounds:
+                         block: int = DEFAULT_BLOCK, threads: int = 1) -> GridLawBounds:
     """Certified per-token bounds on the b-bit grid law, truncation and rounding included.
 
     Same computation as :func:`grid_race_law`. Rounding (IEEE float64, round to nearest;
@@ -446,20 +781,24 @@ def grid_race_law_bounds(p, bits: int = 24, offset: float = 0.0, tail: float = 1
     most atoms in one block), and the per-token sums (within a block, then across the
     ``B`` blocks) add :math:`\\gamma_{K + B}`: ``law`` is within relative
     :math:`\\gamma_n`, :math:`n = V + 4K + B + 2`, of the exact mass of the atoms
-    processed, token by token. The unassigned mass is the running product recomputed
+    processed, token by token (with ``threads`` > 1 each span starts from a product
+    recomputed from its counts, like a block, and the per-token sums gain one term per
+    span, counted in ``B``). The unassigned mass is the running product recomputed
     from the counts, exact to :math:`\\gamma_V`. Hence, with
     :math:`\\gamma = \\gamma_n` (enlarged by 1% and 4u for the bound's own rounding),
 
     ``lower = law (1 - gamma)``, ``upper = law (1 + gamma) + remainder``, and
     ``sum_i |P(i) - law[i]| <= remainder + gamma sum(law) = error``.
 
-    At V = 1e5 Zipf, b = 24, tail 1e-10: ``error`` 2.5e-10 (rounding 1.5e-10).
+    At V = 1e5 Zipf, b = 24, tail 1e-10: ``error`` 1.5e-10 (rounding 4.6e-11).
     Float32 effects of a real sampler (rounding of ``-log u`` and of the quotient) are
     not part of the law (see the module docstring).
     """
     w, bits, offset, tail = _check_args(p, bits, offset, tail)
     block = check_int("block", block, low=1)
-    law, f, steps, nblocks, kmax, V = _run_blocked(w, bits, offset, tail, block)
+    threads = check_int("threads", threads, low=1)
+    law, f, steps, nblocks, kmax, V = _run_blocked(w, bits, offset, tail, block,
+                                                   threads=threads)
     n = V + 4 * kmax + nblocks + 2
     if n * _U >= 0.01:
         raise ValueError(f"p: {V} tokens are too many for the rounding bound")
@@ -471,6 +810,17 @@ def grid_race_law_bounds(p, bits: int = 24, offset: float = 0.0, tail: float = 1
     upper = law * (1.0 + gamma) + remainder
     return GridLawBounds(law, lower, upper, float(remainder), float(rounding),
                          float(remainder + rounding), steps)
+
+
+def _grid_race_law_v1(p, bits: int = 24, offset: float = 0.0, tail: float = 1e-10,
+                      block: int = 1 << 18):
+    """The same law by the first blocked sweep (:func:`_blocked_v1`, the state of
+    ``grid_race_law`` before the re-layout); arguments and returns as
+    :func:`grid_race_law`. The "before" row of ``benchmarks/bench_decoding_gumbel.py``."""
+    w, bits, offset, tail = _check_args(p, bits, offset, tail)
+    block = check_int("block", block, low=1)
+    law, f, steps, _, _, _ = _run_blocked(w, bits, offset, tail, block, _blocked_v1)
+    return law, f, steps
 
 
 def grid_race_law_heap(p, bits: int = 24, offset: float = 0.0, tail: float = 1e-10):
