@@ -67,19 +67,38 @@ def test_d64_augmented_product_is_the_formula_far_from_the_origin(rng):
                                law.log_prob(x, np.ones(3000), np.full(3000, 0.5)), rtol=1e-11)
 
 
-def test_the_formula_check_sees_chunks_returned_out_of_order(rng, monkeypatch):
-    """Planted bug: a parallel map that returns the chunks' results in reverse order. The
-    comparison with the formula fails (deterministically: the chunks hold different
-    points, whose scores differ by O(1))."""
+def test_chunks_write_their_own_rows_whatever_order_they_run_in(rng, monkeypatch):
+    """Each chunk writes its rows of the result in place (no list of chunk results to put
+    in order): a parallel map that runs the chunks in reverse order gives the same score,
+    to the last bit."""
     real = threads.parallel_map
-
-    def reversed_map(fn, items, workers):
-        return real(fn, items, workers)[::-1]
-
-    monkeypatch.setattr(laws, "parallel_map", reversed_map)
     threads.set_thread_policy(2)
     law = _law(rng, 3, 8)
     x = law.sample(30_000, 0.9, 0.5, rng=rng)
+    want = law.score(x, 0.9, 0.5)
+    monkeypatch.setattr(laws, "parallel_map",
+                        lambda fn, items, workers: real(fn, list(items)[::-1], workers))
+    np.testing.assert_array_equal(law.score(x, 0.9, 0.5), want)
+
+
+@pytest.mark.parametrize("d", [2, 64])
+def test_the_formula_check_sees_rows_written_out_of_order(rng, monkeypatch, d):
+    """Planted bug: every chunk writes its points' scores in reverse row order (d = 64: the
+    stacked-precision path, which writes the score straight into the result; d = 2: the
+    quadratic-feature path, whose score is copied in). The comparison with the formula
+    fails (deterministically: the rows hold different points, whose scores differ by O(1)
+    against the 1e-9 tolerance)."""
+    from toytheory.diffusion import _mixture_core as core
+
+    real = core.evaluate_chunk
+
+    def planted(xp, x, alpha, sigma, plan, out=None):
+        return real(xp, x[::-1], alpha, sigma, plan, out)
+
+    monkeypatch.setattr(core, "evaluate_chunk", planted)
+    threads.set_thread_policy(2)
+    law = _law(rng, 3, d)
+    x = law.sample(3000 if d == 64 else 30_000, 0.9, 0.5, rng=rng)
     with pytest.raises(AssertionError):
         _assert_is_the_formula(law.score(x, 0.9, 0.5), law, x, 0.9, 0.5)
 

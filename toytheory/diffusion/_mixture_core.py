@@ -216,16 +216,33 @@ def _finish(xp, logits, want, out):
     return w
 
 
-def evaluate_chunk(xp, x, alpha, sigma, plan):
+def evaluate_chunk(xp, x, alpha, sigma, plan, out=None):
     """Evaluate the quantities in ``plan["want"]`` at the points ``x`` (n, d).
 
     ``alpha``, ``sigma``: (1, n or 1, 1), the slices matching ``x``.
 
+    ``out`` (numpy only): a dict holding, for every wanted quantity, the array of this
+    chunk's rows to write it into (views of the caller's result, so the chunks' results
+    are neither kept alive nor concatenated: at K = 8, d = 64 and 512-point chunks that
+    saved about a tenth of the CPU time, most of it page faults on 100 MB of fresh
+    memory). The stacked-precision path writes its score straight there; the others copy.
+
     Returns
     -------
     dict
-        ``log_prob`` (n,), ``weights`` (n, K), ``score`` (n, d), ``x0`` (n, d).
+        ``log_prob`` (n,), ``weights`` (n, K), ``score`` (n, d), ``x0`` (n, d) (``out``
+        itself when given).
     """
+    result = _evaluate_chunk(xp, x, alpha, sigma, plan, out)
+    if out is None:
+        return result
+    for key in plan["want"]:
+        if result[key] is not out[key]:
+            out[key][...] = result[key]
+    return out
+
+
+def _evaluate_chunk(xp, x, alpha, sigma, plan, dest):
     path = plan["path"]
     want = plan["want"]
     means = plan["means"]
@@ -258,7 +275,15 @@ def evaluate_chunk(xp, x, alpha, sigma, plan):
         logits = plan["log_norm"] - 0.5 * quad
         w = _finish(xp, logits, want, out)
         if "score" in want:
-            out["score"] = xp.matmul(-w[:, None, :], y)[:, 0, :]             # (-w): (n, K)
+            # numpy >= 2.2's vecmat: the batched product's sums (bit-identical with numpy
+            # 2.4), less overhead, and written straight into the caller's rows
+            vecmat = getattr(xp, "vecmat", None)
+            if vecmat is not None and dest is not None:
+                out["score"] = vecmat(-w, y, out=dest["score"])             # (-w): (n, K)
+            elif vecmat is not None:
+                out["score"] = vecmat(-w, y)
+            else:
+                out["score"] = xp.matmul(-w[:, None, :], y)[:, 0, :]
         if "x0" in want:
             z = xp.matmul(x, plan["gain"])
             z -= plan["gain_offset"]

@@ -251,18 +251,23 @@ class GaussianMixture:
         arrays = self._kernel_arrays()
         plan = core.make_plan(np, n, a, s, *arrays, want=want)
         step = core.chunk_size(arrays[1].shape[0], self.dim, _CHUNK_ELEMENTS)
+        k_active = arrays[1].shape[0]
+        shapes = {"log_prob": (n,), "weights": (n, k_active), "score": (n, self.dim),
+                  "x0": (n, self.dim)}
+        out = {key: np.empty(shapes[key]) for key in want}
 
         def chunk(start):
             stop = min(n, start + step)
             a_c = a if a.shape[1] == 1 else a[:, start:stop]
             s_c = s if s.shape[1] == 1 else s[:, start:stop]
-            return core.evaluate_chunk(np, xs[start:stop], a_c, s_c, plan)
+            # each chunk writes its rows of the result (no per-chunk arrays to concatenate)
+            core.evaluate_chunk(np, xs[start:stop], a_c, s_c, plan,
+                                out={key: v[start:stop] for key, v in out.items()})
 
         # many small products, one set per chunk: the chunks are independent, so they run
         # on worker threads with one BLAS thread each (toytheory.threads)
-        parts = parallel_map(chunk, range(0, n, step) if n else [0], chunk_workers())
-        out = {k: (np.concatenate([p[k] for p in parts], axis=0) if len(parts) != 1
-                   else parts[0][k]) for k in want}
+        if n:
+            parallel_map(chunk, range(0, n, step), chunk_workers())
         if "weights" in out:
             out["weights"] = self._scatter_weights(out["weights"])
         if single:

@@ -276,32 +276,40 @@ def _rejection_numpy(v, gen):
     out = np.empty(k, dtype=np.int64)
     t = 0
     idx = np.empty(0, dtype=np.int64)
+    # per acceptance a dozen small numpy calls: their overhead is the cost at N = 2000,
+    # k = 100, so methods rather than numpy's wrapper functions, and a proposal of a
+    # chosen item gets r2 = -1 (never accepted: thresh >= 0) once, instead of masking
+    # every test with ``~chosen[idx]``
     while t < k:
         if idx.size == 0:
             # about twice the expected proposals to the next acceptance, k / (k - t)
             m = max(8, (2 * k) // (k - t))
             u = gen.random((m, 2))
-            idx = np.minimum(np.searchsorted(cdf, u[:, 0] * total, side="right"), n - 1)
+            idx = cdf.searchsorted(u[:, 0] * total, side="right")
+            np.minimum(idx, n - 1, out=idx)
             rows = v[idx]
-            thresh = u[:, 1] * diag[idx]
-            r2 = diag[idx].copy()
+            r2 = diag[idx]
+            thresh = u[:, 1] * r2
             if t:
                 proj = rows @ basis[:t].T
                 r2 -= np.einsum("ij,ij->i", proj, proj)
-        ok = (thresh < r2) & ~chosen[idx]
-        j = int(np.argmax(ok))
+            r2[chosen[idx]] = -1.0
+        ok = thresh < r2
+        j = int(ok.argmax())
         if not ok[j]:
             idx = idx[:0]
             continue
         i = int(idx[j])
-        resid = v[i] - basis[:t].T @ (basis[:t] @ v[i])
-        q = resid / math.sqrt(float(resid @ resid))
+        b = basis[:t]
+        resid = v[i] - (b @ v[i]) @ b
+        q = resid / math.sqrt(resid @ resid)
         basis[t] = q
         out[t] = i
         chosen[i] = True
         t += 1
         idx, rows, thresh = idx[j + 1:], rows[j + 1:], thresh[j + 1:]
         r2 = r2[j + 1:] - (rows @ q) ** 2
+        r2[idx == i] = -1.0       # later proposals of the item just picked
     return out
 
 
