@@ -5,9 +5,9 @@ Two kernels:
 - :func:`linearq_returns` simulates Linearq(u) from its definition (the
   transition rule and ``r(s, a) = Q*(s, a) - max_a' Q*(s', a')`` with
   ``Q*(s, 0) = 2 ReLU(2u+1-s)``, ``Q*(s, 1) = ReLU(3u+3/2-s)``), tabulated here
-  (:func:`_linearq_tables`), without any table from :mod:`toytheory.rl`; step by
-  step, one random byte per step, eight steps of the likely path checked per
-  64-bit word (:func:`_linearq_kernel`);
+  (:func:`_linearq_tables`), without any table from :mod:`toytheory.rl`; one
+  64-bit random word per *segment* (the run of likely actions up to the first
+  unlikely one), drawn from the segment's exact law (:func:`_linearq_kernel`);
 - :func:`tabular_returns` simulates any tabular MDP from ``P``, ``r`` and a
   policy table, by inverse-CDF sampling.
 
@@ -27,7 +27,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from sims._splitmix import GOLDEN_GAMMA, STREAM_KEY, mix64, next_uniform53, stream_state
+from sims._splitmix import GOLDEN_GAMMA, mix64, next_uniform53, stream_state
 from toytheory._validation import as_float_array, check_int
 
 ROW_SUM_ATOL = 1e-9   # as toytheory.rl.mdp.TabularMDP accepts
@@ -100,58 +100,41 @@ def _python_q(u, s, a):
     return 2.0 * max(0.0, 2.0 * u + 1.0 - s) if a == 0 else max(0.0, 3.0 * u + 1.5 - s)
 
 
-_HIGH_BITS = np.uint64(0x8080808080808080)   # bit 7 of every byte
-_LOW_BITS = np.uint64(0x7F7F7F7F7F7F7F7F)    # bits 0-6 of every byte
-_BYTE_ONES = np.uint64(0x0101010101010101)   # bit 0 of every byte
 _CHUNK = 4096      # episodes per random stream (fixed: results do not depend on threads)
 _WORDS = 512       # 64-bit words of a stream drawn at a time (vectorised)
-_TIE_KEY = STREAM_KEY      # separates a chunk's tie stream from its bytes
-
-
-@njit(cache=True, inline="always")
-def _first_stop(x, stop_at, never):
-    """Index ``i`` in 0..7 of the first byte with ``x_i >= stop_at_i`` among the bytes whose
-    bit 7 in ``never`` is clear, or 8 when there is none (bytes are unsigned, byte ``i`` is
-    bits ``8i .. 8i+7``). SWAR: per byte, ``x >= y`` iff the high bits decide it, or they
-    are equal and ``(x | 0x80) - (y & 0x7f)`` keeps bit 7 (no borrow crosses a byte)."""
-    low7 = (x | _HIGH_BITS) - (stop_at & _LOW_BITS)
-    ge = ((x & ~stop_at) | (~(x ^ stop_at) & low7)) & _HIGH_BITS & ~never
-    flags = ge >> np.uint64(7)
-    lowest = flags & (np.uint64(0) - flags)
-    # the bytes below the lowest flag, counted by summing their bit 0 (0..8)
-    return np.int64((((lowest - np.uint64(1)) & _BYTE_ONES) * _BYTE_ONES) >> np.uint64(56))
+_GUIDE_BITS = 10   # guide table of a segment law: its first outcome per 2^-10 of [0, 1)
+_GUIDE_SHIFT = np.uint64(64 - _GUIDE_BITS)
 
 
 @njit(cache=True, parallel=True)
-def _linearq_kernel(flip8, stop8, never8, path, path_reward2, hi8, lo45, nxt, reward2,
-                    last, n, seed):
-    """Episodes of a chain whose action at state ``s`` is 1 with probability
-    ``thr[s] / 2**53``, ``thr[s] = hi8[s] 2**45 + lo45[s]`` (see :func:`_linearq_tables`).
+def _linearq_kernel(seg_of, offset, length, cdf64, guide, out_reward2, out_next, last, n,
+                    seed):
+    """Episodes of Linearq(u), one *segment* (a run of likely actions ended by the first
+    unlikely one, or by absorption) per 64-bit random word; see :func:`_linearq_tables`.
+
+    A segment from state ``s`` (index ``g = seg_of[s]``) has ``length[g] + 1`` outcomes
+    ``i``: ``i < length[g]`` is "the first unlikely action is at the ``i``-th state of the
+    likely path", ``i = length[g]`` is "absorbed without one". With ``o = offset[g]``, the
+    outcome of a word ``w`` is the first ``i < length[g]`` with ``w < cdf64[o + i]``, else
+    ``length[g]``; the search starts at ``guide[g, w >> (64 - _GUIDE_BITS)]`` (no earlier
+    outcome can hold). The segment adds ``out_reward2[o + i]`` (twice its rewards) and moves
+    to ``out_next[o + i]``.
 
     Randomness: chunk ``c`` of ``_CHUNK`` episodes reads the SplitMix64 words
-    ``mix(key_c + k gamma)``, ``k = 1, 2, ...``, in order, and one more stream
-    ``mix(tiekey_c + k gamma)`` for ties. Each step reads one fresh byte ``b``: the
-    action is 1 iff ``b 2**45 + K < thr[s]`` with ``K`` 45 fresh bits, i.e. iff
-    ``b < hi8[s]``, or ``b == hi8[s]`` (a tie, probability 1/256) and ``K < lo45[s]``:
-    exactly the Bernoulli(``thr[s] / 2**53``) of one 53-bit uniform. A word holds the
-    bytes of eight steps along the likely path (:func:`_linearq_tables`): the first step
-    whose byte is not surely the likely action (:func:`_first_stop`) is taken one at a
-    time; the steps before it are the likely actions, summed from the tables.
+    ``mix(key_c + k gamma)``, ``k = 1, 2, ...``, one per segment, in order.
     """
     out = np.empty(n)
     n_chunks = (n + _CHUNK - 1) // _CHUNK
     for c in prange(n_chunks):
         e0 = c * _CHUNK
         key = stream_state(seed, c)
-        tie_key = mix64(key ^ _TIE_KEY)
         words = np.empty(_WORDS, dtype=np.uint64)
         drawn = np.uint64(0)
-        ties = np.uint64(0)
         pos = _WORDS
         for e in range(e0, min(n, e0 + _CHUNK)):
             s = 0
             total2 = 0          # twice the return: rewards are multiples of 1/2
-            while True:
+            while s != last:
                 if pos == _WORDS:
                     for k in range(_WORDS):   # vectorised
                         words[k] = mix64(key + (drawn + np.uint64(k + 1)) * GOLDEN_GAMMA)
@@ -159,40 +142,51 @@ def _linearq_kernel(flip8, stop8, never8, path, path_reward2, hi8, lo45, nxt, re
                     pos = 0
                 w = words[pos]
                 pos += 1
-                i = _first_stop(w ^ flip8[s], stop8[s], never8[s])
-                total2 += path_reward2[9 * s + i]
-                s = path[9 * s + i]
-                if i < 8:   # step i: one byte, a tie resolved by 45 more bits
-                    b = np.int64((w >> np.uint64(8 * i)) & np.uint64(0xFF))
-                    if b < hi8[s]:
-                        a = 1
-                    elif b > hi8[s]:
-                        a = 0
-                    else:
-                        ties += np.uint64(1)
-                        k45 = np.int64(mix64(tie_key + ties * GOLDEN_GAMMA) >> np.uint64(19))
-                        a = 1 if k45 < lo45[s] else 0
-                    total2 += reward2[2 * s + a]
-                    s = nxt[2 * s + a]
-                if s == last:
-                    break
+                g = seg_of[s]
+                o = offset[g]
+                end = length[g]
+                i = guide[g, np.int64(w >> _GUIDE_SHIFT)]
+                while i < end and w >= cdf64[o + i]:
+                    i += 1
+                total2 += out_reward2[o + i]
+                s = out_next[o + i]
             out[e] = total2 * 0.5
     return out
 
 
 def _linearq_tables(u: int, thr: np.ndarray) -> tuple:
-    """The tables :func:`_linearq_kernel` walks, built from Linearq(u)'s definition
-    (:func:`_python_next`, :func:`_python_q`) and the thresholds ``thr = ceil(p 2**53)``.
+    """The segment laws :func:`_linearq_kernel` samples, built from Linearq(u)'s definition
+    (:func:`_python_next`, :func:`_python_q`) and the thresholds ``thr = ceil(p 2**53)``:
+    the step-by-step chain takes action 1 at ``s`` with probability ``thr[s] / 2**53``.
 
-    Per state ``s``: ``nxt[2s+a]``, ``reward2[2s+a]`` (twice ``r(s, a)``, an integer),
-    ``hi8 = thr >> 45`` (0..256), ``lo45 = thr mod 2**45``. The likely action ``m(s)`` is 1
-    when ``hi8[s] >= 128``; the likely path from ``s`` visits ``path[9s+i]`` after ``i``
-    likely steps (``path_reward2[9s+i]`` the sum of their ``reward2``). For the state
-    ``c_i = path[9s+i]``, byte ``i`` of ``flip8[s]`` is 0 (``m = 1``) or 255 (``m = 0``) and
-    byte ``i`` of ``stop8[s]`` is ``hi8[c_i]`` or ``255 - hi8[c_i]``: with ``x = b ^ flip``,
-    ``x < stop`` means ``b < hi8`` (``m = 1``) or ``b > hi8`` (``m = 0``), the likely action
-    for sure; ``x >= stop`` is the other action or a tie. Byte ``i`` of ``never8[s]`` is
-    0x80 where no byte can leave the path (``c_i`` absorbing, or ``hi8[c_i] = 256``).
+    The likely action is ``m(s) = 1[thr[s] >= 2**52]``; ``d(s)`` the probability of the
+    other one (``thr[s] / 2**53`` or ``1 - thr[s] / 2**53``, at most 1/2). From a segment
+    start ``s`` the likely path ``c_0 = s, c_1, ...`` (``c_{i+1} = nxt(c_i, m(c_i))``)
+    reaches the absorbing state ``3u+2`` after ``L`` steps. Outcome ``i < L`` (the first
+    unlikely action at ``c_i``) has probability ``d(c_i) prod_{j<i} (1 - d(c_j))``, outcome
+    ``L`` the rest: the law of the step-by-step chain. Segment starts: 0 and every state an
+    unlikely action leads to (closed under that rule).
+
+    ``cdf64[o + i]`` is ``2**64 P(outcome <= i)`` rounded to the nearest integer (at most
+    ``2**64 - 1``), computed from the exact rational probabilities (Python integers), so each
+    outcome's probability ``(cdf64[o+i] - cdf64[o+i-1]) / 2**64`` is within ``2**-63`` of the
+    chain's.
+
+    Returns
+    -------
+    seg_of : (3u+3,) int64
+        Segment index of each segment start, -1 elsewhere.
+    offset, length : (G,) int64
+        Outcome ``i`` of segment ``g`` lives at ``offset[g] + i``; ``length[g] = L``.
+    cdf64 : (sum (L+1),) uint64
+        As above (the entry at ``i = L`` is unused and set to ``2**64 - 1``).
+    guide : (G, 2**_GUIDE_BITS) int64
+        ``guide[g, b]`` = the first ``i`` with ``cdf64[o + i] > b 2**(64 - _GUIDE_BITS)``
+        (``L`` if none).
+    out_reward2, out_next : (sum (L+1),) int64
+        Twice the rewards of the outcome's steps, and the state after them.
+    last : int
+        The absorbing state ``3u+2``.
 
     Raises
     ------
@@ -210,28 +204,47 @@ def _linearq_tables(u: int, thr: np.ndarray) -> tuple:
     reward2 = reward2.astype(np.int64)
     assert np.all(nxt[last] == last) and np.all(reward2[last] == 0), "absorbing, reward 0"
     assert np.all(nxt[:last] > np.arange(last)[:, None]), "every step moves up"
-    hi8 = (thr >> np.uint64(45)).astype(np.int64)
-    lo45 = (thr & np.uint64(2 ** 45 - 1)).astype(np.int64)
-    likely = (hi8 >= 128).astype(np.int64)
-    path = np.empty((last + 1, 9), dtype=np.int64)
-    path_reward2 = np.empty((last + 1, 9), dtype=np.int64)
-    flip8, stop8, never8 = (np.zeros(last + 1, dtype=np.uint64) for _ in range(3))
-    for s in states:
-        c, total, flip, stop, never = s, 0, 0, 0, 0
-        for i in range(9):
-            path[s, i], path_reward2[s, i] = c, total
-            if i == 8:
-                break
-            if c == last or hi8[c] == 256:
-                never |= 0x80 << (8 * i)
-            else:
-                stop |= int(hi8[c] if likely[c] else 255 - hi8[c]) << (8 * i)
-            flip |= (0 if likely[c] else 0xFF) << (8 * i)
-            total += reward2[c, likely[c]]
-            c = nxt[c, likely[c]]
-        flip8[s], stop8[s], never8[s] = flip, stop, never
-    return (flip8, stop8, never8, path.ravel(), path_reward2.ravel(), hi8, lo45,
-            nxt.ravel(), reward2.ravel(), last)
+    thr_int = [int(t) for t in thr]
+    likely = [1 if t >= 2 ** 52 else 0 for t in thr_int]
+    other_num = [(t if m == 0 else 2 ** 53 - t) for t, m in zip(thr_int, likely)]
+    starts, seg_of = [0], np.full(last + 1, -1, dtype=np.int64)
+    seg_of[0] = 0
+    cdf, rew, nxt_out, offset, length, guide = [], [], [], [], [], []
+    top = 2 ** 64 - 1
+    bucket = 2 ** (64 - _GUIDE_BITS)
+    k = 0
+    while k < len(starts):
+        offset.append(len(cdf))
+        c, total2 = starts[k], 0
+        surv_num, bits = 1, 0        # P(no unlikely action yet) = surv_num / 2**bits
+        seg_cdf = []
+        while c != last:
+            m = likely[c]
+            dev = 1 - m
+            # P(outcome <= i) = 1 - surv * (1 - d(c_i)), d(c_i) = other_num / 2**53
+            surv_num *= 2 ** 53 - other_num[c]
+            bits += 53
+            lost = (1 << bits) - surv_num                     # 2**bits P(outcome <= i)
+            seg_cdf.append(min(top, ((lost << 64) + (1 << (bits - 1))) >> bits))
+            rew.append(total2 + int(reward2[c, dev]))
+            target = int(nxt[c, dev])
+            nxt_out.append(target)
+            if target != last and seg_of[target] < 0:
+                seg_of[target] = len(starts)
+                starts.append(target)
+            total2 += int(reward2[c, m])
+            c = int(nxt[c, m])
+        cdf += seg_cdf + [top]
+        rew.append(total2)
+        nxt_out.append(last)
+        length.append(len(seg_cdf))
+        edges = np.asarray(seg_cdf, dtype=np.uint64)
+        lows = np.arange(2 ** _GUIDE_BITS, dtype=np.uint64) * np.uint64(bucket)
+        guide.append(np.searchsorted(edges, lows, side="right"))
+        k += 1
+    return (seg_of, np.asarray(offset, np.int64), np.asarray(length, np.int64),
+            np.asarray(cdf, np.uint64), np.asarray(guide, np.int64),
+            np.asarray(rew, np.int64), np.asarray(nxt_out, np.int64), last)
 
 
 def linearq_returns(u: int, prob_one, n: int, seed: int) -> np.ndarray:
