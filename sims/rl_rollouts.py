@@ -104,6 +104,7 @@ _CHUNK = 4096      # episodes per random stream (fixed: results do not depend on
 _WORDS = 512       # 64-bit words of a stream drawn at a time (vectorised)
 _GUIDE_BITS = 10   # guide table of a segment law: its first outcome per 2^-10 of [0, 1)
 _GUIDE_SHIFT = np.uint64(64 - _GUIDE_BITS)
+_COMPOSE_MAX = 4   # a segment with at most this many outcomes is folded into the one before
 
 
 @njit(cache=True, parallel=True)
@@ -113,8 +114,8 @@ def _linearq_kernel(seg_of, offset, length, cdf64, guide, out_reward2, out_next,
     unlikely one, or by absorption) per 64-bit random word; see :func:`_linearq_tables`.
 
     A segment from state ``s`` (index ``g = seg_of[s]``) has ``length[g] + 1`` outcomes
-    ``i``: ``i < length[g]`` is "the first unlikely action is at the ``i``-th state of the
-    likely path", ``i = length[g]`` is "absorbed without one". With ``o = offset[g]``, the
+    ``i`` (where the first unlikely action falls, or absorption without one, possibly
+    followed by a short segment: see :func:`_linearq_tables`). With ``o = offset[g]``, the
     outcome of a word ``w`` is the first ``i < length[g]`` with ``w < cdf64[o + i]``, else
     ``length[g]``; the search starts at ``guide[g, w >> (64 - _GUIDE_BITS)]`` (no earlier
     outcome can hold). The segment adds ``out_reward2[o + i]`` (twice its rewards) and moves
@@ -162,10 +163,14 @@ def _linearq_tables(u: int, thr: np.ndarray) -> tuple:
     The likely action is ``m(s) = 1[thr[s] >= 2**52]``; ``d(s)`` the probability of the
     other one (``thr[s] / 2**53`` or ``1 - thr[s] / 2**53``, at most 1/2). From a segment
     start ``s`` the likely path ``c_0 = s, c_1, ...`` (``c_{i+1} = nxt(c_i, m(c_i))``)
-    reaches the absorbing state ``3u+2`` after ``L`` steps. Outcome ``i < L`` (the first
-    unlikely action at ``c_i``) has probability ``d(c_i) prod_{j<i} (1 - d(c_j))``, outcome
-    ``L`` the rest: the law of the step-by-step chain. Segment starts: 0 and every state an
-    unlikely action leads to (closed under that rule).
+    reaches the absorbing state ``3u+2`` after ``L`` steps. Its outcomes: "the first
+    unlikely action is at ``c_i``", probability ``d(c_i) prod_{j<i} (1 - d(c_j))`` (left
+    out where ``d(c_i) = 0``), and "absorbed without one", the rest: the law of the
+    step-by-step chain. An outcome that leads to a state whose own segment has at most
+    ``_COMPOSE_MAX`` outcomes (Linearq's ``3u+1``: one step left) is replaced by its
+    compositions with them (probabilities multiplied, rewards added), so most episodes
+    take one word. Segment starts: 0 and every state an outcome leads to (closed under
+    that rule).
 
     ``cdf64[o + i]`` is ``2**64 P(outcome <= i)`` rounded to the nearest integer (at most
     ``2**64 - 1``), computed from the exact rational probabilities (Python integers), so each
@@ -207,40 +212,59 @@ def _linearq_tables(u: int, thr: np.ndarray) -> tuple:
     thr_int = [int(t) for t in thr]
     likely = [1 if t >= 2 ** 52 else 0 for t in thr_int]
     other_num = [(t if m == 0 else 2 ** 53 - t) for t, m in zip(thr_int, likely)]
+    nxt_l, reward2_l = nxt.tolist(), reward2.tolist()
+
+    def base(c):
+        """The exact outcomes of the segment from ``c``: ``(num, bits, reward2, next)`` with
+        probability ``num / 2**bits``, in path order, the absorption without an unlikely
+        action last."""
+        atoms, surv, bits, total2 = [], 1, 0, 0
+        while c != last:
+            m, d = likely[c], other_num[c]
+            if d:
+                atoms.append((surv * d, bits + 53, total2 + reward2_l[c][1 - m],
+                              nxt_l[c][1 - m]))
+            surv *= 2 ** 53 - d
+            bits += 53
+            total2 += reward2_l[c][m]
+            c = nxt_l[c][m]
+        atoms.append((surv, bits, total2, last))
+        return atoms
+
+    bases = {}
     starts, seg_of = [0], np.full(last + 1, -1, dtype=np.int64)
     seg_of[0] = 0
     cdf, rew, nxt_out, offset, length, guide = [], [], [], [], [], []
     top = 2 ** 64 - 1
-    bucket = 2 ** (64 - _GUIDE_BITS)
+    lows = np.arange(2 ** _GUIDE_BITS, dtype=np.uint64) * np.uint64(2 ** (64 - _GUIDE_BITS))
     k = 0
     while k < len(starts):
-        offset.append(len(cdf))
-        c, total2 = starts[k], 0
-        surv_num, bits = 1, 0        # P(no unlikely action yet) = surv_num / 2**bits
-        seg_cdf = []
-        while c != last:
-            m = likely[c]
-            dev = 1 - m
-            # P(outcome <= i) = 1 - surv * (1 - d(c_i)), d(c_i) = other_num / 2**53
-            surv_num *= 2 ** 53 - other_num[c]
-            bits += 53
-            lost = (1 << bits) - surv_num                     # 2**bits P(outcome <= i)
-            seg_cdf.append(min(top, ((lost << 64) + (1 << (bits - 1))) >> bits))
-            rew.append(total2 + int(reward2[c, dev]))
-            target = int(nxt[c, dev])
+        atoms = []
+        for atom in bases.setdefault(starts[k], base(starts[k])):
+            t = atom[3]
+            follow = bases.setdefault(t, base(t)) if t != last else None
+            if follow is not None and len(follow) <= _COMPOSE_MAX:
+                # the segment from t is short: its outcomes join this one's (one word less)
+                atoms += [(atom[0] * f[0], atom[1] + f[1], atom[2] + f[2], f[3])
+                          for f in follow]
+            else:
+                atoms.append(atom)
+        bits = max(a[1] for a in atoms)
+        cum, seg_cdf = 0, []
+        for num, b, total2, target in atoms:
+            cum += num << (bits - b)
+            seg_cdf.append(min(top, ((cum << 64) + (1 << (bits - 1))) >> bits))
+            rew.append(total2)
             nxt_out.append(target)
             if target != last and seg_of[target] < 0:
                 seg_of[target] = len(starts)
                 starts.append(target)
-            total2 += int(reward2[c, m])
-            c = int(nxt[c, m])
-        cdf += seg_cdf + [top]
-        rew.append(total2)
-        nxt_out.append(last)
-        length.append(len(seg_cdf))
-        edges = np.asarray(seg_cdf, dtype=np.uint64)
-        lows = np.arange(2 ** _GUIDE_BITS, dtype=np.uint64) * np.uint64(bucket)
-        guide.append(np.searchsorted(edges, lows, side="right"))
+        assert cum == 1 << bits, "segment outcome probabilities sum to one"
+        offset.append(len(cdf))
+        length.append(len(atoms) - 1)
+        cdf += seg_cdf[:-1] + [top]
+        guide.append(np.searchsorted(np.asarray(seg_cdf[:-1], dtype=np.uint64), lows,
+                                     side="right"))
         k += 1
     return (seg_of, np.asarray(offset, np.int64), np.asarray(length, np.int64),
             np.asarray(cdf, np.uint64), np.asarray(guide, np.int64),
