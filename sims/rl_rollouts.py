@@ -302,6 +302,13 @@ def linearq_returns(u: int, prob_one, n: int, seed: int) -> np.ndarray:
     ValueError
         Naming ``u`` (``u < 1``), ``prob_one`` (wrong shape, NaN, or outside
         ``[0, 1]``), ``n`` (``n < 1``) or ``seed`` (not an integer).
+
+    Notes
+    -----
+    The law is that of the step-by-step chain whose action at ``s`` is 1 with probability
+    ``ceil(p_s 2^53) / 2^53``, drawn one run of likely actions per random word
+    (:func:`_linearq_tables`: every segment outcome within ``2^-63`` of that law). The
+    result depends on ``seed`` only, not on the number of threads.
     """
     u, p, n = _check_linearq(u, prob_one, n)
     seed = check_int("seed", seed)
