@@ -301,7 +301,7 @@ def plant(kind):
 
 
 @pytest.mark.parametrize("kind", ["late", "guide"])
-def test_planted_segment_table_bug_moves_the_table_law(kind, rng, monkeypatch):
+def test_planted_segment_table_bug_moves_the_table_law(kind):
     """Companion of the table-law test: each planted bug moves the tables' law off the exact
     law by far more than the 1e-12 tolerance (deterministic, power 1: the largest atom moves
     by 0.12 ("late") and 1.4e-3 ("guide") at u = 5, eps = 0.25)."""
