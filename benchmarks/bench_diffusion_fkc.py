@@ -28,6 +28,11 @@ particles x 20 steps (the per-step cost of the 200-step run: same memory footpri
 Numba 1 thread 1.91 s (5.38x), torch CPU 10.79 s (0.95x). Under that load the two threads
 get no second core (1 thread ~ 2 threads); the ratio on an idle two-core machine is not
 measured here.
+Measured 2026-12-08 (contiguous-coordinate kernel), machine loaded (load average 4-5), the
+full size: Numba 2.2-2.35 s against the in-place numpy peer's 15.4-15.8 s run alone in its
+own process with one BLAS thread (6.6-7.2x); ``benchmarks.suite`` (peer ``fkc_simulate``)
+8.38x. In this script's interleaved run the in-place numpy row took 90.8 s (median of 2),
+six times its time alone: read its ratio with care on a loaded machine.
 Default size: 10^6 particles (7813 systems of 128) x 200 steps in d = 2. ``--quick``: 2x10^4
 particles x 50 steps. ``--gpu-large``: 10^7 particles in d = 64 (torch on CUDA only, an
 annealed isotropic path). Run: ``.venv/bin/python -m benchmarks.bench_diffusion_fkc [--quick]``.

@@ -12,8 +12,9 @@ state (the kernels stop there; the vectorized baselines drop finished episodes).
 Contenders:
 
 - Numba: :func:`sims.rl_rollouts.linearq_returns` (parallel over chunks of 4096
-  episodes, one SplitMix64 stream per chunk, one random byte per step, eight
-  likely-path steps checked per 64-bit word, ties resolved by 45 more bits);
+  episodes, one SplitMix64 stream per chunk, one 64-bit word per segment: the run
+  of likely actions up to the first unlikely one, drawn from its exact law by a
+  guide-table search);
 - numpy, vectorized: every episode at once, one time step at a time;
 - numpy, Python loop: one episode at a time, the "plain numpy loop" of the
   issue. Timed once (no repeats: it has nothing to compile and takes about

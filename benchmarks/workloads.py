@@ -620,7 +620,7 @@ WORKLOADS = [
              unit="path-steps", max_rounds=3),
     Workload("linearq_rollouts", "Linearq(u=100), 1e6 episodes",
              "numpy vectorised, finished episodes compacted away",
-             "Numba kernel (a byte per step, 8 steps per word)", 20.0,
+             "Numba kernel (one 64-bit word per run of likely actions, exact law)", 20.0,
              _linearq_setup, work=lambda q: 20_000 if q else 1e6, unit="episodes"),
     Workload("solver_dpmpp2m", "DPM-Solver++(2M), 20 steps, 1e5 x 2 float32",
              "diffusers DPMSolverMultistepScheduler loop (default torch threads)",

@@ -49,25 +49,27 @@ def _particles(xr, lwr, eta, tmp, A, a, gh, h, Q, q, c, weighted):
 
 
 @nb.njit(cache=True, fastmath=_FAST, error_model="numpy", inline="always")
-def _particles_2d(xr, lwr, eta, A, a, gh, h, Q, q, c, weighted):
-    """:func:`_particles` for ``d = 2`` in straight-line code (``Q`` symmetric), so the loop
-    over particles vectorises; the tests hold it to the general path."""
-    n = xr.shape[0]
+def _particles_2d(x0, x1, lwr, eta, A, a, gh, h, Q, q, c, weighted):
+    """:func:`_particles` for ``d = 2`` on the coordinates held apart (``x0``, ``x1``, each
+    ``(n,)``, contiguous) in straight-line code (``Q`` symmetric), so the loop over particles
+    vectorises; the same operations in the same order as the general path (the tests hold
+    it to that path)."""
+    n = x0.size
     q00, q01, q11, l0, l1 = Q[0, 0], 2.0 * Q[0, 1], Q[1, 1], q[0], q[1]
     a00, a01, a10, a11, b0, b1 = A[0, 0], A[0, 1], A[1, 0], A[1, 1], a[0], a[1]
     if weighted:
         for i in range(n):
-            x0 = xr[i, 0]
-            x1 = xr[i, 1]
-            lwr[i] += (x0 * (q00 * x0 + q01 * x1 + l0) + x1 * (q11 * x1 + l1) + c) * h
-            xr[i, 0] = x0 + (a00 * x0 + a01 * x1 + b0) * h + gh * eta[2 * i]
-            xr[i, 1] = x1 + (a10 * x0 + a11 * x1 + b1) * h + gh * eta[2 * i + 1]
+            u0 = x0[i]
+            u1 = x1[i]
+            lwr[i] += (u0 * (q00 * u0 + q01 * u1 + l0) + u1 * (q11 * u1 + l1) + c) * h
+            x0[i] = u0 + (a00 * u0 + a01 * u1 + b0) * h + gh * eta[2 * i]
+            x1[i] = u1 + (a10 * u0 + a11 * u1 + b1) * h + gh * eta[2 * i + 1]
     else:
         for i in range(n):
-            x0 = xr[i, 0]
-            x1 = xr[i, 1]
-            xr[i, 0] = x0 + (a00 * x0 + a01 * x1 + b0) * h + gh * eta[2 * i]
-            xr[i, 1] = x1 + (a10 * x0 + a11 * x1 + b1) * h + gh * eta[2 * i + 1]
+            u0 = x0[i]
+            u1 = x1[i]
+            x0[i] = u0 + (a00 * u0 + a01 * u1 + b0) * h + gh * eta[2 * i]
+            x1[i] = u1 + (a10 * u0 + a11 * u1 + b1) * h + gh * eta[2 * i + 1]
 
 
 @nb.njit(cache=True, fastmath=_FAST, error_model="numpy")
@@ -106,7 +108,14 @@ def smc_run(x, lw, A, a, gh, h, Q, q, c, ess_fraction, weighted, state, zig):
         tmp = np.empty(d)
         w = np.empty(n)
         xr = x[r]
-        lwr = lw[r]
+        lwr = np.empty(n)   # the system's log-weights, and for d = 2 its coordinates apart
+        x0 = np.empty(n if d == 2 else 0)
+        x1 = np.empty(n if d == 2 else 0)
+        for i in range(n):
+            lwr[i] = lw[r, i]
+            if d == 2:
+                x0[i] = xr[i, 0]
+                x1[i] = xr[i, 1]
         ref = lwr[0]
         for i in range(1, n):
             ref = max(ref, lwr[i])
@@ -115,7 +124,7 @@ def smc_run(x, lw, A, a, gh, h, Q, q, c, ess_fraction, weighted, state, zig):
             hj = h[j]
             ghj = gh[j]
             if d == 2:
-                _particles_2d(xr, lwr, eta, A[j], a[j], ghj, hj, Q[j], q[j], c[j], weighted)
+                _particles_2d(x0, x1, lwr, eta, A[j], a[j], ghj, hj, Q[j], q[j], c[j], weighted)
             else:
                 _particles(xr, lwr, eta, tmp, A[j], a[j], ghj, hj, Q[j], q[j], c[j], weighted)
             if not weighted:
@@ -140,11 +149,24 @@ def smc_run(x, lw, A, a, gh, h, Q, q, c, ess_fraction, weighted, state, zig):
                     while cum < target and jj < n - 1:
                         jj += 1
                         cum += w[jj] * inv
-                    for k in range(d):
-                        buf[i, k] = xr[jj, k]
+                    if d == 2:
+                        buf[i, 0] = x0[jj]
+                        buf[i, 1] = x1[jj]
+                    else:
+                        for k in range(d):
+                            buf[i, k] = xr[jj, k]
                 for i in range(n):
                     lwr[i] = 0.0
-                    for k in range(d):
-                        xr[i, k] = buf[i, k]
+                    if d == 2:
+                        x0[i] = buf[i, 0]
+                        x1[i] = buf[i, 1]
+                    else:
+                        for k in range(d):
+                            xr[i, k] = buf[i, k]
                 ref = 0.0
+        for i in range(n):
+            lw[r, i] = lwr[i]
+            if d == 2:
+                xr[i, 0] = x0[i]
+                xr[i, 1] = x1[i]
 

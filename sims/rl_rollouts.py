@@ -5,9 +5,9 @@ Two kernels:
 - :func:`linearq_returns` simulates Linearq(u) from its definition (the
   transition rule and ``r(s, a) = Q*(s, a) - max_a' Q*(s', a')`` with
   ``Q*(s, 0) = 2 ReLU(2u+1-s)``, ``Q*(s, 1) = ReLU(3u+3/2-s)``), tabulated here
-  (:func:`_linearq_tables`), without any table from :mod:`toytheory.rl`; step by
-  step, one random byte per step, eight steps of the likely path checked per
-  64-bit word (:func:`_linearq_kernel`);
+  (:func:`_linearq_tables`), without any table from :mod:`toytheory.rl`; one
+  64-bit random word per *segment* (the run of likely actions up to the first
+  unlikely one), drawn from the segment's exact law (:func:`_linearq_kernel`);
 - :func:`tabular_returns` simulates any tabular MDP from ``P``, ``r`` and a
   policy table, by inverse-CDF sampling.
 
@@ -24,10 +24,12 @@ not sample by sample.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import numpy as np
 from numba import njit, prange
 
-from sims._splitmix import GOLDEN_GAMMA, STREAM_KEY, mix64, next_uniform53, stream_state
+from sims._splitmix import GOLDEN_GAMMA, mix64, next_uniform53, stream_state
 from toytheory._validation import as_float_array, check_int
 
 ROW_SUM_ATOL = 1e-9   # as toytheory.rl.mdp.TabularMDP accepts
@@ -100,58 +102,43 @@ def _python_q(u, s, a):
     return 2.0 * max(0.0, 2.0 * u + 1.0 - s) if a == 0 else max(0.0, 3.0 * u + 1.5 - s)
 
 
-_HIGH_BITS = np.uint64(0x8080808080808080)   # bit 7 of every byte
-_LOW_BITS = np.uint64(0x7F7F7F7F7F7F7F7F)    # bits 0-6 of every byte
-_BYTE_ONES = np.uint64(0x0101010101010101)   # bit 0 of every byte
 _CHUNK = 4096      # episodes per random stream (fixed: results do not depend on threads)
 _WORDS = 512       # 64-bit words of a stream drawn at a time (vectorised)
-_TIE_KEY = STREAM_KEY      # separates a chunk's tie stream from its bytes
-
-
-@njit(cache=True, inline="always")
-def _first_stop(x, stop_at, never):
-    """Index ``i`` in 0..7 of the first byte with ``x_i >= stop_at_i`` among the bytes whose
-    bit 7 in ``never`` is clear, or 8 when there is none (bytes are unsigned, byte ``i`` is
-    bits ``8i .. 8i+7``). SWAR: per byte, ``x >= y`` iff the high bits decide it, or they
-    are equal and ``(x | 0x80) - (y & 0x7f)`` keeps bit 7 (no borrow crosses a byte)."""
-    low7 = (x | _HIGH_BITS) - (stop_at & _LOW_BITS)
-    ge = ((x & ~stop_at) | (~(x ^ stop_at) & low7)) & _HIGH_BITS & ~never
-    flags = ge >> np.uint64(7)
-    lowest = flags & (np.uint64(0) - flags)
-    # the bytes below the lowest flag, counted by summing their bit 0 (0..8)
-    return np.int64((((lowest - np.uint64(1)) & _BYTE_ONES) * _BYTE_ONES) >> np.uint64(56))
+_GUIDE_BITS = 10   # guide table of a segment law: its first outcome per 2^-10 of [0, 1)
+_GUIDE_SHIFT = np.uint64(64 - _GUIDE_BITS)
+_COMPOSE_MAX = 4   # a segment with at most this many outcomes is folded into the one before
+_FIXED_BITS = 192  # fixed-point precision of the tables' probabilities before rounding to 64
 
 
 @njit(cache=True, parallel=True)
-def _linearq_kernel(flip8, stop8, never8, path, path_reward2, hi8, lo45, nxt, reward2,
-                    last, n, seed):
-    """Episodes of a chain whose action at state ``s`` is 1 with probability
-    ``thr[s] / 2**53``, ``thr[s] = hi8[s] 2**45 + lo45[s]`` (see :func:`_linearq_tables`).
+def _linearq_kernel(seg_of, offset, length, cdf64, guide, out_reward2, out_next, last, n,
+                    seed):
+    """Episodes of Linearq(u), one *segment* (a run of likely actions ended by the first
+    unlikely one, or by absorption) per 64-bit random word; see :func:`_linearq_tables`.
+
+    A segment from state ``s`` (index ``g = seg_of[s]``) has ``length[g] + 1`` outcomes
+    ``i`` (where the first unlikely action falls, or absorption without one, possibly
+    followed by a short segment: see :func:`_linearq_tables`). With ``o = offset[g]``, the
+    outcome of a word ``w`` is the first ``i < length[g]`` with ``w < cdf64[o + i]``, else
+    ``length[g]``; the search starts at ``guide[g, w >> (64 - _GUIDE_BITS)]`` (no earlier
+    outcome can hold). The segment adds ``out_reward2[o + i]`` (twice its rewards) and moves
+    to ``out_next[o + i]``.
 
     Randomness: chunk ``c`` of ``_CHUNK`` episodes reads the SplitMix64 words
-    ``mix(key_c + k gamma)``, ``k = 1, 2, ...``, in order, and one more stream
-    ``mix(tiekey_c + k gamma)`` for ties. Each step reads one fresh byte ``b``: the
-    action is 1 iff ``b 2**45 + K < thr[s]`` with ``K`` 45 fresh bits, i.e. iff
-    ``b < hi8[s]``, or ``b == hi8[s]`` (a tie, probability 1/256) and ``K < lo45[s]``:
-    exactly the Bernoulli(``thr[s] / 2**53``) of one 53-bit uniform. A word holds the
-    bytes of eight steps along the likely path (:func:`_linearq_tables`): the first step
-    whose byte is not surely the likely action (:func:`_first_stop`) is taken one at a
-    time; the steps before it are the likely actions, summed from the tables.
+    ``mix(key_c + k gamma)``, ``k = 1, 2, ...``, one per segment, in order.
     """
     out = np.empty(n)
     n_chunks = (n + _CHUNK - 1) // _CHUNK
     for c in prange(n_chunks):
         e0 = c * _CHUNK
         key = stream_state(seed, c)
-        tie_key = mix64(key ^ _TIE_KEY)
         words = np.empty(_WORDS, dtype=np.uint64)
         drawn = np.uint64(0)
-        ties = np.uint64(0)
         pos = _WORDS
         for e in range(e0, min(n, e0 + _CHUNK)):
             s = 0
             total2 = 0          # twice the return: rewards are multiples of 1/2
-            while True:
+            while s != last:
                 if pos == _WORDS:
                     for k in range(_WORDS):   # vectorised
                         words[k] = mix64(key + (drawn + np.uint64(k + 1)) * GOLDEN_GAMMA)
@@ -159,40 +146,55 @@ def _linearq_kernel(flip8, stop8, never8, path, path_reward2, hi8, lo45, nxt, re
                     pos = 0
                 w = words[pos]
                 pos += 1
-                i = _first_stop(w ^ flip8[s], stop8[s], never8[s])
-                total2 += path_reward2[9 * s + i]
-                s = path[9 * s + i]
-                if i < 8:   # step i: one byte, a tie resolved by 45 more bits
-                    b = np.int64((w >> np.uint64(8 * i)) & np.uint64(0xFF))
-                    if b < hi8[s]:
-                        a = 1
-                    elif b > hi8[s]:
-                        a = 0
-                    else:
-                        ties += np.uint64(1)
-                        k45 = np.int64(mix64(tie_key + ties * GOLDEN_GAMMA) >> np.uint64(19))
-                        a = 1 if k45 < lo45[s] else 0
-                    total2 += reward2[2 * s + a]
-                    s = nxt[2 * s + a]
-                if s == last:
-                    break
+                g = seg_of[s]
+                o = offset[g]
+                end = length[g]
+                i = guide[g, np.int64(w >> _GUIDE_SHIFT)]
+                while i < end and w >= cdf64[o + i]:
+                    i += 1
+                total2 += out_reward2[o + i]
+                s = out_next[o + i]
             out[e] = total2 * 0.5
     return out
 
 
 def _linearq_tables(u: int, thr: np.ndarray) -> tuple:
-    """The tables :func:`_linearq_kernel` walks, built from Linearq(u)'s definition
-    (:func:`_python_next`, :func:`_python_q`) and the thresholds ``thr = ceil(p 2**53)``.
+    """The segment laws :func:`_linearq_kernel` samples, built from Linearq(u)'s definition
+    (:func:`_python_next`, :func:`_python_q`) and the thresholds ``thr = ceil(p 2**53)``:
+    the step-by-step chain takes action 1 at ``s`` with probability ``thr[s] / 2**53``.
 
-    Per state ``s``: ``nxt[2s+a]``, ``reward2[2s+a]`` (twice ``r(s, a)``, an integer),
-    ``hi8 = thr >> 45`` (0..256), ``lo45 = thr mod 2**45``. The likely action ``m(s)`` is 1
-    when ``hi8[s] >= 128``; the likely path from ``s`` visits ``path[9s+i]`` after ``i``
-    likely steps (``path_reward2[9s+i]`` the sum of their ``reward2``). For the state
-    ``c_i = path[9s+i]``, byte ``i`` of ``flip8[s]`` is 0 (``m = 1``) or 255 (``m = 0``) and
-    byte ``i`` of ``stop8[s]`` is ``hi8[c_i]`` or ``255 - hi8[c_i]``: with ``x = b ^ flip``,
-    ``x < stop`` means ``b < hi8`` (``m = 1``) or ``b > hi8`` (``m = 0``), the likely action
-    for sure; ``x >= stop`` is the other action or a tie. Byte ``i`` of ``never8[s]`` is
-    0x80 where no byte can leave the path (``c_i`` absorbing, or ``hi8[c_i] = 256``).
+    The likely action is ``m(s) = 1[thr[s] >= 2**52]``; ``d(s)`` the probability of the
+    other one (``thr[s] / 2**53`` or ``1 - thr[s] / 2**53``, at most 1/2). From a segment
+    start ``s`` the likely path ``c_0 = s, c_1, ...`` (``c_{i+1} = nxt(c_i, m(c_i))``)
+    reaches the absorbing state ``3u+2`` after ``L`` steps. Its outcomes: "the first
+    unlikely action is at ``c_i``", probability ``d(c_i) prod_{j<i} (1 - d(c_j))`` (left
+    out where ``d(c_i) = 0``), and "absorbed without one", the rest: the law of the
+    step-by-step chain. An outcome that leads to a state whose own segment has at most
+    ``_COMPOSE_MAX`` outcomes (Linearq's ``3u+1``: one step left) is replaced by its
+    compositions with them (probabilities multiplied, rewards added), so most episodes
+    take one word. Segment starts: 0 and every state an outcome leads to (closed under
+    that rule).
+
+    ``cdf64[o + i]`` is ``2**64 P(outcome <= i)`` rounded to the nearest integer (at most
+    ``2**64 - 1``), computed in Python integers with ``_FIXED_BITS = 192`` bits (the products
+    truncated: less than ``2**-140`` off in all for any u below 10^6), so each outcome's
+    probability ``(cdf64[o+i] - cdf64[o+i-1]) / 2**64`` is within ``2**-63`` of the chain's.
+
+    Returns
+    -------
+    seg_of : (3u+3,) int64
+        Segment index of each segment start, -1 elsewhere.
+    offset, length : (G,) int64
+        Outcome ``i`` of segment ``g`` lives at ``offset[g] + i``; ``length[g] = L``.
+    cdf64 : (sum (L+1),) uint64
+        As above (the entry at ``i = L`` is unused and set to ``2**64 - 1``).
+    guide : (G, 2**_GUIDE_BITS) int64
+        ``guide[g, b]`` = the first ``i`` with ``cdf64[o + i] > b 2**(64 - _GUIDE_BITS)``
+        (``L`` if none).
+    out_reward2, out_next : (sum (L+1),) int64
+        Twice the rewards of the outcome's steps, and the state after them.
+    last : int
+        The absorbing state ``3u+2``.
 
     Raises
     ------
@@ -210,28 +212,72 @@ def _linearq_tables(u: int, thr: np.ndarray) -> tuple:
     reward2 = reward2.astype(np.int64)
     assert np.all(nxt[last] == last) and np.all(reward2[last] == 0), "absorbing, reward 0"
     assert np.all(nxt[:last] > np.arange(last)[:, None]), "every step moves up"
-    hi8 = (thr >> np.uint64(45)).astype(np.int64)
-    lo45 = (thr & np.uint64(2 ** 45 - 1)).astype(np.int64)
-    likely = (hi8 >= 128).astype(np.int64)
-    path = np.empty((last + 1, 9), dtype=np.int64)
-    path_reward2 = np.empty((last + 1, 9), dtype=np.int64)
-    flip8, stop8, never8 = (np.zeros(last + 1, dtype=np.uint64) for _ in range(3))
-    for s in states:
-        c, total, flip, stop, never = s, 0, 0, 0, 0
-        for i in range(9):
-            path[s, i], path_reward2[s, i] = c, total
-            if i == 8:
-                break
-            if c == last or hi8[c] == 256:
-                never |= 0x80 << (8 * i)
+    thr_int = [int(t) for t in thr]
+    likely = [1 if t >= 2 ** 52 else 0 for t in thr_int]
+    other_num = [(t if m == 0 else 2 ** 53 - t) for t, m in zip(thr_int, likely)]
+    nxt_l, reward2_l = nxt.tolist(), reward2.tolist()
+
+    one = 1 << _FIXED_BITS
+
+    def base(c):
+        """The outcomes of the segment from ``c``: ``(prob, reward2, next)``, ``prob`` in
+        fixed point (``prob / 2**_FIXED_BITS``, truncated: at most ``3u+3`` units below the
+        exact rational), in path order, the absorption without an unlikely action last."""
+        atoms, surv, total2 = [], one, 0
+        while c != last:
+            m, d = likely[c], other_num[c]
+            if d:
+                atoms.append(((surv * d) >> 53, total2 + reward2_l[c][1 - m], nxt_l[c][1 - m]))
+            surv = (surv * (2 ** 53 - d)) >> 53
+            total2 += reward2_l[c][m]
+            c = nxt_l[c][m]
+        atoms.append((surv, total2, last))
+        return atoms
+
+    bases = {}
+
+    def segment(c):
+        if c not in bases:
+            bases[c] = base(c)
+        return bases[c]
+
+    starts, seg_of = [0], np.full(last + 1, -1, dtype=np.int64)
+    seg_of[0] = 0
+    cdf, rew, nxt_out, offset, length, guide = [], [], [], [], [], []
+    top = 2 ** 64 - 1
+    half = 1 << (_FIXED_BITS - 65)
+    lows = np.arange(2 ** _GUIDE_BITS, dtype=np.uint64) * np.uint64(2 ** (64 - _GUIDE_BITS))
+    k = 0
+    while k < len(starts):
+        atoms = []
+        for atom in segment(starts[k]):
+            follow = segment(atom[2]) if atom[2] != last else None
+            if follow is not None and len(follow) <= _COMPOSE_MAX:
+                # the segment from atom[2] is short: its outcomes join this one's (one word less)
+                atoms += [((atom[0] * f[0]) >> _FIXED_BITS, atom[1] + f[1], f[2])
+                          for f in follow]
             else:
-                stop |= int(hi8[c] if likely[c] else 255 - hi8[c]) << (8 * i)
-            flip |= (0 if likely[c] else 0xFF) << (8 * i)
-            total += reward2[c, likely[c]]
-            c = nxt[c, likely[c]]
-        flip8[s], stop8[s], never8[s] = flip, stop, never
-    return (flip8, stop8, never8, path.ravel(), path_reward2.ravel(), hi8, lo45,
-            nxt.ravel(), reward2.ravel(), last)
+                atoms.append(atom)
+        cum, seg_cdf = 0, []
+        for prob, total2, target in atoms:
+            cum += prob
+            seg_cdf.append(min(top, (cum + half) >> (_FIXED_BITS - 64)))
+            rew.append(total2)
+            nxt_out.append(target)
+            if target != last and seg_of[target] < 0:
+                seg_of[target] = len(starts)
+                starts.append(target)
+        # truncation: each atom at most 2 (3u+3) + 1 units below its exact value
+        assert 0 <= one - cum <= len(atoms) * (2 * last + 8), "outcome probabilities sum to 1"
+        offset.append(len(cdf))
+        length.append(len(atoms) - 1)
+        cdf += seg_cdf[:-1] + [top]
+        guide.append(np.searchsorted(np.asarray(seg_cdf[:-1], dtype=np.uint64), lows,
+                                     side="right"))
+        k += 1
+    return (seg_of, np.asarray(offset, np.int64), np.asarray(length, np.int64),
+            np.asarray(cdf, np.uint64), np.asarray(guide, np.int64),
+            np.asarray(rew, np.int64), np.asarray(nxt_out, np.int64), last)
 
 
 def linearq_returns(u: int, prob_one, n: int, seed: int) -> np.ndarray:
@@ -256,10 +302,44 @@ def linearq_returns(u: int, prob_one, n: int, seed: int) -> np.ndarray:
     ValueError
         Naming ``u`` (``u < 1``), ``prob_one`` (wrong shape, NaN, or outside
         ``[0, 1]``), ``n`` (``n < 1``) or ``seed`` (not an integer).
+
+    Notes
+    -----
+    The law is that of the step-by-step chain whose action at ``s`` is 1 with probability
+    ``ceil(p_s 2^53) / 2^53``, drawn one run of likely actions per random word
+    (:func:`_linearq_tables`: every segment outcome within ``2^-63`` of that law). The
+    result depends on ``seed`` only, not on the number of threads.
     """
     u, p, n = _check_linearq(u, prob_one, n)
     seed = check_int("seed", seed)
-    return _linearq_kernel(*_linearq_tables(u, _thresholds53(p)), n, seed & 0xFFFFFFFF)
+    tables = _linearq_tables(u, _thresholds53(p))
+    with _kernel_threads(n):
+        return _linearq_kernel(*tables, n, seed & 0xFFFFFFFF)
+
+
+@contextmanager
+def _kernel_threads(n: int):
+    """Numba threads for :func:`_linearq_kernel` on ``n`` episodes: one for a single chunk,
+    else the load-aware count of :func:`toytheory.threads.effective_threads` (``None``:
+    Numba's own). The kernel's calls are short (5 ms for 10^6 episodes on one thread), so
+    a parallel region that waits for a thread without a free core loses more than it gains
+    (measured with the two cores loaded by other processes: every two-thread call took at
+    least 4-8 ms, even for 10^4 episodes, against 0.05 ms on one thread). The results do
+    not depend on the thread count (one stream per chunk)."""
+    import numba
+
+    from toytheory.threads import effective_threads
+
+    want = 1 if n <= _CHUNK else effective_threads()
+    before = numba.get_num_threads()
+    if want is None or want >= before:
+        yield
+        return
+    numba.set_num_threads(want)
+    try:
+        yield
+    finally:
+        numba.set_num_threads(before)
 
 
 @njit(cache=True, parallel=True)

@@ -182,77 +182,152 @@ def test_integer_thresholds_draw_exactly_the_float_comparisons_actions(rng):
         assert np.array_equal(k.astype(np.uint64) < thr, k * 2.0 ** -53 < p)
 
 
-# ---------------------------------------------------------------- the byte-per-step kernel
+# ---------------------------------------------------------------- the segment kernel
 
-def test_first_stop_matches_a_byte_by_byte_scan(rng):
-    """``_first_stop`` (SWAR) finds the first byte ``i`` with ``x_i >= stop_i`` outside
-    ``never`` (8 if none), as a plain scan does: 20000 random words with bytes drawn near
-    the thresholds (equal, one above, one below, 0 and 255 included)."""
-    from sims.rl_rollouts import _first_stop
+def segment_outcome_masses(cdf, guide_row, L):
+    """How many of the 2**64 words the kernel's search sends to each outcome ``0..L`` of one
+    segment: a word ``w`` in guide bucket ``b`` (``[b 2**54, (b+1) 2**54)``) goes to the
+    first ``i >= guide_row[b]`` with ``w < cdf[i]`` (``cdf[L]`` read as ``2**64``), exactly
+    as :func:`_linearq_kernel` searches (integers, no rounding)."""
+    edges = [int(c) for c in cdf[:L]] + [2 ** 64]
+    width = 2 ** (64 - 10)
+    mass = [0] * (L + 1)
+    for b in range(guide_row.size):
+        lo, hi = b * width, (b + 1) * width
+        i, below = int(guide_row[b]), lo
+        while below < hi:
+            top = min(hi, max(edges[i], below))
+            mass[i] += top - below
+            below = top
+            i += 1
+    return mass
 
-    for _ in range(20_000):
-        stop = rng.integers(0, 256, size=8)
-        x = np.clip(stop + rng.integers(-1, 2, size=8) * rng.integers(0, 3, size=8), 0, 255)
-        x[rng.random(8) < 0.2] = rng.choice([0, 255])
-        never = rng.random(8) < 0.3
-        pack = lambda v: np.uint64(sum(int(b) << (8 * i) for i, b in enumerate(v)))  # noqa: E731
-        expected = next((i for i in range(8) if not never[i] and x[i] >= stop[i]), 8)
-        got = _first_stop(pack(x), pack(stop), pack(np.where(never, 0x80, 0)))
-        assert got == expected, (x, stop, never)
+
+def table_return_law(u, tables):
+    """The law of the return that the kernel draws from the segment tables of
+    :func:`_linearq_tables`: from state 0, segment ``g``'s outcome ``i`` has probability
+    ``segment_outcome_masses(...)[i] / 2**64`` (the guide table and search included),
+    adds ``out_reward2[o+i] / 2`` and moves to ``out_next[o+i]``; propagated until every
+    mass is absorbed. Returns ``{return: probability}`` (float64)."""
+    seg_of, offset, length, cdf64, guide, rew2, nxt, last = tables
+    masses = {}
+    dist, done = {(0, 0): 1.0}, {}
+    while dist:
+        step = {}
+        for (s, t2), mass in dist.items():
+            g = int(seg_of[s])
+            o, L = int(offset[g]), int(length[g])
+            if g not in masses:
+                masses[g] = segment_outcome_masses(cdf64[o: o + L], guide[g], L)
+            for i, m in enumerate(masses[g]):
+                if m == 0:
+                    continue
+                key = (int(nxt[o + i]), t2 + int(rew2[o + i]))
+                into = done if key[0] == last else step
+                into[key] = into.get(key, 0.0) + mass * (m / 2.0 ** 64)
+        dist = step
+    law = {}
+    for (_, t2), p in done.items():
+        law[t2 / 2] = law.get(t2 / 2, 0.0) + p
+    return law
 
 
-@pytest.mark.parametrize("u", [1, 2, 5])
-def test_kernel_tables_follow_the_definition(u, rng):
-    """The likely path and its rewards step through ``_python_next``/``_python_q``. A byte
-    ``b`` read as surely the likely action (``b ^ flip < stop``, or a ``never`` byte) is
-    that action under the 53-bit comparison ``b 2**45 + K < thr`` for every ``K``; a byte
-    not read so is the tie byte ``hi8`` or the other action for every ``K`` (all 256
-    bytes, every state, random thresholds with ties, 0, 1/2 and 1)."""
-    from sims.rl_rollouts import _linearq_tables, _python_next, _python_q, _thresholds53
+def exact_return_law(u, p):
+    law = return_distribution(linearq(u), np.stack([1 - p, p], axis=1))
+    return {float(g): float(v) for g, v in law.items()}
 
+
+def law_distance(a, b):
+    """Largest difference of two ``{return: probability}`` laws over the union of supports."""
+    return max(abs(a.get(g, 0.0) - b.get(g, 0.0)) for g in set(a) | set(b))
+
+
+def random_policy(u, rng):
     S = 3 * u + 3
-    p = rng.choice([0.0, 1.0, 0.5, 2.0 ** -10, 1 - 2.0 ** -10, 3 / 256], size=S)
+    p = rng.choice([0.0, 1.0, 0.5, 2.0 ** -10, 1 - 2.0 ** -10, 3 / 256, 0.05, 0.95], size=S)
     p[rng.random(S) < 0.5] = rng.random()
-    thr = _thresholds53(p)
-    flip8, stop8, never8, path, path_r2, hi8, lo45, nxt, r2, last = _linearq_tables(u, thr)
-    assert last == 3 * u + 2
-    for s in range(S):
-        c, tot = s, 0.0
-        for i in range(9):
-            assert path[9 * s + i] == c and path_r2[9 * s + i] == 2 * tot
-            if i == 8:
-                break
-            likely = 1 if thr[c] >= 2 ** 52 else 0
-            byte = lambda w: (int(w) >> (8 * i)) & 0xFF  # noqa: E731
-            for b in range(256):
-                sure = ((b ^ byte(flip8[s])) < byte(stop8[s])) or byte(never8[s]) == 0x80
-                # the action for every K in [0, 2^45): K = 0 and K = 2^45 - 1 bound it
-                acts = {int(b * 2 ** 45 + k < int(thr[c])) for k in (0, 2 ** 45 - 1)}
-                if c != last:
-                    assert (acts == {likely}) if sure else (
-                        b == hi8[c] or acts == {1 - likely}), (s, i, b)
-            nc = _python_next(u, c, likely)
-            tot += _python_q(u, c, likely) - max(_python_q(u, nc, 0), _python_q(u, nc, 1))
-            c = nc
+    return p
 
 
-TIE_P = (2.0 ** -10, 1 - 2.0 ** -10, 0.5 + 2.0 ** -9)
+@pytest.mark.parametrize("u", [1, 2, 5, 12])
+def test_segment_tables_define_the_exact_return_law(u, rng):
+    """The segment shortcut against the exact law: the return law the tables define
+    (:func:`table_return_law`, no sampling, the guide search included) equals
+    ``return_distribution`` of Linearq(u) under the same policy to 1e-12 on every atom (the
+    tables' own error is below 2**-63 per segment outcome, the thresholds' ``ceil(p 2**53)``
+    below 2**-53 per state), for random policies with probabilities 0, 1, 1/2, 2**-10 and
+    random ones; every outcome leads to the absorbing state or to a segment start; the
+    guide entries are the first outcomes a word of their bucket can reach."""
+    from sims.rl_rollouts import _linearq_tables, _thresholds53
+
+    for _ in range(3):
+        p = random_policy(u, rng)
+        tables = _linearq_tables(u, _thresholds53(p))
+        seg_of, offset, length, cdf64, guide, rew2, nxt, last = tables
+        assert last == 3 * u + 2 and seg_of[0] == 0
+        assert law_distance(table_return_law(u, tables), exact_return_law(u, p)) <= 1e-12
+        assert all(t == last or seg_of[t] >= 0 for t in nxt)
+        for g in range(offset.size):
+            o, L = offset[g], length[g]
+            assert np.all(np.diff(cdf64[o: o + L].astype(object)) >= 0)
+            for b in range(guide.shape[1]):   # first outcome that a word in bucket b can be
+                low = b * 2 ** (64 - 10)
+                assert guide[g, b] == next((i for i in range(L) if int(cdf64[o + i]) > low), L)
 
 
-def tie_law_test(test_seed, n=300_000):
-    """Returns of Linearq(3) under a policy whose rare actions come only from ties of the
-    byte comparison, against the exact return law (chi-square at 1e-6).
+def plant(kind):
+    """A planted bug in the segment tables: ``"late"`` records the first unlikely action one
+    step late (``cdf64`` shifted by one outcome: P(outcome <= i) read as P(outcome < i));
+    ``"guide"`` starts every search one bucket too far (``guide[g, b]`` from bucket b+1)."""
+    import sims.rl_rollouts as sims
 
-    ``P(a = 1 | s)`` is ``2^-10`` on states ``0..u`` (hi8 = 0: an exit needs byte 0 and
-    then 45 bits below ``2^43``), ``1 - 2^-10`` on ``u+1..2u`` (hi8 = 255: an exit needs
-    byte 255 and 45 bits at or above ``3 * 2^43``), ``1/2 + 2^-9`` above (a tie at byte
-    128 decides half the time). A kernel that resolved every tie to 0 (or to 1) would
-    never exit early on ``0..u`` (or exit at 4x the rate): about 1170 early exits are
-    expected in 300000 episodes, 0 (or 4x) under such a bug.
+    original = sims._linearq_tables
+
+    def planted(u, thr):
+        t = list(original(u, thr))
+        seg_of, offset, length, cdf64, guide = t[:5]
+        cdf64 = cdf64.copy()
+        guide = guide.copy()
+        for g in range(offset.size):
+            o, L = offset[g], length[g]
+            if kind == "late":
+                cdf64[o + 1: o + L] = cdf64[o: o + L - 1].copy()
+                cdf64[o] = 0
+            else:
+                guide[g, :-1] = guide[g, 1:].copy()
+        t[3], t[4] = cdf64, guide
+        return tuple(t)
+    return planted
+
+
+@pytest.mark.parametrize("kind", ["late", "guide"])
+def test_planted_segment_table_bug_moves_the_table_law(kind):
+    """Companion of the table-law test: each planted bug moves the tables' law off the exact
+    law by far more than the 1e-12 tolerance (deterministic, power 1: the largest atom moves
+    by 0.12 ("late") and 1.4e-3 ("guide") at u = 5, eps = 0.25)."""
+    import sims.rl_rollouts as sims
+
+    u = 5
+    p = epsilon_mixture(linearq_optimal_actions(u), 2, 0.25)[:, 1]
+    tables = plant(kind)(u, sims._thresholds53(p))
+    assert law_distance(table_return_law(u, tables), exact_return_law(u, p)) > 1e-6
+
+
+RARE_P = (2.0 ** -10, 1 - 2.0 ** -10, 0.5 + 2.0 ** -9)
+
+
+def rare_law_test(test_seed, n=300_000):
+    """Returns of Linearq(3) under a policy with rare unlikely actions, against the exact
+    return law (chi-square at 1e-6).
+
+    ``P(a = 1 | s)`` is ``2^-10`` on states ``0..u``, ``1 - 2^-10`` on ``u+1..2u`` and
+    ``1/2 + 2^-9`` above: an early exit (a first segment ending on ``0..2u``) has
+    probability about ``7 * 2^-10``, and the first outcome of the first segment is exactly
+    the first bucket of the guide table.
     """
     u = 3
     p = np.empty(3 * u + 3)
-    p[: u + 1], p[u + 1: 2 * u + 1], p[2 * u + 1:] = TIE_P
+    p[: u + 1], p[u + 1: 2 * u + 1], p[2 * u + 1:] = RARE_P
     law = return_distribution(linearq(u), np.stack([1 - p, p], axis=1))
     sim = linearq_returns(u, p, n, test_seed)
     support = np.array([float(g) for g in law])
@@ -263,24 +338,18 @@ def tie_law_test(test_seed, n=300_000):
                                LEVEL)
 
 
-def test_tie_decided_actions_follow_the_exact_return_law(test_seed):
-    assert tie_law_test(test_seed).verdict == "accept"
+def test_rare_actions_follow_the_exact_return_law(test_seed):
+    assert rare_law_test(test_seed).verdict == "accept"
 
 
-@pytest.mark.parametrize("resolve_to", [0, 1])
-def test_planted_tie_rule_is_rejected_by_the_return_law(resolve_to, test_seed, monkeypatch):
-    """Companion: ties resolved to a fixed action (``lo45`` set to 0, or to ``2^45`` so
-    ``K < lo45`` always) change the exit rate on states 0..u from 2^-10 to 0 or 4 * 2^-10;
-    about 1170 expected early exits in 300000 episodes against 0 or ~4700: rejected at 1e-6
-    with probability above 1 - 1e-6."""
+def test_planted_segment_bug_is_rejected_by_the_sampled_return_law(monkeypatch):
+    """Companion of the sampled law tests (:func:`law_test`, u = 5, eps = 0.25, 40,000
+    episodes, chi-square at 1e-6): the kernel run on tables that record the first unlikely
+    action one step late (:func:`plant`, ``"late"``) is rejected. Power: the planted tables'
+    exact law (:func:`table_return_law`) gives a noncentrality of 1.2e5 on 12 cells against
+    a critical 48.9 (chi2_11 at 1e-6): a miss has probability below 1e-300. (The guide-table
+    bug moves atoms by only 1.4e-3; the deterministic table-law test catches it.)"""
     import sims.rl_rollouts as sims
 
-    original = sims._linearq_tables
-
-    def planted(u, thr):
-        tables = list(original(u, thr))
-        tables[6] = np.full_like(tables[6], 0 if resolve_to == 0 else 2 ** 45)
-        return tuple(tables)
-
-    monkeypatch.setattr(sims, "_linearq_tables", planted)
-    assert tie_law_test(test_seed).verdict == "reject"
+    monkeypatch.setattr(sims, "_linearq_tables", plant("late"))
+    assert law_test(5, 0.25, 0.25).verdict == "reject"
