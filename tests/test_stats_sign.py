@@ -101,10 +101,9 @@ def test_gaussian_quadratic_mean_test_holds_its_level(test_seed):
 def test_gaussian_quadratic_mean_test_detects_a_shift_of_one_and_a_half_widths(rng):
     """n = 2e5, 1e-6. The interval's width w = up + down depends on (cov, mu, n, level)
     only, not on the data, and the problem is random (its width 0.4-3.3% of the mean in
-    3000 draws), so
-    the shift is set in widths: the mean + 1.5 w is rejected whenever the sample mean is
-    below the mean + up, which fails with probability <= 5e-7 (the bound's own upper
-    tail); the true mean is kept with probability >= 1 - 1e-6 (the level). Both together
+    3000 draws), so the shift is set in widths: the mean + 1.5 w is rejected whenever the
+    sample mean is below the mean + up, which fails with probability <= 5e-7 (the bound's
+    own upper tail); the true mean is kept with probability >= 1 - 1e-6 (the level). Both together
     fail with probability <= 1.5e-6 under any seed. (A fixed 2% shift was not enough:
     under suite seed 7 the drawn problem's width was 2.8% of its mean.)"""
     cov, mu, mean = _quadratic_problem(rng)
