@@ -643,8 +643,8 @@ WORKLOADS = [
              "fkc_simulate (numpy, weights as one quadratic form per step)", 5.0,
              _fkc_setup, work=lambda q: 2e4 * 50 if q else 2e8, unit="particle-steps",
              max_rounds=2,
-             note="issue 16 asked for Numba and torch kernels; toytheory has only the numpy "
-                  "fkc_simulate, so this row compares two numpy forms"),
+             note="two numpy forms (the reference fkc_simulate against the weight formula "
+                  "evaluated per particle); the Numba kernel is the fkc_numba row"),
     Workload("fkc_numba", "FKC weighted SDE, 1e6 particles (systems of 128) x 200 steps, d=2",
              "numpy fkc_simulate, vectorised over systems", "Numba kernel (sims)", 5.0,
              _fkc_numba_setup, work=lambda q: 2e4 * 50 if q else 2e8, unit="particle-steps",
