@@ -543,7 +543,6 @@ def _blocked_span(p, levels, delta, tail, block, t_start, t_stop,
     return law, f, steps, nblocks, kmax
 
 
-
 @njit(cache=True)
 def _blocked(p, levels, delta, tail, block):  # pragma: no cover - compiled
     """The whole sweep (:func:`_blocked_span` from t = 0 to the end)."""
