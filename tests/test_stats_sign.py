@@ -154,8 +154,8 @@ def test_restricted_inversion_law_matches_enumeration():
 
 def test_sen_interval_covers_under_cauchy_errors(test_seed):
     """Level 0.05, Cauchy errors, two groups with ties in x: 1000 repetitions miss the true
-    slope at most 0.05 of the time (exact, conservative); fail above 85 misses, a
-    Binomial(1000, 0.05) tail below 1e-6."""
+    slope at most 0.05 of the time (exact, conservative); fail above 86 misses, a
+    Binomial(1000, 0.05) tail of 6.5e-7 (above 85, as before, the tail was 1.19e-6)."""
     rng = np.random.default_rng(test_seed)
     x = np.tile(np.repeat([1.0, 2.0, 3.0, 4.0, 5.0], 3), 2)
     g = np.repeat([0, 1], 15)
@@ -164,7 +164,7 @@ def test_sen_interval_covers_under_cauchy_errors(test_seed):
         y = 0.7 * x + 3.0 * g + rng.standard_cauchy(x.size)
         _, (lo, hi) = stats.sen_slope_interval(x, y, 0.05, groups=g)
         misses += not lo <= 0.7 <= hi
-    assert misses <= 85
+    assert misses <= 86
 
 
 def test_sen_interval_detects_a_planted_slope(rng):
