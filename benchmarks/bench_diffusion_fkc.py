@@ -51,7 +51,7 @@ RESULTS = Path(__file__).parent / "results" / "bench_diffusion_fkc.json"
 PARTICLES = 128
 
 
-def _weighted_mean(x, lw):
+def weighted_mean(x, lw):
     w = np.exp(lw - lw.max(axis=1, keepdims=True))
     w /= w.sum(axis=1, keepdims=True)
     return np.einsum("rn,rnd->d", w, x) / x.shape[0]
@@ -169,7 +169,7 @@ def main(argv=None):
                                                       device=args.device), sync=sync))
     for c in contenders:
         x, lw = c.run()
-        err = np.abs(_weighted_mean(np.asarray(x), np.asarray(lw)) - mt).max()
+        err = np.abs(weighted_mean(np.asarray(x), np.asarray(lw)) - mt).max()
         print(f"{c.name:34s} weighted mean vs exact target: max abs error {err:.2e}")
     table = compare(f"FKC weighted SDE, d={d}, {runs * PARTICLES} particles x {steps} steps",
                     contenders, repeat=args.repeat or (2 if args.quick else 3),
