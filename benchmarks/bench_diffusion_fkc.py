@@ -9,7 +9,9 @@ Contenders, side by side in one process:
   the way a numpy user would write it fast: the same per-step coefficients as the Numba and
   torch simulators (:func:`sims.diffusion_guided_fkc.path_coefficients`), vectorised over all
   particles, preallocated buffers and ``out=`` arithmetic, numpy's ziggurat normals drawn in
-  place, systematic resampling of the low-ESS systems only;
+  place, systematic resampling of the low-ESS systems only, one BLAS thread (its best
+  setting: with OpenBLAS's default two threads it ran 5-10 times slower on the loaded
+  machine, which is what inflated the 90.8 s below);
 - ``numpy (toytheory fkc_simulate)``: :func:`toytheory.diffusion.fkc.fkc_simulate`, the
   library's reference implementation (allocating; weight coefficients per step from exact
   evaluations);
@@ -57,9 +59,19 @@ def weighted_mean(x, lw):
     return np.einsum("rn,rnd->d", w, x) / x.shape[0]
 
 
-def numpy_fkc_smc(co, x0, seed, ess_fraction=0.5):
+def numpy_fkc_smc(co, x0, seed, ess_fraction=0.5, blas_threads=1):
     """Plain numpy FKC SMC, in place: ``co`` from ``path_coefficients``, ``x0`` (R, n, d).
-    Returns ``(x, log_w)``."""
+    Returns ``(x, log_w)``.
+
+    ``blas_threads``: the BLAS threads of its ``(N, d) x (d, d)`` products, scoped to the call
+    (threadpoolctl; ``None``: the library default). One thread is the peer's best setting:
+    measured 2026-12-08 on the 2-core machine loaded (load average 5-6), 10^6 particles x 20
+    steps, OpenBLAS at its default 2 threads took 9.6-22.7 s against 2.0-2.1 s with one."""
+    if blas_threads is not None:
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=int(blas_threads), user_api="blas"):
+            return numpy_fkc_smc(co, x0, seed, ess_fraction, None)
     rng = np.random.default_rng(seed)
     x = np.array(x0, float, copy=True)
     R, n, d = x.shape

@@ -492,6 +492,10 @@ def _fkc_inplace_setup(kind: str):
 
 
 FKC_SIZE = {True: (20_000, 50), False: (1_000_000, 200)}
+FKC_PEER = ("numpy FKC SMC in place (benchmarks.bench_diffusion_fkc.numpy_fkc_smc: same "
+            "coefficients, preallocated buffers, out= arithmetic, ziggurat normals; elementwise "
+            "single-threaded, (N,2)x(2,2) matmuls on 1 BLAS thread, threadpoolctl-scoped: "
+            "OpenBLAS's default 2 ran 5-10x slower on the loaded machine)")
 
 
 # ----------------------------------------------------------------------------- GMM posteriors
@@ -659,8 +663,10 @@ WORKLOADS = [
              _kseq_setup("loop"), work=lambda q: 1e4 if q else 1e6, unit="blocks",
              peer_scale=KSEQ_LOOP_DIVISOR),
     Workload("fkc_particles", "FKC weighted SDE, 1e6 particles x 200 steps, d=2",
-             "plain numpy: fkc_log_weight_rate at every particle each step, same draws",
-             "fkc_simulate (numpy, weights as one quadratic form per step)", 1.0,
+             "plain numpy: fkc_log_weight_rate at every particle each step, same draws "
+             "(default BLAS threads)",
+             "fkc_simulate (numpy, weights as one quadratic form per step; default BLAS "
+             "threads)", 1.0,
              _fkc_setup, work=lambda q: 2e4 * 50 if q else 2e8, unit="particle-steps",
              max_rounds=2,
              note="two numpy forms of toytheory's reference simulator, not issue 16's "
@@ -668,9 +674,7 @@ WORKLOADS = [
                   "numpy peer); the issue sets no target here, so the target is 1x: the "
                   "vectorised weights no slower than the formula evaluated per particle"),
     Workload("fkc_numba", "FKC weighted SDE, 1e6 particles (systems of 128) x 200 steps, d=2",
-             "numpy FKC SMC in place (benchmarks.bench_diffusion_fkc.numpy_fkc_smc: same "
-             "coefficients, preallocated buffers, out= arithmetic, ziggurat normals; numpy "
-             "elementwise single-threaded, (N,2)x(2,2) matmuls with default BLAS threads)",
+             FKC_PEER,
              "Numba kernel (sims.diffusion_guided_fkc.fkc_smc_numba, prange over systems, "
              "default Numba threads)", 5.0,
              _fkc_inplace_setup("numba"), work=lambda q: 2e4 * 50 if q else 2e8,
@@ -678,9 +682,7 @@ WORKLOADS = [
              note="issue 16 item 10: Numba against a plain numpy implementation, goal >= 5x"),
     Workload("fkc_torch_cpu", "FKC weighted SDE, 1e6 particles (systems of 128) x 200 steps, "
              "d=2",
-             "numpy FKC SMC in place (benchmarks.bench_diffusion_fkc.numpy_fkc_smc: same "
-             "coefficients, preallocated buffers, out= arithmetic, ziggurat normals; numpy "
-             "elementwise single-threaded, (N,2)x(2,2) matmuls with default BLAS threads)",
+             FKC_PEER,
              "torch float64 CPU (sims.diffusion_guided_fkc.fkc_smc_torch, all systems "
              "batched, 1 torch thread scoped to the call: cpu_threads=1)", 5.0,
              _fkc_inplace_setup("torch"), work=lambda q: 2e4 * 50 if q else 2e8,
