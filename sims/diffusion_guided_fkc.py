@@ -148,7 +148,8 @@ def _box_muller(out, scale, u, r, gen):
 
 def fkc_smc_torch(path, n_particles: int, grid, seed: int, *, n_runs: int = 1,
                   ess_fraction: float = 0.5, weighted: bool = True, device="cpu",
-                  dtype=None, x0=None, cpu_threads: int | None = 1):
+                  dtype=None, x0=None, cpu_threads: int | None = 1,
+                  normals: str | None = None):
     r"""torch FKC SMC (all systems batched). Returns numpy ``(x (R, n, d), log_w (R, n))``.
 
     The particles are kept coordinate-major, ``(d + 1, R n)`` with a row of ones, so that
@@ -157,10 +158,11 @@ def fkc_smc_torch(path, n_particles: int, grid, seed: int, *, n_runs: int = 1,
     coordinates (added into the log-weights by ``addcmul``), and the move
     :math:`x' = (I + hA)x + ha + \sqrt{g^2h}\,z` as ``[I + hA | ha] [x; 1]`` added onto the
     scaled normals (one ``addmm_``); buffers are preallocated and swapped, never
-    reallocated. Normals: on the CPU Box–Muller from torch's float uniforms (:func:`_box_muller`,
-    twice as fast as torch's float64 ``normal_``), on other devices torch's ``normal_``; the
-    resampling uniforms come after each step's normals from the same generator (seeded with
-    ``seed``).
+    reallocated. Normals (``normals``): ``"box_muller"`` from torch's float uniforms
+    (:func:`_box_muller`, twice as fast as torch's float64 ``normal_`` on the CPU) or
+    ``"torch"`` (``normal_``); ``None`` picks Box–Muller on the CPU and ``normal_`` elsewhere.
+    The resampling uniforms come after each step's normals from the same generator (seeded
+    with ``seed``).
 
     On the CPU the call runs with ``cpu_threads`` torch threads (restored afterwards): once a
     Numba ``prange`` kernel has run in the process, torch's OpenMP pool and Numba's contend
@@ -171,13 +173,15 @@ def fkc_smc_torch(path, n_particles: int, grid, seed: int, *, n_runs: int = 1,
 
     if n_particles < 2:
         raise ValueError(f"n_particles: must be >= 2 for SMC (got {n_particles})")
+    if normals not in (None, "box_muller", "torch"):
+        raise ValueError(f"normals: must be None, 'box_muller' or 'torch' (got {normals!r})")
     if str(device).startswith("cpu") and cpu_threads is not None:
         before = torch.get_num_threads()
         torch.set_num_threads(int(cpu_threads))
         try:
             return fkc_smc_torch(path, n_particles, grid, seed, n_runs=n_runs,
                                  ess_fraction=ess_fraction, weighted=weighted, device=device,
-                                 dtype=dtype, x0=x0, cpu_threads=None)
+                                 dtype=dtype, x0=x0, cpu_threads=None, normals=normals)
         finally:
             torch.set_num_threads(before)
     dtype = torch.float64 if dtype is None else dtype
@@ -210,8 +214,8 @@ def fkc_smc_torch(path, n_particles: int, grid, seed: int, *, n_runs: int = 1,
     lwf = lw.view(N)
     W = torch.empty_like(lw)
     ar = torch.arange(n, dtype=dtype, device=device)
-    cpu = X.device.type == "cpu"
-    if cpu:
+    box_muller = (X.device.type == "cpu") if normals is None else normals == "box_muller"
+    if box_muller:
         k = -(-(d * N) // 2)
         u = torch.empty((2, k), dtype=dtype)
         r = torch.empty(k, dtype=dtype)
@@ -222,7 +226,7 @@ def fkc_smc_torch(path, n_particles: int, grid, seed: int, *, n_runs: int = 1,
                 lwf.addcmul_(Y[i], X[i])                    # + x_i (hQ x + hq)_i
             lwf.add_(hc[j])
         nz = Z[:d]
-        if cpu:
+        if box_muller:
             _box_muller(nz.view(-1), gh[j], u, r, gen)
         else:
             nz.normal_(0.0, gh[j], generator=gen)
