@@ -19,8 +19,9 @@ Contenders, side by side in one process:
   (one jitted call for the whole run, parallel over systems, each system's particles kept in
   cache through all steps, weight and move fused per particle, ziggurat normals on
   per-system xoshiro256+ streams);
-- ``torch``: :func:`sims.diffusion_guided_fkc.fkc_smc_torch` (all systems batched; CPU, or
-  CUDA with ``--device cuda``).
+- ``torch``: :func:`sims.diffusion_guided_fkc.fkc_smc_torch` (all systems batched,
+  coordinate-major buffers updated in place, weight and move as two small matrix products
+  per step; CPU with one torch thread and Box–Muller normals, or CUDA with ``--device cuda``).
 
 Before timing, each contender's weighted mean is checked against the exact target mean.
 
@@ -35,6 +36,21 @@ full size: Numba 2.2-2.35 s against the in-place numpy peer's 15.4-15.8 s run al
 own process with one BLAS thread (6.6-7.2x); ``benchmarks.suite`` (peer ``fkc_simulate``)
 8.38x. In this script's interleaved run the in-place numpy row took 90.8 s (median of 2),
 six times its time alone: read its ratio with care on a loaded machine.
+Measured 2026-12-08 03:35-03:38 UTC, machine loaded (load average 4.5-5.3), the full size,
+2 interleaved rounds after a warm-up: numpy in place (1 BLAS thread) 19.2 / 16.8 s, torch
+CPU 1 thread 10.3 / 7.9 s (1.87x / 2.14x), the previous torch simulator (allocating, torch's
+float64 ``normal_``) 21.6 / 16.5 s (0.89x / 1.02x). What bounds torch on the CPU: the
+normals. For 2x10^6 float64 normals (one step), one thread, loaded: numpy's ziggurat 27 ms;
+torch's ``normal_`` 51-53 ms (a scalar loop); the Box–Muller used now 30 ms, of which 12.4
+ms are torch's float64 uniforms alone (mt19937, 6.2 ns each). Per step at 10^6 particles
+torch spends ~30 ms on normals and ~20 ms on the weight, move, ESS and resampling (profiled),
+against the numpy peer's ~85 ms: even free arithmetic would leave torch under 3x, so issue
+16's 5x is out of reach for torch on this CPU without a faster generator than torch's; two
+torch threads were no faster than one on the loaded machine (10^6 x 20 steps, 4 interleaved
+rounds, load average 3.5-3.8: 1.15-1.37 s against 1.11-1.17 s; idle not measured).
+``benchmarks.suite`` at the full size (03:38-03:40 UTC, loaded, load average 3.8-4.8, 2
+rounds): ``fkc_numba`` 7.24x [6.04, 8.71] (peer 15.2 s, Numba 2.1 s), ``fkc_torch_cpu``
+1.85x [1.61, 2.07] (torch 8.15 s).
 Default size: 10^6 particles (7813 systems of 128) x 200 steps in d = 2. ``--quick``: 2x10^4
 particles x 50 steps. ``--gpu-large``: 10^7 particles in d = 64 (torch on CUDA only, an
 annealed isotropic path). Run: ``.venv/bin/python -m benchmarks.bench_diffusion_fkc [--quick]``.
@@ -165,7 +181,8 @@ def main(argv=None):
     contenders = []
     if not args.gpu_large:
         co = path_coefficients(path, grid)
-        contenders.append(Contender("numpy, in place", lambda: numpy_fkc_smc(co, start, 1)))
+        contenders.append(Contender("numpy, in place, 1 BLAS thread",
+                                    lambda: numpy_fkc_smc(co, start, 1)))
         if not args.no_library:
             contenders.append(Contender(
                 "numpy (toytheory fkc_simulate)",
@@ -176,7 +193,8 @@ def main(argv=None):
                       lambda: fkc_smc_numba(path, PARTICLES, grid, 1, x0=start.copy())),
             Contender("Numba, 1 thread", numba_one_thread),
         ]
-    contenders.append(Contender(f"torch ({args.device})",
+    contenders.append(Contender(f"torch ({args.device}"
+                                + (", 1 thread)" if args.device == "cpu" else ")"),
                                 lambda: fkc_smc_torch(path, PARTICLES, grid, 1, x0=start,
                                                       device=args.device), sync=sync))
     for c in contenders:
