@@ -217,8 +217,8 @@ def fkc_smc_torch(path, n_particles: int, grid, seed: int, *, n_runs: int = 1,
     box_muller = (X.device.type == "cpu") if normals is None else normals == "box_muller"
     if box_muller:
         k = -(-(d * N) // 2)
-        u = torch.empty((2, k), dtype=dtype)
-        r = torch.empty(k, dtype=dtype)
+        u = torch.empty((2, k), dtype=dtype, device=device)
+        r = torch.empty(k, dtype=dtype, device=device)
     for j in range(steps):
         if weighted:
             torch.mm(wq[j], X, out=Y)                       # hQ x + hq
