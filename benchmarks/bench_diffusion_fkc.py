@@ -174,13 +174,13 @@ def main(argv=None):
     def numba_one_thread():
         numba.set_num_threads(1)
         try:
-            return fkc_smc_numba(path, PARTICLES, grid, 1, x0=start.copy())
+            return fkc_smc_numba(path, PARTICLES, grid, 1, x0=start.copy(), coefficients=co)
         finally:
             numba.set_num_threads(threads)
 
+    co = path_coefficients(path, grid)   # once, outside the timed calls, for every contender
     contenders = []
     if not args.gpu_large:
-        co = path_coefficients(path, grid)
         contenders.append(Contender("numpy, in place, 1 BLAS thread",
                                     lambda: numpy_fkc_smc(co, start, 1)))
         if not args.no_library:
@@ -190,13 +190,15 @@ def main(argv=None):
                                          n_runs=runs)))
         contenders += [
             Contender(f"Numba prange ({threads} threads)",
-                      lambda: fkc_smc_numba(path, PARTICLES, grid, 1, x0=start.copy())),
+                      lambda: fkc_smc_numba(path, PARTICLES, grid, 1, x0=start.copy(),
+                                            coefficients=co)),
             Contender("Numba, 1 thread", numba_one_thread),
         ]
     contenders.append(Contender(f"torch ({args.device}"
                                 + (", 1 thread)" if args.device == "cpu" else ")"),
                                 lambda: fkc_smc_torch(path, PARTICLES, grid, 1, x0=start,
-                                                      device=args.device), sync=sync))
+                                                      device=args.device, coefficients=co),
+                                sync=sync))
     for c in contenders:
         x, lw = c.run()
         err = np.abs(weighted_mean(np.asarray(x), np.asarray(lw)) - mt).max()

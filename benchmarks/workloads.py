@@ -470,10 +470,12 @@ def _fkc_inplace_setup(kind: str):
             def peer():
                 return numpy_fkc_smc(co, start, 1)
 
-            def ours():
+            def ours():   # the coefficients are computed once, outside, as for the peer
                 if kind == "numba":
-                    return fkc_smc_numba(path, FKC_PER_SYSTEM, grid, 1, x0=start)
-                return fkc_smc_torch(path, FKC_PER_SYSTEM, grid, 1, x0=start, cpu_threads=1)
+                    return fkc_smc_numba(path, FKC_PER_SYSTEM, grid, 1, x0=start,
+                                         coefficients=co)
+                return fkc_smc_torch(path, FKC_PER_SYSTEM, grid, 1, x0=start, cpu_threads=1,
+                                     coefficients=co)
             return peer, ours
 
         peer, ours = size(*FKC_SIZE[quick])

@@ -95,8 +95,12 @@ def _start(path, n_runs, n_particles, rng):
 
 
 def fkc_smc_numba(path, n_particles: int, grid, seed: int, *, n_runs: int = 1,
-                  ess_fraction: float = 0.5, weighted: bool = True, x0=None):
+                  ess_fraction: float = 0.5, weighted: bool = True, x0=None,
+                  coefficients=None):
     """Numba FKC SMC. Returns ``(x (R, n, d), log_w (R, n))``.
+
+    ``coefficients``: ``path_coefficients(path, grid)`` computed once by the caller (a
+    benchmark times the run only, as it does for its numpy peer); ``None`` computes them.
 
     Start: ``x0`` or exact draws of the target at ``t_max`` (numpy generator seeded with
     ``seed``); the steps' normals and resampling uniforms come from per-system xoshiro256+
@@ -107,7 +111,7 @@ def fkc_smc_numba(path, n_particles: int, grid, seed: int, *, n_runs: int = 1,
     if n_particles < 2:
         raise ValueError(f"n_particles: must be >= 2 for SMC (got {n_particles})")
     seed = _check_seed(seed)
-    co = path_coefficients(path, grid)
+    co = path_coefficients(path, grid) if coefficients is None else coefficients
     x = (_start(path, n_runs, n_particles, np.random.default_rng(seed)) if x0 is None
          else np.array(x0, float, copy=True))
     x = np.ascontiguousarray(x)
@@ -149,7 +153,7 @@ def _box_muller(out, scale, u, r, gen):
 def fkc_smc_torch(path, n_particles: int, grid, seed: int, *, n_runs: int = 1,
                   ess_fraction: float = 0.5, weighted: bool = True, device="cpu",
                   dtype=None, x0=None, cpu_threads: int | None = 1,
-                  normals: str | None = None):
+                  normals: str | None = None, coefficients=None):
     r"""torch FKC SMC (all systems batched). Returns numpy ``(x (R, n, d), log_w (R, n))``.
 
     The particles are kept coordinate-major, ``(d + 1, R n)`` with a row of ones, so that
@@ -162,7 +166,7 @@ def fkc_smc_torch(path, n_particles: int, grid, seed: int, *, n_runs: int = 1,
     (:func:`_box_muller`, twice as fast as torch's float64 ``normal_`` on the CPU) or
     ``"torch"`` (``normal_``); ``None`` picks Box–Muller on the CPU and ``normal_`` elsewhere.
     The resampling uniforms come after each step's normals from the same generator (seeded
-    with ``seed``).
+    with ``seed``). ``coefficients``: as in :func:`fkc_smc_numba`.
 
     On the CPU the call runs with ``cpu_threads`` torch threads (restored afterwards): once a
     Numba ``prange`` kernel has run in the process, torch's OpenMP pool and Numba's contend
@@ -181,11 +185,12 @@ def fkc_smc_torch(path, n_particles: int, grid, seed: int, *, n_runs: int = 1,
         try:
             return fkc_smc_torch(path, n_particles, grid, seed, n_runs=n_runs,
                                  ess_fraction=ess_fraction, weighted=weighted, device=device,
-                                 dtype=dtype, x0=x0, cpu_threads=None, normals=normals)
+                                 dtype=dtype, x0=x0, cpu_threads=None, normals=normals,
+                                 coefficients=coefficients)
         finally:
             torch.set_num_threads(before)
     dtype = torch.float64 if dtype is None else dtype
-    co = path_coefficients(path, grid)
+    co = path_coefficients(path, grid) if coefficients is None else coefficients
     h = co["h"]
     d = path.dim
     steps = h.size
