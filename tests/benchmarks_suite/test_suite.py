@@ -185,10 +185,15 @@ def test_fkc_inplace_rows_check_can_fail(key, monkeypatch):
     import sims.diffusion_guided_fkc as sims
     from benchmarks.workloads import WORKLOADS
 
+    kind = key.split("_")[1]
+    name = f"fkc_smc_{kind}"
+    real = getattr(sims, name)
+
+    def planted(path, n, grid, seed, **kw):
+        kw["coefficients"] = sims.path_coefficients(path, grid, drop="inner")
+        return real(path, n, grid, seed, **kw)
+    monkeypatch.setattr(sims, name, planted)
     (w,) = [w for w in WORKLOADS if w.key == key]
-    peer, ours, check = w.setup(True)          # the peer binds the real coefficients here
-    real = sims.path_coefficients
-    monkeypatch.setattr(sims, "path_coefficients",
-                        lambda path, grid, *a, **k: real(path, grid, drop="inner"))
-    with pytest.raises(AssertionError, match=f"{key.split('_')[1]} FKC weighted mean misses"):
+    peer, ours, check = w.setup(True)
+    with pytest.raises(AssertionError, match=f"{kind} FKC weighted mean misses"):
         check()
