@@ -50,7 +50,9 @@ torch threads were no faster than one on the loaded machine (10^6 x 20 steps, 4 
 rounds, load average 3.5-3.8: 1.15-1.37 s against 1.11-1.17 s; idle not measured).
 ``benchmarks.suite`` at the full size (03:38-03:40 UTC, loaded, load average 3.8-4.8, 2
 rounds): ``fkc_numba`` 7.24x [6.04, 8.71] (peer 15.2 s, Numba 2.1 s), ``fkc_torch_cpu``
-1.85x [1.61, 2.07] (torch 8.15 s).
+1.85x [1.61, 2.07] (torch 8.15 s). Again at 04:27-04:29 UTC (load average 4-5), after
+both simulators took the precomputed coefficients as the peer does (``coefficients=``):
+``fkc_numba`` 9.80x [8.44, 11.21], ``fkc_torch_cpu`` 1.83x [1.78, 1.87].
 Default size: 10^6 particles (7813 systems of 128) x 200 steps in d = 2. ``--quick``: 2x10^4
 particles x 50 steps. ``--gpu-large``: 10^7 particles in d = 64 (torch on CUDA only, an
 annealed isotropic path). Run: ``.venv/bin/python -m benchmarks.bench_diffusion_fkc [--quick]``.
