@@ -9,7 +9,8 @@
 # Issue 22 item 6's GPU rows: (a) 10^7 x 64 solver steps against the diffusers loop (target
 # >= 3x): bench_diffusion_solvers; (b) the GMM score at N = 2e6, d = 64, K = 64 (target
 # <= 20 ms on an H200; the table prints "target met?"): bench_diffusion_scores; (c) the FKC
-# particles, 10^7 x 200 steps in d = 64 (sims.diffusion_guided_fkc.fkc_smc_torch on CUDA):
+# particles, 10^7 x 200 steps in d = 64 (sims.diffusion_guided_fkc.fkc_smc_torch on CUDA,
+# float64, torch's normal_; three (d+1) x 10^7 buffers, about 16 GB of device memory):
 # bench_diffusion_fkc.
 # Prepare here:   bash benchmarks/gpu_wheels.sh
 # Then one call of the device tool, from the repository root:

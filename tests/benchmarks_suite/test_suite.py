@@ -142,7 +142,8 @@ def test_peer_scale_extrapolates_and_budget_workloads_time_only_toytheory(clock)
                 rounds=1)
 
 
-NEW_AREAS = ("kseq_vectorized", "kseq_loop", "fkc_particles", "posterior_numpy",
+NEW_AREAS = ("kseq_vectorized", "kseq_loop", "fkc_particles", "fkc_numba", "fkc_torch_cpu",
+             "posterior_numpy",
              "pfgm_field_loop", "pfgm_field_matrix", "hallucination_mlp_train")
 
 
@@ -172,3 +173,27 @@ def test_fkc_agreement_check_can_fail(monkeypatch):
                         lambda path, t, drop: real(path, t, "laplacian"))
     with pytest.raises(AssertionError, match="FKC particles differ"):
         _fkc_setup(True)[2]()
+
+
+@pytest.mark.parametrize("key", ["fkc_numba", "fkc_torch_cpu"])
+def test_fkc_inplace_rows_check_can_fail(key, monkeypatch):
+    """Issue 16's FKC rows (Numba, torch against the in-place numpy peer) check each
+    contender's weighted mean against the exact target before timing: a simulator whose
+    weight rate drops the inner-product term (planted on toytheory's side only; the peer
+    keeps the real coefficients) misses it. Power: deterministic — the workload's seeds are
+    fixed; its error is 0.06 against the tolerance 0.04 (the real rate: 0.014-0.018)."""
+    import sims.diffusion_guided_fkc as sims
+    from benchmarks.workloads import WORKLOADS
+
+    kind = key.split("_")[1]
+    name = f"fkc_smc_{kind}"
+    real = getattr(sims, name)
+
+    def planted(path, n, grid, seed, **kw):
+        kw["coefficients"] = sims.path_coefficients(path, grid, drop="inner")
+        return real(path, n, grid, seed, **kw)
+    monkeypatch.setattr(sims, name, planted)
+    (w,) = [w for w in WORKLOADS if w.key == key]
+    peer, ours, check = w.setup(True)
+    with pytest.raises(AssertionError, match=f"{kind} FKC weighted mean misses"):
+        check()
