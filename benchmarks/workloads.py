@@ -451,19 +451,18 @@ def _fkc_inplace_setup(kind: str):
     the same per-step coefficients, the same start, systems of 128 particles."""
     def setup(quick):
         from benchmarks.bench_diffusion_fkc import numpy_fkc_smc, weighted_mean
-        from sims.diffusion_guided_fkc import fkc_smc_numba, fkc_smc_torch, path_coefficients
+        from sims.diffusion_guided_fkc import (_start, fkc_smc_numba, fkc_smc_torch,
+                                              path_coefficients)
         from toytheory.diffusion.fkc import product_path
         from toytheory.diffusion.schedules import VPLinear
 
         path = product_path(VPLinear(), mean1=[1.0, 0.0], cov1=[[1.0, 0.0], [0.0, 0.5]],
                             mean2=[0.0, 1.0], cov2=[[0.6, 0.2], [0.2, 0.8]])
         target, _ = path.target(0.0)
-        m0, c0 = path.target(path.t_max)
 
         def size(total, steps):
             runs = -(-total // FKC_PER_SYSTEM)
-            start = m0 + (np.random.default_rng(0).standard_normal((runs, FKC_PER_SYSTEM, 2))
-                          @ np.linalg.cholesky(c0).T)
+            start = _start(path, runs, FKC_PER_SYSTEM, np.random.default_rng(0))
             grid = np.linspace(path.t_max, 0.0, steps + 1)
             co = path_coefficients(path, grid)
 
